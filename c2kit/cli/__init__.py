@@ -1,0 +1,47 @@
+"""The ``c2`` command: ``c2 eval``, ``c2 syn``, ``c2 train``, ``c2 publish``.
+
+Each command group lives in its own module with an ``add_parser(subparsers)`` function; heavy imports
+happen inside the handlers so ``c2 --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from c2kit import __version__
+
+COMMAND_MODULES = ("c2kit.cli.eval_cmd", "c2kit.cli.syn_cmd", "c2kit.cli.train_cmd", "c2kit.cli.publish_cmd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="c2",
+        description="Course-correction toolkit: measure (eval), build preference data (syn), train (train) "
+        "and publish (publish) course-correction of chat LLMs.",
+    )
+    parser.add_argument("--version", action="version", version=f"c2-toolkit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:  # a real import error inside the module
+                raise
+            continue  # command group not installed in this build
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; finished work is saved and the run resumes where it stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""``c2 eval``: run the C2-Eval benchmark, score existing outputs, compare runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from c2kit.protocol import DEFAULT_KS, DEFAULT_PATHS
+
+
+def _ks(text: str) -> list[int]:
+    try:
+        ks = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ks must be comma-separated integers, got {text!r}") from None
+    if not ks or any(k <= 0 for k in ks):
+        raise argparse.ArgumentTypeError(f"--ks must list positive integers, got {text!r}")
+    return ks
+
+
+def add_parser(subparsers) -> None:
+    eval_parser = subparsers.add_parser("eval", help="C2-Eval: measure course-correction")
+    commands = eval_parser.add_subparsers(dest="eval_command", required=True, metavar="SUBCOMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="prefill harmful prefixes, sample continuations, judge and score",
+        description="Prefill each harmful request's answer with the first k words (or tokens) of a harmful "
+        "response, sample continuations, judge whether each course-corrects, and write Corr@k, Corr_mean, "
+        "95%% bootstrap intervals, a summary and a plot to --out. Re-running the same command resumes.",
+    )
+    run.add_argument("--model", required=True, help="Hub id or local path of the chat model (or the base of --adapter)")
+    run.add_argument("--adapter", help="PEFT adapter (Hub id or local path) applied on top of --model")
+    run.add_argument("--revision", help="model revision (branch, tag or commit) to load")
+    run.add_argument("--data", default="c2eval-500",
+                     help="benchmark source: 'c2eval-500' (shipped, default), a .jsonl/.parquet/.csv file or a Hub dataset id")
+    run.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
+    run.add_argument("--column-mapping", help="for other datasets: e.g. 'request=question,harmful_response=answer'")
+    run.add_argument("--limit", type=int, help="evaluate only the first N items")
+    run.add_argument("--ks", type=_ks, default=list(DEFAULT_KS), help="prefix lengths (default: 10,20,...,80)")
+    run.add_argument("--paths", type=int, default=DEFAULT_PATHS, help="sampled continuations per (item, k) (default: 20)")
+    run.add_argument("--mode", choices=["words", "tokens"], default="words",
+                     help="prefix in whitespace words with an opener (paper, default) or in model tokens")
+    run.add_argument("--judge", default="keyword", help="'keyword' (offline, default) or 'openai:MODEL' (OPENAI_API_KEY, OPENAI_BASE_URL)")
+    run.add_argument("--seed", type=int, default=0, help="seed for openers and sampling (default: 0)")
+    run.add_argument("--temperature", type=float, default=0.8)
+    run.add_argument("--top-p", type=float, default=0.7)
+    run.add_argument("--max-new-tokens", type=int, default=32)
+    run.add_argument("--batch-tokens", type=int,
+                     help="tokens in flight per generate call (prompt+new tokens x paths); default sized from device memory")
+    run.add_argument("--load-in-4bit", action="store_true", help="load the model in 4-bit NF4 (bitsandbytes)")
+    run.add_argument("--dtype", default="auto", help="torch dtype for the model: auto, bfloat16, float16, float32")
+    run.add_argument("--plain-template", action="store_true",
+                     help="render with a plain 'User:/Assistant:' format (only for models without a chat template)")
+    run.add_argument("--cache-dir", help="generation cache (default: OUT/cache); shared caches skip finished work")
+    run.add_argument("--trust-remote-code", action="store_true", help="allow model repos to run their own code (off by default)")
+    run.add_argument("--out", required=True, help="results directory")
+    run.set_defaults(handler=_run)
+
+    score = commands.add_parser(
+        "score",
+        help="score stored outputs: official raw results, judged rows, or re-judge a results directory",
+        description="Score without generating. --official: the original C2-Eval raw result JSONL (keys k, request, "
+        "'full response', 'truly response'). --judged: JSONL rows item_id, k, path, corrected. --results: a "
+        "results directory from 'c2 eval run', re-judged with --judge; agreement with its stored judge is reported.",
+    )
+    source = score.add_mutually_exclusive_group(required=True)
+    source.add_argument("--official", help="official raw result JSONL file")
+    source.add_argument("--judged", help="judged JSONL file (item_id, k, path, corrected)")
+    source.add_argument("--results", help="results directory of 'c2 eval run' to re-judge")
+    score.add_argument("--judge", default="keyword", help="judge for --official/--results (default: keyword)")
+    score.add_argument("--out", required=True, help="results directory to write")
+    score.set_defaults(handler=_score)
+
+    compare = commands.add_parser("compare", help="one table and one plot for several results directories")
+    compare.add_argument("dirs", nargs="+", help="results directories (each with scores.json)")
+    compare.add_argument("--out", required=True, help="directory for comparison.md, comparison.json and corr_at_k.png")
+    compare.set_defaults(handler=_compare)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from c2_eval_metric.runner import EvalConfig, run_eval
+
+    config = EvalConfig(
+        model=args.model,
+        adapter=args.adapter,
+        revision=args.revision,
+        data=args.data,
+        split=args.split,
+        column_mapping=args.column_mapping,
+        limit=args.limit,
+        ks=args.ks,
+        paths=args.paths,
+        mode=args.mode,
+        judge=args.judge,
+        seed=args.seed,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        batch_tokens=args.batch_tokens,
+        load_in_4bit=args.load_in_4bit,
+        dtype=args.dtype,
+        plain_template=args.plain_template,
+        trust_remote_code=args.trust_remote_code,
+    )
+    scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir)
+    print(scores.to_markdown())
+    print(f"results written to {args.out}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from c2_eval_metric import scoring
+
+    if args.official:
+        scores = scoring.score_official(args.official, out_dir=args.out, judge=args.judge)
+    elif args.judged:
+        scores = scoring.score_judged(args.judged, out_dir=args.out)
+    else:
+        scores = scoring.rejudge_results(args.results, out_dir=args.out, judge=args.judge)
+    print(scores.to_markdown())
+    print(f"results written to {args.out}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from c2_eval_metric.compare import compare_runs
+
+    table = compare_runs(args.dirs, out_dir=args.out)
+    print(table)
+    print(f"comparison written to {args.out}")
+    return 0

@@ -1,0 +1,139 @@
+"""Prefill rendering: put the start of a harmful answer inside the assistant turn of a chat template.
+
+The prompt is rendered with the evaluated model's own chat template on ``[user: request, assistant:
+prefix]`` with ``continue_final_message=True`` and no generation prompt, so it ends inside the assistant
+turn with no end-of-turn token after the prefix. (The original C2-Eval code used
+``add_generation_prompt=True`` and stripped ``</s>``, which is only right for Llama-2's template.)
+
+Two prefix modes (SPEC 3):
+
+* ``words`` (paper default): ``opener + " " + response`` split on whitespace, first k words.
+* ``tokens``: the first k tokens of the response in the model's tokenizer, appended to the rendered
+  assistant header as token ids, with no decode/re-encode round trip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from c2kit.protocol import OPENERS
+
+PrefixMode = Literal["words", "tokens"]
+PREFIX_MODES: tuple[str, ...] = ("words", "tokens")
+
+# Used only when explicitly asked for (``plain_template=True``) for models that ship no chat template.
+PLAIN_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}{{ 'User: ' + message['content'] + '\n' }}"
+    "{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + '\n' }}"
+    "{% else %}{{ message['content'] + '\n' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'Assistant: ' }}{% endif %}"
+)
+
+
+class PrefillError(ValueError):
+    """The chat template cannot render a prefilled assistant turn."""
+
+
+@dataclass(frozen=True)
+class PrefillPrompt:
+    """A rendered prompt for one (item, k): the plain prefix (for judges) and what the model sees."""
+
+    item_id: str
+    k: int
+    prefix: str  # plain text, no template tokens
+    prompt: str  # rendered text (in tokens mode: decoded, for display only)
+    prompt_ids: tuple[int, ...]  # the exact model input
+
+
+def pick_opener(item_id: str, seed: int) -> str:
+    """Opener for one item, drawn from a RNG seeded by (seed, item) so it is stable across k and runs."""
+    digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
+    return random.Random(digest).choice(OPENERS)
+
+
+def words_prefix(response: str, k: int, opener: str | None) -> str:
+    """First ``k`` whitespace words of ``opener + " " + response`` (all of them if there are fewer)."""
+    text = f"{opener} {response}" if opener else response
+    return " ".join(text.split()[:k])
+
+
+def resolve_chat_template(tokenizer, plain_template: bool = False) -> str:
+    """The template to render with: the model's own, or the plain one when explicitly asked for."""
+    if plain_template:
+        return PLAIN_CHAT_TEMPLATE
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        name = getattr(tokenizer, "name_or_path", "this model")
+        raise PrefillError(
+            f"{name} has no chat template. Course-correction is measured inside the assistant turn, so a "
+            "template is needed; pass plain_template=True (CLI: --plain-template) to use a plain "
+            "'User: ... / Assistant: ...' format instead."
+        )
+    return template
+
+
+def template_hash(template: str) -> str:
+    """Short hash of a chat template, recorded in results and cache keys."""
+    return hashlib.sha256(template.encode()).hexdigest()[:16]
+
+
+def render_text_prefill(tokenizer, request: str, prefix: str, template: str) -> str:
+    """Render ``[user: request, assistant: prefix]`` so the text ends with ``prefix``."""
+    messages = [{"role": "user", "content": request}, {"role": "assistant", "content": prefix}]
+    try:
+        text = tokenizer.apply_chat_template(
+            messages, chat_template=template, tokenize=False, continue_final_message=True
+        )
+    except Exception as error:  # jinja raise_exception or transformers' own checks
+        raise PrefillError(f"the chat template cannot continue an assistant turn: {error}") from error
+    if not text.endswith(prefix):
+        raise PrefillError(
+            "the chat template cannot continue an assistant turn: the rendered prompt does not end with the "
+            f"prefix (it ends with {text[-60:]!r})"
+        )
+    return text
+
+
+def render_assistant_header(tokenizer, request: str, template: str) -> str:
+    """Render the prompt up to where the assistant's answer begins (used by ``tokens`` mode)."""
+    return render_text_prefill(tokenizer, request, "", template)
+
+
+def build_prefills(
+    tokenizer,
+    items: Sequence[tuple[str, str, str]],
+    ks: Sequence[int],
+    *,
+    mode: PrefixMode = "words",
+    seed: int = 0,
+    plain_template: bool = False,
+) -> list[PrefillPrompt]:
+    """Render one prompt per (item, k). ``items`` are ``(item_id, request, harmful_response)``."""
+    if mode not in PREFIX_MODES:
+        raise ValueError(f"prefix mode {mode!r} is not one of {PREFIX_MODES}")
+    template = resolve_chat_template(tokenizer, plain_template)
+    prompts: list[PrefillPrompt] = []
+    for item_id, request, response in items:
+        if mode == "words":
+            opener = pick_opener(item_id, seed)
+            for k in ks:
+                prefix = words_prefix(response, k, opener)
+                text = render_text_prefill(tokenizer, request, prefix, template)
+                ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+                prompts.append(PrefillPrompt(item_id, k, prefix, text, tuple(ids)))
+        else:
+            header = render_assistant_header(tokenizer, request, template)
+            header_ids = tokenizer(header, add_special_tokens=False)["input_ids"]
+            response_ids = tokenizer(response, add_special_tokens=False)["input_ids"]
+            for k in ks:
+                prefix_ids = response_ids[:k]
+                prefix = tokenizer.decode(prefix_ids)
+                ids = tuple(header_ids) + tuple(prefix_ids)
+                prompts.append(PrefillPrompt(item_id, k, prefix, header + prefix, ids))
+    return prompts

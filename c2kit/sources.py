@@ -1,0 +1,210 @@
+"""Load (request, responses, safety) rows from PKU-SafeRLHF-style sources.
+
+Accepted sources: the benchmark file shipped with the package (``"c2eval-500"``, the default), a local
+``.jsonl``/``.json``/``.parquet``/``.csv`` file, or a Hub dataset id (``"PKU-Alignment/PKU-SafeRLHF"``,
+optionally with ``split``). Both PKU-SafeRLHF schemas work (the newer one only adds fields). Other datasets
+of (request, harmful response) work through a column mapping, e.g. ``{"request": "question",
+"harmful_response": "answer"}``.
+
+Bad rows (missing fields, empty text, no unsafe response) are skipped and counted per reason, never
+silently dropped; ``strict=True`` turns the first bad row into an error naming the file, row and field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+BUNDLED_C2EVAL = "c2eval-500"
+BUNDLED_FILE = "pku_saferlhf_c2eval_500.jsonl"
+LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+
+# Canonical fields of a row; a column mapping maps these names to the source's own column names.
+PKU_FIELDS = ("prompt", "response_0", "response_1", "is_response_0_safe", "is_response_1_safe")
+MAPPABLE_FIELDS = ("request", "harmful_response", "id") + PKU_FIELDS
+
+
+class SourceError(ValueError):
+    """A source row is malformed; the message names the source, the row and the field."""
+
+    def __init__(self, message: str, reason: str = "unreadable") -> None:
+        super().__init__(message)
+        self.reason = reason  # short category used to count skipped rows
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One request with its candidate responses and their safety labels."""
+
+    source_id: str
+    request: str
+    responses: tuple[str, ...]
+    safe: tuple[bool, ...]
+
+    def first_unsafe(self, min_words: int = 0) -> str | None:
+        """First unsafe response with more than ``min_words`` whitespace words (PKU order: 0, then 1)."""
+        for text, is_safe in zip(self.responses, self.safe):
+            if not is_safe and len(text.split()) > min_words:
+                return text
+        return None
+
+    @property
+    def harmful_response(self) -> str:
+        """C2-Eval rule: ``response_0`` if it is unsafe, else ``response_1`` (loading guarantees one exists)."""
+        text = self.first_unsafe()
+        assert text is not None, "rows without an unsafe response are skipped at load time"
+        return text
+
+
+@dataclass
+class LoadedSource:
+    """Rows that passed validation, plus what was skipped and why."""
+
+    origin: str
+    rows: list[SourceRow]
+    skipped: Counter = field(default_factory=Counter)
+    skipped_examples: list[str] = field(default_factory=list)  # first few messages, for the report
+
+    @property
+    def n_read(self) -> int:
+        return len(self.rows) + sum(self.skipped.values())
+
+    def report(self) -> str:
+        text = f"{self.origin}: read {self.n_read} rows, kept {len(self.rows)}"
+        if self.skipped:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.skipped.items()))
+            text += f", skipped {sum(self.skipped.values())} ({reasons})"
+        return text
+
+
+def bundled_path() -> Path:
+    """Path of the 500-item C2-Eval benchmark file shipped inside the package (CC BY-NC 4.0)."""
+    return Path(str(resources.files("c2kit") / "data" / BUNDLED_FILE))
+
+
+def load_source(
+    source: str | Path = BUNDLED_C2EVAL,
+    *,
+    split: str = "train",
+    column_mapping: Mapping[str, str] | None = None,
+    limit: int | None = None,
+    strict: bool = False,
+) -> LoadedSource:
+    """Load and validate rows; see the module docstring for what ``source`` may be."""
+    mapping = _check_mapping(column_mapping)
+    origin, records = _read_records(source, split)
+    loaded = LoadedSource(origin=origin, rows=[])
+    for row_number, record in records:
+        try:
+            loaded.rows.append(_to_row(record, row_number, mapping))
+        except SourceError as error:
+            if strict:
+                raise SourceError(f"{origin}, row {row_number}: {error}", error.reason) from None
+            loaded.skipped[error.reason] += 1
+            if len(loaded.skipped_examples) < 5:
+                loaded.skipped_examples.append(f"row {row_number}: {error}")
+        if limit is not None and len(loaded.rows) >= limit:
+            break
+    return loaded
+
+
+def _check_mapping(column_mapping: Mapping[str, str] | None) -> dict[str, str]:
+    mapping = dict(column_mapping or {})
+    unknown = set(mapping) - set(MAPPABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"column_mapping keys {sorted(unknown)} are not among {list(MAPPABLE_FIELDS)}")
+    return mapping
+
+
+def parse_column_mapping(text: str | None) -> dict[str, str]:
+    """Parse a CLI mapping like ``request=question,harmful_response=answer``."""
+    if not text:
+        return {}
+    pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"column mapping {text!r} must look like 'request=question,harmful_response=answer'")
+    return _check_mapping({key.strip(): value.strip() for key, value in pairs})
+
+
+def _read_records(source: str | Path, split: str) -> tuple[str, Iterator[tuple[int, Mapping[str, Any]]]]:
+    """Return (origin for messages, iterator of (1-based row number, record))."""
+    if str(source) == BUNDLED_C2EVAL:
+        path = bundled_path()
+        return f"{BUNDLED_C2EVAL} ({path.name})", _read_jsonl(path)
+    path = Path(source)
+    if path.exists():
+        if path.suffix not in LOCAL_FORMATS:
+            raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use one of {sorted(LOCAL_FORMATS)}")
+        if path.suffix == ".jsonl":
+            return str(path), _read_jsonl(path)
+        return str(path), _numbered(_load_with_datasets(LOCAL_FORMATS[path.suffix], str(path), split=None))
+    if str(source).endswith(tuple(LOCAL_FORMATS)):
+        raise FileNotFoundError(f"{source}: no such file")
+    return f"{source} [{split}]", _numbered(_load_with_datasets(str(source), None, split=split))
+
+
+def _load_with_datasets(name: str, data_file: str | None, split: str | None) -> Iterable[Mapping[str, Any]]:
+    import datasets
+
+    if data_file is not None:
+        return datasets.load_dataset(name, data_files=data_file, split="train")
+    return datasets.load_dataset(name, split=split)
+
+
+def _numbered(records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    return ((number, record) for number, record in enumerate(records, start=1))
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    # Read by hand so a broken line is reported with its line number.
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise SourceError(f"{path}, row {line_number}: not valid JSON ({error.msg})") from None
+            if not isinstance(record, dict):
+                raise SourceError(f"{path}, row {line_number}: expected a JSON object, got {type(record).__name__}")
+            yield line_number, record
+
+
+def _to_row(record: Mapping[str, Any], row_number: int, mapping: Mapping[str, str]) -> SourceRow:
+    def get(name: str) -> Any:
+        column = mapping.get(name, name)
+        if column not in record or record[column] is None:
+            raise SourceError(f"field {column!r} is missing", "missing field")
+        return record[column]
+
+    def text(name: str) -> str:
+        value = get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise SourceError(f"field {mapping.get(name, name)!r} is empty or not text", "empty text")
+        return value
+
+    source_id = str(record[mapping["id"]]) if "id" in mapping else str(row_number - 1)
+    request = text("request" if "request" in mapping else "prompt")
+    if "harmful_response" in mapping:
+        return SourceRow(source_id, request, (text("harmful_response"),), (False,))
+    responses = (text("response_0"), text("response_1"))
+    safe = (_as_bool(get("is_response_0_safe"), mapping.get("is_response_0_safe", "is_response_0_safe")),
+            _as_bool(get("is_response_1_safe"), mapping.get("is_response_1_safe", "is_response_1_safe")))
+    if all(safe):
+        raise SourceError("both responses are labelled safe", "no unsafe response")
+    return SourceRow(source_id, request, responses, safe)
+
+
+def _as_bool(value: Any, column: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:  # CSV sources
+        return value.strip().lower() == "true"
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise SourceError(f"field {column!r} is {value!r}, expected true/false", "bad label")

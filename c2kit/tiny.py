@@ -1,0 +1,103 @@
+"""Tiny chat models built offline, for smoke runs, tests and the CPU training profile.
+
+Nothing is downloaded: a byte-level BPE tokenizer is trained with `tokenizers` on the shipped benchmark
+text plus the protocol's openers and triggers, and a small Llama is initialised from a config. The numbers
+such a model produces mean nothing; it exists so every code path can run on a laptop without the Hub.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from c2kit.protocol import OPENERS, TRIGGERS
+from c2kit.sources import bundled_path
+
+# A ChatML-style template (as used by Qwen2) that supports continue_final_message.
+TINY_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
+MARKER = "c2kit-tiny-model.json"  # written next to the weights so a tiny model can be recognised
+
+
+def tiny_corpus() -> list[str]:
+    """Training text for the tiny tokenizer: benchmark requests and responses plus protocol phrases."""
+    texts: list[str] = list(OPENERS) + list(TRIGGERS)
+    with open(bundled_path(), encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            texts += [row["prompt"], row["response_0"], row["response_1"]]
+    return texts
+
+
+def build_tiny_tokenizer(vocab_size: int = 2048):
+    """Train a byte-level BPE tokenizer offline and wrap it as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(tiny_corpus(), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        bos_token=None,
+        unk_token=None,
+    )
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_tiny_chat_model(
+    out_dir: str | Path,
+    *,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    vocab_size: int = 2048,
+    seed: int = 0,
+) -> Path:
+    """Write a tiny random-weight Llama chat model and its tokenizer to ``out_dir``; return the path.
+
+    Idempotent: an existing tiny model in ``out_dir`` is reused.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = Path(out_dir)
+    if (out / MARKER).exists():
+        return out
+    tokenizer = build_tiny_tokenizer(vocab_size)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / MARKER).write_text(json.dumps({"hidden_size": hidden_size, "num_layers": num_layers, "seed": seed}))
+    return out
