@@ -8,8 +8,8 @@ turn with no end-of-turn token after the prefix. (The original C2-Eval code used
 Two prefix modes (SPEC 3):
 
 * ``words`` (paper default): ``opener + " " + response`` split on whitespace, first k words.
-* ``tokens``: the first k tokens of the response in the model's tokenizer, appended to the rendered
-  assistant header as token ids, with no decode/re-encode round trip.
+* ``tokens``: the first k tokens of the response in the model's tokenizer, taken from the tokenized
+  rendering of the full answer and passed on as token ids, with no decode/re-encode round trip.
 """
 
 from __future__ import annotations
@@ -101,8 +101,31 @@ def render_text_prefill(tokenizer, request: str, prefix: str, template: str) -> 
 
 
 def render_assistant_header(tokenizer, request: str, template: str) -> str:
-    """Render the prompt up to where the assistant's answer begins (used by ``tokens`` mode)."""
-    return render_text_prefill(tokenizer, request, "", template)
+    """Render the prompt up to where the assistant's answer begins (a plain answer to ``request``)."""
+    # A non-empty sentinel: templates that trim content would otherwise also trim the header's whitespace.
+    sentinel = "X"
+    return render_text_prefill(tokenizer, request, sentinel, template)[: -len(sentinel)]
+
+
+def token_prefixes(tokenizer, request: str, response: str, template: str, ks: Sequence[int]) -> list[tuple[str, str, tuple[int, ...]]]:
+    """``tokens`` mode: for each k, (prefix text, rendered text, prompt ids) with the first k response tokens.
+
+    The whole response is rendered and tokenized in context, and the prompt is cut after the k-th token
+    that overlaps the response. So the ids are exactly what the model would see for the full answer,
+    with no decode/re-encode round trip and no spurious space token at the header/response boundary.
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise PrefillError("tokens mode needs a fast tokenizer (offsets mapping); use --mode words")
+    text = render_text_prefill(tokenizer, request, response.strip(), template)
+    start = len(text) - len(response.strip())
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = encoding["input_ids"], encoding["offset_mapping"]
+    first = next(index for index, (_, end) in enumerate(offsets) if end > start)
+    results = []
+    for k in ks:
+        prompt_ids = tuple(ids[: first + k])
+        results.append((tokenizer.decode(ids[first : first + k]), tokenizer.decode(prompt_ids), prompt_ids))
+    return results
 
 
 def build_prefills(
@@ -128,12 +151,6 @@ def build_prefills(
                 ids = tokenizer(text, add_special_tokens=False)["input_ids"]
                 prompts.append(PrefillPrompt(item_id, k, prefix, text, tuple(ids)))
         else:
-            header = render_assistant_header(tokenizer, request, template)
-            header_ids = tokenizer(header, add_special_tokens=False)["input_ids"]
-            response_ids = tokenizer(response, add_special_tokens=False)["input_ids"]
-            for k in ks:
-                prefix_ids = response_ids[:k]
-                prefix = tokenizer.decode(prefix_ids)
-                ids = tuple(header_ids) + tuple(prefix_ids)
-                prompts.append(PrefillPrompt(item_id, k, prefix, header + prefix, ids))
+            for k, (prefix, text, ids) in zip(ks, token_prefixes(tokenizer, request, response, template, ks)):
+                prompts.append(PrefillPrompt(item_id, k, prefix, text, ids))
     return prompts

@@ -188,7 +188,7 @@ def _to_row(record: Mapping[str, Any], row_number: int, mapping: Mapping[str, st
             raise SourceError(f"field {mapping.get(name, name)!r} is empty or not text", "empty text")
         return value
 
-    source_id = str(record[mapping["id"]]) if "id" in mapping else str(row_number - 1)
+    source_id = str(get("id")) if "id" in mapping else str(row_number - 1)
     request = text("request" if "request" in mapping else "prompt")
     if "harmful_response" in mapping:
         return SourceRow(source_id, request, (text("harmful_response"),), (False,))
