@@ -12,7 +12,13 @@ import sys
 
 from c2kit import __version__
 
-COMMAND_MODULES = ("c2kit.cli.eval_cmd", "c2kit.cli.syn_cmd", "c2kit.cli.train_cmd", "c2kit.cli.publish_cmd")
+COMMAND_MODULES = (
+    "c2kit.cli.eval_cmd",
+    "c2kit.cli.syn_cmd",
+    "c2kit.cli.train_cmd",
+    "c2kit.cli.publish_cmd",
+    "c2kit.cli.tiny_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
