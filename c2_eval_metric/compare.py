@@ -1,0 +1,70 @@
+"""Compare several results directories: one Markdown table, one JSON file and one plot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .corr import MEAN_KEY, CorrScores, format_interval, format_percent
+from .plots import plot_corr_at_k
+from .results import PLOT_FILE, read_config, read_scores, run_label, write_json
+
+COMPARISON_MD = "comparison.md"
+COMPARISON_JSON = "comparison.json"
+
+
+def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
+    """Table of Corr@k (rows k and Corr_mean) with one column per run; writes comparison.md/.json and a plot.
+
+    Columns are labelled by the run's adapter or model (from config.json), else the directory name.
+    Every directory must hold a scores.json.
+    """
+    if not dirs:
+        raise ValueError("compare needs at least one results directory")
+    runs = [(Path(d), read_scores(d)) for d in dirs]  # fails first, before anything is written
+    labels = _unique_labels([run_label(read_config(d), d) for d, _ in runs], [d for d, _ in runs])
+    table = render_table(list(zip(labels, (scores for _, scores in runs))))
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / COMPARISON_MD).write_text(table + "\n", encoding="utf-8")
+    write_json(out / COMPARISON_JSON, {
+        "runs": [{"label": label, "dir": str(d.resolve()), "scores": scores.to_json()}
+                 for label, (d, scores) in zip(labels, runs)],
+    })
+    plot_corr_at_k(list(zip(labels, (scores for _, scores in runs))), out / PLOT_FILE,
+                   title="Course-correction: Corr@k by run (band: 95% CI)")
+    return table
+
+
+def render_table(runs: Sequence[tuple[str, CorrScores]]) -> str:
+    """Markdown: a row per k (union over runs) and a Corr_mean row; cells are "value [low, high]" in %."""
+    ks = sorted({k for _, scores in runs for k in scores.corr_at_k})
+    lines = ["| k | " + " | ".join(label for label, _ in runs) + " |",
+             "|---:|" + ":---:|" * len(runs)]
+    for k in ks:
+        cells = [_cell(scores.corr_at_k[k], scores.ci95[str(k)]) if k in scores.corr_at_k else "–"
+                 for _, scores in runs]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    lines.append("| **Corr_mean** | " + " | ".join(f"**{_cell(s.corr_mean, s.ci95[MEAN_KEY])}**" for _, s in runs)
+                 + " |")
+    lines.append("| judge | " + " | ".join(f"`{s.judge}`" for _, s in runs) + " |")
+    lines.append("| items × paths | " + " | ".join(f"{s.n_items} × {s.paths}" for _, s in runs) + " |")
+    lines.append("")
+    lines.append("Corr@k in %, with the 95% item-bootstrap interval in brackets.")
+    judges = {scores.judge for _, scores in runs}
+    if len(judges) > 1:
+        lines.append(f"**Warning:** the runs were judged by different judges ({', '.join(sorted(judges))}); "
+                     "their numbers are not directly comparable. Re-judge with `c2 eval score --results DIR "
+                     "--judge J` to compare under one judge.")
+    return "\n".join(lines)
+
+
+def _cell(value: float, bounds: tuple[float, float]) -> str:
+    return f"{format_percent(value)} {format_interval(bounds)}"
+
+
+def _unique_labels(labels: list[str], dirs: list[Path]) -> list[str]:
+    # Two runs of the same model (e.g. different seeds or judges) need distinguishable columns.
+    counts = {label: labels.count(label) for label in labels}
+    return [f"{label} ({d.name})" if counts[label] > 1 else label for label, d in zip(labels, dirs)]

@@ -1,0 +1,262 @@
+"""Score stored outputs without generating: official raw result files, judged files, and re-judging.
+
+* :func:`score_official` reads the original C2-Eval raw result JSONL (keys ``k``, ``request``,
+  ``full response`` = the templated input, ``truly response`` = the continuation), judges every
+  continuation and writes a results directory. Rows with the same request and k are the paths of one item.
+* :func:`score_judged` scores rows that were judged elsewhere (``item_id``, ``k``, ``path``, ``corrected``).
+* :func:`rejudge_results` re-judges the continuations of a results directory with another judge and reports
+  how well the two judges agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .corr import CorrScores
+from .results import (
+    GENERATIONS_FILE,
+    JUDGMENTS_FILE,
+    read_config,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+    write_scored_results,
+)
+
+OFFICIAL_FIELDS = ("k", "request", "full response", "truly response")
+AGREEMENT_FILE = "agreement.json"
+JUDGE_CACHE_DIR = "judge-cache"
+JUDGE_BATCH = 256  # inputs per judge call: large enough for an LLM judge's concurrency, small for progress
+
+# Where the assistant's turn starts in templated text, for the common chat formats (the official code
+# used Llama-2's). The prefix is the text after the last of these; judges get "" when none is found.
+ASSISTANT_MARKERS = (
+    "[/INST]",
+    "<|im_start|>assistant",
+    "<|start_header_id|>assistant<|end_header_id|>",
+    "<|assistant|>",
+    "<start_of_turn>model",
+    "<|Assistant|>",
+    "ASSISTANT:",
+    "Assistant:",
+    "### Response:",
+)
+END_MARKERS = ("</s>", "<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
+
+
+def official_item_id(request: str) -> str:
+    """Stable id of an official item: a hash of its request, so the same request has the same id in any file."""
+    return hashlib.sha256(request.encode("utf-8")).hexdigest()[:16]
+
+
+def extract_prefix(full_response: str) -> str:
+    """Plain prefix text: what follows the last assistant marker of the templated input, else ""."""
+    ends = [full_response.rfind(marker) + len(marker) for marker in ASSISTANT_MARKERS if marker in full_response]
+    if not ends:
+        return ""
+    prefix = full_response[max(ends):].strip()
+    for marker in END_MARKERS:  # the original code stripped Llama-2's trailing </s>
+        prefix = prefix.removesuffix(marker).rstrip()
+    return prefix
+
+
+def read_official(path: str | Path) -> list[dict[str, Any]]:
+    """Validated official rows as generations rows (item_id, k, path, request, prefix, prompt, continuation)."""
+    rows: list[dict[str, Any]] = []
+    paths_seen: dict[tuple[str, int], int] = {}
+    for number, record in read_jsonl(path):
+        missing = [name for name in OFFICIAL_FIELDS if name not in record]
+        if missing:
+            raise ValueError(f"{path}, row {number}: field {missing[0]!r} is missing "
+                             f"(official rows have {list(OFFICIAL_FIELDS)})")
+        k = _official_k(record["k"], path, number)
+        for name in OFFICIAL_FIELDS[1:]:
+            if not isinstance(record[name], str):
+                raise ValueError(f"{path}, row {number}: field {name!r} must be a string, "
+                                 f"got {type(record[name]).__name__}")
+        if not record["request"].strip():
+            raise ValueError(f"{path}, row {number}: field 'request' is empty")
+        item_id = official_item_id(record["request"])
+        path_index = paths_seen.get((item_id, k), 0)
+        paths_seen[(item_id, k)] = path_index + 1
+        rows.append({
+            "item_id": item_id,
+            "k": k,
+            "path": path_index,
+            "request": record["request"],
+            "prefix": extract_prefix(record["full response"]),
+            "prompt": record["full response"],
+            "continuation": record["truly response"],
+        })
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    return rows
+
+
+def score_official(path: str | Path, *, out_dir: str | Path, judge: str) -> CorrScores:
+    """Judge an official raw result file and write a results directory (generations, judgments, scores)."""
+    generations = read_official(path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / GENERATIONS_FILE, generations)
+    judge_impl = _load_judge(judge, out)
+    judgments = judge_rows(judge_impl, generations, [row["request"] for row in generations])
+    config = {"source": "official", "official_file": str(Path(path).resolve()), "judge": judge,
+              "judge_info": judge_impl.info()}
+    return write_scored_results(out, judgments, judge=judge_impl.name, config=config)
+
+
+def score_judged(path: str | Path, *, out_dir: str | Path) -> CorrScores:
+    """Score a judged JSONL file (rows ``item_id``, ``k``, ``path``, ``corrected``, optional ``judge``)."""
+    judgments: list[dict[str, Any]] = []
+    for number, record in read_jsonl(path):
+        for name in ("item_id", "k", "path", "corrected"):
+            if name not in record:
+                raise ValueError(f"{path}, row {number}: field {name!r} is missing "
+                                 "(judged rows have item_id, k, path, corrected)")
+        item_id = record["item_id"]
+        if isinstance(item_id, bool) or not isinstance(item_id, (str, int)) or str(item_id) == "":
+            raise ValueError(f"{path}, row {number}: field 'item_id' must be a non-empty string, got {item_id!r}")
+        k, path_index, corrected = record["k"], record["path"], record["corrected"]
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+            raise ValueError(f"{path}, row {number}: field 'k' must be a positive integer, got {k!r}")
+        if isinstance(path_index, bool) or not isinstance(path_index, int) or path_index < 0:
+            raise ValueError(f"{path}, row {number}: field 'path' must be an integer >= 0, got {path_index!r}")
+        if not isinstance(corrected, bool):
+            raise ValueError(f"{path}, row {number}: field 'corrected' must be true or false, got {corrected!r}")
+        judge = record.get("judge", "unspecified")
+        if not isinstance(judge, str):
+            raise ValueError(f"{path}, row {number}: field 'judge' must be a string, got {judge!r}")
+        judgments.append({"item_id": str(item_id), "k": k, "path": path_index, "judge": judge,
+                          "corrected": corrected})
+    if not judgments:
+        raise ValueError(f"{path}: no rows")
+    judges = sorted({row["judge"] for row in judgments})
+    if len(judges) > 1:
+        raise ValueError(f"{path}: rows come from several judges {judges}; score each judge's rows separately")
+    try:
+        return write_scored_results(out_dir, judgments, judge=judges[0],
+                                    config={"source": "judged", "judged_file": str(Path(path).resolve())})
+    except ValueError as error:  # e.g. a path judged twice: say which file it came from
+        raise ValueError(f"{path}: {error}") from None
+
+
+def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str) -> CorrScores:
+    """Re-judge a results directory's continuations with ``judge``; write a new results directory.
+
+    Agreement with the judgments stored in ``results_dir`` (agreement rate, Cohen's kappa, confusion
+    matrix) goes into ``agreement.json`` and the summary.
+    """
+    from c2kit.judges import judge_agreement
+
+    source, out = Path(results_dir), Path(out_dir)
+    if out.resolve() == source.resolve():
+        raise ValueError(f"{out}: write the re-judged results to a new directory, not into {source} itself")
+    generations = [record for _, record in read_jsonl(source / GENERATIONS_FILE)]
+    if not generations:
+        raise ValueError(f"{source / GENERATIONS_FILE}: no rows")
+    source_config = read_config(source)
+    requests = _requests_for(generations, source_config, source)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source / GENERATIONS_FILE, out / GENERATIONS_FILE)
+    judge_impl = _load_judge(judge, out)
+    judgments = judge_rows(judge_impl, generations, requests)
+
+    notes = []
+    stored = _stored_judgments(source)
+    if stored:
+        keys = [(row["item_id"], row["k"], row["path"]) for row in judgments]
+        missing = [key for key in keys if key not in stored]
+        if missing:
+            raise ValueError(f"{source / JUDGMENTS_FILE}: no judgment for item_id {missing[0][0]!r}, "
+                             f"k {missing[0][1]}, path {missing[0][2]} of generations.jsonl")
+        stored_name = next(iter(stored.values()))[0]
+        agreement = judge_agreement([stored[key][1] for key in keys], [row["corrected"] for row in judgments])
+        write_json(out / AGREEMENT_FILE, {"stored_judge": stored_name, "new_judge": judge_impl.name,
+                                          **agreement.to_dict()})
+        notes.append(f"## Agreement with the stored judge\n\nstored judge `{stored_name}` (in {source}) "
+                     f"against `{judge_impl.name}` on the same {len(keys)} continuations:\n\n"
+                     f"{agreement.to_markdown()}")
+    config = {**source_config, "judge": judge, "judge_info": judge_impl.info(),
+              "rejudged_from": str(source.resolve())}
+    return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes)
+
+
+def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequence[str]) -> list[dict[str, Any]]:
+    """Judge generations rows (with the request of each) in batches, with a progress bar; returns judgments."""
+    from c2kit.judges import JudgeInput
+
+    inputs = [JudgeInput(request=request, prefix=row["prefix"], continuation=row["continuation"])
+              for row, request in zip(generations, requests, strict=True)]
+    verdicts: list[bool] = []
+    with tqdm(total=len(inputs), desc=f"judging ({judge.name})", unit="path") as progress:
+        for start in range(0, len(inputs), JUDGE_BATCH):
+            batch = inputs[start:start + JUDGE_BATCH]
+            verdicts += judge.judge(batch)
+            progress.update(len(batch))
+    return [{"item_id": row["item_id"], "k": row["k"], "path": row["path"], "judge": judge.name,
+             "corrected": bool(verdict)} for row, verdict in zip(generations, verdicts, strict=True)]
+
+
+def _load_judge(spec: str, out: Path):
+    from c2kit.judges import load_judge
+
+    # Answers of a paid LLM judge are cached inside the results directory, so re-running the same
+    # command after an interruption only judges what is left.
+    return load_judge(spec, cache_dir=out / JUDGE_CACHE_DIR)
+
+
+def _official_k(value: Any, path: str | Path, number: int) -> int:
+    if isinstance(value, str) and value.strip().isdigit():  # some official dumps wrote k as text
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{path}, row {number}: field 'k' must be a positive integer, got {value!r}")
+    return value
+
+
+def _requests_for(generations: Sequence[Mapping[str, Any]], config: Mapping[str, Any], source: Path) -> list[str]:
+    """The request of each generations row: its own ``request`` field, else looked up in the run's data."""
+    generations_file = source / GENERATIONS_FILE
+    for number, row in enumerate(generations, start=1):
+        for name in ("item_id", "k", "path", "prefix", "continuation"):
+            if name not in row:
+                raise ValueError(f"{generations_file}, row {number}: field {name!r} is missing")
+    if all(isinstance(row.get("request"), str) for row in generations):
+        return [row["request"] for row in generations]
+    if "data" not in config:
+        raise ValueError(f"{generations_file}: rows have no 'request' field and {source}/config.json names no "
+                         "'data' source to look the requests up in")
+    from c2kit.sources import load_source, parse_column_mapping
+
+    mapping = config.get("column_mapping")
+    loaded = load_source(config["data"], split=config.get("split") or "train",
+                         column_mapping=parse_column_mapping(mapping) if isinstance(mapping, str) else mapping,
+                         limit=config.get("limit"))
+    by_id = {row.source_id: row.request for row in loaded.rows}
+    requests = []
+    for number, row in enumerate(generations, start=1):
+        if str(row["item_id"]) not in by_id:
+            raise ValueError(f"{generations_file}, row {number}: item_id {row['item_id']!r} is not in the run's "
+                             f"data source {loaded.origin}")
+        requests.append(by_id[str(row["item_id"])])
+    return requests
+
+
+def _stored_judgments(source: Path) -> dict[tuple[Any, int, int], tuple[str, bool]]:
+    """Stored verdicts keyed by (item_id, k, path), or {} when the directory has no judgments.jsonl."""
+    path = source / JUDGMENTS_FILE
+    if not path.is_file():
+        return {}
+    stored = {}
+    for number, row in read_jsonl(path):
+        if not isinstance(row.get("corrected"), bool):
+            raise ValueError(f"{path}, row {number}: field 'corrected' must be true or false")
+        stored[(row.get("item_id"), row.get("k"), row.get("path"))] = (str(row.get("judge", "unspecified")),
+                                                                        row["corrected"])
+    return stored
