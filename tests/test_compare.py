@@ -1,0 +1,78 @@
+"""Comparing results directories: one table, one JSON file, one plot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from c2_eval_metric.compare import compare_runs
+from c2_eval_metric.results import write_scored_results
+from c2kit.cli import main
+
+
+def _run_dir(path, rates: dict[int, list[int]], *, config: dict | None, judge: str = "keyword-v1", paths: int = 4):
+    """A results directory where item i at k has ``rates[k][i]`` of ``paths`` paths corrected."""
+    judgments = [
+        {"item_id": f"item{i}", "k": k, "path": p, "judge": judge, "corrected": p < corrected}
+        for k, per_item in rates.items() for i, corrected in enumerate(per_item) for p in range(paths)
+    ]
+    write_scored_results(path, judgments, judge=judge, config=config)
+    return path
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    # base: k=10 items 1/4, 3/4 -> 50.0; k=20 items 0/4, 1/4 -> 12.5; mean 31.25 (shown 31.2)
+    base = _run_dir(tmp_path / "base", {10: [1, 3], 20: [0, 1]}, config={"model": "org/base-chat"})
+    # adapter: k=10 4/4, 3/4 -> 87.5; k=20 2/4, 2/4 -> 50.0; k=30 1/4, 1/4 -> 25.0; mean 54.17
+    tuned = _run_dir(tmp_path / "tuned", {10: [4, 3], 20: [2, 2], 30: [1, 1]},
+                     config={"model": "org/base-chat", "adapter": "org/c2-dpo-adapter"})
+    return base, tuned
+
+
+def test_compare_two_runs(two_runs, tmp_path):
+    out = tmp_path / "cmp"
+    table = compare_runs(two_runs, out_dir=out)
+    lines = table.splitlines()
+    assert lines[0] == "| k | org/base-chat | org/c2-dpo-adapter |"
+    assert lines[2].startswith("| 10 | 50.0 [") and "| 87.5 [" in lines[2]
+    assert lines[3].startswith("| 20 | 12.5 [") and "| 50.0 [" in lines[3]
+    assert lines[4].startswith("| 30 | – | 25.0 [")  # k the base run did not evaluate
+    assert lines[5].startswith("| **Corr_mean** | **31.2 [") and "| **54.2 [" in lines[5]
+    assert lines[6] == "| judge | `keyword-v1` | `keyword-v1` |"
+    assert lines[7] == "| items × paths | 2 × 4 | 2 × 4 |"
+    assert "Warning" not in table
+
+    assert (out / "comparison.md").read_text() == table + "\n"
+    data = json.loads((out / "comparison.json").read_text())
+    assert [run["label"] for run in data["runs"]] == ["org/base-chat", "org/c2-dpo-adapter"]
+    assert data["runs"][0]["scores"] == json.loads((two_runs[0] / "scores.json").read_text())
+    assert data["runs"][1]["scores"]["corr_at_k"]["30"] == 0.25
+    assert (out / "corr_at_k.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_labels_and_judge_warning(tmp_path):
+    # Same model twice (labels disambiguated by directory), no config at all (labelled by directory),
+    # and different judges (warned about).
+    a = _run_dir(tmp_path / "seed0", {10: [1]}, config={"model": "m"})
+    b = _run_dir(tmp_path / "seed1", {10: [2]}, config={"model": "m"})
+    c = _run_dir(tmp_path / "llm-judged", {10: [3]}, config=None, judge="openai:gpt-4o")
+    table = compare_runs([a, b, c], out_dir=tmp_path / "cmp")
+    assert table.splitlines()[0] == "| k | m (seed0) | m (seed1) | llm-judged |"
+    assert "Warning:** the runs were judged by different judges (keyword-v1, openai:gpt-4o)" in table
+
+
+def test_compare_refuses_dirs_without_scores(two_runs, tmp_path):
+    empty = tmp_path / "not-a-run"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="not-a-run: no scores.json"):
+        compare_runs([two_runs[0], empty], out_dir=tmp_path / "cmp")
+    assert not (tmp_path / "cmp").exists()  # nothing written
+
+
+def test_cli_compare(two_runs, tmp_path, capsys):
+    assert main(["eval", "compare", *map(str, two_runs), "--out", str(tmp_path / "cmp")]) == 0
+    printed = capsys.readouterr().out
+    assert "| k | org/base-chat | org/c2-dpo-adapter |" in printed
+    assert f"comparison written to {tmp_path / 'cmp'}" in printed
