@@ -1,0 +1,79 @@
+"""On-disk answer cache for paid judges: one JSONL row per answered input, appended as answers arrive."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from c2kit.judges.base import JudgeError
+
+logger = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/c2-toolkit/judge`` (``~/.cache/c2-toolkit/judge`` when unset)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "c2-toolkit" / "judge"
+
+
+def _parse_row(line: str) -> dict[str, Any]:
+    row = json.loads(line)  # JSONDecodeError is a ValueError
+    if not isinstance(row, dict) or not isinstance(row.get("key"), str) or not isinstance(row.get("corrected"), bool):
+        raise ValueError("expected an object with a string 'key' and a boolean 'corrected'")
+    return row
+
+
+class AnswerCache:
+    """Thread-safe JSONL cache mapping a request hash (``key``) to a stored row with ``corrected``.
+
+    Rows are appended and flushed one by one, so an interrupted run keeps every answer it paid for;
+    a half-written last line (the process was killed mid-write) is ignored with a warning.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._needs_newline = False
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        text = self.path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = _parse_row(line)
+            except ValueError as error:
+                if number == len(lines):  # last line without newline: an interrupted write
+                    logger.warning("%s: ignoring a half-written last line (%s)", self.path, error)
+                    continue
+                raise JudgeError(
+                    f"{self.path}, line {number}: not a judge-cache row ({error}); delete the file to rebuild it"
+                ) from None
+            self._rows[row["key"]] = row
+        self._needs_newline = bool(text) and not text.endswith("\n")  # never glue a new row onto the last one
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._rows.get(key)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def put(self, row: dict[str, Any]) -> None:
+        """Store ``row`` (must hold ``key`` and ``corrected``) in memory and append it to the file."""
+        line = json.dumps(row, ensure_ascii=False)
+        with self._lock:
+            self._rows[row["key"]] = row
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                if self._needs_newline:
+                    handle.write("\n")
+                    self._needs_newline = False
+                handle.write(line + "\n")

@@ -1,0 +1,78 @@
+"""Judge specs -> judges: ``keyword``, ``openai:MODEL``, and plug-ins registered by prefix.
+
+A spec is ``PREFIX`` or ``PREFIX:ARGUMENT``. A factory is called as ``factory(argument, cache_dir=...)``
+(``argument`` is ``None`` for a bare prefix). Plug-ins register in code with :func:`register_judge`, or,
+so that ``c2 eval run --judge PREFIX:...`` finds them without code, as a package entry point in the
+group ``c2kit.judges`` whose name is the prefix and whose object is the factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from c2kit.judges.base import Judge
+from c2kit.judges.cache import default_cache_dir
+from c2kit.judges.keyword import NAME as KEYWORD_NAME
+from c2kit.judges.keyword import KeywordJudge
+
+ENTRY_POINT_GROUP = "c2kit.judges"
+JudgeFactory = Callable[..., Judge]  # factory(argument: str | None, *, cache_dir: Path) -> Judge
+
+
+def _keyword_factory(argument: str | None, *, cache_dir: Path) -> Judge:
+    if argument is not None:
+        raise ValueError(f"the keyword judge takes no argument: use 'keyword' or '{KEYWORD_NAME}'")
+    return KeywordJudge()
+
+
+def _openai_factory(argument: str | None, *, cache_dir: Path) -> Judge:
+    if not argument:
+        raise ValueError("the OpenAI-compatible judge needs a model: 'openai:MODEL', e.g. 'openai:gpt-4o'")
+    from c2kit.judges.openai_judge import OpenAIJudge  # imports the optional openai SDK only when used
+
+    return OpenAIJudge(argument, cache_dir=cache_dir)
+
+
+_FACTORIES: dict[str, JudgeFactory] = {"keyword": _keyword_factory, KEYWORD_NAME: _keyword_factory,
+                                       "openai": _openai_factory}
+
+
+def register_judge(prefix: str, factory: JudgeFactory, *, overwrite: bool = False) -> None:
+    """Make ``load_judge("PREFIX")`` / ``load_judge("PREFIX:ARG")`` call ``factory(ARG, cache_dir=...)``."""
+    if not prefix or ":" in prefix:
+        raise ValueError(f"a judge prefix must be non-empty and contain no ':', got {prefix!r}")
+    if prefix in _FACTORIES and not overwrite:
+        raise ValueError(f"a judge is already registered as {prefix!r}; pass overwrite=True to replace it")
+    _FACTORIES[prefix] = factory
+
+
+def available_judges() -> list[str]:
+    """Registered prefixes plus those installed as ``c2kit.judges`` entry points."""
+    return sorted(set(_FACTORIES) | {point.name for point in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def _factory_for(prefix: str) -> JudgeFactory:
+    if prefix in _FACTORIES:
+        return _FACTORIES[prefix]
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name == prefix:
+            return point.load()
+    raise ValueError(
+        f"unknown judge {prefix!r}; available: {', '.join(available_judges())} "
+        "(specs look like 'keyword' or 'openai:MODEL'; add your own with c2kit.judges.register_judge)"
+    )
+
+
+def load_judge(spec: str, *, cache_dir: str | Path | None = None) -> Judge:
+    """The judge for ``spec`` (``keyword``, ``keyword-v1``, ``openai:gpt-4o``, or a registered plug-in).
+
+    ``cache_dir`` is where judges that pay per answer cache them (default ``~/.cache/c2-toolkit/judge``).
+    """
+    prefix, _, argument = spec.strip().partition(":")
+    factory = _factory_for(prefix)
+    judge = factory(argument or None, cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    if not isinstance(judge, Judge):
+        raise TypeError(f"the factory for judge {prefix!r} returned {type(judge).__name__}, not a c2kit.judges.Judge")
+    return judge
