@@ -1,0 +1,311 @@
+"""Batched, seeded, resumable sampling of continuations for prefilled prompts.
+
+Throughput: every ``generate`` call samples ``num_paths`` continuations of many prompts at once
+(``num_return_sequences``), prompts are left-padded and grouped by length (longest first, so an
+out-of-memory error shows up in the first batch), and a batch is sized by *tokens in flight*,
+``(longest prompt + max_new_tokens) x num_paths`` per prompt: each path holds its own copy of its prompt's
+KV cache, so memory, not compute, bounds the batch (SPEC 7). On CUDA out-of-memory the budget is halved
+and the remaining prompts are re-planned.
+
+Reproducibility: torch's global RNG would make a path's sample depend on which other prompts share its
+batch, so a resumed run (or another batch size) would sample differently. Instead :class:`SeededSampler`
+draws every token with the Gumbel-max trick from noise that is a pure function of
+``(seed, item_id, k, path, step, token id)`` (a counter-based hash, computed on the device for all rows at
+once). The same command twice, a resumed run, and runs with different ``batch_tokens`` therefore use the
+same random numbers for every path. Limit: the *logits* of a row can differ in the last bits between
+batch shapes (padding, kernel choice), which can flip a near-tie; with a fixed batch plan (same prompts and
+``batch_tokens``, the default) the batches, and so the outputs, are identical. A resume re-uses the plan of
+the full prompt list, and an out-of-memory back-off changes the plan only from the failing batch on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from tqdm.auto import tqdm
+from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+from c2kit.gen_cache import CachedRow, GenerationCache, prompt_fingerprint
+from c2kit.prefill import PrefillPrompt
+from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+
+logger = logging.getLogger(__name__)
+
+# Names the sampling scheme; part of cache keys so a change of scheme never serves old rows.
+SAMPLER = "gumbel-max/lowbias32-v1"
+CPU_BATCH_TOKENS = 32_768  # CPU: compute-bound; bigger batches only add padding waste
+MIN_BATCH_TOKENS = 256
+# KV cache is what grows with tokens in flight; x2 leaves room for activations, logits and cache copies.
+KV_OVERHEAD = 2.0
+FREE_MEMORY_FRACTION = 0.9
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How continuations are sampled (paper defaults: 20 paths, 32 new tokens, T 0.8, top-p 0.7)."""
+
+    num_paths: int = DEFAULT_PATHS
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    do_sample: bool = True
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = DEFAULT_TOP_P
+    seed: int = 0
+    top_k: int = 0  # 0 = off (the paper used none)
+    repetition_penalty: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.num_paths < 1 or self.max_new_tokens < 1:
+            raise ValueError("num_paths and max_new_tokens must be at least 1")
+        if not self.do_sample and self.num_paths != 1:
+            raise ValueError("greedy decoding (do_sample=False) gives one path per prompt; set num_paths=1")
+        if self.temperature <= 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise ValueError("need temperature > 0, 0 < top_p <= 1 and top_k >= 0")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """One sampled path: the text generated after the prompt (special tokens removed)."""
+
+    item_id: str
+    k: int
+    path: int
+    text: str
+
+
+def cache_key(identity: dict, chat_template_sha256: str, prefix_mode: str, sampling: SamplingConfig) -> dict:
+    """The :class:`~c2kit.gen_cache.GenerationCache` key of SPEC 7 (the seed is inside ``sampling``)."""
+    return {
+        "model": identity,
+        "chat_template_sha256": chat_template_sha256,
+        "prefix_mode": prefix_mode,
+        "sampling": sampling.as_dict(),
+        "sampler": SAMPLER,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Seeded sampling
+
+
+_MASK32 = 0xFFFFFFFF
+
+
+def _mul32(x: torch.Tensor, constant: int) -> torch.Tensor:
+    """``x * constant mod 2**32`` in int64 without signed overflow (split the constant in 16-bit halves)."""
+    low = x * (constant & 0xFFFF)
+    high = ((x * (constant >> 16)) & 0xFFFF) << 16
+    return (low + high) & _MASK32
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """lowbias32 integer hash (C. Wellons): full avalanche on 32-bit values held in int64."""
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def path_key(seed: int, item_id: str, k: int, path: int) -> tuple[int, int]:
+    """Two 32-bit words naming one path's random stream."""
+    digest = hashlib.sha256(f"{seed}\0{item_id}\0{k}\0{path}".encode()).digest()
+    return int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:8], "little")
+
+
+def gumbel_noise(keys: torch.Tensor, step: int, vocab_size: int) -> torch.Tensor:
+    """Standard Gumbel noise of shape (rows, vocab), a pure function of (row key, step, token id).
+
+    ``keys`` is an int64 tensor (rows, 2) of :func:`path_key` words.
+    """
+    row = _mix32(_mix32(_mix32(keys[:, :1]) ^ keys[:, 1:]) ^ step)
+    row2 = _mix32(row ^ 0x5BD1E995)  # a second, independent word per row decorrelates rows' token streams
+    token = torch.arange(vocab_size, device=keys.device, dtype=torch.int64)[None, :]
+    bits = _mix32(_mix32(token ^ row) ^ row2)
+    uniform = ((bits >> 8).to(torch.float32) + 0.5) / float(1 << 24)  # in (0, 1), 24 bits like float32
+    return -torch.log(-torch.log(uniform))
+
+
+class SeededSampler(LogitsProcessor):
+    """Temperature/top-k/top-p, then draw each row's token by Gumbel-max with its own noise.
+
+    Returns scores that are 0 at the drawn token and -inf elsewhere, so ``generate``'s own multinomial
+    draw (run with neutral temperature/top-k/top-p) can only pick that token.
+    """
+
+    def __init__(self, keys: torch.Tensor, prompt_length: int, sampling: SamplingConfig) -> None:
+        self.keys = keys
+        self.prompt_length = prompt_length
+        self.warpers = LogitsProcessorList()
+        if sampling.temperature != 1.0:
+            self.warpers.append(TemperatureLogitsWarper(sampling.temperature))
+        if sampling.top_k > 0:
+            self.warpers.append(TopKLogitsWarper(sampling.top_k))
+        if sampling.top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(sampling.top_p))
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        scores = self.warpers(input_ids, scores)
+        step = input_ids.shape[1] - self.prompt_length
+        noise = gumbel_noise(self.keys, step, scores.shape[-1])
+        choice = (scores.float() + noise).argmax(dim=-1, keepdim=True)
+        drawn = torch.full_like(scores, float("-inf"))
+        return drawn.scatter_(1, choice, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Batch planning
+
+
+def _cost(longest_prompt: int, n_prompts: int, sampling: SamplingConfig) -> int:
+    return n_prompts * (longest_prompt + sampling.max_new_tokens) * sampling.num_paths
+
+
+def plan_batches(
+    prompts: Sequence[PrefillPrompt], sampling: SamplingConfig, batch_tokens: int
+) -> list[list[PrefillPrompt]]:
+    """Deterministic batches, longest prompts first, each within ``batch_tokens`` tokens in flight.
+
+    A prompt too long for the budget on its own still gets a batch of its own.
+    """
+    ordered = sorted(prompts, key=lambda p: (-len(p.prompt_ids), p.item_id, p.k))
+    batches: list[list[PrefillPrompt]] = []
+    for prompt in ordered:
+        if batches and _cost(len(batches[-1][0].prompt_ids), len(batches[-1]) + 1, sampling) <= batch_tokens:
+            batches[-1].append(prompt)  # the batch's first prompt is its longest
+        else:
+            batches.append([prompt])
+    return batches
+
+
+def _input_device(model) -> torch.device:
+    return model.get_input_embeddings().weight.device
+
+
+def default_batch_tokens(model) -> int:
+    """Tokens in flight that fit: from free CUDA memory and the KV cache size per token, else a CPU default."""
+    device = _input_device(model)
+    if device.type != "cuda":
+        return CPU_BATCH_TOKENS
+    free, _total = torch.cuda.mem_get_info(device)
+    return max(MIN_BATCH_TOKENS, int(free * FREE_MEMORY_FRACTION / (kv_bytes_per_token(model) * KV_OVERHEAD)))
+
+
+def kv_bytes_per_token(model) -> int:
+    """Bytes of KV cache per token: 2 (K and V) x layers x KV heads x head dim x element size."""
+    config = model.config.get_text_config()
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    element = model.get_input_embeddings().weight.element_size()
+    return 2 * config.num_hidden_layers * kv_heads * head_dim * element
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Generation
+
+
+def _generate_batch(model, tokenizer, batch: Sequence[PrefillPrompt], sampling: SamplingConfig) -> tuple[list[list[str]], int]:
+    """Sample ``num_paths`` continuations for each prompt of ``batch`` in one ``generate`` call.
+
+    Returns the texts per prompt and the number of generated (non-pad) tokens.
+    """
+    encoded = tokenizer.pad(
+        {"input_ids": [list(prompt.prompt_ids) for prompt in batch]}, padding=True, padding_side="left", return_tensors="pt"
+    )
+    device = _input_device(model)
+    input_ids = encoded["input_ids"].to(device)
+    kwargs = {}
+    if sampling.do_sample:
+        keys = [path_key(sampling.seed, p.item_id, p.k, path) for p in batch for path in range(sampling.num_paths)]
+        sampler = SeededSampler(torch.tensor(keys, dtype=torch.int64, device=device), input_ids.shape[1], sampling)
+        # Neutral warpers in generate: SeededSampler already applied the real ones and drew the token.
+        kwargs = {"logits_processor": LogitsProcessorList([sampler]), "temperature": 1.0, "top_k": 0, "top_p": 1.0}
+    with torch.inference_mode():
+        output = model.generate(
+            input_ids=input_ids,
+            attention_mask=encoded["attention_mask"].to(device),
+            do_sample=sampling.do_sample,
+            num_return_sequences=sampling.num_paths,
+            max_new_tokens=sampling.max_new_tokens,
+            repetition_penalty=sampling.repetition_penalty,
+            pad_token_id=tokenizer.pad_token_id,
+            **kwargs,
+        )
+    new_tokens = output[:, input_ids.shape[1]:]
+    texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    n_generated = int((new_tokens != tokenizer.pad_token_id).sum())
+    b = sampling.num_paths
+    return [texts[i * b:(i + 1) * b] for i in range(len(batch))], n_generated
+
+
+def generate_continuations(
+    model,
+    tokenizer,
+    prompts: Sequence[PrefillPrompt],
+    sampling: SamplingConfig,
+    *,
+    batch_tokens: int | None = None,
+    cache: GenerationCache | None = None,
+    progress: bool = True,
+    desc: str = "generating",
+) -> list[Continuation]:
+    """``sampling.num_paths`` continuations per prompt, in prompt order then path order.
+
+    With a ``cache``, (item_id, k) groups already there for the same prompt are read back instead of
+    regenerated, and each finished batch is appended before the next one starts.
+    """
+    keys = [(p.item_id, p.k) for p in prompts]
+    if len(set(keys)) != len(keys):
+        raise ValueError("prompts must have unique (item_id, k) pairs")
+    fingerprints = {(p.item_id, p.k): prompt_fingerprint(p.prompt_ids) for p in prompts}
+    done: dict[tuple[str, int], list[str]] = {}
+    if cache is not None:
+        for key, fingerprint in fingerprints.items():
+            texts = cache.lookup(key[0], key[1], fingerprint, sampling.num_paths)
+            if texts is not None:
+                done[key] = texts
+
+    budget = batch_tokens or default_batch_tokens(model)
+    # Plan over all prompts, then drop finished ones, so a resumed run meets the same batches.
+    pending = [[p for p in batch if (p.item_id, p.k) not in done] for batch in plan_batches(prompts, sampling, budget)]
+    pending = [batch for batch in pending if batch]
+    b = sampling.num_paths
+    bar = tqdm(total=len(prompts) * b, initial=len(done) * b, unit="path", desc=desc, disable=not progress)
+    started, n_tokens = time.perf_counter(), 0
+    while pending:
+        batch = pending.pop(0)
+        try:
+            texts, generated = _generate_batch(model, tokenizer, batch, sampling)
+        except torch.cuda.OutOfMemoryError as error:
+            if len(batch) == 1:
+                raise RuntimeError(
+                    f"out of memory generating {b} paths of a single {len(batch[0].prompt_ids)}-token prompt; "
+                    "use fewer paths, fewer new tokens or --load-in-4bit"
+                ) from error
+            # Halve what actually failed (the nominal budget may be far above it).
+            budget = max(MIN_BATCH_TOKENS, min(budget, _cost(len(batch[0].prompt_ids), len(batch), sampling)) // 2)
+            logger.warning("out of memory with %d prompts per batch; retrying with batch_tokens=%d", len(batch), budget)
+            torch.cuda.empty_cache()
+            pending = plan_batches(batch + [p for rest in pending for p in rest], sampling, budget)
+            continue
+        if cache is not None:
+            cache.add(
+                CachedRow(p.item_id, p.k, path, fingerprints[(p.item_id, p.k)], text)
+                for p, paths in zip(batch, texts)
+                for path, text in enumerate(paths)
+            )
+        for prompt, paths in zip(batch, texts):
+            done[(prompt.item_id, prompt.k)] = paths
+        n_tokens += generated
+        bar.update(len(batch) * b)
+        bar.set_postfix(tok_s=f"{n_tokens / (time.perf_counter() - started):.0f}", batch=len(batch))
+    bar.close()
+    return [Continuation(item_id, k, path, text) for item_id, k in keys for path, text in enumerate(done[(item_id, k)])]
