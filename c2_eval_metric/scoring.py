@@ -177,12 +177,12 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str)
             raise ValueError(f"{source / JUDGMENTS_FILE}: no judgment for item_id {missing[0][0]!r}, "
                              f"k {missing[0][1]}, path {missing[0][2]} of generations.jsonl")
         stored_name = next(iter(stored.values()))[0]
-        agreement = judge_agreement([stored[key][1] for key in keys], [row["corrected"] for row in judgments])
+        agreement = judge_agreement([stored[key][1] for key in keys], [row["corrected"] for row in judgments],
+                                    names=(stored_name, judge_impl.name))
         write_json(out / AGREEMENT_FILE, {"stored_judge": stored_name, "new_judge": judge_impl.name,
-                                          **agreement.to_dict()})
-        notes.append(f"## Agreement with the stored judge\n\nstored judge `{stored_name}` (in {source}) "
-                     f"against `{judge_impl.name}` on the same {len(keys)} continuations:\n\n"
-                     f"{agreement.to_markdown()}")
+                                          "stored_in": str(source.resolve()), **agreement.to_dict()})
+        notes.append(f"## Agreement with the stored judge\n\nThe judgments stored in {source} against the "
+                     f"new ones (rows: stored judge, columns: new judge).\n\n{agreement.to_markdown()}")
     config = {**source_config, "judge": judge, "judge_info": judge_impl.info(),
               "rejudged_from": str(source.resolve())}
     return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes)
