@@ -1,0 +1,145 @@
+"""``c2 syn build``: select requests, generate their responses chunk by chunk, write parts, merge.
+
+Resuming: finished chunks are part files and are skipped; within the chunk in flight, finished
+generations are in the generation cache (``OUT/cache/``) and are read back. A killed build, re-run with the
+same command, therefore redoes at most one generate batch. Re-running a finished build generates nothing and merges again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from c2kit import __version__
+from c2kit.sources import LoadedSource, load_source
+
+from c2_syn_dataset import shards
+from c2_syn_dataset.filtering import SelectionStats, SynRequest, select_requests
+from c2_syn_dataset.settings import BuildSettings
+from c2_syn_dataset.synthesis import synthesize
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    """The kept requests of a build, split into chunks, and how they were selected."""
+
+    requests: list[SynRequest]
+    stats: SelectionStats
+    source_sha256: str
+    chunk_size: int
+
+    @property
+    def chunks(self) -> list[list[SynRequest]]:
+        return [self.requests[i:i + self.chunk_size] for i in range(0, len(self.requests), self.chunk_size)]
+
+
+def source_sha256(loaded: LoadedSource) -> str:
+    """Content hash of the validated rows and the skip counts (works for files and Hub datasets alike)."""
+    digest = hashlib.sha256()
+    for row in loaded.rows:
+        digest.update(json.dumps([row.source_id, row.request, row.responses, row.safe]).encode() + b"\n")
+    digest.update(json.dumps(sorted(loaded.skipped.items())).encode())
+    return digest.hexdigest()
+
+
+def prepare(settings: BuildSettings) -> Plan:
+    """Load the source and select the requests; raise when none is kept (with the counts)."""
+    loaded = load_source(settings.source, split=settings.split, column_mapping=settings.column_mapping)
+    requests, stats = select_requests(loaded, seed=settings.seed, limit=settings.limit,
+                                      whole_word=settings.whole_word)
+    if not requests:
+        raise ValueError(f"{loaded.origin}: no request passed the C2-Syn filter\n{stats.to_markdown()}")
+    return Plan(requests, stats, source_sha256(loaded), settings.chunk_size)
+
+
+def fingerprint(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def make_manifest(settings: BuildSettings, plan: Plan, generator_identity: dict, template_sha: str) -> dict:
+    """The build description written to ``build.json``; its fingerprint covers everything data-relevant."""
+    import datasets
+    import torch
+    import transformers
+
+    sampling = settings.sampling().as_dict()
+    data = {
+        "c2kit_version": __version__,
+        "source": {"origin": plan.stats.origin, "sha256": plan.source_sha256},
+        "settings_data": settings.data_dict(),
+        "generator": generator_identity,
+        "chat_template_sha256": template_sha,
+        "sampling": sampling,
+    }
+    return {
+        "format": 1,
+        "fingerprint": fingerprint(data),
+        **{key: value for key, value in data.items() if key != "settings_data"},
+        "settings": settings.to_dict(),
+        "selection": plan.stats.to_dict(),
+        "n_requests": len(plan.requests),
+        "chunk_size": plan.chunk_size,
+        "chunk_ids_sha256": [shards.ids_sha256([r.source_id for r in chunk]) for chunk in plan.chunks],
+        "versions": {"transformers": transformers.__version__, "torch": torch.__version__,
+                     "datasets": datasets.__version__},
+    }
+
+
+def load_generator(settings: BuildSettings):
+    from c2kit.models import load_model_and_tokenizer
+
+    return load_model_and_tokenizer(settings.generator, adapter=settings.adapter, revision=settings.revision,
+                                    load_in_4bit=settings.load_in_4bit, dtype=settings.dtype,
+                                    trust_remote_code=settings.trust_remote_code)
+
+
+def run_build(
+    settings: BuildSettings,
+    out_dir: str | Path,
+    *,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = True,
+) -> dict:
+    """Build (this shard of) C2-Syn into ``out_dir``; merge when every chunk's part is there.
+
+    Returns ``{"merged": bool, "selection": SelectionStats, "chunks": (done in this shard, total), ...}``.
+    """
+    from c2kit.gen_cache import GenerationCache
+    from c2kit.prefill import resolve_chat_template, template_hash
+
+    index, count = shard
+    out = Path(out_dir)
+    plan = prepare(settings)
+    logger.info("selection: %d of %d rows kept", plan.stats.kept, plan.stats.rows_read)
+    generator = load_generator(settings)
+    template = resolve_chat_template(generator.tokenizer, settings.plain_template)
+    manifest = make_manifest(settings, plan, generator.identity, template_hash(template))
+    shards.init_build_dir(out, manifest)
+
+    chunks = plan.chunks
+    mine = [j for j in range(len(chunks)) if j % count == index]
+    todo = [j for j in mine if not shards.part_done(out, j, manifest)]
+    cache = GenerationCache(out / "cache" / f"shard-{index}-of-{count}",
+                            {"task": "c2-syn", "fingerprint": manifest["fingerprint"]})
+    sampling = settings.sampling()
+    total = sum(len(chunks[j]) for j in mine)
+    with tqdm(total=total, initial=total - sum(len(chunks[j]) for j in todo), unit="req",
+              desc=f"C2-Syn shard {index}/{count}", disable=not progress) as bar:
+        for j in todo:
+            ranked = synthesize(generator.model, generator.tokenizer, chunks[j], sampling, template=template,
+                                batch_tokens=settings.batch_tokens, cache=cache)
+            shards.write_part(out, j, ranked, manifest["fingerprint"])
+            bar.update(len(chunks[j]))
+    complete = all(shards.part_path(out, j).exists() for j in range(len(chunks)))
+    result = {"merged": complete, "selection": plan.stats, "chunks": (len(mine), len(chunks)),
+              "fingerprint": manifest["fingerprint"]}
+    if complete:
+        result.update(shards.merge_build([out]))
+    return result

@@ -1,0 +1,64 @@
+"""Settings of a C2-Syn build, kept free of heavy imports so the CLI can parse arguments instantly."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+DEFAULT_MAX_NEW_TOKENS = 128  # paper
+DEFAULT_CHUNK_SIZE = 256  # requests per part file (x5 prompts per generate call plan)
+# Left out of the fingerprint: batch size and remote-code permission do not change the data, and the
+# source is identified by the hash of its content (so shards may read it from different paths).
+NON_DATA_SETTINGS = ("batch_tokens", "trust_remote_code", "source")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Everything that defines a C2-Syn build (see ``c2 syn build --help`` for each field)."""
+
+    source: str
+    generator: str
+    split: str = "train"
+    column_mapping: dict[str, str] = field(default_factory=dict)
+    limit: int | None = None
+    seed: int = 0
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    temperature: float = 0.0  # 0 = greedy (see synthesis.py)
+    top_p: float = 1.0
+    whole_word: bool = False
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    revision: str | None = None
+    adapter: str | None = None
+    load_in_4bit: bool = False
+    dtype: str = "auto"
+    plain_template: bool = False
+    trust_remote_code: bool = False
+    batch_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {self.chunk_size}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def data_dict(self) -> dict:
+        """The settings that change the data."""
+        return {key: value for key, value in self.to_dict().items() if key not in NON_DATA_SETTINGS}
+
+    def sampling(self):
+        """The shared generation layer's SamplingConfig for these settings (imports torch)."""
+        from c2_syn_dataset.synthesis import sampling_config
+
+        return sampling_config(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
+                               top_p=self.top_p, seed=self.seed)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N) with 0 <= I < N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N (e.g. 0/4), got {text!r}") from None
+    if not 0 <= index < count:
+        raise ValueError(f"--shard {text}: need 0 <= I < N")
+    return index, count

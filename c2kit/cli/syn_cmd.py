@@ -1,0 +1,128 @@
+"""``c2 syn``: build the C2-Syn preference dataset (``build``) and join sharded builds (``merge``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from c2_syn_dataset.settings import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_NEW_TOKENS, BuildSettings, parse_shard
+from c2kit.sources import parse_column_mapping
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_parser(subparsers) -> None:
+    syn_parser = subparsers.add_parser("syn", help="C2-Syn: build synthetic course-correction preference data")
+    commands = syn_parser.add_subparsers(dest="syn_command", required=True, metavar="SUBCOMMAND")
+
+    build = commands.add_parser(
+        "build",
+        help="filter a PKU-SafeRLHF-style source, generate SR and SYN_1..4, write ranked groups and pairs",
+        description="Select harmful requests (paper filter), cut each harmful response four times, let the "
+        "generator answer the bare request (SR) and continue opener + cut + trigger (SYN_1..4), rank "
+        "SR > SYN_1 > ... > SYN_4 > FHR and write all 15 pairs per request as Parquet with a dataset card. "
+        "Work is saved per chunk; re-running the same command resumes. With --shard I/N, N processes split "
+        "the chunks; the last one to finish (or 'c2 syn merge') writes the dataset.",
+    )
+    build.add_argument("--source", required=True,
+                       help="'c2eval-500' (shipped), a .jsonl/.parquet/.csv file, or a Hub dataset id "
+                       "(e.g. PKU-Alignment/PKU-SafeRLHF)")
+    build.add_argument("--generator", required=True, help="aligned chat model (Hub id or local path), e.g. "
+                       "meta-llama/Llama-2-7b-chat-hf")
+    build.add_argument("--adapter", help="PEFT adapter applied on top of --generator")
+    build.add_argument("--revision", help="generator revision (branch, tag or commit)")
+    build.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
+    build.add_argument("--column-mapping",
+                       help="for other datasets: e.g. 'request=question,harmful_response=answer,id=uid'")
+    build.add_argument("--limit", type=_positive, help="keep the first N requests that pass the filter (paper: 50000)")
+    build.add_argument("--whole-word", action="store_true",
+                       help="question filter on whole words how/what/How/What (paper: substring)")
+    build.add_argument("--seed", type=int, default=0, help="seed for steps, openers, triggers and sampling (default: 0)")
+    build.add_argument("--max-new-tokens", type=_positive, default=DEFAULT_MAX_NEW_TOKENS,
+                       help=f"new tokens per generation (default: {DEFAULT_MAX_NEW_TOKENS})")
+    build.add_argument("--temperature", type=float, default=0.0,
+                       help="0 = greedy decoding (default); > 0 samples one seeded path")
+    build.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling when --temperature > 0")
+    build.add_argument("--batch-tokens", type=_positive,
+                       help="tokens in flight per generate call; default sized from free GPU memory")
+    build.add_argument("--chunk-size", type=_positive, default=DEFAULT_CHUNK_SIZE,
+                       help=f"requests per saved part (the unit of resume and sharding; default: {DEFAULT_CHUNK_SIZE})")
+    build.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                       help="build only chunks j with j mod N == I (0-based), e.g. 0/4 .. 3/4 on four GPUs")
+    build.add_argument("--load-in-4bit", action="store_true", help="load the generator in 4-bit NF4 (paper)")
+    build.add_argument("--dtype", default="auto", help="generator dtype: auto, bfloat16, float16, float32")
+    build.add_argument("--plain-template", action="store_true",
+                       help="plain 'User:/Assistant:' rendering (only for generators without a chat template)")
+    build.add_argument("--trust-remote-code", action="store_true",
+                       help="allow the generator repo to run its own code (off by default)")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.add_argument("--out", required=True, help="output directory (name it c2-syn to load it as 'c2-syn')")
+    build.set_defaults(handler=_build)
+
+    merge = commands.add_parser(
+        "merge",
+        help="join the parts of a sharded build into the final Parquet files and card",
+        description="Join the parts of one build, found in one or more --out directories of 'c2 syn build "
+        "--shard I/N', into ranked/ and pairs/ Parquet files plus README.md.",
+    )
+    merge.add_argument("dirs", nargs="+", help="build directories (shards of the same build)")
+    merge.add_argument("--out", help="where to write the dataset (default: the first directory)")
+    merge.set_defaults(handler=_merge)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from c2_syn_dataset.pipeline import run_build
+
+    settings = BuildSettings(
+        source=args.source,
+        generator=args.generator,
+        split=args.split,
+        column_mapping=parse_column_mapping(args.column_mapping),
+        limit=args.limit,
+        seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        whole_word=args.whole_word,
+        chunk_size=args.chunk_size,
+        revision=args.revision,
+        adapter=args.adapter,
+        load_in_4bit=args.load_in_4bit,
+        dtype=args.dtype,
+        plain_template=args.plain_template,
+        trust_remote_code=args.trust_remote_code,
+        batch_tokens=args.batch_tokens,
+    )
+    result = run_build(settings, args.out, shard=args.shard, progress=not args.no_progress)
+    print(result["selection"].to_markdown())
+    if result["merged"]:
+        print(f"{result['n_requests']:,} requests, {result['n_pairs']:,} pairs written to {args.out} "
+              f"(load with datasets.load_dataset({str(args.out)!r}, 'pairs'))")
+    else:
+        index, count = args.shard
+        print(f"shard {index}/{count} done ({result['chunks'][0]} of {result['chunks'][1]} chunks); when every "
+              f"shard has finished, run: c2 syn merge DIR [DIR ...] --out {args.out}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from c2_syn_dataset.shards import merge_build
+
+    summary = merge_build(args.dirs, args.out)
+    out = args.out or args.dirs[0]
+    print(f"{summary['n_requests']:,} requests, {summary['n_pairs']:,} pairs written to {out}")
+    return 0
