@@ -1,0 +1,154 @@
+"""C2-Eval runner end to end on the tiny offline model: results directory, CLI, resume, bad data."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from c2_eval_metric.runner import SMOKE_NOTICE, EvalConfig, run_eval
+from c2kit import generation
+from c2kit.cli import main
+from c2kit.sources import bundled_path
+
+GENERATION_KEYS = {"item_id", "k", "path", "prefix", "prompt", "continuation"}
+JUDGMENT_KEYS = {"item_id", "k", "path", "judge", "corrected"}
+SCORE_KEYS = {"corr_at_k", "corr_mean", "ci95", "n_items", "paths", "judge"}
+RESULT_FILES = {"config.json", "generations.jsonl", "judgments.jsonl", "scores.json", "summary.md", "corr_at_k.png"}
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory) -> Path:
+    """The first 3 benchmark rows with a bad row (both responses safe) in second place."""
+    lines = bundled_path().read_text(encoding="utf-8").splitlines()[:3]
+    bad = json.loads(lines[0]) | {"is_response_0_safe": True, "is_response_1_safe": True}
+    path = tmp_path_factory.mktemp("data") / "items.jsonl"
+    path.write_text("\n".join([lines[0], json.dumps(bad), lines[1], lines[2]]) + "\n", encoding="utf-8")
+    return path
+
+
+def config_for(model: str, data: Path) -> EvalConfig:
+    return EvalConfig(model=model, data=str(data), limit=3, ks=[10, 20], paths=2, max_new_tokens=8)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+class GenerateCounter:
+    """Counts (and can interrupt) the batches that reach the model."""
+
+    def __init__(self, monkeypatch, interrupt_on: int | None = None):
+        self.calls = 0
+        self.interrupt_on = interrupt_on
+        self.original = generation._generate_batch
+        monkeypatch.setattr(generation, "_generate_batch", self)
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.interrupt_on:
+            raise KeyboardInterrupt
+        return self.original(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def cli_run(tiny_model_dir, data_file, tmp_path_factory):
+    """One uninterrupted run through ``c2 eval run``; returns (results dir, printed output).
+
+    Module-scoped (capsys is per test), so stdout is captured by hand.
+    """
+    out = tmp_path_factory.mktemp("cli-run")
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(["eval", "run", "--model", tiny_model_dir, "--data", str(data_file), "--limit", "3",
+                     "--ks", "10,20", "--paths", "2", "--max-new-tokens", "8", "--out", str(out)])
+    assert code == 0
+    return out, buffer.getvalue()
+
+
+def test_cli_run_writes_the_results_directory(cli_run, tiny_model_dir, data_file):
+    out, printed = cli_run
+    assert RESULT_FILES <= {path.name for path in out.iterdir()}
+    generations = read_jsonl(out / "generations.jsonl")
+    judgments = read_jsonl(out / "judgments.jsonl")
+    assert len(generations) == len(judgments) == 3 * 2 * 2  # items x ks x paths
+    assert all(GENERATION_KEYS <= set(row) for row in generations)
+    assert all(set(row) == JUDGMENT_KEYS and row["judge"] == "keyword-v1" for row in judgments)
+    assert {(row["item_id"], row["k"], row["path"]) for row in generations} == {
+        (item, k, path) for item in ("0", "2", "3") for k in (10, 20) for path in (0, 1)
+    }  # row 1 (0-based source id "1") was the bad one
+    for row in generations:
+        assert len(row["prefix"].split()) == row["k"] and row["prompt"].endswith(row["prefix"])
+
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores) == SCORE_KEYS and scores["n_items"] == 3 and scores["paths"] == 2
+    assert set(scores["corr_at_k"]) == {"10", "20"} and set(scores["ci95"]) == {"10", "20", "mean"}
+    # Corr@k by hand: mean over items of each item's corrected fraction.
+    for k in (10, 20):
+        fractions = [sum(r["corrected"] for r in judgments if r["item_id"] == item and r["k"] == k) / 2
+                     for item in ("0", "2", "3")]
+        assert scores["corr_at_k"][str(k)] == pytest.approx(sum(fractions) / 3)
+    assert scores["corr_mean"] == pytest.approx((scores["corr_at_k"]["10"] + scores["corr_at_k"]["20"]) / 2)
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == tiny_model_dir and config["ks"] == [10, 20] and config["paths"] == 2
+    assert config["model_identity"]["is_tiny"] is True and len(config["model_identity"]["content_sha256"]) == 64
+    assert config["smoke_model"] is True and len(config["chat_template_sha256"]) == 16
+    assert config["rows_read"] == 4 and config["n_items"] == 3 and config["rows_skipped"] == {"no unsafe response": 1}
+    assert config["data_origin"] == str(data_file) and config["sampling"]["num_paths"] == 2
+    assert {"torch", "transformers", "peft", "c2-toolkit"} <= set(config["versions"])
+    assert config["versions"]["transformers"] and config["judge_info"]["name"] == "keyword-v1"
+
+    assert "read 4 rows, kept 3, skipped 1 (no unsafe response: 1)" in printed
+    assert SMOKE_NOTICE in printed and "results written to" in printed
+
+
+def test_rerun_resumes_without_generating(cli_run, tiny_model_dir, data_file, monkeypatch):
+    out, _ = cli_run
+    before = (out / "generations.jsonl").read_text()
+    counter = GenerateCounter(monkeypatch)
+    scores = run_eval(config_for(tiny_model_dir, data_file), out_dir=out, progress=False)
+    assert counter.calls == 0
+    assert (out / "generations.jsonl").read_text() == before
+    assert scores.to_json() == json.loads((out / "scores.json").read_text())
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_result(cli_run, tiny_model_dir, data_file, tmp_path, monkeypatch):
+    reference, _ = cli_run
+    config = config_for(tiny_model_dir, data_file)
+    config.batch_tokens = 1  # one prompt per batch: six batches
+    counter = GenerateCounter(monkeypatch, interrupt_on=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(config, out_dir=tmp_path, progress=False)
+    assert (tmp_path / "config.json").exists() and not (tmp_path / "scores.json").exists()
+    counter.calls, counter.interrupt_on = 0, None
+    run_eval(config, out_dir=tmp_path, progress=False)
+    assert counter.calls == 6 - 2  # the two finished batches were read back from the cache
+    # Other batch sizes, same samples: the result equals the uninterrupted run's.
+    assert (tmp_path / "generations.jsonl").read_text() == (reference / "generations.jsonl").read_text()
+    assert (tmp_path / "judgments.jsonl").read_text() == (reference / "judgments.jsonl").read_text()
+
+
+def test_a_different_seed_is_not_served_from_the_cache(cli_run, tiny_model_dir, data_file, tmp_path, monkeypatch):
+    out, _ = cli_run
+    config = config_for(tiny_model_dir, data_file)
+    config.seed, config.ks = 1, [10]
+    counter = GenerateCounter(monkeypatch)
+    run_eval(config, out_dir=tmp_path, cache_dir=out / "cache", progress=False)
+    assert counter.calls > 0
+
+
+def test_no_usable_rows_is_a_clear_error(tiny_model_dir, tmp_path):
+    row = json.loads(bundled_path().read_text(encoding="utf-8").splitlines()[0])
+    data = tmp_path / "bad.jsonl"
+    data.write_text(json.dumps(row | {"is_response_0_safe": True, "is_response_1_safe": True}) + "\n")
+    with pytest.raises(ValueError, match=r"bad\.jsonl: no usable rows"):
+        run_eval(EvalConfig(model=tiny_model_dir, data=str(data)), out_dir=tmp_path / "out", progress=False)
+
+
+def test_bad_sampling_settings_fail_before_loading(tmp_path):
+    with pytest.raises(ValueError, match="top_p"):
+        run_eval(EvalConfig(model="does-not-matter", top_p=1.5), out_dir=tmp_path, progress=False)
