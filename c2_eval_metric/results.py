@@ -191,10 +191,12 @@ def render_summary(
 
 
 def _flatten(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
-    # One line per setting; nested dicts (library versions, sampling) become dotted keys, long values
-    # (templates, hashes of many files) are shortened so the summary stays readable.
+    # One line per setting; nested dicts (library versions, sampling) become dotted keys, unset options
+    # are left out and long values (templates, long lists) are shortened so the summary stays readable.
     for key, value in config.items():
         name = f"{prefix}{key}"
+        if value is None:
+            continue
         if isinstance(value, Mapping):
             yield from _flatten(value, f"{name}.")
             continue

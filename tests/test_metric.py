@@ -168,6 +168,10 @@ def test_evaluate_load_offline_matches_compute_corr(monkeypatch):
     result = metric.compute(predictions=[int(p) for p in predictions], item_ids=list(item_ids), ks=list(ks))
     assert result["corr_at_k"] == {"10": 0.625, "20": pytest.approx(2 / 3)}
     assert result["judge"] == "unspecified"
+    # Batches can be added one at a time.
+    metric.add_batch(predictions=list(predictions[:5]), item_ids=list(item_ids[:5]), ks=list(ks[:5]))
+    metric.add_batch(predictions=list(predictions[5:]), item_ids=list(item_ids[5:]), ks=list(ks[5:]))
+    assert metric.compute(judge="kw") == compute_corr(UNEQUAL, judge="kw").to_json()
 
 
 def test_metric_module_is_self_sufficient_as_a_space(tmp_path, monkeypatch):
@@ -211,20 +215,22 @@ def _judgments(rows, judge="test-judge"):
 def test_write_scored_results(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model": "org/chat-model", "paths": 4}))
     judgments = _judgments(UNEQUAL)
-    scores = write_scored_results(tmp_path, judgments, judge="test-judge", config={"judge": "test-judge"})
+    scores = write_scored_results(tmp_path, judgments, judge="test-judge",
+                                  config={"judge": "test-judge", "adapter": None})
 
     assert scores.corr_at_k[10] == pytest.approx(0.625)
     assert json.loads((tmp_path / "scores.json").read_text()) == scores.to_json()
     assert [row for _, row in read_jsonl(tmp_path / "judgments.jsonl")] == judgments
     # config.json is merged, not replaced.
     assert json.loads((tmp_path / "config.json").read_text()) == {"model": "org/chat-model", "paths": 4,
-                                                                  "judge": "test-judge"}
+                                                                  "judge": "test-judge", "adapter": None}
     summary = (tmp_path / "summary.md").read_text()
     assert "**Corr@k**" in summary and "bootstrap" in summary  # explains what the numbers mean
     assert "| 10 | 62.5 |" in summary
     assert "judge: `test-judge` · items: 3" in summary
     assert "- paths per (item, k): 1 to 4 (unequal" in summary
     assert "- model: `org/chat-model`" in summary
+    assert "- adapter:" not in summary  # unset settings are left out
     assert "![Corr@k against k](corr_at_k.png)" in summary
     assert (tmp_path / "corr_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
