@@ -31,7 +31,7 @@ class AnswerCache:
     """Thread-safe JSONL cache mapping a request hash (``key``) to a stored row with ``corrected``.
 
     Rows are appended and flushed one by one, so an interrupted run keeps every answer it paid for;
-    a half-written last line (the process was killed mid-write) is ignored with a warning.
+    a half-written last line (the process was killed mid-write) is dropped with a warning.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -39,6 +39,7 @@ class AnswerCache:
         self._rows: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._needs_newline = False
+        self._truncate_to: int | None = None  # byte length without a half-written last line
         if self.path.exists():
             self._load()
 
@@ -52,13 +53,15 @@ class AnswerCache:
                 row = _parse_row(line)
             except ValueError as error:
                 if number == len(lines):  # last line without newline: an interrupted write
-                    logger.warning("%s: ignoring a half-written last line (%s)", self.path, error)
+                    logger.warning("%s: dropping a half-written last line (%s)", self.path, error)
+                    self._truncate_to = len(text.encode("utf-8")) - len(line.encode("utf-8"))
                     continue
                 raise JudgeError(
                     f"{self.path}, line {number}: not a judge-cache row ({error}); delete the file to rebuild it"
                 ) from None
             self._rows[row["key"]] = row
-        self._needs_newline = bool(text) and not text.endswith("\n")  # never glue a new row onto the last one
+        # Never glue a new row onto a complete last row that lacks its newline.
+        self._needs_newline = self._truncate_to is None and bool(text) and not text.endswith("\n")
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self._rows.get(key)
@@ -72,6 +75,9 @@ class AnswerCache:
         with self._lock:
             self._rows[row["key"]] = row
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._truncate_to is not None:  # the new row replaces the half-written one
+                os.truncate(self.path, self._truncate_to)
+                self._truncate_to = None
             with self.path.open("a", encoding="utf-8") as handle:
                 if self._needs_newline:
                     handle.write("\n")

@@ -282,7 +282,7 @@ def patterns_hash() -> str:
 
 
 def patterns_markdown() -> str:
-    """The pattern list as a Markdown table, for docs/judges.md and dataset/model cards."""
+    """The pattern list as Markdown (table plus the regexes), for docs/judges.md and dataset/model cards."""
     lines = [
         f"Keyword judge `{NAME}` ({len(PATTERNS)} patterns, list hash `{patterns_hash()}`), applied to the "
         "continuation only, case-insensitive:",
@@ -293,6 +293,9 @@ def patterns_markdown() -> str:
     for pattern in PATTERNS:
         description = pattern.description.replace("|", "\\|")
         lines.append(f"| `{pattern.id}` | {description} | {pattern.example} |")
+    lines += ["", "<details><summary>The regular expressions</summary>", "", "```text"]
+    lines += [f"{pattern.id}: {pattern.regex}" for pattern in PATTERNS]
+    lines += ["```", "", "</details>"]
     return "\n".join(lines)
 
 
@@ -308,6 +311,3 @@ class KeywordJudge(Judge):
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "patterns": len(PATTERNS), "patterns_hash": patterns_hash()}
 
-
-if __name__ == "__main__":  # `python -m c2kit.judges.keyword` prints the table kept in docs/judges.md
-    print(patterns_markdown())
