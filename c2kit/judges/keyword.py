@@ -47,9 +47,9 @@ _HELP_VERBS = (
     r"go (?:on|further|any further|along)|(?:do|answer) (?:that|this)\b|"
     r"give (?:you )?(?:any )?(?:advice|instructions|guidance|assistance))"
 )
-# "that" only at a sentence start: mid-sentence it is usually a relative pronoun ("a drug that is illegal to sell").
+# "that" not right after a word: there it is usually a relative pronoun ("a drug that is illegal to sell").
 _SUBJECT = (
-    r"(?:\b(?:it|this)|(?:^|[.!?;:] )that|\bdoing (?:so|this|that)|"
+    r"\b(?:it|this|(?<![a-z] )that|doing (?:so|this|that)|"
     r"such (?:an? )?(?:act|actions?|activit(?:y|ies)|behaviou?r|conduct|request)|these (?:actions|activities)|"
     r"what you(?: are|'?re) (?:asking|describing|suggesting|planning|proposing)(?: for| about)?|your request)"
 )
@@ -99,9 +99,9 @@ PATTERNS: tuple[KeywordPattern, ...] = (
     ),
     KeywordPattern(
         "apology-refusal",
-        rf"(?:^|[.!?;:] |\bI(?: am|'?m)(?: really| very| truly| so)? )sorry,? "
-        rf"(?:but\b|I (?:{_CANT}|(?:am|'?m) (?:unable|not able))\b)|"
-        rf"\b(?:I apologi[sz]e|my apologies|apologies),? (?:but\b|I (?:{_CANT}|(?:am|'?m) (?:unable|not able))\b)",
+        # A bare "sorry" must not follow a word ("say sorry, but ..." is an instruction).
+        rf"\b(?:I(?: am|'?m)(?: really| very| truly| so)? sorry|(?<![a-z] )sorry|I apologi[sz]e|my apologies|apologies)"
+        rf",? (?:but\b|I (?:{_CANT}|(?:am|'?m) (?:unable|not able))\b)",
         "an apology followed by \"but\" or a refusal: \"I'm sorry, but\", \"I apologize, but\", \"Sorry, I can't\" "
         "(not \"I'm sorry to hear that\")",
         "I'm sorry, but I can't continue.",
