@@ -9,13 +9,14 @@ and the remaining prompts are re-planned.
 
 Reproducibility: torch's global RNG would make a path's sample depend on which other prompts share its
 batch, so a resumed run (or another batch size) would sample differently. Instead :class:`SeededSampler`
-draws every token with the Gumbel-max trick from noise that is a pure function of
-``(seed, item_id, k, path, step, token id)`` (a counter-based hash, computed on the device for all rows at
-once). The same command twice, a resumed run, and runs with different ``batch_tokens`` therefore use the
-same random numbers for every path. Limit: the *logits* of a row can differ in the last bits between
-batch shapes (padding, kernel choice), which can flip a near-tie; with a fixed batch plan (same prompts and
-``batch_tokens``, the default) the batches, and so the outputs, are identical. A resume re-uses the plan of
-the full prompt list, and an out-of-memory back-off changes the plan only from the failing batch on.
+draws every token by inverse-CDF sampling (in token-id order) with one uniform number per row and step that
+is a pure function of ``(seed, item_id, k, path, step)`` (a counter-based integer hash, computed on the
+device for all rows at once). The same command twice, a resumed run, and runs with different
+``batch_tokens`` therefore use the same random numbers for every path. Limit: the *logits* of a row can
+differ in the last bits between batch shapes (padding, kernel choice), which can move a draw that falls
+right on a boundary between two tokens; with a fixed batch plan (same prompts and ``batch_tokens``, the
+default) the batches, and so the outputs, are identical. A resume re-uses the plan of the full prompt list,
+and an out-of-memory back-off changes the plan only from the failing batch on.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPER
 logger = logging.getLogger(__name__)
 
 # Names the sampling scheme; part of cache keys so a change of scheme never serves old rows.
-SAMPLER = "gumbel-max/lowbias32-v1"
+SAMPLER = "inverse-cdf/lowbias32-v1"
 CPU_BATCH_TOKENS = 32_768  # CPU: compute-bound; bigger batches only add padding waste
 MIN_BATCH_TOKENS = 256
 # KV cache is what grows with tokens in flight; x2 leaves room for activations, logits and cache copies.
@@ -120,21 +121,17 @@ def path_key(seed: int, item_id: str, k: int, path: int) -> tuple[int, int]:
     return int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:8], "little")
 
 
-def gumbel_noise(keys: torch.Tensor, step: int, vocab_size: int) -> torch.Tensor:
-    """Standard Gumbel noise of shape (rows, vocab), a pure function of (row key, step, token id).
+def uniform_draws(keys: torch.Tensor, step: int) -> torch.Tensor:
+    """One uniform number in (0, 1) per row, a pure function of (row key, step).
 
-    ``keys`` is an int64 tensor (rows, 2) of :func:`path_key` words.
+    ``keys`` is an int64 tensor (rows, 2) of :func:`path_key` words; the result is float32 (rows, 1).
     """
-    row = _mix32(_mix32(_mix32(keys[:, :1]) ^ keys[:, 1:]) ^ step)
-    row2 = _mix32(row ^ 0x5BD1E995)  # a second, independent word per row decorrelates rows' token streams
-    token = torch.arange(vocab_size, device=keys.device, dtype=torch.int64)[None, :]
-    bits = _mix32(_mix32(token ^ row) ^ row2)
-    uniform = ((bits >> 8).to(torch.float32) + 0.5) / float(1 << 24)  # in (0, 1), 24 bits like float32
-    return -torch.log(-torch.log(uniform))
+    bits = _mix32(_mix32(_mix32(keys[:, :1]) ^ keys[:, 1:]) ^ step)
+    return ((bits >> 8).to(torch.float32) + 0.5) / float(1 << 24)  # 24 bits: what float32 holds exactly
 
 
 class SeededSampler(LogitsProcessor):
-    """Temperature/top-k/top-p, then draw each row's token by Gumbel-max with its own noise.
+    """Temperature/top-k/top-p, then draw each row's token by inverse CDF with its own uniform number.
 
     Returns scores that are 0 at the drawn token and -inf elsewhere, so ``generate``'s own multinomial
     draw (run with neutral temperature/top-k/top-p) can only pick that token.
@@ -153,9 +150,11 @@ class SeededSampler(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         scores = self.warpers(input_ids, scores)
-        step = input_ids.shape[1] - self.prompt_length
-        noise = gumbel_noise(self.keys, step, scores.shape[-1])
-        choice = (scores.float() + noise).argmax(dim=-1, keepdim=True)
+        cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)
+        target = uniform_draws(self.keys, input_ids.shape[1] - self.prompt_length) * cdf[:, -1:]
+        # First token whose cumulative probability reaches the target: never a zero-probability token,
+        # since target > 0 and a token with p = 0 does not raise the cumulative sum.
+        choice = torch.searchsorted(cdf, target).clamp_(max=scores.shape[-1] - 1)
         drawn = torch.full_like(scores, float("-inf"))
         return drawn.scatter_(1, choice, 0.0)
 

@@ -17,10 +17,10 @@ from c2kit.generation import (
     SeededSampler,
     default_batch_tokens,
     generate_continuations,
-    gumbel_noise,
     kv_bytes_per_token,
     path_key,
     plan_batches,
+    uniform_draws,
 )
 from c2kit.models import adapter_hash, dir_content_hash, load_model_and_tokenizer
 from c2kit.prefill import PrefillPrompt, build_prefills
@@ -189,17 +189,24 @@ def test_seeded_sampler_matches_the_top_p_distribution():
     assert torch.isneginf(drawn).sum(dim=1).eq(2).all() and drawn.max(dim=1).values.eq(0).all()
     freq = torch.bincount(drawn.argmax(dim=1), minlength=3).float() / rows
     assert abs(freq[0] - 0.625) < 0.015 and abs(freq[1] - 0.375) < 0.015 and freq[2] == 0
+    # A filtered token before the kept ones (top-k 2 drops the 0.1 at id 0): kept 0.6/0.3 -> 2/3 and 1/3.
+    sampler = SeededSampler(keys, prompt_length=4, sampling=SamplingConfig(num_paths=1, temperature=1.0, top_p=1.0,
+                                                                            top_k=2))
+    drawn = sampler(torch.zeros(rows, 4, dtype=torch.long), torch.log(torch.tensor([[0.1, 0.6, 0.3]])).repeat(rows, 1))
+    freq = torch.bincount(drawn.argmax(dim=1), minlength=3).float() / rows
+    assert freq[0] == 0 and abs(freq[1] - 2 / 3) < 0.015 and abs(freq[2] - 1 / 3) < 0.015
 
 
-def test_gumbel_noise_is_a_function_of_key_and_step():
-    keys = torch.tensor([path_key(0, "a", 10, 0), path_key(0, "a", 10, 1)], dtype=torch.int64)
-    noise = gumbel_noise(keys, 3, 50)
-    assert torch.equal(noise, gumbel_noise(keys, 3, 50))
-    assert torch.equal(noise[1:], gumbel_noise(keys[1:], 3, 50))  # does not depend on the other rows
-    assert not torch.equal(noise, gumbel_noise(keys, 4, 50)) and not torch.equal(noise[0], noise[1])
-    # Standard Gumbel: mean is the Euler-Mascheroni constant 0.5772, variance pi^2/6 = 1.645.
-    many = gumbel_noise(keys, 0, 200_000)
-    assert abs(many.mean() - 0.5772) < 0.01 and abs(many.var() - 1.645) < 0.03
+def test_uniform_draws_are_a_function_of_key_and_step():
+    keys = torch.tensor([path_key(0, "a", 10, path) for path in range(100_000)], dtype=torch.int64)
+    draws = uniform_draws(keys, 3)
+    assert draws.shape == (100_000, 1) and torch.equal(draws, uniform_draws(keys, 3))
+    assert torch.equal(draws[5:9], uniform_draws(keys[5:9], 3))  # does not depend on the other rows
+    assert not torch.equal(draws, uniform_draws(keys, 4))
+    # Uniform on (0, 1): mean 1/2, variance 1/12 = 0.0833, and independent of the next step's draw.
+    assert 0 < draws.min() and draws.max() < 1
+    assert abs(draws.mean() - 0.5) < 0.005 and abs(draws.var() - 1 / 12) < 0.002
+    assert abs(torch.corrcoef(torch.cat([draws, uniform_draws(keys, 4)], dim=1).T)[0, 1]) < 0.01
 
 
 def test_left_padding_and_b_paths_per_prompt_in_one_call(loaded, prompts):
