@@ -1,0 +1,345 @@
+"""``c2 publish adapter``: a trained PEFT adapter, its tokenizer and a model card, from a training output dir.
+
+What is uploaded: ``adapter_config.json``, the adapter weights, the tokenizer files, the resolved training
+config, and for each C2-Eval run found (``eval/base`` = the base model before training, ``eval/adapter`` =
+with the adapter; or ``--eval-base``/``--eval-adapter``) its ``scores.json``, ``config.json``, ``summary.md``
+and plot under ``eval/<name>/``. The card's ``model-index`` values are read from those ``scores.json`` files,
+so the metadata always equals the files it cites.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from c2_eval_metric.corr import MEAN_KEY, CorrScores
+from c2_eval_metric.results import CONFIG_FILE, PLOT_FILE, SCORES_FILE, SUMMARY_FILE, read_config, read_scores
+
+from .cards import (
+    ADAPTER_TEMPLATE,
+    DATA_LICENSE,
+    SOURCE_DATASET,
+    flatten,
+    format_fraction,
+    render_card,
+    score_rows,
+    table_cell,
+)
+from .hub import FileSource, PublishError, PublishResult, check_repo_id, publish_files
+
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+TOKENIZER_CONFIG = "tokenizer_config.json"
+TOKENIZER_FILES = (
+    TOKENIZER_CONFIG, "tokenizer.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.model",
+    "vocab.json", "merges.txt", "chat_template.jinja", "chat_template.json",
+)
+TRAIN_CONFIG_NAMES = ("train_config.yaml", "train_config.yml", "train_config.json")
+EVAL_RUNS = ("base", "adapter")  # C2-Eval of the base model (before) and of base + adapter (after)
+EVAL_FILES = (SCORES_FILE, CONFIG_FILE, SUMMARY_FILE, PLOT_FILE)
+TASK_NAME = "Course-correction (C2-Eval)"
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    path: Path
+    scores: CorrScores
+    data: str  # the benchmark source of the run (config.json "data"), e.g. "c2eval-500"
+
+
+@dataclass(frozen=True)
+class AdapterDir:
+    """A checked training output directory."""
+
+    path: Path
+    adapter_config: dict[str, Any]
+    weights: str
+    tokenizer_files: tuple[str, ...]
+    train_config_path: Path | None
+    train_config: dict[str, Any]
+    evals: dict[str, EvalRun] = field(default_factory=dict)  # keys from EVAL_RUNS
+
+
+def read_adapter_dir(
+    path: str | Path,
+    *,
+    train_config: str | Path | None = None,
+    eval_base: str | Path | None = None,
+    eval_adapter: str | Path | None = None,
+) -> AdapterDir:
+    """Check a training output directory; ``PublishError`` names the missing or broken file."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise PublishError(f"{folder}: not a directory (expected the output_dir of 'c2 train')")
+    adapter_config = _read_json(folder / ADAPTER_CONFIG, what="the PEFT adapter config (save with save_pretrained)")
+    for name in ("peft_type", "base_model_name_or_path"):
+        if not adapter_config.get(name):
+            raise PublishError(f"{folder / ADAPTER_CONFIG}: field {name!r} is missing or empty")
+    weights = next((name for name in ADAPTER_WEIGHTS if (folder / name).is_file()), None)
+    if weights is None:
+        raise PublishError(f"{folder}: no adapter weights ({' or '.join(ADAPTER_WEIGHTS)}); nothing was uploaded")
+    _check_weights(folder / weights)
+    if not (folder / TOKENIZER_CONFIG).is_file():
+        raise PublishError(f"{folder}: no {TOKENIZER_CONFIG}; save the tokenizer next to the adapter "
+                           "(tokenizer.save_pretrained(output_dir))")
+    tokenizer_files = tuple(name for name in TOKENIZER_FILES if (folder / name).is_file())
+
+    config_path = Path(train_config) if train_config else next(
+        (folder / name for name in TRAIN_CONFIG_NAMES if (folder / name).is_file()), None
+    )
+    config = _read_train_config(config_path) if config_path else {}
+
+    evals = {}
+    for name, given in zip(EVAL_RUNS, (eval_base, eval_adapter)):
+        run_dir = Path(given) if given else folder / "eval" / name
+        if given or (run_dir / SCORES_FILE).is_file():
+            evals[name] = _read_eval(run_dir)
+    _check_comparable(evals)
+    return AdapterDir(folder, adapter_config, weights, tokenizer_files, config_path, config, evals)
+
+
+def _read_json(path: Path, *, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise PublishError(f"{path.parent}: no {path.name} ({what}); nothing was uploaded")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise PublishError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    if not isinstance(data, dict):
+        raise PublishError(f"{path}: expected a JSON object")
+    return data
+
+
+def _check_weights(path: Path) -> None:
+    """A truncated or empty weights file is refused (reading the safetensors header is enough)."""
+    if path.stat().st_size == 0:
+        raise PublishError(f"{path}: the adapter weights file is empty")
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="np") as handle:
+                if not list(handle.keys()):
+                    raise PublishError(f"{path}: the adapter weights file holds no tensors")
+        except PublishError:
+            raise
+        except Exception as error:  # safetensors raises its own error types for a bad header
+            raise PublishError(f"{path}: not a readable safetensors file ({error})") from None
+
+
+def _read_train_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise PublishError(f"{path}: training config not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+    except yaml.YAMLError as error:
+        raise PublishError(f"{path}: the training config does not parse ({error})") from None
+    if not isinstance(data, dict):
+        raise PublishError(f"{path}: the training config must be a mapping of settings")
+    return data
+
+
+def _read_eval(run_dir: Path) -> EvalRun:
+    try:
+        scores = read_scores(run_dir)
+        config = read_config(run_dir)
+    except (OSError, ValueError) as error:
+        raise PublishError(str(error)) from None
+    return EvalRun(run_dir, scores, str(config.get("data", "unknown")))
+
+
+def _check_comparable(evals: dict[str, EvalRun]) -> None:
+    """Before/after numbers are only shown side by side when they measure the same thing."""
+    if len(evals) < 2:
+        return
+    base, after = evals["base"], evals["adapter"]
+    checks = [
+        ("judge", base.scores.judge, after.scores.judge),
+        ("k values", sorted(base.scores.corr_at_k), sorted(after.scores.corr_at_k)),
+        ("n_items", base.scores.n_items, after.scores.n_items),
+        ("benchmark data", base.data, after.data),
+    ]
+    for name, before_value, after_value in checks:
+        if before_value != after_value:
+            raise PublishError(
+                f"{base.path / SCORES_FILE} and {after.path / SCORES_FILE} differ in {name} "
+                f"({before_value!r} vs {after_value!r}): the before/after comparison would mislead; "
+                "evaluate both with the same settings"
+            )
+
+
+def resolve_base_model(adapter: AdapterDir, base_model: str | None) -> str:
+    """The Hub id of the base model: ``--base-model``, else ``adapter_config.json``'s (if it is a Hub id)."""
+    candidate = base_model or adapter.adapter_config["base_model_name_or_path"]
+    try:
+        check_repo_id(candidate)
+    except PublishError:
+        raise PublishError(
+            f"{adapter.path / ADAPTER_CONFIG}: base model {candidate!r} is not a Hub id (a local path?); "
+            "pass --base-model ORG/NAME with the Hub id of the model the adapter was trained on"
+        ) from None
+    if Path(candidate).exists() and not base_model:
+        raise PublishError(
+            f"{adapter.path / ADAPTER_CONFIG}: base model {candidate!r} is a local path; pass --base-model ORG/NAME"
+        )
+    return candidate
+
+
+def eval_results(adapter: AdapterDir, repo_id: str):
+    """``model-index`` entries, one per Corr@k and Corr_mean of each evaluation, values from scores.json.
+
+    All entries share one task and dataset, so the Hub groups them into one result whose source is the
+    repo's ``eval/`` folder (``eval/base/scores.json`` and ``eval/adapter/scores.json``); metric names say
+    which run a value belongs to.
+    """
+    from huggingface_hub import EvalResult, constants
+
+    labels = {"adapter": ("", ""), "base": (" of the base model (before training)", "_base_model")}
+    results = []
+    for run_name in ("adapter", "base"):
+        run = adapter.evals.get(run_name)
+        if run is None:
+            continue
+        suffix, type_suffix = labels[run_name]
+        scores = run.scores
+        metrics = [(f"corr_at_{k}", f"Corr@{k}", value) for k, value in sorted(scores.corr_at_k.items())]
+        metrics.append(("corr_mean", "Corr_mean", scores.corr_mean))
+        for metric_type, metric_name, value in metrics:
+            results.append(EvalResult(
+                task_type="text-generation",
+                task_name=TASK_NAME,
+                dataset_type=SOURCE_DATASET,
+                dataset_name=f"C2-Eval ({run.data})",
+                dataset_config=run.data,
+                metric_type=metric_type + type_suffix,
+                metric_name=f"{metric_name}{suffix}, judge {scores.judge}",
+                metric_value=value,
+                metric_config=scores.judge,
+                source_name=f"C2-Eval scores.json files in eval/ of {repo_id}",
+                source_url=f"{constants.ENDPOINT}/{repo_id}/tree/main/eval",
+            ))
+    return results
+
+
+def _comparison_rows(adapter: AdapterDir) -> list[dict[str, str]]:
+    if len(adapter.evals) < 2:
+        return []
+    before, after = adapter.evals["base"].scores, adapter.evals["adapter"].scores
+
+    def cell(scores: CorrScores, value: float, key: str) -> str:
+        low, high = scores.ci95[key]
+        return f"{format_fraction(value)} [{format_fraction(low)}, {format_fraction(high)}]"
+
+    rows = [
+        {"k": str(k), "before": cell(before, before.corr_at_k[k], str(k)), "after": cell(after, after.corr_at_k[k], str(k)),
+         "change": f"{after.corr_at_k[k] - before.corr_at_k[k]:+.3f}"}
+        for k in sorted(after.corr_at_k)
+    ]
+    rows.append({"k": "**mean**", "before": cell(before, before.corr_mean, MEAN_KEY),
+                 "after": cell(after, after.corr_mean, MEAN_KEY), "change": f"{after.corr_mean - before.corr_mean:+.3f}"})
+    return rows
+
+
+def _peft_summary(config: dict[str, Any]) -> str:
+    parts = [str(config.get("peft_type", "LORA"))]
+    for key in ("r", "lora_alpha", "lora_dropout"):
+        if key in config:
+            parts.append(f"{key} {config[key]}")
+    targets = config.get("target_modules")
+    if isinstance(targets, list):  # PEFT may store full module paths; the layer types are what matter
+        parts.append("targets " + ", ".join(sorted({name.rsplit(".", 1)[-1] for name in targets})))
+    elif targets:
+        parts.append(f"targets {targets}")
+    return "; ".join(parts)
+
+
+def adapter_card(
+    adapter: AdapterDir, repo_id: str, *, base_model: str, dataset_id: str | None, license: str
+) -> str:
+    """The model card (README.md) of a published adapter."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    model_name = repo_id.split("/")[1]
+    results = eval_results(adapter, repo_id)
+    card_data = ModelCardData(
+        base_model=base_model,
+        library_name="peft",
+        license=license,
+        pipeline_tag="text-generation",
+        language=["en"],
+        tags=["peft", "lora", "dpo", "trl", "safety", "course-correction", "c2-toolkit",
+              f"base_model:adapter:{base_model}"],
+        datasets=[dataset_id] if dataset_id else None,
+        model_name=model_name if results else None,
+        eval_results=results or None,
+    )
+    after = adapter.evals.get("adapter")
+    reference = after or adapter.evals.get("base")
+    card = render_card(
+        ModelCard,
+        card_data,
+        ADAPTER_TEMPLATE,
+        repo_id=repo_id,
+        model_name=model_name,
+        base_model=base_model,
+        dataset_id=dataset_id,
+        comparison_rows=_comparison_rows(adapter),
+        adapter_only_rows=score_rows(after.scores) if after and len(adapter.evals) == 1 else [],
+        base_scores_file=f"eval/base/{SCORES_FILE}",
+        adapter_scores_file=f"eval/adapter/{SCORES_FILE}",
+        judge=reference.scores.judge if reference else None,
+        n_items=reference.scores.n_items if reference else None,
+        paths=reference.scores.paths if reference else None,
+        peft_summary=_peft_summary(adapter.adapter_config),
+        train_config_file=adapter.train_config_path.name if adapter.train_config_path else None,
+        train_settings=[(key, table_cell(value)) for key, value in flatten(adapter.train_config)],
+    )
+    return str(card)
+
+
+def adapter_files(adapter: AdapterDir) -> dict[str, FileSource]:
+    """Files of the adapter repo except the card: adapter, tokenizer, training config, evaluations."""
+    files: dict[str, FileSource] = {ADAPTER_CONFIG: adapter.path / ADAPTER_CONFIG, adapter.weights: adapter.path / adapter.weights}
+    files.update({name: adapter.path / name for name in adapter.tokenizer_files})
+    if adapter.train_config_path:
+        files[adapter.train_config_path.name] = adapter.train_config_path
+    for run_name, run in adapter.evals.items():
+        files.update({f"eval/{run_name}/{name}": run.path / name for name in EVAL_FILES if (run.path / name).is_file()})
+    return files
+
+
+def publish_adapter(
+    output_dir: str | Path,
+    *,
+    repo_id: str,
+    base_model: str | None = None,
+    dataset_id: str | None = None,
+    license: str = DATA_LICENSE,
+    train_config: str | Path | None = None,
+    eval_base: str | Path | None = None,
+    eval_adapter: str | Path | None = None,
+    public: bool = False,
+    dry_run: bool = False,
+    preview_dir: str | Path | None = None,
+) -> PublishResult:
+    """Check, preview or upload a trained adapter as the model repo ``repo_id``."""
+    check_repo_id(repo_id)
+    if dataset_id:
+        check_repo_id(dataset_id)
+    adapter = read_adapter_dir(output_dir, train_config=train_config, eval_base=eval_base, eval_adapter=eval_adapter)
+    base = resolve_base_model(adapter, base_model)
+    files = adapter_files(adapter)
+    files["README.md"] = adapter_card(adapter, repo_id, base_model=base, dataset_id=dataset_id, license=license).encode("utf-8")
+    return publish_files(
+        files,
+        repo_id=repo_id,
+        repo_type="model",
+        public=public,
+        dry_run=dry_run,
+        preview_dir=preview_dir,
+        commit_message=f"Publish course-correction adapter for {base} with c2-toolkit",
+    )

@@ -1,0 +1,167 @@
+"""Card rendering and validation shared by the publishers.
+
+Templates are the Jinja files of the project's ``hub_cards/`` folder, reached through the ``hub_cards`` link
+inside this package so they ship as package data. They are rendered with ``huggingface_hub``'s
+``*Card.from_template`` (the YAML header comes from a ``*CardData`` object) and every rendered card is parsed
+back with the same classes, so a card whose metadata the Hub's parser rejects is never uploaded.
+
+Text that several cards share (content warning, judge caveat, licence, citation) lives here once and is
+passed to the templates.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from c2_eval_metric.corr import MEAN_KEY
+from c2kit.protocol import TRIGGERS
+
+DATASET_TEMPLATE = "c2_syn_dataset_card.md"
+METRIC_TEMPLATE = "c2_eval_metric_card.md"
+ADAPTER_TEMPLATE = "adapter_model_card.md"
+RESULTS_TEMPLATE = "results_dataset_card.md"
+
+PAPER_URL = "https://arxiv.org/abs/2407.16637"
+SOURCE_DATASET = "PKU-Alignment/PKU-SafeRLHF"
+DATA_LICENSE = "cc-by-nc-4.0"
+
+CITATION = """\
+@inproceedings{xu-etal-2024-course,
+  title = {Course-Correction: Safety Alignment Using Synthetic Preferences},
+  author = {Xu, Rongwu and Cai, Yishuo and Zhou, Zhenhong and Gu, Renjie and Weng, Haiqin and Yan, Liu and Zhang, Tianwei and Xu, Wei and Qiu, Han},
+  booktitle = {Proceedings of the 2024 Conference on Empirical Methods in Natural Language Processing: Industry Track},
+  month = nov,
+  year = {2024},
+  address = {Miami, Florida, US},
+  publisher = {Association for Computational Linguistics},
+  pages = {1622--1649},
+  url = {https://aclanthology.org/2024.emnlp-industry.119},
+  eprint = {2407.16637},
+  archivePrefix = {arXiv}
+}"""
+
+CONTENT_WARNING = (
+    "**Content warning.** This repository contains harmful requests and harmful text (violence, crime, "
+    "harassment, self-harm and more), kept on purpose to measure and teach *course-correction*: steering "
+    "away from such content. Do not use it to produce harmful output."
+)
+
+LICENCE_NOTE = (
+    "Licence: **CC BY-NC 4.0** (https://creativecommons.org/licenses/by-nc/4.0/), inherited from "
+    f"[{SOURCE_DATASET}](https://huggingface.co/datasets/{SOURCE_DATASET}), whose requests and responses this "
+    "data is derived from. Non-commercial use only; derived data carries the same licence."
+)
+
+JUDGE_CAVEAT = (
+    "C2-Syn's synthetic corrections end in fixed trigger phrases (\"" + "\", \"".join(TRIGGERS[:3]) + "\", "
+    f"... {len(TRIGGERS)} in all), and these overlap the refusal phrases a keyword judge looks for. A model "
+    "trained on C2-Syn can learn to emit a trigger without really changing course, and the offline keyword "
+    "judge would count that as a correction. Scores from the keyword judge can therefore overstate the gain "
+    "of C2-Syn training: confirm with an LLM judge (`--judge openai:MODEL`) and read some continuations."
+)
+
+GATED_PROMPT = (
+    "This dataset contains harmful requests and harmful text, published to measure and improve the "
+    "course-correction of language models. It is licensed CC BY-NC 4.0 (non-commercial). By requesting "
+    "access you agree to use it only for research on AI safety and not to use it to produce harmful content."
+)
+GATED_FIELDS = {
+    "I will use this data only for non-commercial AI-safety research": "checkbox",
+    "I will not use this data to produce or spread harmful content": "checkbox",
+}
+
+
+def template_path(name: str) -> Path:
+    """Path of a card template; ``hub_cards/`` is package data of ``c2kit.publish``."""
+    path = Path(str(resources.files("c2kit.publish") / "hub_cards" / name))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"card template {name} not found at {path}: the hub_cards templates must be installed with c2kit "
+            "(package data 'publish/hub_cards/*.md')"
+        )
+    return path
+
+
+def shared_text() -> dict[str, str]:
+    """Template variables every card can use."""
+    return {
+        "citation": CITATION,
+        "content_warning": CONTENT_WARNING,
+        "licence_note": LICENCE_NOTE,
+        "judge_caveat": JUDGE_CAVEAT,
+        "paper_url": PAPER_URL,
+        "source_dataset": SOURCE_DATASET,
+    }
+
+
+def render_card(card_class, card_data, template: str, **variables: Any):
+    """Render ``template`` with ``card_data`` as the YAML header and validate the result by parsing it back."""
+    card = card_class.from_template(card_data, template_path=str(template_path(template)), **shared_text(), **variables)
+    return parse_card(card_class, str(card), source=template)
+
+
+def parse_card(card_class, content: str, *, source: str = "README.md"):
+    """Parse a card with ``huggingface_hub``'s parser (YAML, and for model cards the ``model-index``).
+
+    Raises ``ValueError`` naming ``source`` when the metadata is missing or does not parse.
+    """
+    if not content.startswith("---"):
+        raise ValueError(f"{source}: the card has no YAML metadata block")
+    try:
+        card = card_class(content)
+    except Exception as error:  # yaml.YAMLError, ValueError from model-index parsing, ...
+        raise ValueError(f"{source}: card metadata does not parse with huggingface_hub: {error}") from error
+    if not card.data.to_dict():
+        raise ValueError(f"{source}: the card's YAML metadata is empty")
+    return card
+
+
+def json_block(data: Any) -> str:
+    """Pretty JSON for a card's code block (stable key order, so previews and uploads are identical)."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"a": {"b": 1}}`` -> ``[("a.b", 1)]``: nested settings or statistics as rows of a table."""
+    if isinstance(data, dict):
+        rows: list[tuple[str, Any]] = []
+        for key in data:
+            rows += flatten(data[key], f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if isinstance(data, list) and data and all(not isinstance(item, (dict, list)) for item in data):
+        return [(prefix, ", ".join(str(item) for item in data))]
+    return [(prefix, data)]
+
+
+def format_fraction(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def table_cell(value: Any, limit: int = 120) -> str:
+    """A value made safe for one Markdown table cell: one line, pipes escaped, long text shortened."""
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def score_rows(scores) -> list[dict[str, Any]]:
+    """Rows (k, value, low, high) of a ``CorrScores`` for a card table, Corr_mean last."""
+    rows = [
+        {"k": k, "value": format_fraction(value), "low": format_fraction(scores.ci95[str(k)][0]),
+         "high": format_fraction(scores.ci95[str(k)][1])}
+        for k, value in sorted(scores.corr_at_k.items())
+    ]
+    low, high = scores.ci95[MEAN_KEY]
+    rows.append({"k": "**mean**", "value": f"**{format_fraction(scores.corr_mean)}**",
+                 "low": format_fraction(low), "high": format_fraction(high)})
+    return rows
+
+
+def size_category(n: int) -> str:
+    """The Hub's ``size_categories`` tag for ``n`` rows (e.g. ``1K<n<10K``)."""
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+              (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
+    return next((tag for bound, tag in bounds if n < bound), "100M<n<1B")

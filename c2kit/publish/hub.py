@@ -1,0 +1,159 @@
+"""Shared upload helper: validate a repo id, stage the exact folder to upload, preview it or push it.
+
+Every ``c2 publish`` command builds a mapping ``path in repo -> local file or bytes``, then calls
+:func:`publish_files`. The same staging function writes the ``--dry-run`` preview and the temporary folder
+that is uploaded, so the preview is byte for byte what would arrive on the Hub.
+
+The token comes from ``HF_TOKEN`` or the local ``hf auth login`` (``huggingface_hub.get_token()``); it is
+handed to ``HfApi`` in memory only, never written or printed, and the staged files are scanned for it (and for
+``OPENAI_API_KEY``) before anything is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_TYPES = ("model", "dataset", "space")
+GATED_CHOICES = ("auto", "manual", "none")
+# Environment variables whose values must never be uploaded (besides the Hub token itself).
+SECRET_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY")
+
+FileSource = Path | bytes  # a local file to copy, or generated content
+
+
+class PublishError(ValueError):
+    """Bad input for ``c2 publish``: raised before any request reaches the Hub."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    repo_id: str
+    repo_type: str
+    files: tuple[str, ...]  # paths in the repo, sorted
+    url: str | None = None  # repo URL after an upload; None for a dry run
+    preview_dir: Path | None = None  # where a dry run wrote the folder
+
+
+def check_repo_id(repo_id: str) -> str:
+    """Accept only ``ORG/NAME`` ids that the Hub accepts; publishing under an implicit namespace is refused."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise PublishError(f"--repo-id {repo_id!r} is not a valid Hub repo id: {error}") from None
+    namespace, _, name = repo_id.partition("/")
+    if not namespace or not name:
+        raise PublishError(f"--repo-id must have the form ORG/NAME (a user or organisation, then a name), got {repo_id!r}")
+    return repo_id
+
+
+def stage_files(files: Mapping[str, FileSource], folder: Path) -> list[str]:
+    """Write ``files`` into ``folder`` (which must be empty or absent); return the sorted repo paths."""
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise PublishError(f"{folder} is not empty: remove it or choose another --preview-dir")
+    for path_in_repo, source in files.items():
+        target = folder / path_in_repo
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(source, bytes):
+            target.write_bytes(source)
+        else:
+            shutil.copyfile(source, target)
+    return sorted(files)
+
+
+def format_tree(folder: Path) -> str:
+    """A ``tree``-like listing of ``folder`` with file sizes, for the dry-run output."""
+    folder = Path(folder)
+    lines = [f"{folder}/"]
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder)
+        indent = "    " * (len(relative.parts) - 1)
+        lines.append(f"{indent}├── {relative.name}  ({_human_size(path.stat().st_size)})")
+    return "\n".join(lines)
+
+
+def _human_size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def resolve_token() -> str:
+    """The Hub token from ``HF_TOKEN`` or the local login; a clear error when there is none."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    if not token:
+        raise PublishError(
+            "no Hugging Face token: set HF_TOKEN in the environment or run `hf auth login` "
+            "(a token with write access); use --dry-run to preview without one"
+        )
+    return token
+
+
+def assert_no_secrets(folder: Path, extra: tuple[str, ...] = ()) -> None:
+    """Refuse to upload a staged folder that contains the Hub token or another known secret."""
+    secrets = {value for name in SECRET_ENV_VARS if len(value := os.environ.get(name, "")) >= 8}
+    secrets.update(value for value in extra if value and len(value) >= 8)
+    if not secrets:
+        return
+    needles = [secret.encode() for secret in secrets]
+    leaks = [
+        str(path.relative_to(folder))
+        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file())
+        if any(needle in path.read_bytes() for needle in needles)
+    ]
+    if leaks:  # name the files, never the secret
+        raise PublishError(f"{', '.join(leaks)} contain(s) a secret (a token or API key); nothing was uploaded")
+
+
+def publish_files(
+    files: Mapping[str, FileSource],
+    *,
+    repo_id: str,
+    repo_type: str,
+    public: bool = False,
+    dry_run: bool = False,
+    preview_dir: str | Path | None = None,
+    space_sdk: str | None = None,
+    gated: str = "none",
+    commit_message: str,
+) -> PublishResult:
+    """Preview (``dry_run``) or upload ``files`` as one commit to ``repo_id``, creating the repo if needed.
+
+    The repo is created private unless ``public``; an existing repo keeps its visibility. ``gated`` ("auto" or
+    "manual") switches on gated access, whose form the card's ``extra_gated_*`` metadata describes.
+    """
+    if repo_type not in REPO_TYPES:
+        raise PublishError(f"unknown repo type {repo_type!r}; expected one of {REPO_TYPES}")
+    if gated not in GATED_CHOICES:
+        raise PublishError(f"--gated must be one of {GATED_CHOICES}, got {gated!r}")
+    check_repo_id(repo_id)
+    if dry_run:
+        preview = Path(preview_dir) if preview_dir else Path("publish-preview") / repo_id.replace("/", "__")
+        staged = stage_files(files, preview)
+        return PublishResult(repo_id, repo_type, tuple(staged), preview_dir=preview)
+
+    token = resolve_token()
+    from huggingface_hub import HfApi
+
+    with tempfile.TemporaryDirectory(prefix="c2-publish-") as tmp:
+        staged = stage_files(files, Path(tmp))
+        assert_no_secrets(Path(tmp), extra=(token,))
+        api = HfApi(token=token)
+        repo_url = api.create_repo(
+            repo_id, repo_type=repo_type, private=not public, exist_ok=True, space_sdk=space_sdk
+        )
+        api.upload_folder(repo_id=repo_id, repo_type=repo_type, folder_path=tmp, commit_message=commit_message)
+        if gated != "none":
+            api.update_repo_settings(repo_id, repo_type=repo_type, gated=gated)
+    return PublishResult(repo_id, repo_type, tuple(staged), url=str(repo_url))

@@ -1,0 +1,204 @@
+"""``c2 publish results``: a C2-Eval results directory (SPEC 8) as a Hub dataset that others can re-judge.
+
+The dataset holds the run's files unchanged (``generations.jsonl``, ``judgments.jsonl``, ``scores.json``,
+``config.json``, and ``summary.md``/``corr_at_k.png`` when present) plus a card whose ``configs`` make
+``load_dataset(REPO, "generations")`` and ``load_dataset(REPO, "judgments")`` work. Before anything is sent
+the directory is checked: every judged path has its generation, the judgments come from the judge named in
+``scores.json``, and Corr@k/Corr_mean recomputed from ``judgments.jsonl`` equal ``scores.json``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from c2_eval_metric.corr import CorrScores, compute_corr
+from c2_eval_metric.results import (
+    CONFIG_FILE,
+    GENERATIONS_FILE,
+    JUDGMENT_FIELDS,
+    JUDGMENTS_FILE,
+    PLOT_FILE,
+    SCORES_FILE,
+    SUMMARY_FILE,
+    read_config,
+    read_jsonl,
+    read_scores,
+    run_label,
+)
+
+from .cards import (
+    DATA_LICENSE,
+    GATED_FIELDS,
+    GATED_PROMPT,
+    RESULTS_TEMPLATE,
+    SOURCE_DATASET,
+    flatten,
+    render_card,
+    score_rows,
+    size_category,
+    table_cell,
+)
+from .hub import FileSource, PublishError, PublishResult, check_repo_id, publish_files
+
+GENERATION_FIELDS = ("item_id", "k", "path", "prefix", "prompt", "continuation")
+REQUIRED_FILES = (SCORES_FILE, CONFIG_FILE, GENERATIONS_FILE, JUDGMENTS_FILE)
+OPTIONAL_FILES = (SUMMARY_FILE, PLOT_FILE)
+TOLERANCE = 1e-9  # recomputed scores must match scores.json to float precision
+
+
+@dataclass(frozen=True)
+class ResultsDir:
+    """A checked results directory."""
+
+    path: Path
+    config: dict[str, Any]
+    scores: CorrScores
+    n_judgments: int
+
+    @property
+    def files(self) -> list[str]:
+        return [name for name in REQUIRED_FILES + OPTIONAL_FILES if (self.path / name).is_file()]
+
+
+def read_results_dir(path: str | Path) -> ResultsDir:
+    """Check a results directory for publishing; ``PublishError`` names the file, row and field at fault."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise PublishError(f"{folder}: not a directory (expected a results directory of 'c2 eval run')")
+    for name in REQUIRED_FILES:
+        if not (folder / name).is_file():
+            raise PublishError(
+                f"{folder}: no {name}; a results directory to publish needs {', '.join(REQUIRED_FILES)} "
+                "(run 'c2 eval run' or 'c2 eval score' first)"
+            )
+    try:
+        scores = read_scores(folder)
+        config = read_config(folder)
+        generated = _path_keys(folder / GENERATIONS_FILE, GENERATION_FIELDS)
+        judgments = [row for _, row in _rows(folder / JUDGMENTS_FILE, JUDGMENT_FIELDS)]
+    except (OSError, ValueError) as error:
+        raise PublishError(str(error)) from None
+
+    for number, row in enumerate(judgments, start=1):
+        if row["judge"] != scores.judge:
+            raise PublishError(
+                f"{folder / JUDGMENTS_FILE}, row {number}: field 'judge' is {row['judge']!r} but {SCORES_FILE} "
+                f"was computed with {scores.judge!r}"
+            )
+        key = (str(row["item_id"]), row["k"], row["path"])
+        if key not in generated:
+            raise PublishError(
+                f"{folder / JUDGMENTS_FILE}, row {number}: no row in {GENERATIONS_FILE} for item_id {key[0]!r}, "
+                f"k {key[1]}, path {key[2]}; without it the judgment cannot be checked or re-judged"
+            )
+    _check_scores_match(folder, scores, judgments)
+    return ResultsDir(folder, config, scores, len(judgments))
+
+
+def _rows(path: Path, fields: tuple[str, ...]):
+    for number, row in read_jsonl(path):
+        missing = [name for name in fields if name not in row]
+        if missing:
+            raise ValueError(f"{path}, row {number}: field(s) {missing} missing (rows need {list(fields)})")
+        yield number, row
+
+
+def _path_keys(path: Path, fields: tuple[str, ...]) -> set[tuple[str, int, int]]:
+    # Only the keys are kept: generations files hold full prompts and can be large.
+    return {(str(row["item_id"]), row["k"], row["path"]) for _, row in _rows(path, fields)}
+
+
+def _check_scores_match(folder: Path, scores: CorrScores, judgments: list[dict[str, Any]]) -> None:
+    """The card shows scores.json: make sure scores.json is what judgments.jsonl gives."""
+    if not judgments:
+        raise PublishError(f"{folder / JUDGMENTS_FILE}: no rows")
+    # Point estimates do not depend on the bootstrap, so one resample is enough here.
+    recomputed = compute_corr(
+        ((row["item_id"], row["k"], row["corrected"]) for row in judgments), judge=scores.judge, n_bootstrap=1
+    )
+    if set(recomputed.corr_at_k) != set(scores.corr_at_k):
+        raise PublishError(
+            f"{folder / SCORES_FILE}: k values {sorted(scores.corr_at_k)} differ from those in {JUDGMENTS_FILE} "
+            f"{sorted(recomputed.corr_at_k)}"
+        )
+    pairs = [(f"corr_at_k[{k}]", scores.corr_at_k[k], recomputed.corr_at_k[k]) for k in sorted(scores.corr_at_k)]
+    pairs.append(("corr_mean", scores.corr_mean, recomputed.corr_mean))
+    for name, stored, value in pairs:
+        if not math.isclose(stored, value, rel_tol=0, abs_tol=TOLERANCE):
+            raise PublishError(
+                f"{folder / SCORES_FILE}: field {name} is {stored} but {JUDGMENTS_FILE} gives {value}; "
+                "re-score with 'c2 eval score' before publishing"
+            )
+    if recomputed.n_items != scores.n_items:
+        raise PublishError(
+            f"{folder / SCORES_FILE}: field n_items is {scores.n_items} but {JUDGMENTS_FILE} has "
+            f"{recomputed.n_items} items"
+        )
+
+
+def results_card(results: ResultsDir, repo_id: str, *, gated: str) -> str:
+    """The dataset card (README.md) of a published results directory."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    label = run_label(results.config, results.path)
+    gating = {"extra_gated_prompt": GATED_PROMPT, "extra_gated_fields": GATED_FIELDS} if gated != "none" else {}
+    card_data = DatasetCardData(
+        language=["en"],
+        license=DATA_LICENSE,
+        pretty_name=f"C2-Eval results: {label}",
+        task_categories=["text-generation"],
+        tags=["c2-eval", "course-correction", "safety", "evaluation", "c2-toolkit"],
+        source_datasets=[SOURCE_DATASET],
+        size_categories=[size_category(results.n_judgments)],
+        configs=[
+            {"config_name": "generations", "default": True,
+             "data_files": [{"split": "train", "path": GENERATIONS_FILE}]},
+            {"config_name": "judgments", "data_files": [{"split": "train", "path": JUDGMENTS_FILE}]},
+        ],
+        **gating,
+    )
+    card = render_card(
+        DatasetCard,
+        card_data,
+        RESULTS_TEMPLATE,
+        repo_id=repo_id,
+        run_label=label,
+        model=results.config.get("model", "unknown (not in config.json)"),
+        adapter=results.config.get("adapter"),
+        scores=results.scores,
+        score_rows=score_rows(results.scores),
+        n_judgments=results.n_judgments,
+        has_plot=(results.path / PLOT_FILE).is_file(),
+        has_summary=(results.path / SUMMARY_FILE).is_file(),
+        settings=[(key, table_cell(value)) for key, value in flatten(results.config)],
+    )
+    return str(card)
+
+
+def publish_results(
+    results_dir: str | Path,
+    *,
+    repo_id: str,
+    public: bool = False,
+    dry_run: bool = False,
+    preview_dir: str | Path | None = None,
+    gated: str = "auto",
+) -> PublishResult:
+    """Check, preview or upload a results directory as the dataset ``repo_id``."""
+    check_repo_id(repo_id)
+    results = read_results_dir(results_dir)
+    files: dict[str, FileSource] = {name: results.path / name for name in results.files}
+    files["README.md"] = results_card(results, repo_id, gated=gated).encode("utf-8")
+    return publish_files(
+        files,
+        repo_id=repo_id,
+        repo_type="dataset",
+        public=public,
+        dry_run=dry_run,
+        preview_dir=preview_dir,
+        gated=gated,
+        commit_message=f"Publish C2-Eval results ({results.scores.judge}) with c2-toolkit",
+    )

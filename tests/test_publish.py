@@ -1,0 +1,407 @@
+"""``c2 publish``: every artifact published for real through huggingface_hub to a local fake Hub, then read back.
+
+The fake Hub (tests/fake_hub.py) implements the upload routes huggingface_hub 2.4 uses (create repo,
+validate-yaml, preupload, LFS batch + PUT + verify, NDJSON commit, settings) and the read routes datasets,
+evaluate and peft use, so these tests check what actually arrives: files, card metadata, model-index values,
+visibility and gating, and that the published dataset, metric and adapter load back from the server.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from fake_hub import FakeHub
+
+from c2_eval_metric.results import write_jsonl, write_scored_results
+from c2kit.cli import main
+from c2kit.publish.hub import PublishError, check_repo_id
+
+TOKEN = "hf_c2kitFakeTestToken0123456789abcdef"
+
+# Hand-made judgments: item -> k -> corrected flag of each path.
+# Corr@10 = mean(2/2, 0/2, 1/2) = 1/2; Corr@20 = mean(1/2, 1/2, 0/2) = 1/3; Corr_mean = 5/12.
+BASE_FLAGS = {
+    "a": {10: [True, True], 20: [True, False]},
+    "b": {10: [False, False], 20: [True, False]},
+    "c": {10: [True, False], 20: [False, False]},
+}
+# Corr@10 = mean(2/2, 1/2, 2/2) = 5/6; Corr@20 = mean(2/2, 2/2, 1/2) = 5/6; Corr_mean = 5/6.
+ADAPTER_FLAGS = {
+    "a": {10: [True, True], 20: [True, True]},
+    "b": {10: [True, False], 20: [True, True]},
+    "c": {10: [True, True], 20: [False, True]},
+}
+BASE_EXPECTED = {10: Fraction(1, 2), 20: Fraction(1, 3), "mean": Fraction(5, 12)}
+ADAPTER_EXPECTED = {10: Fraction(5, 6), 20: Fraction(5, 6), "mean": Fraction(5, 6)}
+RESULT_FILES = {"config.json", "generations.jsonl", "judgments.jsonl", "scores.json", "summary.md", "corr_at_k.png"}
+
+
+def write_results(out: Path, flags: dict, *, model: str = "org/tiny-chat", adapter: str | None = None) -> Path:
+    """A SPEC 8 results directory made with the metric's own writer from hand-made judgments."""
+    out.mkdir(parents=True, exist_ok=True)
+    generations, judgments = [], []
+    for item, by_k in flags.items():
+        for k, paths in by_k.items():
+            for path, corrected in enumerate(paths):
+                generations.append({"item_id": item, "k": k, "path": path, "prefix": f"Sure, step one of {item}",
+                                    "prompt": f"<|im_start|>user\nhow to {item}?", "continuation": "However, no."})
+                judgments.append({"item_id": item, "k": k, "path": path, "judge": "keyword-v1", "corrected": corrected})
+    write_jsonl(out / "generations.jsonl", generations)
+    write_scored_results(out, judgments, judge="keyword-v1",
+                         config={"model": model, "adapter": adapter, "data": "c2eval-500", "ks": [10, 20], "paths": 2})
+    return out
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """A running fake Hub with huggingface_hub, datasets and evaluate pointed at it, and a fake token."""
+    import datasets
+    import evaluate
+    from huggingface_hub import constants, hf_api
+
+    with FakeHub(TOKEN) as server:
+        monkeypatch.setenv("HF_TOKEN", TOKEN)
+        # These libraries read their endpoint and offline flags at import time: patch the module constants.
+        monkeypatch.setattr(constants, "ENDPOINT", server.url)
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # plain LFS uploads, as SPEC 6 describes
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+        monkeypatch.setattr(hf_api.api, "endpoint", server.url)  # the module-level HfApi behind file_exists & co.
+        monkeypatch.setattr(datasets.config, "HF_ENDPOINT", server.url)
+        monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL", server.url + "/datasets/{repo_id}/resolve/{revision}/{path}")
+        monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(evaluate.config, "HF_ENDPOINT", server.url)
+        monkeypatch.setattr(evaluate.config, "HUB_EVALUATE_URL", server.url + "/spaces/{path}/resolve/{revision}/{name}")
+        yield server
+
+
+def publish(capsys, *argv: str) -> tuple[int, str]:
+    code = main(["publish", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def assert_no_token(server: FakeHub, repo_type: str, repo_id: str, output: str) -> None:
+    assert TOKEN not in output
+    for path, content in server.repo(repo_type, repo_id).files.items():
+        assert TOKEN.encode() not in content, path
+
+
+def read_card(card_class, content: bytes):
+    from c2kit.publish.cards import parse_card
+
+    return parse_card(card_class, content.decode("utf-8"))
+
+
+# -- validation before any request ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("repo_id", ["no-namespace", "a/b/c", "org/bad..name", "/name", "org/", "org/na me"])
+def test_repo_id_of_the_wrong_form_is_refused(repo_id):
+    with pytest.raises(PublishError, match="repo"):
+        check_repo_id(repo_id)
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory) -> Path:
+    return write_results(tmp_path_factory.mktemp("results") / "run", BASE_FLAGS)
+
+
+def test_bad_input_never_reaches_the_hub(hub, capsys, tmp_path, results_dir):
+    no_scores = tmp_path / "no-scores"
+    no_scores.mkdir()
+    for name in ("config.json", "generations.jsonl", "judgments.jsonl"):
+        (no_scores / name).write_bytes((results_dir / name).read_bytes())
+    code, out = publish(capsys, "results", str(no_scores), "--repo-id", "org/results")
+    assert code == 2 and "no scores.json" in out
+
+    code, out = publish(capsys, "results", str(results_dir), "--repo-id", "results-without-org")
+    assert code == 2 and "ORG/NAME" in out
+
+    # scores.json that does not match judgments.jsonl: the card would show numbers nobody measured.
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    for name in RESULT_FILES:
+        (stale / name).write_bytes((results_dir / name).read_bytes())
+    scores = json.loads((stale / "scores.json").read_text())
+    scores["corr_at_k"]["10"] = 0.9
+    (stale / "scores.json").write_text(json.dumps(scores))
+    code, out = publish(capsys, "results", str(stale), "--repo-id", "org/results")
+    assert code == 2 and "corr_at_k[10] is 0.9" in out and "0.5" in out
+
+    # A judgment row without its field: the error names file, row and field.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in RESULT_FILES:
+        (broken / name).write_bytes((results_dir / name).read_bytes())
+    rows = (broken / "judgments.jsonl").read_text().splitlines()
+    row = json.loads(rows[2])
+    del row["corrected"]
+    rows[2] = json.dumps(row)
+    (broken / "judgments.jsonl").write_text("\n".join(rows) + "\n")
+    code, out = publish(capsys, "results", str(broken), "--repo-id", "org/results")
+    assert code == 2 and "judgments.jsonl, row 3" in out and "corrected" in out
+
+    # A secret in a file to upload (e.g. pasted into config.json) stops the upload.
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    for name in RESULT_FILES:
+        (leaky / name).write_bytes((results_dir / name).read_bytes())
+    config = json.loads((leaky / "config.json").read_text())
+    (leaky / "config.json").write_text(json.dumps({**config, "note": f"token {TOKEN}"}))
+    code, out = publish(capsys, "results", str(leaky), "--repo-id", "org/results")
+    assert code == 2 and "config.json" in out and "contain(s) a secret" in out and TOKEN not in out
+
+    code, out = publish(capsys, "dataset", str(tmp_path), "--repo-id", "org/c2-syn")
+    assert code == 2 and "no README.md" in out
+
+    assert hub.requests == []  # nothing above reached the server
+    assert hub.repos == {}
+
+
+def test_no_token_is_a_clear_error(hub, capsys, monkeypatch, tmp_path, results_dir):
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    code, out = publish(capsys, "results", str(results_dir), "--repo-id", "org/results")
+    assert code == 2 and "HF_TOKEN" in out and "hf auth login" in out
+    assert hub.requests == []
+
+
+# -- results ----------------------------------------------------------------------------------------------
+
+
+def test_results_dry_run_equals_upload_and_loads_back(hub, capsys, tmp_path, results_dir):
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    preview = tmp_path / "preview"
+    code, out = publish(capsys, "results", str(results_dir), "--repo-id", "org/c2-results", "--dry-run",
+                        "--preview-dir", str(preview))
+    assert code == 0 and "nothing was sent" in out and "judgments.jsonl" in out
+    assert hub.requests == []  # a dry run needs no network
+    previewed = {str(p.relative_to(preview)): p.read_bytes() for p in preview.rglob("*") if p.is_file()}
+
+    code, out = publish(capsys, "results", str(results_dir), "--repo-id", "org/c2-results")
+    assert code == 0, out
+    repo = hub.repo("dataset", "org/c2-results")
+    assert repo.private and repo.gated == "auto"
+    assert repo.files == previewed  # the preview is exactly what arrived
+    assert set(repo.files) == RESULT_FILES | {"README.md"}
+    for name in RESULT_FILES:
+        assert repo.files[name] == (results_dir / name).read_bytes()
+    assert {"corr_at_k.png"} <= repo.lfs_paths  # binary files went through LFS batch + PUT
+    assert all(request.authorized for request in hub.requests if request.path.startswith("/api/datasets/"))
+    assert_no_token(hub, "dataset", "org/c2-results", out)
+
+    card = read_card(DatasetCard, repo.files["README.md"])
+    metadata = card.data.to_dict()
+    assert metadata["license"] == "cc-by-nc-4.0" and "extra_gated_prompt" in metadata
+    assert [config["config_name"] for config in metadata["configs"]] == ["generations", "judgments"]
+    assert "| 10 | 0.500 | [" in card.text and "| 20 | 0.333 | [" in card.text and "**0.417**" in card.text
+
+    cache = tmp_path / "datasets-cache"
+    judgments = datasets.load_dataset("org/c2-results", "judgments", split="train", cache_dir=str(cache))
+    local = [json.loads(line) for line in (results_dir / "judgments.jsonl").read_text().splitlines()]
+    assert judgments.to_list() == local
+    generations = datasets.load_dataset("org/c2-results", split="train", cache_dir=str(cache))  # default config
+    assert generations.num_rows == 12 and set(generations.column_names) == {"item_id", "k", "path", "prefix", "prompt", "continuation"}
+
+
+# -- adapter ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """A training output directory: tiny LoRA adapter, tokenizer, resolved config, C2-Eval before/after."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("train") / "out"
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)  # a fresh copy: get_peft_model edits it in place
+    get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+                   ).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
+    (out / "train_config.yaml").write_text("model: org/tiny-chat\nbeta: 0.1\nlearning_rate: 5.0e-6\n"
+                                           "dataset: org/c2-syn\nlimit: 1000\n", encoding="utf-8")
+    write_results(out / "eval" / "base", BASE_FLAGS)
+    write_results(out / "eval" / "adapter", ADAPTER_FLAGS, adapter=str(out))
+    return out
+
+
+def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, adapter_dir, tiny_model_dir):
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    # adapter_config.json names a local path as base model: the Hub id must be given.
+    code, out = publish(capsys, "adapter", str(adapter_dir), "--repo-id", "org/tiny-c2-lora")
+    assert code == 2 and "--base-model" in out and hub.requests == []
+
+    preview = tmp_path / "preview"
+    args = ["adapter", str(adapter_dir), "--repo-id", "org/tiny-c2-lora", "--base-model", "org/tiny-chat",
+            "--dataset-id", "org/c2-syn", "--public"]
+    assert publish(capsys, *args, "--dry-run", "--preview-dir", str(preview))[0] == 0
+    code, out = publish(capsys, *args)
+    assert code == 0, out
+    repo = hub.repo("model", "org/tiny-c2-lora")
+    assert not repo.private  # --public
+    assert repo.files == {str(p.relative_to(preview)): p.read_bytes() for p in preview.rglob("*") if p.is_file()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
+            "train_config.yaml", "eval/base/scores.json", "eval/adapter/scores.json"} <= set(repo.files)
+    assert "adapter_model.safetensors" in repo.lfs_paths
+    assert_no_token(hub, "model", "org/tiny-c2-lora", out)
+
+    card = read_card(ModelCard, repo.files["README.md"])
+    assert card.data.base_model == "org/tiny-chat" and card.data.library_name == "peft"
+    assert card.data.datasets == ["org/c2-syn"] and card.data.license == "cc-by-nc-4.0"
+    # model-index values equal the scores.json files that arrived with the card, and the hand-computed values.
+    name, results = model_index_to_eval_results(card.data.to_dict()["model-index"])
+    assert name == "tiny-c2-lora"
+    values = {result.metric_type: result.metric_value for result in results}
+    for run, suffix, expected in (("adapter", "", ADAPTER_EXPECTED), ("base", "_base_model", BASE_EXPECTED)):
+        scores = json.loads(repo.files[f"eval/{run}/scores.json"])
+        assert values[f"corr_at_10{suffix}"] == scores["corr_at_k"]["10"] == pytest.approx(float(expected[10]))
+        assert values[f"corr_at_20{suffix}"] == scores["corr_at_k"]["20"] == pytest.approx(float(expected[20]))
+        assert values[f"corr_mean{suffix}"] == scores["corr_mean"] == pytest.approx(float(expected["mean"]))
+    assert all(result.metric_config == "keyword-v1" and "keyword-v1" in result.metric_name for result in results)
+    assert "| 10 | 0.500 [" in card.text and "| 0.833 [" in card.text and "+0.333" in card.text
+
+    # The published adapter loads back from the server onto the base model.
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    loaded = PeftModel.from_pretrained(base, "org/tiny-c2-lora")
+    assert loaded.peft_config["default"].r == 4
+    assert any(request.path == "/org/tiny-c2-lora/resolve/main/adapter_model.safetensors" for request in hub.requests)
+
+
+def test_adapter_without_weights_or_with_mismatched_evals_is_refused(hub, capsys, tmp_path, adapter_dir):
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    for name in ("adapter_config.json", "tokenizer_config.json", "tokenizer.json"):
+        (incomplete / name).write_bytes((adapter_dir / name).read_bytes())
+    code, out = publish(capsys, "adapter", str(incomplete), "--repo-id", "org/x", "--base-model", "org/tiny-chat")
+    assert code == 2 and "adapter_model.safetensors" in out
+
+    other_judge = write_results(tmp_path / "other", BASE_FLAGS)
+    scores = json.loads((other_judge / "scores.json").read_text())
+    (other_judge / "scores.json").write_text(json.dumps({**scores, "judge": "openai:gpt-4o"}))
+    code, out = publish(capsys, "adapter", str(adapter_dir), "--repo-id", "org/x", "--base-model", "org/tiny-chat",
+                        "--eval-base", str(other_judge))
+    assert code == 2 and "differ in judge" in out
+    assert hub.requests == []
+
+
+# -- dataset ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def syn_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """A real (tiny) C2-Syn build: 3 requests, responses generated by the tiny model."""
+    from c2_syn_dataset.pipeline import run_build
+    from c2_syn_dataset.settings import BuildSettings
+
+    out = tmp_path_factory.mktemp("syn") / "c2-syn"
+    run_build(BuildSettings(source="c2eval-500", generator=tiny_model_dir, limit=3, max_new_tokens=8), out,
+              progress=False)
+    return out
+
+
+def test_dataset_published_gated_and_loads_back(hub, capsys, tmp_path, syn_dir):
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    code, out = publish(capsys, "dataset", str(syn_dir), "--repo-id", "org/c2-syn")
+    assert code == 0, out
+    repo = hub.repo("dataset", "org/c2-syn")
+    assert repo.private and repo.gated == "auto"
+    uploaded = set(repo.files)
+    assert "README.md" in uploaded and "build.json" in uploaded
+    assert not any(path.startswith(("parts/", "cache/")) for path in uploaded)  # build internals stay local
+    assert {path for path in uploaded if path.endswith(".parquet")} == {
+        str(p.relative_to(syn_dir)) for p in syn_dir.glob("*/train-*.parquet")}
+    assert_no_token(hub, "dataset", "org/c2-syn", out)
+
+    card = read_card(DatasetCard, repo.files["README.md"])
+    metadata = card.data.to_dict()
+    assert metadata["license"] == "cc-by-nc-4.0"
+    assert metadata["extra_gated_prompt"] and all(v == "checkbox" for v in metadata["extra_gated_fields"].values())
+    assert {config["config_name"] for config in metadata["configs"]} == {"pairs", "ranked"}
+    manifest = json.loads((syn_dir / "build.json").read_text())
+    assert f"| kept | {manifest['selection']['kept']:,} |" in card.text  # statistics from the build
+    assert "3 requests, 45 pairs" in card.text and 'load_dataset("org/c2-syn", "pairs"' in card.text
+
+    cache = tmp_path / "datasets-cache"
+    pairs = datasets.load_dataset("org/c2-syn", "pairs", split="train", cache_dir=str(cache))
+    assert pairs.num_rows == 45
+    assert {"prompt", "chosen", "rejected", "chosen_rank", "rejected_rank", "source_id"} <= set(pairs.column_names)
+    local = datasets.load_dataset(str(syn_dir), "pairs", split="train", cache_dir=str(cache))
+    assert pairs.to_list() == local.to_list()
+
+
+def test_dataset_without_configs_or_parquet_is_refused(hub, capsys, tmp_path, syn_dir):
+    no_configs = tmp_path / "no-configs"
+    no_configs.mkdir()
+    (no_configs / "README.md").write_text("---\nlicense: cc-by-nc-4.0\n---\n# C2-Syn\n")
+    code, out = publish(capsys, "dataset", str(no_configs), "--repo-id", "org/c2-syn")
+    assert code == 2 and "configs" in out and "pairs" in out
+
+    no_parquet = tmp_path / "no-parquet"
+    no_parquet.mkdir()
+    for name in ("README.md", "build.json"):
+        (no_parquet / name).write_bytes((syn_dir / name).read_bytes())
+    code, out = publish(capsys, "dataset", str(no_parquet), "--repo-id", "org/c2-syn")
+    assert code == 2 and "matches nothing" in out
+    assert hub.requests == []
+
+
+def test_syn_card_template_is_the_builders():
+    """hub_cards/ holds the C2-Syn card template; the builder's renderer must use the same text."""
+    from c2_syn_dataset import card
+
+    from c2kit.publish.cards import DATASET_TEMPLATE, template_path
+
+    inline = getattr(card, "TEMPLATE", None)
+    if inline is None:
+        pytest.skip("the builder loads the template from hub_cards/")
+    assert template_path(DATASET_TEMPLATE).read_text(encoding="utf-8") == inline
+
+
+# -- metric -----------------------------------------------------------------------------------------------
+
+
+def test_metric_space_loads_with_evaluate(hub, capsys, tmp_path):
+    import evaluate
+    from huggingface_hub import SpaceCard
+
+    import c2_eval_metric
+
+    code, out = publish(capsys, "metric", "--repo-id", "org/c2_eval")
+    assert code == 0, out
+    repo = hub.repo("space", "org/c2_eval")
+    assert repo.private and repo.sdk == "gradio"
+    assert set(repo.files) == {"README.md", "app.py", "c2_eval.py", "corr.py", "requirements.txt"}
+    module_dir = Path(c2_eval_metric.METRIC_PATH)
+    assert repo.files["c2_eval.py"] == (module_dir / "c2_eval_metric.py").read_bytes()
+    assert repo.files["corr.py"] == (module_dir / "corr.py").read_bytes()
+    assert b'evaluate.load("org/c2_eval")' in repo.files["app.py"]
+    assert_no_token(hub, "space", "org/c2_eval", out)
+
+    card = read_card(SpaceCard, repo.files["README.md"])
+    assert card.data.sdk == "gradio" and card.data.app_file == "app.py" and card.data.sdk_version
+    assert {"evaluate", "metric"} <= set(card.data.tags)
+    assert "keyword-v1" in card.text and "openai:MODEL" in card.text
+
+    metric = evaluate.load("org/c2_eval", cache_dir=str(tmp_path / "evaluate-cache"))
+    result = metric.compute(predictions=[True, False, True, True, False, False, True, False],
+                            item_ids=["a"] * 4 + ["b"] * 4, ks=[10, 10, 20, 20] * 2, judge="keyword-v1")
+    assert result["corr_at_k"] == {"10": 0.25, "20": 0.75} and result["corr_mean"] == 0.5
+    assert any(request.path.startswith("/spaces/org/c2_eval/resolve/") and request.path.endswith("/c2_eval.py")
+               for request in hub.requests)  # loaded from the published Space, not from a local copy
+    assert '"corr_at_k": {"10": 0.25, "20": 0.75}' in card.text  # the card's example is the module's real output
