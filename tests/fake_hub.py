@@ -142,10 +142,11 @@ def _make_handler(hub: FakeHub):
                 hub.requests.append(RecordedRequest(self.command, path, self._authorized()))
             body = self._body() if self.command in ("POST", "PUT") else b""
             for method, pattern, handler in ROUTES:
+                if method != self.command and not (method == "GET" and self.command == "HEAD"):
+                    continue
                 match = re.fullmatch(pattern, path)
-                if method == self.command or (method == "GET" and self.command == "HEAD"):
-                    if match:
-                        return handler(self, body, query, **match.groupdict())
+                if match:
+                    return handler(self, body, query, **match.groupdict())
             return self._error(404, f"fake hub: no route for {self.command} {path}")
 
         do_GET = do_HEAD = do_POST = do_PUT = _dispatch
@@ -233,7 +234,8 @@ def _make_handler(hub: FakeHub):
                         "upload": {"href": f"{hub.url}/fake-lfs/{oid}"},
                         "verify": {"href": f"{hub.url}/fake-lfs-verify/{oid}"},
                     }
-                objects.append({"oid": oid, "size": size, "authenticated": True, **({"actions": actions} if actions else {})})
+                entry = {"oid": oid, "size": size, "authenticated": True}
+                objects.append({**entry, "actions": actions} if actions else entry)
             self._send(200, {"transfer": "basic", "objects": objects, "hash_algo": "sha256"})
 
         def lfs_put(self, body, query, oid):
@@ -304,8 +306,8 @@ def _make_handler(hub: FakeHub):
                     if not recursive:
                         continue
                 entries.append(self._entry(repo, path, files[path]))
-            folder_entries = [{"type": "directory", "path": p, "oid": git_blob_oid(p.encode())} for p in sorted(folders)]
-            return folder_entries + entries
+            directories = [{"type": "directory", "path": p, "oid": git_blob_oid(p.encode())} for p in sorted(folders)]
+            return directories + entries
 
         def repo_info(self, body, query, repo_type, repo_id, revision="main"):
             repo = self._repo_for_read(repo_type, repo_id)
@@ -316,7 +318,8 @@ def _make_handler(hub: FakeHub):
                 return self._send(404, {"error": "Invalid rev id"}, headers={"X-Error-Code": "RevisionNotFound"})
             sha, files = found or (None, {})
             info = {
-                "id": repo_id, "_id": hashlib.md5(repo_id.encode()).hexdigest()[:24], "sha": sha, "private": repo.private,
+                "id": repo_id, "_id": hashlib.md5(repo_id.encode()).hexdigest()[:24], "sha": sha,
+                "private": repo.private,
                 "gated": repo.gated, "disabled": False, "downloads": 0, "likes": 0, "tags": [],
                 "author": repo_id.split("/")[0], "lastModified": "2025-01-01T00:00:00.000Z",
                 "createdAt": "2025-01-01T00:00:00.000Z",

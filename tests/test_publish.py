@@ -66,16 +66,19 @@ def hub(monkeypatch, tmp_path):
         monkeypatch.setenv("HF_TOKEN", TOKEN)
         # These libraries read their endpoint and offline flags at import time: patch the module constants.
         monkeypatch.setattr(constants, "ENDPOINT", server.url)
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                            server.url + "/{repo_id}/resolve/{revision}/{filename}")
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # plain LFS uploads, as SPEC 6 describes
         monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
         monkeypatch.setattr(hf_api.api, "endpoint", server.url)  # the module-level HfApi behind file_exists & co.
         monkeypatch.setattr(datasets.config, "HF_ENDPOINT", server.url)
-        monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL", server.url + "/datasets/{repo_id}/resolve/{revision}/{path}")
+        monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL",
+                            server.url + "/datasets/{repo_id}/resolve/{revision}/{path}")
         monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
         monkeypatch.setattr(evaluate.config, "HF_ENDPOINT", server.url)
-        monkeypatch.setattr(evaluate.config, "HUB_EVALUATE_URL", server.url + "/spaces/{path}/resolve/{revision}/{name}")
+        monkeypatch.setattr(evaluate.config, "HUB_EVALUATE_URL",
+                            server.url + "/spaces/{path}/resolve/{revision}/{name}")
         yield server
 
 
@@ -210,7 +213,8 @@ def test_results_dry_run_equals_upload_and_loads_back(hub, capsys, tmp_path, res
     local = [json.loads(line) for line in (results_dir / "judgments.jsonl").read_text().splitlines()]
     assert judgments.to_list() == local
     generations = datasets.load_dataset("org/c2-results", split="train", cache_dir=str(cache))  # default config
-    assert generations.num_rows == 12 and set(generations.column_names) == {"item_id", "k", "path", "prefix", "prompt", "continuation"}
+    assert generations.num_rows == 12
+    assert set(generations.column_names) == {"item_id", "k", "path", "prefix", "prompt", "continuation"}
 
 
 # -- adapter ----------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
         description="Publish the --out directory of 'c2 syn build': its Parquet files, build.json and the card "
         "(rendered from build.json, with licence CC BY-NC 4.0 and gated-access terms). " + TOKEN_HELP,
     )
-    dataset.add_argument("dir", help="C2-Syn directory (README.md with configs pairs/ranked, Parquet files, build.json)")
+    dataset.add_argument("dir", help="C2-Syn directory (README.md listing configs pairs/ranked, Parquet, build.json)")
     _common(dataset)
     _gated(dataset)
     dataset.set_defaults(handler=_dataset)
@@ -65,8 +65,8 @@ def add_parser(subparsers) -> None:
     adapter.add_argument("--license", default="cc-by-nc-4.0", help="licence id for the card (default: cc-by-nc-4.0, "
                          "the training data's; the base model's licence applies too)")
     adapter.add_argument("--train-config", help="resolved training config (default: DIR/train_config.yaml if present)")
-    adapter.add_argument("--eval-base", help="C2-Eval results dir of the base model (default: DIR/eval/base if present)")
-    adapter.add_argument("--eval-adapter", help="C2-Eval results dir with the adapter (default: DIR/eval/adapter if present)")
+    adapter.add_argument("--eval-base", help="C2-Eval results dir of the base model (default: DIR/eval/base)")
+    adapter.add_argument("--eval-adapter", help="C2-Eval results dir with the adapter (default: DIR/eval/adapter)")
     adapter.set_defaults(handler=_adapter)
 
     results = commands.add_parser(

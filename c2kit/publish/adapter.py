@@ -234,14 +234,13 @@ def _comparison_rows(adapter: AdapterDir) -> list[dict[str, str]]:
         low, high = scores.ci95[key]
         return f"{format_fraction(value)} [{format_fraction(low)}, {format_fraction(high)}]"
 
-    rows = [
-        {"k": str(k), "before": cell(before, before.corr_at_k[k], str(k)), "after": cell(after, after.corr_at_k[k], str(k)),
-         "change": f"{after.corr_at_k[k] - before.corr_at_k[k]:+.3f}"}
-        for k in sorted(after.corr_at_k)
+    keyed = [(str(k), before.corr_at_k[k], after.corr_at_k[k]) for k in sorted(after.corr_at_k)]
+    keyed.append((MEAN_KEY, before.corr_mean, after.corr_mean))
+    return [
+        {"k": "**mean**" if key == MEAN_KEY else key, "before": cell(before, old, key), "after": cell(after, new, key),
+         "change": f"{new - old:+.3f}"}
+        for key, old, new in keyed
     ]
-    rows.append({"k": "**mean**", "before": cell(before, before.corr_mean, MEAN_KEY),
-                 "after": cell(after, after.corr_mean, MEAN_KEY), "change": f"{after.corr_mean - before.corr_mean:+.3f}"})
-    return rows
 
 
 def _peft_summary(config: dict[str, Any]) -> str:
@@ -303,8 +302,8 @@ def adapter_card(
 
 def adapter_files(adapter: AdapterDir) -> dict[str, FileSource]:
     """Files of the adapter repo except the card: adapter, tokenizer, training config, evaluations."""
-    files: dict[str, FileSource] = {ADAPTER_CONFIG: adapter.path / ADAPTER_CONFIG, adapter.weights: adapter.path / adapter.weights}
-    files.update({name: adapter.path / name for name in adapter.tokenizer_files})
+    names = (ADAPTER_CONFIG, adapter.weights, *adapter.tokenizer_files)
+    files: dict[str, FileSource] = {name: adapter.path / name for name in names}
     if adapter.train_config_path:
         files[adapter.train_config_path.name] = adapter.train_config_path
     for run_name, run in adapter.evals.items():
@@ -333,7 +332,8 @@ def publish_adapter(
     adapter = read_adapter_dir(output_dir, train_config=train_config, eval_base=eval_base, eval_adapter=eval_adapter)
     base = resolve_base_model(adapter, base_model)
     files = adapter_files(adapter)
-    files["README.md"] = adapter_card(adapter, repo_id, base_model=base, dataset_id=dataset_id, license=license).encode("utf-8")
+    card = adapter_card(adapter, repo_id, base_model=base, dataset_id=dataset_id, license=license)
+    files["README.md"] = card.encode("utf-8")
     return publish_files(
         files,
         repo_id=repo_id,

@@ -31,7 +31,8 @@ DATA_LICENSE = "cc-by-nc-4.0"
 CITATION = """\
 @inproceedings{xu-etal-2024-course,
   title = {Course-Correction: Safety Alignment Using Synthetic Preferences},
-  author = {Xu, Rongwu and Cai, Yishuo and Zhou, Zhenhong and Gu, Renjie and Weng, Haiqin and Yan, Liu and Zhang, Tianwei and Xu, Wei and Qiu, Han},
+  author = {Xu, Rongwu and Cai, Yishuo and Zhou, Zhenhong and Gu, Renjie and Weng, Haiqin and Yan, Liu and
+            Zhang, Tianwei and Xu, Wei and Qiu, Han},
   booktitle = {Proceedings of the 2024 Conference on Empirical Methods in Natural Language Processing: Industry Track},
   month = nov,
   year = {2024},

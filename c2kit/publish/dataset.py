@@ -85,7 +85,9 @@ def _config_files(folder: Path, readme: Path, config: dict) -> list[str]:
         for pattern in [patterns] if isinstance(patterns, str) else patterns or []:
             matches = sorted(glob.glob(str(folder / pattern)))
             if not matches:
-                raise PublishError(f"{readme}: config {config['config_name']!r}: data file {pattern!r} matches nothing in {folder}")
+                raise PublishError(
+                    f"{readme}: config {config['config_name']!r}: data file {pattern!r} matches nothing in {folder}"
+                )
             files += [str(Path(match).relative_to(folder)) for match in matches]
     for file in files:
         if not file.endswith(".parquet"):

@@ -49,7 +49,9 @@ def check_repo_id(repo_id: str) -> str:
         raise PublishError(f"--repo-id {repo_id!r} is not a valid Hub repo id: {error}") from None
     namespace, _, name = repo_id.partition("/")
     if not namespace or not name:
-        raise PublishError(f"--repo-id must have the form ORG/NAME (a user or organisation, then a name), got {repo_id!r}")
+        raise PublishError(
+            f"--repo-id must have the form ORG/NAME (a user or organisation, then a name), got {repo_id!r}"
+        )
     return repo_id
 
 
