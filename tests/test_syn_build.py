@@ -1,0 +1,179 @@
+"""C2-Syn end to end on the shipped 500-row file with the tiny offline generator.
+
+Every build here uses the same small settings (6 requests in chunks of 2, 6 new tokens, small batches so a
+chunk takes several generate calls), so builds can be compared row for row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from c2_syn_dataset.builder import C2SynBuilder
+from c2_syn_dataset.cuts import PUNCTUATION
+from c2_syn_dataset.pipeline import run_build
+from c2_syn_dataset.settings import BuildSettings
+from c2_syn_dataset.shards import BuildMismatchError, merge_build
+from c2kit.cli import main
+from c2kit.gen_cache import GenerationCache
+from c2kit.sources import bundled_path
+
+LIMIT, CHUNK, NEW_TOKENS, BATCH_TOKENS = 6, 2, 6, 300
+
+
+def cli_args(generator: str, out, *extra: str) -> list[str]:
+    return ["syn", "build", "--source", str(bundled_path()), "--generator", generator, "--limit", str(LIMIT),
+            "--chunk-size", str(CHUNK), "--max-new-tokens", str(NEW_TOKENS), "--batch-tokens", str(BATCH_TOKENS),
+            "--no-progress", "--out", str(out), *extra]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny matmuls on a busy 2-core machine run ~7x faster on one thread than fighting over two."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def settings(tiny_model_dir) -> BuildSettings:
+    return BuildSettings(source=str(bundled_path()), generator=tiny_model_dir, limit=LIMIT, chunk_size=CHUNK,
+                         max_new_tokens=NEW_TOKENS, batch_tokens=BATCH_TOKENS)
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_model_dir, tmp_path_factory):
+    """An uninterrupted, unsharded build made with the CLI, in a directory named c2-syn."""
+    out = tmp_path_factory.mktemp("syn-ref") / "c2-syn"
+    assert main(cli_args(tiny_model_dir, out)) == 0
+    return out
+
+
+def tables(out) -> dict[str, pa.Table]:
+    """Both configs of a built directory, read from the files the card's configs point to."""
+    return {config: pa.concat_tables(pq.read_table(p) for p in sorted((out / config).glob("train-*.parquet")))
+            for config in ("ranked", "pairs")}
+
+
+def test_groups_cuts_triggers_and_pairs(reference, tiny_model, tiny_tokenizer):
+    ranked, pairs = (t.to_pylist() for t in tables(reference).values())
+    assert [row["source_id"] for row in ranked] == [str(i) for i in range(LIMIT)]  # first N of the source
+    source = [json.loads(line) for line in bundled_path().read_text(encoding="utf-8").splitlines()[:LIMIT]]
+    for row, record in zip(ranked, source):
+        responses, cuts = row["responses"], row["cuts"]
+        assert len(responses) == 6 and len(cuts) == 4
+        fhr = responses[5]
+        assert fhr == (record["response_0"] if not record["is_response_0_safe"] and len(record["response_0"].split()) > 80
+                       else record["response_1"])
+        assert [len(c) for c in cuts] == sorted(set(len(c) for c in cuts))  # the cuts grow strictly
+        for i, cut in enumerate(cuts, start=1):
+            assert fhr.startswith(cut) and cut[-1] in PUNCTUATION
+            assert sum(ch in PUNCTUATION for ch in cut) == i * row["step"]
+            assert responses[i].startswith(f"{row['opener']} {cut} {row['trigger']}")  # trigger right after the cut
+            assert len(responses[i]) > len(f"{row['opener']} {cut} {row['trigger']}")  # and a continuation
+    # SR is the generator's own greedy answer to the bare request.
+    from c2kit.prefill import render_assistant_header
+
+    ids = tiny_tokenizer(render_assistant_header(tiny_tokenizer, source[0]["prompt"], tiny_tokenizer.chat_template),
+                         add_special_tokens=False, return_tensors="pt")["input_ids"]
+    direct = tiny_model.generate(ids, max_new_tokens=NEW_TOKENS, do_sample=False)
+    assert ranked[0]["responses"][0] == tiny_tokenizer.decode(direct[0, ids.shape[1]:], skip_special_tokens=True).strip()
+
+    assert len(pairs) == 15 * LIMIT
+    by_id = {row["source_id"]: row for row in ranked}
+    for source_id, row in by_id.items():
+        mine = [p for p in pairs if p["source_id"] == source_id]
+        assert sorted((p["chosen_rank"], p["rejected_rank"]) for p in mine) == [
+            (i, j) for i in range(6) for j in range(i + 1, 6)]
+        for pair in mine:
+            assert pair["chosen_rank"] < pair["rejected_rank"]
+            assert pair["chosen"] == row["responses"][pair["chosen_rank"]]
+            assert pair["rejected"] == row["responses"][pair["rejected_rank"]]
+            assert pair["prompt"] == row["prompt"] and pair["trigger"] == row["trigger"]
+
+
+def test_load_dataset_offline(reference, tmp_path, monkeypatch):
+    from datasets import load_dataset
+
+    pairs = load_dataset(str(reference), "pairs", split="train", cache_dir=str(tmp_path / "hf"))
+    assert pairs.num_rows == 90 and {"prompt", "chosen", "rejected", "chosen_rank", "rejected_rank",
+                                     "source_id"} <= set(pairs.column_names)
+    monkeypatch.chdir(reference.parent)
+    by_name = load_dataset("c2-syn", cache_dir=str(tmp_path / "hf2"))  # default config: pairs
+    assert by_name["train"].to_list() == pairs.to_list()
+    ranked = load_dataset("c2-syn", "ranked", split="train", cache_dir=str(tmp_path / "hf3"))
+    assert ranked.num_rows == LIMIT and len(ranked[0]["responses"]) == 6
+    card = (reference / "README.md").read_text(encoding="utf-8")
+    assert "| kept | 6 |" in card and "| left out by --limit | 494 |" in card and "testing only" in card
+
+
+def test_same_seed_same_data(reference, settings, tmp_path):
+    result = run_build(settings, tmp_path / "again", progress=False)
+    assert result["merged"] and result["n_pairs"] == 90
+    again, ref = tables(tmp_path / "again"), tables(reference)
+    assert all(again[c].equals(ref[c]) for c in ref)
+    assert (tmp_path / "again" / "README.md").read_text() == (reference / "README.md").read_text()
+    assert json.loads((tmp_path / "again" / "build.json").read_text())["fingerprint"] == \
+        json.loads((reference / "build.json").read_text())["fingerprint"]
+
+
+def test_interrupted_build_resumes_to_the_same_data(reference, settings, tmp_path, monkeypatch):
+    out = tmp_path / "killed"
+    original_add, calls = GenerationCache.add, []
+
+    def add_then_die(self, rows):
+        original_add(self, rows)
+        calls.append(1)
+        if len(calls) == 7:  # several batches in: the first chunk is done, the second one is midway
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(GenerationCache, "add", add_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_build(settings, out, progress=False)
+    monkeypatch.setattr(GenerationCache, "add", original_add)
+    parts = sorted(p.name for p in (out / "parts").glob("*.parquet"))
+    assert 1 <= len(parts) < LIMIT // CHUNK and not (out / "pairs").exists()
+
+    result = run_build(settings, out, progress=False)
+    assert result["merged"]
+    resumed, ref = tables(out), tables(reference)
+    assert all(resumed[c].equals(ref[c]) for c in ref)
+    rows = [json.loads(line) for line in next((out / "cache").rglob("rows.jsonl")).read_text().splitlines()]
+    assert len(rows) == 5 * LIMIT  # each prompt generated once: nothing finished was redone
+
+
+def test_shards_merge_to_the_unsharded_build(reference, tiny_model_dir, tmp_path):
+    assert main(cli_args(tiny_model_dir, tmp_path / "a", "--shard", "0/2")) == 0
+    assert not (tmp_path / "a" / "pairs").exists()  # a lone shard does not merge
+    with pytest.raises(FileNotFoundError, match=r"1 of 3 chunks have no part .* \(chunks 1;"):
+        merge_build([tmp_path / "a"], tmp_path / "merged")
+    assert main(cli_args(tiny_model_dir, tmp_path / "b", "--shard", "1/2")) == 0
+    assert main(["syn", "merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "merged")]) == 0
+    merged, ref = tables(tmp_path / "merged"), tables(reference)
+    assert all(merged[c].equals(ref[c]) for c in ref)
+    assert (tmp_path / "merged" / "README.md").read_text() == (reference / "README.md").read_text()
+
+
+def test_other_settings_refuse_an_existing_build(reference, settings):
+    with pytest.raises(BuildMismatchError, match=r"different build \(differs in: .*sampling.*settings"):
+        run_build(dataclasses.replace(settings, seed=1), reference, progress=False)
+
+
+def test_builder_makes_the_same_rows_as_the_cli(reference, settings, tmp_path):
+    small = dataclasses.replace(settings, limit=2)  # one chunk: the CLI's first chunk
+    builder = C2SynBuilder(small, config_name="pairs", cache_dir=str(tmp_path))
+    assert builder.dataset_name == "c2_syn" and builder.hash in builder._relative_data_dir()
+    assert C2SynBuilder(dataclasses.replace(small, seed=1), cache_dir=str(tmp_path)).hash != builder.hash
+    builder.download_and_prepare()
+    pairs = builder.as_dataset(split="train")
+    assert pairs.to_list() == tables(reference)["pairs"].slice(0, 30).to_pylist()
+    ranked = C2SynBuilder(small, config_name="ranked", cache_dir=str(tmp_path))
+    ranked.download_and_prepare()
+    assert ranked.as_dataset(split="train").to_list() == tables(reference)["ranked"].slice(0, 2).to_pylist()

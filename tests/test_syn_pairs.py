@@ -1,0 +1,90 @@
+"""C2-Syn pairs, Parquet files and dataset card (no model)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from c2_syn_dataset.card import render_card
+from c2_syn_dataset.filtering import SelectionStats
+from c2_syn_dataset.pairs import pairs_from_ranked, write_config_files
+from c2_syn_dataset.schema import RANKED_SCHEMA
+
+
+def ranked_rows(n: int) -> pa.Table:
+    rows = {
+        "source_id": [f"s{g}" for g in range(n)],
+        "prompt": [f"How {g}?" for g in range(n)],
+        "responses": [[f"g{g}r{rank}" for rank in range(6)] for g in range(n)],
+        "opener": ["Sure, I can help you with that."] * n,
+        "trigger": ["but I must advise you that"] * n,
+        "cuts": [["a,", "a, b.", "a, b. c!", "a, b. c! d?"]] * n,
+        "n_marks": [4] * n,
+        "step": [1] * n,
+    }
+    return pa.table(rows, schema=RANKED_SCHEMA)
+
+
+def test_pairs_hand_computed():
+    pairs = pairs_from_ranked(ranked_rows(2).slice(1, 1))  # a slice: offsets must be respected
+    assert pairs.num_rows == 15
+    rows = pairs.to_pylist()
+    assert [(r["chosen_rank"], r["rejected_rank"]) for r in rows] == [
+        (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (1, 2), (1, 3), (1, 4), (1, 5), (2, 3), (2, 4), (2, 5),
+        (3, 4), (3, 5), (4, 5)]
+    assert rows[0] == {"prompt": "How 1?", "chosen": "g1r0", "rejected": "g1r1", "chosen_rank": 0,
+                       "rejected_rank": 1, "source_id": "s1", "opener": "Sure, I can help you with that.",
+                       "trigger": "but I must advise you that"}
+    assert (rows[14]["chosen"], rows[14]["rejected"]) == ("g1r4", "g1r5")
+    many = pairs_from_ranked(pa.concat_tables([ranked_rows(3), ranked_rows(3)]))  # two chunks
+    assert many.num_rows == 90 and many.column("chosen")[15 * 4 + 7].as_py() == "g1r1"  # group 4 = s1, pair 7 = (1, 3)
+
+
+def test_pairs_reject_wrong_group_size():
+    table = ranked_rows(2).to_pylist()
+    table[1]["responses"] = ["only", "five", "responses", "in", "here"]
+    with pytest.raises(ValueError, match=r"ranked row 1 \(source_id 's1'\) has 5 responses, expected 6"):
+        pairs_from_ranked(pa.Table.from_pylist(table, schema=RANKED_SCHEMA))
+
+
+def test_config_files_split_and_replace(tmp_path):
+    ranked = ranked_rows(25)
+    files = write_config_files(ranked, tmp_path, groups_per_file=10, groups_per_batch=4)
+    assert files["pairs"] == [f"pairs/train-0000{i}-of-00003.parquet" for i in range(3)]
+    assert [pq.ParquetFile(tmp_path / f).metadata.num_rows for f in files["pairs"]] == [150, 150, 75]
+    assert pa.concat_tables(pq.read_table(tmp_path / f) for f in files["ranked"]).equals(ranked)
+    write_config_files(ranked_rows(5), tmp_path)  # a smaller rewrite leaves no stale file behind
+    assert sorted(p.name for p in (tmp_path / "pairs").iterdir()) == ["train-00000-of-00001.parquet"]
+    with pytest.raises(ValueError, match="no ranked rows"):
+        write_config_files(ranked_rows(0), tmp_path)
+
+
+def manifest(**generator) -> dict:
+    stats = SelectionStats(origin="mixed.jsonl", rows_read=10, loader_skipped={"empty text": 1}, failed_question=2,
+                           failed_length=1, failed_cuts={"fewer than 4 punctuation marks": 1}, passed=5, kept=4,
+                           beyond_limit=1, step_fallbacks=1)
+    return {"settings": {"whole_word": False, "seed": 3}, "source": {"origin": "mixed.jsonl", "sha256": "ab" * 32},
+            "generator": {"model": "org/gen", "revision": "c0ffee", "is_tiny": False, **generator},
+            "sampling": {"do_sample": False, "max_new_tokens": 128, "temperature": 1.0, "top_p": 1.0},
+            "selection": stats.to_dict()}
+
+
+def test_card_yaml_and_text():
+    card = render_card(manifest(load_in_4bit=True), n_requests=4, empty_sr=1)
+    header = yaml.safe_load(str(card).split("---")[1])
+    assert header["license"] == "cc-by-nc-4.0"
+    assert header["configs"] == [
+        {"config_name": "pairs", "data_files": [{"split": "train", "path": "pairs/train-*.parquet"}], "default": True},
+        {"config_name": "ranked", "data_files": [{"split": "train", "path": "ranked/train-*.parquet"}]},
+    ]
+    assert header["size_categories"] == "n<1K"
+    text = card.text
+    assert "Content warning" in text and "CC BY-NC 4.0" in text and "keyword judges can be gamed" in text
+    assert "`org/gen` (revision `c0ffee`, 4-bit NF4), greedy decoding, 128 new tokens" in text
+    for line in ("| rows read | 10 |", "| skipped by the loader: empty text | 1 |", "| kept | 4 |",
+                 "| cannot be cut: fewer than 4 punctuation marks | 1 |", "| cannot be cut: first cut has no words | 0 |",
+                 "| left out by --limit | 1 |", "| SR generated empty (kept) | 1 |", "| pairs (15 per request) | 60 |"):
+        assert line in text
+    assert "testing only" in render_card(manifest(is_tiny=True), n_requests=4).text
