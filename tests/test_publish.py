@@ -409,3 +409,13 @@ def test_metric_space_loads_with_evaluate(hub, capsys, tmp_path):
     assert any(request.path.startswith("/spaces/org/c2_eval/resolve/") and request.path.endswith("/c2_eval.py")
                for request in hub.requests)  # loaded from the published Space, not from a local copy
     assert '"corr_at_k": {"10": 0.25, "20": 0.75}' in card.text  # the card's example is the module's real output
+
+
+def test_secret_scan_finds_a_token_split_across_read_chunks(tmp_path):
+    from c2kit.publish.hub import _contains_any
+
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"x" * 100 + TOKEN.encode() + b"y" * 50)
+    for chunk_size in (1, 7, 101, 110, 4096):  # the token straddles chunk boundaries for most of these
+        assert _contains_any(path, [TOKEN.encode()], chunk_size=chunk_size)
+    assert not _contains_any(path, [TOKEN.encode()[:-1] + b"!"], chunk_size=7)

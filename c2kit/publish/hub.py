@@ -112,10 +112,23 @@ def assert_no_secrets(folder: Path, extra: tuple[str, ...] = ()) -> None:
     leaks = [
         str(path.relative_to(folder))
         for path in sorted(p for p in Path(folder).rglob("*") if p.is_file())
-        if any(needle in path.read_bytes() for needle in needles)
+        if _contains_any(path, needles)
     ]
     if leaks:  # name the files, never the secret
         raise PublishError(f"{', '.join(leaks)} contain(s) a secret (a token or API key); nothing was uploaded")
+
+
+def _contains_any(path: Path, needles: list[bytes], chunk_size: int = 1 << 23) -> bool:
+    """Stream the file in chunks (Parquet files can be large), keeping an overlap so no match is split."""
+    overlap = max(len(needle) for needle in needles) - 1
+    tail = b""
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_size):
+            window = tail + block
+            if any(needle in window for needle in needles):
+                return True
+            tail = window[-overlap:] if overlap else b""
+    return False
 
 
 def publish_files(

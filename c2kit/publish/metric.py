@@ -128,7 +128,9 @@ def publish_metric(
         module_files = space_files(space_name)
     except ValueError as error:
         raise PublishError(f"--repo-id {repo_id!r}: {error}") from None
-    card_source = module_files.pop(MODULE_CARD)
+    card_source = module_files.pop(MODULE_CARD, None)
+    if card_source is None:
+        raise PublishError(f"c2_eval_metric.space_files() lists no {MODULE_CARD}: the Space card starts from it")
     module, result = run_staged_module(module_files, space_name, KEYWORD_JUDGE)
     files: dict[str, FileSource] = dict(module_files)
     files[APP_FILE] = APP_SOURCE.format(repo_id=repo_id).encode("utf-8")
