@@ -55,8 +55,12 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
-def stage_files(files: Mapping[str, FileSource], folder: Path) -> list[str]:
-    """Write ``files`` into ``folder`` (which must be empty or absent); return the sorted repo paths."""
+def stage_files(files: Mapping[str, FileSource], folder: Path, *, link: bool = False) -> list[str]:
+    """Write ``files`` into ``folder`` (which must be empty or absent); return the sorted repo paths.
+
+    ``link`` hard-links local files instead of copying them where the filesystem allows, so staging a large
+    dataset for upload costs no disk; previews always get copies, which the user may edit safely.
+    """
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()):
         raise PublishError(f"{folder} is not empty: remove it or choose another --preview-dir")
@@ -65,8 +69,14 @@ def stage_files(files: Mapping[str, FileSource], folder: Path) -> list[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(source, bytes):
             target.write_bytes(source)
-        else:
-            shutil.copyfile(source, target)
+            continue
+        if link:
+            try:
+                os.link(source, target)
+                continue
+            except OSError:  # another filesystem, or links not supported: copy
+                pass
+        shutil.copyfile(source, target)
     return sorted(files)
 
 
@@ -162,7 +172,7 @@ def publish_files(
     from huggingface_hub import HfApi
 
     with tempfile.TemporaryDirectory(prefix="c2-publish-") as tmp:
-        staged = stage_files(files, Path(tmp))
+        staged = stage_files(files, Path(tmp), link=True)
         assert_no_secrets(Path(tmp), extra=(token,))
         api = HfApi(token=token)
         repo_url = api.create_repo(
