@@ -41,9 +41,8 @@ def load_model_and_tokenizer(
 ) -> LoadedModel:
     """Load ``model`` (Hub id or local dir), optionally in 4-bit NF4 and with a PEFT ``adapter`` on top.
 
-    The tokenizer pads on the left (batched generation continues each row at its right end) and gets a
-    pad token; ``eos`` is reused as pad only when the tokenizer has none, since a distinct pad token is
-    never confused with a real end of answer.
+    The tokenizer is set up by :func:`prepare_tokenizer` (left padding, a pad token). On CUDA the weights
+    are placed with ``device_map="auto"``; ``trust_remote_code`` stays off unless asked for.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
@@ -67,9 +66,7 @@ def load_model_and_tokenizer(
     tokenizer = AutoTokenizer.from_pretrained(
         tokenizer_source, revision=None if tokenizer_source != model else revision, trust_remote_code=trust_remote_code
     )
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    prepare_tokenizer(tokenizer)
 
     loaded = AutoModelForCausalLM.from_pretrained(model, **kwargs)
     if adapter_dir is not None:
@@ -87,6 +84,18 @@ def load_model_and_tokenizer(
         identity["adapter"] = adapter
         identity["adapter_sha256"] = adapter_hash(adapter_dir)
     return LoadedModel(loaded, tokenizer, identity)
+
+
+def prepare_tokenizer(tokenizer):
+    """Left padding (batched generation continues each row at its right end) and a pad token.
+
+    ``eos`` is reused as pad only when the tokenizer has no pad token: a distinct one is never confused
+    with a real end of answer.
+    """
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def _compute_dtype(torch, dtype: str):
