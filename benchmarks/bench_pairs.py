@@ -79,7 +79,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        files = write_config_files(ranked, tmp)
+        files = write_config_files(ranked, tmp, build_id="benchmark")
         write_s = time.perf_counter() - start
         pairs_rows = sum(pq.ParquetFile(Path(tmp) / path).metadata.num_rows for path in files["pairs"])
         pairs_bytes = sum((Path(tmp) / path).stat().st_size for path in files["pairs"])

@@ -11,15 +11,12 @@ from __future__ import annotations
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from c2_syn_dataset.filtering import MIN_WORDS, SelectionStats
+from c2_syn_dataset.pairs import file_prefix
 from c2_syn_dataset.schema import N_PAIRS, RANK_NAMES
 from c2kit.protocol import TRIGGERS
 
 LICENSE = "cc-by-nc-4.0"
 PKU_SAFERLHF = "PKU-Alignment/PKU-SafeRLHF"
-CONFIGS = [
-    {"config_name": "pairs", "data_files": [{"split": "train", "path": "pairs/train-*.parquet"}], "default": True},
-    {"config_name": "ranked", "data_files": [{"split": "train", "path": "ranked/train-*.parquet"}]},
-]
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                    (10_000_000, "1M<n<10M"))
 
@@ -113,6 +110,16 @@ def size_category(n: int) -> str:
     return next((name for bound, name in SIZE_CATEGORIES if n < bound), "n>10M")
 
 
+def configs(build_id: str) -> list[dict]:
+    """The card's ``configs``: ``pairs`` (default) and ``ranked``, each a train split of its Parquet files."""
+    prefix = file_prefix(build_id)
+    return [
+        {"config_name": "pairs", "data_files": [{"split": "train", "path": f"pairs/{prefix}-*.parquet"}],
+         "default": True},
+        {"config_name": "ranked", "data_files": [{"split": "train", "path": f"ranked/{prefix}-*.parquet"}]},
+    ]
+
+
 def _generator_ref(generator: dict) -> str:
     """What exactly generated the data: revision or content hash, adapter, quantization."""
     if generator.get("revision"):
@@ -144,7 +151,7 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
         task_categories=["text-generation"],
         source_datasets=[PKU_SAFERLHF] if "PKU-SafeRLHF" in manifest["source"]["origin"] else None,
         tags=["dpo", "preference", "safety", "course-correction", "synthetic", "not-for-all-audiences"],
-        configs=CONFIGS,
+        configs=configs(manifest["fingerprint"]),
     )
     stats_rows = (stats.to_markdown() + f"\n| SR generated empty (kept) | {empty_sr:,} |"
                   f"\n| pairs ({N_PAIRS} per request) | {n_pairs:,} |")

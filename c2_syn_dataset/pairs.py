@@ -55,19 +55,30 @@ def iter_batches(ranked: pa.Table, groups_per_batch: int) -> Iterator[pa.Table]:
         yield ranked.slice(start, groups_per_batch)
 
 
+def file_prefix(build_id: str) -> str:
+    """Name prefix of a build's Parquet files: the split, then the build id.
+
+    ``datasets`` caches a local directory by its name and its data file *patterns*, not the files' contents,
+    so a directory rebuilt in place with other data would be served from the stale cache; a build id in
+    the names (and so in the card's patterns) gives every build its own cache entry.
+    """
+    return f"train-{build_id[:12]}"
+
+
 def write_config_files(
     ranked: pa.Table,
     out_dir: str | Path,
     *,
+    build_id: str,
     groups_per_file: int = 10_000,
     groups_per_batch: int = 2_000,
 ) -> dict[str, list[str]]:
-    """Write ``ranked/train-*.parquet`` and ``pairs/train-*.parquet`` under ``out_dir``.
+    """Write ``ranked/<prefix>-*.parquet`` and ``pairs/<prefix>-*.parquet`` under ``out_dir``.
 
-    Each file holds ``groups_per_file`` requests (so a pairs file holds 15x as many rows); pairs are
-    built and written ``groups_per_batch`` requests at a time. Returns the relative paths per config.
-    Files are written under temporary names and renamed, and stale ``train-*`` files of an earlier
-    write are removed, so the configs never mix two builds.
+    ``prefix`` is :func:`file_prefix` of ``build_id``. Each file holds ``groups_per_file`` requests (so a
+    pairs file holds 15x as many rows); pairs are built and written ``groups_per_batch`` requests at a
+    time. Returns the relative paths per config. Files are written under temporary names and renamed,
+    and the ``train-*`` files of an earlier write are removed, so the configs never mix two builds.
     """
     if ranked.num_rows == 0:
         raise ValueError("no ranked rows to write")
@@ -76,7 +87,7 @@ def write_config_files(
     written: dict[str, list[str]] = {"ranked": [], "pairs": []}
     temporary: list[tuple[Path, Path]] = []
     for index, group in enumerate(iter_batches(ranked, groups_per_file)):
-        name = f"train-{index:05d}-of-{n_files:05d}.parquet"
+        name = f"{file_prefix(build_id)}-{index:05d}-of-{n_files:05d}.parquet"
         for config in ("ranked", "pairs"):
             final = out / config / name
             final.parent.mkdir(parents=True, exist_ok=True)

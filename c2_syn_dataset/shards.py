@@ -135,7 +135,7 @@ def merge_build(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -
             f"(chunks {shown}; chunk j belongs to shard j mod N); finish those shards, then merge again"
         )
     ranked = pa.concat_tables(tables)
-    files = write_config_files(ranked, out)
+    files = write_config_files(ranked, out, build_id=manifest["fingerprint"])
     # An empty SR (the generator stopped at once) still ranks first; count it so the card shows it.
     empty_sr = pc.sum(pc.equal(pc.list_element(ranked.column("responses"), 0), "")).as_py() or 0
     summary = {"n_requests": ranked.num_rows, "n_pairs": ranked.num_rows * N_PAIRS, "empty_sr": empty_sr,

@@ -51,21 +51,21 @@ def test_pairs_reject_wrong_group_size():
 
 def test_config_files_split_and_replace(tmp_path):
     ranked = ranked_rows(25)
-    files = write_config_files(ranked, tmp_path, groups_per_file=10, groups_per_batch=4)
-    assert files["pairs"] == [f"pairs/train-0000{i}-of-00003.parquet" for i in range(3)]
+    files = write_config_files(ranked, tmp_path, build_id="0123456789abcdef", groups_per_file=10, groups_per_batch=4)
+    assert files["pairs"] == [f"pairs/train-0123456789ab-0000{i}-of-00003.parquet" for i in range(3)]
     assert [pq.ParquetFile(tmp_path / f).metadata.num_rows for f in files["pairs"]] == [150, 150, 75]
     assert pa.concat_tables(pq.read_table(tmp_path / f) for f in files["ranked"]).equals(ranked)
-    write_config_files(ranked_rows(5), tmp_path)  # a smaller rewrite leaves no stale file behind
-    assert sorted(p.name for p in (tmp_path / "pairs").iterdir()) == ["train-00000-of-00001.parquet"]
+    write_config_files(ranked_rows(5), tmp_path, build_id="other")  # a rewrite leaves no stale file behind
+    assert sorted(p.name for p in (tmp_path / "pairs").iterdir()) == ["train-other-00000-of-00001.parquet"]
     with pytest.raises(ValueError, match="no ranked rows"):
-        write_config_files(ranked_rows(0), tmp_path)
+        write_config_files(ranked_rows(0), tmp_path, build_id="x")
 
 
 def manifest(**generator) -> dict:
     stats = SelectionStats(origin="mixed.jsonl", rows_read=10, loader_skipped={"empty text": 1}, failed_question=2,
                            failed_length=1, failed_cuts={"fewer than 4 punctuation marks": 1}, passed=5, kept=4,
                            beyond_limit=1, step_fallbacks=1)
-    return {"settings": {"whole_word": False, "seed": 3}, "source": {"origin": "mixed.jsonl", "sha256": "ab" * 32},
+    return {"fingerprint": "feedc0ffee0123456789", "settings": {"whole_word": False, "seed": 3}, "source": {"origin": "mixed.jsonl", "sha256": "ab" * 32},
             "generator": {"model": "org/gen", "revision": "c0ffee", "is_tiny": False, **generator},
             "sampling": {"do_sample": False, "max_new_tokens": 128, "temperature": 1.0, "top_p": 1.0},
             "selection": stats.to_dict()}
@@ -76,8 +76,9 @@ def test_card_yaml_and_text():
     header = yaml.safe_load(str(card).split("---")[1])
     assert header["license"] == "cc-by-nc-4.0"
     assert header["configs"] == [
-        {"config_name": "pairs", "data_files": [{"split": "train", "path": "pairs/train-*.parquet"}], "default": True},
-        {"config_name": "ranked", "data_files": [{"split": "train", "path": "ranked/train-*.parquet"}]},
+        {"config_name": "pairs", "data_files": [{"split": "train", "path": "pairs/train-feedc0ffee01-*.parquet"}],
+         "default": True},
+        {"config_name": "ranked", "data_files": [{"split": "train", "path": "ranked/train-feedc0ffee01-*.parquet"}]},
     ]
     assert header["size_categories"] == "n<1K"
     text = card.text
@@ -88,3 +89,14 @@ def test_card_yaml_and_text():
                  "| left out by --limit | 1 |", "| SR generated empty (kept) | 1 |", "| pairs (15 per request) | 60 |"):
         assert line in text
     assert "testing only" in render_card(manifest(is_tiny=True), n_requests=4).text
+
+
+def test_rebuilt_directory_is_not_served_from_a_stale_cache(tmp_path):
+    """datasets caches a local directory by name and file patterns; each build's files carry its id."""
+    from datasets import load_dataset
+
+    out, cache = tmp_path / "c2-syn", str(tmp_path / "hf")
+    for build_id, n in (("feedc0ffee0123456789", 2), ("0ddba11deadbeef01234", 3)):
+        write_config_files(ranked_rows(n), out, build_id=build_id)
+        render_card({**manifest(), "fingerprint": build_id}, n_requests=n).save(str(out / "README.md"))
+        assert load_dataset(str(out), "pairs", split="train", cache_dir=cache).num_rows == 15 * n
