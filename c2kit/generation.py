@@ -149,6 +149,8 @@ class SeededSampler(LogitsProcessor):
             self.warpers.append(TopPLogitsWarper(sampling.top_p))
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.keys.device != scores.device:  # a model split over GPUs puts its head on the last one
+            self.keys = self.keys.to(scores.device)
         scores = self.warpers(input_ids, scores)
         cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)
         target = uniform_draws(self.keys, input_ids.shape[1] - self.prompt_length) * cdf[:, -1:]
@@ -289,10 +291,13 @@ def generate_continuations(
                     f"out of memory generating {b} paths of a single {len(batch[0].prompt_ids)}-token prompt; "
                     "use fewer paths, fewer new tokens or --load-in-4bit"
                 ) from error
-            # Halve what actually failed (the nominal budget may be far above it).
-            budget = max(MIN_BATCH_TOKENS, min(budget, _cost(len(batch[0].prompt_ids), len(batch), sampling)) // 2)
-            logger.warning("out of memory with %d prompts per batch; retrying with batch_tokens=%d", len(batch), budget)
+            texts = None
+        if texts is None:
+            # Outside the except block: its traceback kept the failed batch's tensors alive.
             torch.cuda.empty_cache()
+            # Halve what actually failed (the nominal budget may be far above it).
+            budget = max(1, min(budget, _cost(len(batch[0].prompt_ids), len(batch), sampling)) // 2)
+            logger.warning("out of memory with %d prompts per batch; retrying with batch_tokens=%d", len(batch), budget)
             pending = plan_batches(batch + [p for rest in pending for p in rest], sampling, budget)
             continue
         if cache is not None:
