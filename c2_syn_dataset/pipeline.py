@@ -16,6 +16,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from c2kit import __version__
+from c2kit.gen_cache import GenerationCache
+from c2kit.prefill import resolve_chat_template, template_hash
 from c2kit.sources import LoadedSource, load_source
 
 from c2_syn_dataset import shards
@@ -93,6 +95,7 @@ def make_manifest(settings: BuildSettings, plan: Plan, generator_identity: dict,
 
 
 def load_generator(settings: BuildSettings):
+    """The generator through the shared loader (left padding, pad token, identity for the fingerprint)."""
     from c2kit.models import load_model_and_tokenizer
 
     return load_model_and_tokenizer(settings.generator, adapter=settings.adapter, revision=settings.revision,
@@ -109,11 +112,9 @@ def run_build(
 ) -> dict:
     """Build (this shard of) C2-Syn into ``out_dir``; merge when every chunk's part is there.
 
-    Returns ``{"merged": bool, "selection": SelectionStats, "chunks": (done in this shard, total), ...}``.
+    Returns ``{"merged", "selection" (SelectionStats), "chunks" (this shard's, all), "fingerprint"}``
+    plus, once merged, ``n_requests``, ``n_pairs``, ``empty_sr`` and ``files``.
     """
-    from c2kit.gen_cache import GenerationCache
-    from c2kit.prefill import resolve_chat_template, template_hash
-
     index, count = shard
     out = Path(out_dir)
     plan = prepare(settings)

@@ -56,7 +56,22 @@ def read_manifest(directory: str | Path) -> dict:
     path = Path(directory) / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file; is {directory} the --out directory of 'c2 syn build'?")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    """Keys whose values differ, one level deep (``settings.seed``), for a readable mismatch message."""
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += [f"{key}.{sub}" for sub in sorted(set(a) | set(b)) if a.get(sub) != b.get(sub)]
+        elif a != b:
+            keys.append(key)
+    return keys
 
 
 def init_build_dir(out_dir: str | Path, manifest: dict) -> None:
@@ -65,8 +80,7 @@ def init_build_dir(out_dir: str | Path, manifest: dict) -> None:
     if path.exists():
         stored = read_manifest(out_dir)
         if stored.get("fingerprint") != manifest["fingerprint"]:
-            differing = sorted(key for key in set(stored) | set(manifest)
-                               if key != "fingerprint" and stored.get(key) != manifest.get(key))
+            differing = [key for key in _differences(stored, manifest) if key != "fingerprint"]
             raise BuildMismatchError(
                 f"{path} describes a different build (differs in: {', '.join(differing) or 'fingerprint'}); "
                 "use a new --out directory, or delete this one to start over"

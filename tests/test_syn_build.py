@@ -162,7 +162,7 @@ def test_shards_merge_to_the_unsharded_build(reference, tiny_model_dir, tmp_path
 
 
 def test_other_settings_refuse_an_existing_build(reference, settings):
-    with pytest.raises(BuildMismatchError, match=r"different build \(differs in: .*sampling.*settings"):
+    with pytest.raises(BuildMismatchError, match=r"different build \(differs in: .*sampling\.seed.*settings\.seed"):
         run_build(dataclasses.replace(settings, seed=1), reference, progress=False)
 
 
@@ -177,3 +177,25 @@ def test_builder_makes_the_same_rows_as_the_cli(reference, settings, tmp_path):
     ranked = C2SynBuilder(small, config_name="ranked", cache_dir=str(tmp_path))
     ranked.download_and_prepare()
     assert ranked.as_dataset(split="train").to_list() == tables(reference)["ranked"].slice(0, 2).to_pylist()
+
+
+def test_prompts_and_decoding(tiny_tokenizer):
+    from c2_syn_dataset.filtering import select_requests
+    from c2_syn_dataset.synthesis import build_prompts, sampling_config
+    from c2kit.sources import load_source
+
+    requests, _ = select_requests(load_source(), limit=2)
+    prompts = build_prompts(tiny_tokenizer, requests, tiny_tokenizer.chat_template)
+    assert [(p.item_id, p.k) for p in prompts] == [(r.source_id, k) for r in requests for k in range(5)]
+    sr, syn1 = prompts[0], prompts[1]
+    assert sr.prefix == "" and sr.prompt.endswith("<|im_start|>assistant\n")  # the bare request: SR
+    assert syn1.prefix == requests[0].prefixes[0] and syn1.prompt.endswith("assistant\n" + syn1.prefix)
+    assert "<|im_end|>" not in syn1.prompt.split("<|im_start|>assistant")[-1]  # prefilled, turn left open
+    assert list(syn1.prompt_ids) == tiny_tokenizer(syn1.prompt, add_special_tokens=False)["input_ids"]
+
+    greedy = sampling_config(max_new_tokens=128)
+    assert (greedy.do_sample, greedy.num_paths, greedy.max_new_tokens) == (False, 1, 128)
+    sampled = sampling_config(temperature=0.7, top_p=0.9, seed=3)
+    assert (sampled.do_sample, sampled.temperature, sampled.top_p, sampled.seed) == (True, 0.7, 0.9, 3)
+    with pytest.raises(ValueError, match="temperature must be >= 0"):
+        sampling_config(temperature=-1)

@@ -15,6 +15,13 @@ def _shard(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _mapping(text: str) -> dict[str, str]:
+    try:
+        return parse_column_mapping(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -46,7 +53,7 @@ def add_parser(subparsers) -> None:
     build.add_argument("--adapter", help="PEFT adapter applied on top of --generator")
     build.add_argument("--revision", help="generator revision (branch, tag or commit)")
     build.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
-    build.add_argument("--column-mapping",
+    build.add_argument("--column-mapping", type=_mapping, default={},
                        help="for other datasets: e.g. 'request=question,harmful_response=answer,id=uid'")
     build.add_argument("--limit", type=_positive, help="keep the first N requests that pass the filter (paper: 50000)")
     build.add_argument("--whole-word", action="store_true",
@@ -91,7 +98,7 @@ def _build(args: argparse.Namespace) -> int:
         source=args.source,
         generator=args.generator,
         split=args.split,
-        column_mapping=parse_column_mapping(args.column_mapping),
+        column_mapping=args.column_mapping,
         limit=args.limit,
         seed=args.seed,
         max_new_tokens=args.max_new_tokens,
