@@ -89,9 +89,8 @@ keyword judge's documented phrase list before trusting its numbers.
 
 ## Licence
 
-**CC BY-NC 4.0** (non-commercial), inherited from the source data
-([PKU-SafeRLHF](https://huggingface.co/datasets/{{ pku }})). The generated text also falls under the terms
-of the generator model's licence.
+**CC BY-NC 4.0** (non-commercial), {{ licence_origin }}. The generated text also falls under the terms of
+the generator model's licence.
 
 ## Citation
 
@@ -143,13 +142,15 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
     settings, generator, sampling = manifest["settings"], manifest["generator"], manifest["sampling"]
     stats = SelectionStats.from_dict(manifest["selection"])
     n_pairs = n_requests * N_PAIRS
+    # Rows read in the PKU-SafeRLHF schema (no request/harmful_response mapping) come from PKU-SafeRLHF.
+    pku_schema = "harmful_response" not in (settings.get("column_mapping") or {})
     card_data = DatasetCardData(
         language="en",
         license=LICENSE,
         pretty_name="C2-Syn",
         size_categories=size_category(n_pairs),
         task_categories=["text-generation"],
-        source_datasets=[PKU_SAFERLHF] if "PKU-SafeRLHF" in manifest["source"]["origin"] else None,
+        source_datasets=[PKU_SAFERLHF] if pku_schema else None,
         tags=["dpo", "preference", "safety", "course-correction", "synthetic", "not-for-all-audiences"],
         configs=configs(manifest["fingerprint"]),
     )
@@ -178,5 +179,6 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
         stats_table=stats_rows,
         rank_names=", ".join(f"{i} = {name}" for i, name in enumerate(RANK_NAMES)),
         trigger_examples='", "'.join(TRIGGERS[:3]),
-        pku=PKU_SAFERLHF,
+        licence_origin=(f"inherited from the source data ([PKU-SafeRLHF](https://huggingface.co/datasets/{PKU_SAFERLHF}))"
+                        if pku_schema else "the toolkit's default for C2-Syn; the licence of the source data applies too"),
     )

@@ -80,7 +80,7 @@ def test_card_yaml_and_text():
          "default": True},
         {"config_name": "ranked", "data_files": [{"split": "train", "path": "ranked/train-feedc0ffee01-*.parquet"}]},
     ]
-    assert header["size_categories"] == "n<1K"
+    assert header["size_categories"] == "n<1K" and header["source_datasets"] == ["PKU-Alignment/PKU-SafeRLHF"]
     text = card.text
     assert "Content warning" in text and "CC BY-NC 4.0" in text and "keyword judges can be gamed" in text
     assert "`org/gen` (revision `c0ffee`, 4-bit NF4), greedy decoding, 128 new tokens" in text
@@ -89,6 +89,10 @@ def test_card_yaml_and_text():
                  "| left out by --limit | 1 |", "| SR generated empty (kept) | 1 |", "| pairs (15 per request) | 60 |"):
         assert line in text
     assert "testing only" in render_card(manifest(is_tiny=True), n_requests=4).text
+    other = manifest()
+    other["settings"]["column_mapping"] = {"request": "q", "harmful_response": "a"}
+    other_card = render_card(other, n_requests=4)
+    assert "source_datasets" not in str(other_card).split("---")[1] and "licence of the source data" in other_card.text
 
 
 def test_rebuilt_directory_is_not_served_from_a_stale_cache(tmp_path):
