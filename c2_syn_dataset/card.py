@@ -89,8 +89,9 @@ keyword judge's documented phrase list before trusting its numbers.
 
 ## Licence
 
-**CC BY-NC 4.0** (non-commercial), {{ licence_origin }}. The generated text also falls under the terms of
-the generator model's licence.
+**CC BY-NC 4.0** (non-commercial), inherited from the source data
+([PKU-SafeRLHF](https://huggingface.co/datasets/{{ pku }})). The generated text also falls under the terms
+of the generator model's licence.
 
 ## Citation
 
@@ -179,6 +180,5 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
         stats_table=stats_rows,
         rank_names=", ".join(f"{i} = {name}" for i, name in enumerate(RANK_NAMES)),
         trigger_examples='", "'.join(TRIGGERS[:3]),
-        licence_origin=(f"inherited from the source data ([PKU-SafeRLHF](https://huggingface.co/datasets/{PKU_SAFERLHF}))"
-                        if pku_schema else "the toolkit's default for C2-Syn; the licence of the source data applies too"),
+        pku=PKU_SAFERLHF,
     )
