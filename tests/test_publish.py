@@ -220,21 +220,35 @@ def test_results_dry_run_equals_upload_and_loads_back(hub, capsys, tmp_path, res
 # -- adapter ----------------------------------------------------------------------------------------------
 
 
+HELD_OUT = {"eval_before": {"loss": 0.6931, "rewards/margins": 0.0, "rewards/accuracies": 0.5},
+            "eval_after": {"loss": 0.4, "rewards/margins": 1.25, "rewards/accuracies": 0.875}}
+DATA_REPORT = "org/c2-syn [pairs/train]: 45 pairs, 45 pass the rank filter; training on 30, held out 15"
+
+
 @pytest.fixture(scope="module")
 def adapter_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """A training output directory: tiny LoRA adapter, tokenizer, resolved config, C2-Eval before/after."""
+    """A directory laid out as `c2 train --eval` leaves it: adapter, tokenizer, resolved config, logs, metrics,
+    a checkpoint, and C2-Eval of base and adapter with their comparison."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from c2_eval_metric.compare import compare_runs
+    from c2kit.training.config import load_config, save_config
 
     out = tmp_path_factory.mktemp("train") / "out"
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)  # a fresh copy: get_peft_model edits it in place
     get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
                    ).save_pretrained(out)
     AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
-    (out / "train_config.yaml").write_text("model: org/tiny-chat\nbeta: 0.1\nlearning_rate: 5.0e-6\n"
-                                           "dataset: org/c2-syn\nlimit: 1000\n", encoding="utf-8")
+    profile = Path(__file__).resolve().parents[1] / "training" / "profiles" / "tiny-cpu.yaml"
+    save_config(load_config(profile, {"dataset": "org/c2-syn", "output_dir": str(out)}), out / "train_config.yaml")
+    (out / "metrics.json").write_text(json.dumps({"data": DATA_REPORT, **HELD_OUT}), encoding="utf-8")
+    (out / "training_log.jsonl").write_text('{"step": 5, "loss": 0.69}\n', encoding="utf-8")
+    (out / "checkpoint-20").mkdir()
+    (out / "checkpoint-20" / "optimizer.pt").write_bytes(b"\0" * 64)
     write_results(out / "eval" / "base", BASE_FLAGS)
     write_results(out / "eval" / "adapter", ADAPTER_FLAGS, adapter=str(out))
+    compare_runs([out / "eval" / "base", out / "eval" / "adapter"], out_dir=out / "eval" / "compare")
     return out
 
 
@@ -247,8 +261,7 @@ def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, a
     assert code == 2 and "--base-model" in out and hub.requests == []
 
     preview = tmp_path / "preview"
-    args = ["adapter", str(adapter_dir), "--repo-id", "org/tiny-c2-lora", "--base-model", "org/tiny-chat",
-            "--dataset-id", "org/c2-syn", "--public"]
+    args = ["adapter", str(adapter_dir), "--repo-id", "org/tiny-c2-lora", "--base-model", "org/tiny-chat", "--public"]
     assert publish(capsys, *args, "--dry-run", "--preview-dir", str(preview))[0] == 0
     code, out = publish(capsys, *args)
     assert code == 0, out
@@ -256,13 +269,16 @@ def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, a
     assert not repo.private  # --public
     assert repo.files == {str(p.relative_to(preview)): p.read_bytes() for p in preview.rglob("*") if p.is_file()}
     assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
-            "train_config.yaml", "eval/base/scores.json", "eval/adapter/scores.json"} <= set(repo.files)
+            "train_config.yaml", "metrics.json", "training_log.jsonl", "eval/base/scores.json",
+            "eval/adapter/scores.json", "eval/compare/comparison.md", "eval/compare/comparison.json"} <= set(repo.files)
+    assert not any(path.startswith("checkpoint-") for path in repo.files)  # checkpoints stay local
     assert "adapter_model.safetensors" in repo.lfs_paths
     assert_no_token(hub, "model", "org/tiny-c2-lora", out)
 
     card = read_card(ModelCard, repo.files["README.md"])
     assert card.data.base_model == "org/tiny-chat" and card.data.library_name == "peft"
-    assert card.data.datasets == ["org/c2-syn"] and card.data.license == "cc-by-nc-4.0"
+    assert card.data.datasets == ["org/c2-syn"]  # the training config's dataset, a Hub id
+    assert card.data.license == "cc-by-nc-4.0"
     # model-index values equal the scores.json files that arrived with the card, and the hand-computed values.
     name, results = model_index_to_eval_results(card.data.to_dict()["model-index"])
     assert name == "tiny-c2-lora"
@@ -274,6 +290,8 @@ def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, a
         assert values[f"corr_mean{suffix}"] == scores["corr_mean"] == pytest.approx(float(expected["mean"]))
     assert all(result.metric_config == "keyword-v1" and "keyword-v1" in result.metric_name for result in results)
     assert "| 10 | 0.500 [" in card.text and "| 0.833 [" in card.text and "+0.333" in card.text
+    assert DATA_REPORT in card.text and "| rewards/margins | 0.0000 | 1.2500 |" in card.text
+    assert "| `beta` | 0.1 |" in card.text and "| `lora_r` | 16 |" in card.text  # the resolved training config
 
     # The published adapter loads back from the server onto the base model.
     from peft import PeftModel

@@ -1,10 +1,11 @@
 """``c2 publish adapter``: a trained PEFT adapter, its tokenizer and a model card, from a training output dir.
 
-What is uploaded: ``adapter_config.json``, the adapter weights, the tokenizer files, the resolved training
-config, and for each C2-Eval run found (``eval/base`` = the base model before training, ``eval/adapter`` =
-with the adapter; or ``--eval-base``/``--eval-adapter``) its ``scores.json``, ``config.json``, ``summary.md``
-and plot under ``eval/<name>/``. The card's ``model-index`` values are read from those ``scores.json`` files,
-so the metadata always equals the files it cites.
+What is uploaded (the layout ``c2 train`` writes): ``adapter_config.json``, the adapter weights, the tokenizer
+files, the resolved ``train_config.yaml``, the training logs and ``metrics.json``, and for each C2-Eval run
+found (``eval/base`` = the base model before training, ``eval/adapter`` = with the adapter; or
+``--eval-base``/``--eval-adapter``) its ``scores.json``, ``config.json``, ``summary.md`` and plot under
+``eval/<name>/``, plus the ``eval/compare`` table. The card's ``model-index`` values are read from those
+``scores.json`` files, so the metadata always equals the files it cites. Checkpoints stay local.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from c2_eval_metric.compare import COMPARISON_JSON, COMPARISON_MD
 from c2_eval_metric.corr import MEAN_KEY, CorrScores
 from c2_eval_metric.results import CONFIG_FILE, PLOT_FILE, SCORES_FILE, SUMMARY_FILE, read_config, read_scores
+from c2kit.training.before_after import EVAL_DIR
+from c2kit.training.trainer import CONFIG_FILE as TRAIN_CONFIG_FILE
+from c2kit.training.trainer import LOG_CSV, LOG_JSONL, METRICS_FILE
 
 from .cards import (
     ADAPTER_TEMPLATE,
@@ -36,9 +41,11 @@ TOKENIZER_FILES = (
     TOKENIZER_CONFIG, "tokenizer.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.model",
     "vocab.json", "merges.txt", "chat_template.jinja", "chat_template.json",
 )
-TRAIN_CONFIG_NAMES = ("train_config.yaml", "train_config.yml", "train_config.json")
+TRAINING_RECORDS = (LOG_JSONL, LOG_CSV, METRICS_FILE)  # uploaded when present
 EVAL_RUNS = ("base", "adapter")  # C2-Eval of the base model (before) and of base + adapter (after)
 EVAL_FILES = (SCORES_FILE, CONFIG_FILE, SUMMARY_FILE, PLOT_FILE)
+COMPARE_DIR = "compare"  # c2 train's `c2 eval compare` output under eval/
+COMPARE_FILES = (COMPARISON_MD, COMPARISON_JSON, PLOT_FILE)
 TASK_NAME = "Course-correction (C2-Eval)"
 
 
@@ -59,6 +66,7 @@ class AdapterDir:
     tokenizer_files: tuple[str, ...]
     train_config_path: Path | None
     train_config: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)  # metrics.json of the training run, if any
     evals: dict[str, EvalRun] = field(default_factory=dict)  # keys from EVAL_RUNS
 
 
@@ -86,18 +94,18 @@ def read_adapter_dir(
                            "(tokenizer.save_pretrained(output_dir))")
     tokenizer_files = tuple(name for name in TOKENIZER_FILES if (folder / name).is_file())
 
-    config_path = Path(train_config) if train_config else next(
-        (folder / name for name in TRAIN_CONFIG_NAMES if (folder / name).is_file()), None
-    )
+    default_config = folder / TRAIN_CONFIG_FILE
+    config_path = Path(train_config) if train_config else (default_config if default_config.is_file() else None)
     config = _read_train_config(config_path) if config_path else {}
+    metrics = _read_json(folder / METRICS_FILE, what="training metrics") if (folder / METRICS_FILE).is_file() else {}
 
     evals = {}
     for name, given in zip(EVAL_RUNS, (eval_base, eval_adapter)):
-        run_dir = Path(given) if given else folder / "eval" / name
+        run_dir = Path(given) if given else folder / EVAL_DIR / name
         if given or (run_dir / SCORES_FILE).is_file():
             evals[name] = _read_eval(run_dir)
     _check_comparable(evals)
-    return AdapterDir(folder, adapter_config, weights, tokenizer_files, config_path, config, evals)
+    return AdapterDir(folder, adapter_config, weights, tokenizer_files, config_path, config, metrics, evals)
 
 
 def _read_json(path: Path, *, what: str) -> dict[str, Any]:
@@ -189,6 +197,27 @@ def resolve_base_model(adapter: AdapterDir, base_model: str | None) -> str:
     return candidate
 
 
+def default_dataset_id(adapter: AdapterDir) -> str | None:
+    """The training config's ``dataset`` when it is a Hub dataset id (not a local directory)."""
+    dataset = adapter.train_config.get("dataset")
+    if not isinstance(dataset, str) or Path(dataset).exists():
+        return None
+    try:
+        return check_repo_id(dataset)
+    except PublishError:
+        return None
+
+
+def held_out_rows(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """DPO metrics on held-out pairs before and after training (from metrics.json), for the card."""
+    before, after = metrics.get("eval_before") or {}, metrics.get("eval_after") or {}
+    return [
+        {"name": name, "before": f"{before[name]:.4f}", "after": f"{after[name]:.4f}"}
+        for name in after
+        if name in before and isinstance(before[name], (int, float)) and isinstance(after[name], (int, float))
+    ]
+
+
 def eval_results(adapter: AdapterDir, repo_id: str):
     """``model-index`` entries, one per Corr@k and Corr_mean of each evaluation, values from scores.json.
 
@@ -219,8 +248,8 @@ def eval_results(adapter: AdapterDir, repo_id: str):
                 metric_name=f"{metric_name}{suffix}, judge {scores.judge}",
                 metric_value=value,
                 metric_config=scores.judge,
-                source_name=f"C2-Eval scores.json files in eval/ of {repo_id}",
-                source_url=f"{constants.ENDPOINT}/{repo_id}/tree/main/eval",
+                source_name=f"C2-Eval {SCORES_FILE} files in {EVAL_DIR}/ of {repo_id}",
+                source_url=f"{constants.ENDPOINT}/{repo_id}/tree/main/{EVAL_DIR}",
             ))
     return results
 
@@ -288,14 +317,17 @@ def adapter_card(
         dataset_id=dataset_id,
         comparison_rows=_comparison_rows(adapter),
         adapter_only_rows=score_rows(after.scores) if after and len(adapter.evals) == 1 else [],
-        base_scores_file=f"eval/base/{SCORES_FILE}",
-        adapter_scores_file=f"eval/adapter/{SCORES_FILE}",
+        base_scores_file=f"{EVAL_DIR}/base/{SCORES_FILE}",
+        adapter_scores_file=f"{EVAL_DIR}/adapter/{SCORES_FILE}",
         judge=reference.scores.judge if reference else None,
         n_items=reference.scores.n_items if reference else None,
         paths=reference.scores.paths if reference else None,
         peft_summary=_peft_summary(adapter.adapter_config),
         train_config_file=adapter.train_config_path.name if adapter.train_config_path else None,
         train_settings=[(key, table_cell(value)) for key, value in flatten(adapter.train_config)],
+        data_report=adapter.metrics.get("data"),
+        held_out_rows=held_out_rows(adapter.metrics),
+        metrics_file=METRICS_FILE,
     )
     return str(card)
 
@@ -304,10 +336,16 @@ def adapter_files(adapter: AdapterDir) -> dict[str, FileSource]:
     """Files of the adapter repo except the card: adapter, tokenizer, training config, evaluations."""
     names = (ADAPTER_CONFIG, adapter.weights, *adapter.tokenizer_files)
     files: dict[str, FileSource] = {name: adapter.path / name for name in names}
+    files.update({name: adapter.path / name for name in TRAINING_RECORDS if (adapter.path / name).is_file()})
     if adapter.train_config_path:
         files[adapter.train_config_path.name] = adapter.train_config_path
     for run_name, run in adapter.evals.items():
-        files.update({f"eval/{run_name}/{name}": run.path / name for name in EVAL_FILES if (run.path / name).is_file()})
+        files.update({f"{EVAL_DIR}/{run_name}/{name}": run.path / name
+                      for name in EVAL_FILES if (run.path / name).is_file()})
+    compare = adapter.path / EVAL_DIR / COMPARE_DIR
+    if len(adapter.evals) == 2:  # the comparison table belongs with the two runs it compares
+        files.update({f"{EVAL_DIR}/{COMPARE_DIR}/{name}": compare / name
+                      for name in COMPARE_FILES if (compare / name).is_file()})
     return files
 
 
@@ -331,6 +369,7 @@ def publish_adapter(
         check_repo_id(dataset_id)
     adapter = read_adapter_dir(output_dir, train_config=train_config, eval_base=eval_base, eval_adapter=eval_adapter)
     base = resolve_base_model(adapter, base_model)
+    dataset_id = dataset_id or default_dataset_id(adapter)
     files = adapter_files(adapter)
     card = adapter_card(adapter, repo_id, base_model=base, dataset_id=dataset_id, license=license)
     files["README.md"] = card.encode("utf-8")

@@ -84,10 +84,12 @@ def format_tree(folder: Path) -> str:
     """A ``tree``-like listing of ``folder`` with file sizes, for the dry-run output."""
     folder = Path(folder)
     lines = [f"{folder}/"]
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    # Sorting by path parts lists every folder right before its content (a pre-order walk).
+    for path in sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).parts):
         relative = path.relative_to(folder)
-        indent = "    " * (len(relative.parts) - 1)
-        lines.append(f"{indent}├── {relative.name}  ({_human_size(path.stat().st_size)})")
+        indent = "│   " * (len(relative.parts) - 1)
+        label = f"{relative.name}/" if path.is_dir() else f"{relative.name}  ({_human_size(path.stat().st_size)})"
+        lines.append(f"{indent}├── {label}")
     return "\n".join(lines)
 
 
