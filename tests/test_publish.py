@@ -158,6 +158,9 @@ def test_bad_input_never_reaches_the_hub(hub, capsys, tmp_path, results_dir):
     (leaky / "config.json").write_text(json.dumps({**config, "note": f"token {TOKEN}"}))
     code, out = publish(capsys, "results", str(leaky), "--repo-id", "org/results")
     assert code == 2 and "config.json" in out and "contain(s) a secret" in out and TOKEN not in out
+    code, out = publish(capsys, "results", str(leaky), "--repo-id", "org/results", "--dry-run",
+                        "--preview-dir", str(tmp_path / "leaky-preview"))
+    assert code == 2 and "contain(s) a secret" in out  # the preview says so too
 
     code, out = publish(capsys, "dataset", str(tmp_path), "--repo-id", "org/c2-syn")
     assert code == 2 and "no README.md" in out

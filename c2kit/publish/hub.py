@@ -166,8 +166,11 @@ def publish_files(
         raise PublishError(f"--gated must be one of {GATED_CHOICES}, got {gated!r}")
     check_repo_id(repo_id)
     if dry_run:
+        from huggingface_hub import get_token
+
         preview = Path(preview_dir) if preview_dir else Path("publish-preview") / repo_id.replace("/", "__")
         staged = stage_files(files, preview)
+        assert_no_secrets(preview, extra=(get_token() or "",))  # the real upload would refuse: say so now
         return PublishResult(repo_id, repo_type, tuple(staged), preview_dir=preview)
 
     token = resolve_token()
