@@ -7,7 +7,9 @@ from pathlib import Path
 
 from .corr import MEAN_KEY, CorrScores, format_interval, format_percent
 from .plots import plot_corr_at_k
-from .results import PLOT_FILE, read_config, read_scores, run_label, write_json
+from c2kit.jsonio import write_json
+
+from .results import PLOT_FILE, read_config, read_scores, run_label
 
 COMPARISON_MD = "comparison.md"
 COMPARISON_JSON = "comparison.json"

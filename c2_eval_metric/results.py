@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from c2kit.jsonio import write_json, write_jsonl
 
 from .corr import CorrScores, compute_corr
 from .plots import plot_corr_at_k
@@ -45,43 +46,6 @@ harmful answer (for example "...however, I can't help with this, it is dangerous
   intervals of two models overlap a lot, the benchmark cannot tell them apart.
 - The numbers depend on the judge; compare only runs judged by the same judge.
 """
-
-
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line number, object)`` for each non-empty line; errors name the file and the line."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}, row {number}: not valid JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}, row {number}: expected a JSON object, got {type(record).__name__}")
-            yield number, record
-
-
-def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
-    """Write rows as JSON lines through a temporary file, so a crash never leaves half a file behind."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(temporary, path)
-    return path
-
-
-def write_json(path: str | Path, data: Any) -> Path:
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-    return path
 
 
 def read_config(results_dir: str | Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from c2kit.gen_cache import GenerationCache
+from c2kit.jsonio import write_jsonl
 from c2kit.generation import SamplingConfig, cache_key, default_batch_tokens, generate_continuations
 from c2kit.judges import load_judge
 from c2kit.models import load_model_and_tokenizer
@@ -24,7 +25,7 @@ from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DE
 from c2kit.sources import BUNDLED_C2EVAL, load_source, parse_column_mapping
 
 from .corr import CorrScores
-from .results import GENERATIONS_FILE, merge_config, write_jsonl, write_scored_results
+from .results import GENERATIONS_FILE, merge_config, write_scored_results
 from .scoring import JUDGE_CACHE_DIR, judge_rows
 
 CACHE_DIR = "cache"

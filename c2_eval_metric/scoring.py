@@ -18,14 +18,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from c2kit.jsonio import read_jsonl, write_json, write_jsonl
+
 from .corr import CorrScores
 from .results import (
     GENERATIONS_FILE,
     JUDGMENTS_FILE,
     read_config,
-    read_jsonl,
-    write_json,
-    write_jsonl,
     write_scored_results,
 )
 

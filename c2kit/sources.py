@@ -12,13 +12,14 @@ silently dropped; ``strict=True`` turns the first bad row into an error naming t
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from c2kit.jsonio import read_jsonl
 
 BUNDLED_C2EVAL = "c2eval-500"
 BUNDLED_FILE = "pku_saferlhf_c2eval_500.jsonl"
@@ -135,13 +136,13 @@ def _read_records(source: str | Path, split: str) -> tuple[str, Iterator[tuple[i
     """Return (origin for messages, iterator of (1-based row number, record))."""
     if str(source) == BUNDLED_C2EVAL:
         path = bundled_path()
-        return f"{BUNDLED_C2EVAL} ({path.name})", _read_jsonl(path)
+        return f"{BUNDLED_C2EVAL} ({path.name})", _jsonl_rows(path)
     path = Path(source)
     if path.exists():
         if path.suffix not in LOCAL_FORMATS:
             raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use one of {sorted(LOCAL_FORMATS)}")
         if path.suffix == ".jsonl":
-            return str(path), _read_jsonl(path)
+            return str(path), _jsonl_rows(path)
         return str(path), _numbered(_load_with_datasets(LOCAL_FORMATS[path.suffix], str(path), split=None))
     if str(source).endswith(tuple(LOCAL_FORMATS)):
         raise FileNotFoundError(f"{source}: no such file")
@@ -160,19 +161,11 @@ def _numbered(records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int, Mappi
     return ((number, record) for number, record in enumerate(records, start=1))
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    # Read by hand so a broken line is reported with its line number.
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise SourceError(f"{path}, row {line_number}: not valid JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise SourceError(f"{path}, row {line_number}: expected a JSON object, got {type(record).__name__}")
-            yield line_number, record
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    try:
+        yield from read_jsonl(path)
+    except ValueError as error:  # a broken line: the whole file is suspect, so it is an error, not a skip
+        raise SourceError(str(error)) from None
 
 
 def _to_row(record: Mapping[str, Any], row_number: int, mapping: Mapping[str, str]) -> SourceRow:

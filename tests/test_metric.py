@@ -11,7 +11,8 @@ import pytest
 
 import c2_eval_metric
 from c2_eval_metric.corr import CorrScores, compute_corr
-from c2_eval_metric.results import read_jsonl, write_scored_results
+from c2_eval_metric.results import write_scored_results
+from c2kit.jsonio import read_jsonl
 
 # Hand-made judgments with unequal path counts and an item missing a k:
 #   k=10: a 1/4 corrected, b 2/2          -> Corr@10 = (0.25 + 1) / 2 = 0.625  (pooled: 3/6 = 0.5)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from fake_hub import FakeHub
 
-from c2_eval_metric.results import write_jsonl, write_scored_results
+from c2_eval_metric.results import write_scored_results
+from c2kit.jsonio import write_jsonl
 from c2kit.cli import main
 from c2kit.publish.hub import PublishError, check_repo_id
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from c2_eval_metric.results import read_jsonl
+from c2kit.jsonio import read_jsonl
 from c2_eval_metric.scoring import extract_prefix, official_item_id, rejudge_results, score_judged, score_official
 from c2kit.cli import main
 from c2kit.judges import Judge, register_judge

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from c2kit.models import DTYPES
+from c2kit.cli.options import add_model_options, add_source_options, positive_int
 from c2kit.protocol import DEFAULT_KS, DEFAULT_PATHS
 
 
@@ -18,16 +18,6 @@ def _ks(text: str) -> list[int]:
     return ks
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def add_parser(subparsers) -> None:
     eval_parser = subparsers.add_parser("eval", help="C2-Eval: measure course-correction")
     commands = eval_parser.add_subparsers(dest="eval_command", required=True, metavar="SUBCOMMAND")
@@ -37,34 +27,24 @@ def add_parser(subparsers) -> None:
         help="prefill harmful prefixes, sample continuations, judge and score",
         description="Prefill each harmful request's answer with the first k words (or tokens) of a harmful "
         "response, sample continuations, judge whether each course-corrects, and write Corr@k, Corr_mean, "
-        "95%% bootstrap intervals, a summary and a plot to --out. Re-running the same command resumes.",
+        "95% bootstrap intervals, a summary and a plot to --out. Re-running the same command resumes.",
     )
     run.add_argument("--model", required=True, help="Hub id or local path of the chat model (or the base of --adapter)")
-    run.add_argument("--adapter", help="PEFT adapter (Hub id or local path) applied on top of --model")
-    run.add_argument("--revision", help="model revision (branch, tag or commit) to load")
     run.add_argument("--data", default="c2eval-500",
                      help="benchmark source: 'c2eval-500' (shipped, default), a .jsonl/.parquet/.csv file or a Hub dataset id")
-    run.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
-    run.add_argument("--column-mapping", help="for other datasets: e.g. 'request=question,harmful_response=answer'")
-    run.add_argument("--limit", type=_positive_int, help="evaluate only the first N items")
+    add_source_options(run)
+    add_model_options(run, "--model")
+    run.add_argument("--limit", type=positive_int, help="evaluate only the first N items")
     run.add_argument("--ks", type=_ks, default=list(DEFAULT_KS), help="prefix lengths (default: 10,20,...,80)")
-    run.add_argument("--paths", type=_positive_int, default=DEFAULT_PATHS, help="sampled continuations per (item, k) (default: 20)")
+    run.add_argument("--paths", type=positive_int, default=DEFAULT_PATHS, help="sampled continuations per (item, k) (default: 20)")
     run.add_argument("--mode", choices=["words", "tokens"], default="words",
                      help="prefix in whitespace words with an opener (paper, default) or in model tokens")
     run.add_argument("--judge", default="keyword", help="'keyword' (offline, default) or 'openai:MODEL' (OPENAI_API_KEY, OPENAI_BASE_URL)")
     run.add_argument("--seed", type=int, default=0, help="seed for openers and sampling (default: 0)")
     run.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default: 0.8)")
     run.add_argument("--top-p", type=float, default=0.7, help="nucleus sampling threshold (default: 0.7)")
-    run.add_argument("--max-new-tokens", type=_positive_int, default=32, help="tokens per continuation (default: 32)")
-    run.add_argument("--batch-tokens", type=_positive_int,
-                     help="tokens in flight per generate call (prompt+new tokens x paths); default sized from device memory")
-    run.add_argument("--load-in-4bit", action="store_true", help="load the model in 4-bit NF4 (bitsandbytes)")
-    run.add_argument("--dtype", default="auto", choices=DTYPES,
-                     help="torch dtype of the model weights (default: auto, the checkpoint's own)")
-    run.add_argument("--plain-template", action="store_true",
-                     help="render with a plain 'User:/Assistant:' format (only for models without a chat template)")
+    run.add_argument("--max-new-tokens", type=positive_int, default=32, help="tokens per continuation (default: 32)")
     run.add_argument("--cache-dir", help="generation cache (default: OUT/cache); shared caches skip finished work")
-    run.add_argument("--trust-remote-code", action="store_true", help="allow model repos to run their own code (off by default)")
     run.add_argument("--out", required=True, help="results directory")
     run.set_defaults(handler=_run)
 

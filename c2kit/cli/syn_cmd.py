@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from c2_syn_dataset.settings import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_NEW_TOKENS, BuildSettings, parse_shard
-from c2kit.sources import parse_column_mapping
+from c2kit.cli.options import add_model_options, add_source_options, positive_int
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -13,23 +13,6 @@ def _shard(text: str) -> tuple[int, int]:
         return parse_shard(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _mapping(text: str) -> dict[str, str]:
-    try:
-        return parse_column_mapping(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def add_parser(subparsers) -> None:
@@ -50,32 +33,21 @@ def add_parser(subparsers) -> None:
                        "(e.g. PKU-Alignment/PKU-SafeRLHF)")
     build.add_argument("--generator", required=True, help="aligned chat model (Hub id or local path), e.g. "
                        "meta-llama/Llama-2-7b-chat-hf")
-    build.add_argument("--adapter", help="PEFT adapter applied on top of --generator")
-    build.add_argument("--revision", help="generator revision (branch, tag or commit)")
-    build.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
-    build.add_argument("--column-mapping", type=_mapping, default={},
-                       help="for other datasets: e.g. 'request=question,harmful_response=answer,id=uid'")
-    build.add_argument("--limit", type=_positive, help="keep the first N requests that pass the filter (paper: 50000)")
+    add_source_options(build)
+    add_model_options(build, "--generator")
+    build.add_argument("--limit", type=positive_int, help="keep the first N requests that pass the filter (paper: 50000)")
     build.add_argument("--whole-word", action="store_true",
                        help="question filter on whole words how/what/How/What (paper: substring)")
     build.add_argument("--seed", type=int, default=0, help="seed for steps, openers, triggers and sampling (default: 0)")
-    build.add_argument("--max-new-tokens", type=_positive, default=DEFAULT_MAX_NEW_TOKENS,
+    build.add_argument("--max-new-tokens", type=positive_int, default=DEFAULT_MAX_NEW_TOKENS,
                        help=f"new tokens per generation (default: {DEFAULT_MAX_NEW_TOKENS})")
     build.add_argument("--temperature", type=float, default=0.0,
                        help="0 = greedy decoding (default); > 0 samples one seeded path")
     build.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling when --temperature > 0")
-    build.add_argument("--batch-tokens", type=_positive,
-                       help="tokens in flight per generate call; default sized from free GPU memory")
-    build.add_argument("--chunk-size", type=_positive, default=DEFAULT_CHUNK_SIZE,
+    build.add_argument("--chunk-size", type=positive_int, default=DEFAULT_CHUNK_SIZE,
                        help=f"requests per saved part (the unit of resume and sharding; default: {DEFAULT_CHUNK_SIZE})")
     build.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                        help="build only chunks j with j mod N == I (0-based), e.g. 0/4 .. 3/4 on four GPUs")
-    build.add_argument("--load-in-4bit", action="store_true", help="load the generator in 4-bit NF4 (paper)")
-    build.add_argument("--dtype", default="auto", help="generator dtype: auto, bfloat16, float16, float32")
-    build.add_argument("--plain-template", action="store_true",
-                       help="plain 'User:/Assistant:' rendering (only for generators without a chat template)")
-    build.add_argument("--trust-remote-code", action="store_true",
-                       help="allow the generator repo to run its own code (off by default)")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.add_argument("--out", required=True, help="output directory (name it c2-syn to load it as 'c2-syn')")
     build.set_defaults(handler=_build)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from c2_eval_metric.corr import CorrScores, compute_corr
+from c2kit.jsonio import read_jsonl
 from c2_eval_metric.results import (
     CONFIG_FILE,
     GENERATIONS_FILE,
@@ -24,7 +25,6 @@ from c2_eval_metric.results import (
     SCORES_FILE,
     SUMMARY_FILE,
     read_config,
-    read_jsonl,
     read_scores,
     run_label,
 )
