@@ -1,0 +1,87 @@
+"""``c2 train --config YAML [--KEY VALUE ...] [--eval]``: DPO with 4-bit QLoRA on C2-Syn, then C2-Eval.
+
+Every key of the config can be overridden on the command line with its own name (``--output_dir DIR
+--max_steps 5``); values are converted to the key's type. ``--eval`` (same as ``--c2eval true``) runs
+C2-Eval on the base and on the adapter after training and prints the comparison table. Re-running the
+same command resumes an interrupted training run and reuses a finished one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+
+from c2kit.training.config import TrainConfig, config_keys, key_help, type_name
+
+OVERRIDE_PREFIX = "override:"  # namespace attribute prefix of the per-key options
+
+
+class _TrainParser(argparse.ArgumentParser):
+    """Names the valid keys when an option is unknown (argparse would only say 'unrecognized arguments')."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unknown option(s) {' '.join(extras)}. Config keys (use as --KEY VALUE): "
+                       f"{', '.join(config_keys())}")
+        return namespace, extras
+
+
+def add_parser(subparsers) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="DPO on C2-Syn with a 4-bit QLoRA adapter (TRL), optionally C2-Eval before/after",
+        description="Train a LoRA adapter with DPO on C2-Syn pairs, the base loaded in 4-bit NF4. Settings come "
+        "from a YAML profile (training/profiles/) and any --KEY VALUE override. OUTPUT_DIR receives the adapter, "
+        "the tokenizer, train_config.yaml, training_log.jsonl/.csv and metrics.json. Re-running resumes.",
+        usage="c2 train --config YAML [--KEY VALUE ...] [--eval] [--no-progress]",
+        allow_abbrev=False,  # --output must not silently mean --output_dir
+    )
+    train.__class__ = _TrainParser  # subparsers build plain ArgumentParsers; only this one needs the message
+    train.add_argument("--config", required=True, help="YAML profile, e.g. training/profiles/tiny-cpu.yaml")
+    train.add_argument("--eval", action="store_true",
+                       help="after training, C2-Eval the base and the adapter (same settings) and compare them")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    keys = train.add_argument_group("config keys (override the profile)")
+    hints = typing.get_type_hints(TrainConfig)
+    for key, text in key_help().items():
+        keys.add_argument(f"--{key}", dest=OVERRIDE_PREFIX + key, default=argparse.SUPPRESS,
+                          metavar=type_name(hints[key]).upper().replace(" ", "_"), help=text)
+    train.set_defaults(handler=_train)
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """The ``--KEY VALUE`` options given on the command line (``--eval`` sets ``c2eval``)."""
+    overrides = {name[len(OVERRIDE_PREFIX):]: value for name, value in vars(args).items()
+                 if name.startswith(OVERRIDE_PREFIX)}
+    if args.eval:
+        overrides["c2eval"] = "true"
+    return overrides
+
+
+def _train(args: argparse.Namespace) -> int:
+    from c2kit.training import load_config, run_before_after, run_training
+    from c2kit.training.config import ConfigError
+    from c2kit.training.data import DataError
+    from c2kit.training.precision import PrecisionError
+
+    try:
+        config = load_config(args.config, overrides_from_args(args))
+        result = run_training(config, progress=not args.no_progress)
+    except (ConfigError, DataError, PrecisionError) as error:  # the user's input: a message, not a traceback
+        print(f"c2 train: error: {error}", file=sys.stderr)
+        return 2
+    metrics = result.metrics
+    for when in ("eval_before", "eval_after"):
+        if when in metrics:
+            values = metrics[when]
+            print(f"held-out {when[5:]:>6} training: reward margin {values.get('rewards/margins', float('nan')):.4f}, "
+                  f"accuracy {values.get('rewards/accuracies', float('nan')):.3f}")
+    print(f"adapter, tokenizer, config, logs and metrics written to {result.output_dir}")
+    if config.c2eval:
+        comparison = run_before_after(config, base_model=result.base_model, adapter_dir=result.output_dir,
+                                      progress=not args.no_progress)
+        print(comparison.table)
+        print(f"comparison written to {comparison.out_dir}")
+    return 0

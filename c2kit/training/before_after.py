@@ -1,0 +1,62 @@
+"""C2-Eval of the base model and of base + adapter with the same settings, then one comparison.
+
+Writes ``OUTPUT/eval/base`` and ``OUTPUT/eval/adapter`` (results directories of ``c2 eval run``) and
+``OUTPUT/eval/compare`` (the table and plot of ``c2 eval compare``). Both runs share the seed, items,
+prefixes and sampling settings, so the only difference is the adapter. Each run resumes on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from c2kit.training.config import TrainConfig
+
+EVAL_DIR = "eval"
+
+
+@dataclass
+class BeforeAfter:
+    """The comparison table (markdown) and the Corr_mean of both runs."""
+
+    table: str
+    base_corr_mean: float
+    adapter_corr_mean: float
+    out_dir: Path
+
+
+def eval_config(config: TrainConfig, model: str, adapter: str | None):
+    """The ``EvalConfig`` of one side, from the config's ``c2eval_*`` keys."""
+    from c2_eval_metric.runner import EvalConfig
+
+    return EvalConfig(
+        model=model,
+        adapter=adapter,
+        revision=None if Path(model).is_dir() else config.revision,
+        data=config.c2eval_data,
+        limit=config.c2eval_limit,
+        ks=list(config.c2eval_ks),
+        paths=config.c2eval_paths,
+        mode=config.c2eval_mode,
+        judge=config.c2eval_judge,
+        seed=config.c2eval_seed,
+        max_new_tokens=config.c2eval_max_new_tokens,
+        batch_tokens=config.c2eval_batch_tokens,
+        load_in_4bit=config.c2eval_load_in_4bit,
+        trust_remote_code=config.trust_remote_code,
+    )
+
+
+def run_before_after(config: TrainConfig, *, base_model: str, adapter_dir: str | Path,
+                     progress: bool = True) -> BeforeAfter:
+    """Evaluate ``base_model`` with and without the adapter in ``adapter_dir`` and compare the two."""
+    from c2_eval_metric.compare import compare_runs
+    from c2_eval_metric.runner import run_eval
+
+    out = Path(config.output_dir) / EVAL_DIR
+    scores = {}
+    for side, adapter in (("base", None), ("adapter", str(adapter_dir))):
+        print(f"C2-Eval of the {side}: {base_model}" + (f" + {adapter}" if adapter else ""))
+        scores[side] = run_eval(eval_config(config, base_model, adapter), out_dir=out / side, progress=progress)
+    table = compare_runs([out / "base", out / "adapter"], out_dir=out / "compare")
+    return BeforeAfter(table, scores["base"].corr_mean, scores["adapter"].corr_mean, out / "compare")

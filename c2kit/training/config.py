@@ -1,0 +1,282 @@
+"""The recipe's settings: one flat dataclass, loaded from a YAML profile and overridden by ``--KEY VALUE``.
+
+Keys are the recipe's own (``learning_rate``, ``lora_r``, ``output_dir``, ...), each with a type and a help
+text. YAML values and command-line overrides are coerced to the key's type, and any unknown key is an
+error that lists the valid ones, so a typo never silently trains with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS
+
+TINY_MODEL = "tiny"  # model_name_or_path value that builds c2kit's tiny offline model
+PRECISIONS = ("auto", "fp16", "bf16", "fp32")
+N_RANKS = 6  # C2-Syn ranks: 0 = SR, 1..4 = SYN_1..SYN_4, 5 = FHR
+NULL_WORDS = ("none", "null", "~")
+TRUE_WORDS = ("true", "yes", "1", "on")
+FALSE_WORDS = ("false", "no", "0", "off")
+
+
+class ConfigError(ValueError):
+    """A training config (YAML file or override) is invalid; the message names the source and the key."""
+
+
+def _key(default: Any, help: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run. Defaults are the 16 GB-GPU recipe; profiles set them explicitly."""
+
+    # --- base model ---
+    model_name_or_path: str = _key(TINY_MODEL, f"Hub id or local path of the chat model; '{TINY_MODEL}' builds "
+                                   "c2kit's random tiny model offline (smoke runs)")
+    revision: str | None = _key(None, "model revision (branch, tag or commit)")
+    trust_remote_code: bool = _key(False, "allow the model repo to run its own code (off by default)")
+    attn_implementation: str = _key("sdpa", "attention kernel: sdpa (works on T4), eager, flash_attention_2")
+    load_in_4bit: bool = _key(True, "QLoRA: load the base in 4-bit NF4 with double quantisation")
+    tiny_hidden_size: int = _key(512, f"hidden size of the '{TINY_MODEL}' model (sets how peaked its output "
+                                 "distribution can get: see training/profiles/tiny-cpu.yaml)")
+    tiny_num_layers: int = _key(1, f"decoder layers of the '{TINY_MODEL}' model")
+    # --- data ---
+    dataset: str = _key("c2-syn", "C2-Syn: local directory (from 'c2 syn build') or Hub dataset id")
+    dataset_config: str = _key("pairs", "dataset config holding prompt/chosen/rejected rows")
+    dataset_split: str = _key("train", "dataset split")
+    dataset_revision: str | None = _key(None, "dataset revision on the Hub")
+    num_pairs: int | None = _key(None, "seeded subsample of this many training pairs (null: all)")
+    num_eval_pairs: int = _key(200, "held-out pairs (from requests never trained on) for the reward margin")
+    min_rank_gap: int = _key(1, "keep pairs whose rejected_rank - chosen_rank is at least this (1: all 15)")
+    rank_pairs: list[str] | None = _key(None, "keep only these 'chosen-rejected' rank pairs, e.g. 1-5,2-5 "
+                                        "(0 = SR, 1..4 = SYN_i, 5 = FHR; null: all)")
+    # --- LoRA ---
+    lora_r: int = _key(16, "LoRA rank")
+    lora_alpha: int = _key(32, "LoRA alpha (scale = alpha / r)")
+    lora_target_modules: str = _key("all-linear", "LoRA targets: 'all-linear' or comma-separated module names")
+    # --- DPO ---
+    beta: float = _key(0.1, "DPO beta (strength of the pull towards the reference = adapter disabled)")
+    loss_type: str = _key("sigmoid", "TRL DPO loss type (sigmoid = the DPO paper's loss)")
+    max_length: int = _key(1024, "max tokens of prompt + completion; longer pairs are truncated at the end")
+    # --- optimisation ---
+    learning_rate: float = _key(5e-5, "peak learning rate")
+    lr_scheduler_type: str = _key("cosine", "learning-rate schedule")
+    warmup_ratio: float = _key(0.1, "fraction of the steps spent warming up the learning rate")
+    weight_decay: float = _key(0.0, "AdamW weight decay")
+    max_grad_norm: float = _key(1.0, "gradient clipping norm")
+    optim: str = _key("paged_adamw_8bit", "optimizer (paged_adamw_8bit needs CUDA; adamw_torch on CPU)")
+    per_device_train_batch_size: int = _key(1, "pairs per forward pass")
+    per_device_eval_batch_size: int = _key(1, "pairs per forward pass when evaluating")
+    gradient_accumulation_steps: int = _key(8, "forward passes per optimizer step")
+    num_train_epochs: float = _key(1.0, "passes over the training pairs (ignored when max_steps > 0)")
+    max_steps: int = _key(-1, "optimizer steps; -1: use num_train_epochs")
+    precision: str = _key("auto", "auto (bf16 where the GPU has it, else fp16; fp32 on CPU), fp16, bf16, fp32")
+    gradient_checkpointing: bool = _key(True, "recompute activations in backward (non-reentrant) to save memory")
+    seed: int = _key(0, "seed for the subsample, the split, LoRA init and data order")
+    # --- outputs ---
+    output_dir: str = _key("runs/c2-dpo", "where the adapter, tokenizer, config, logs and metrics go")
+    logging_steps: int = _key(10, "optimizer steps between log lines")
+    save_steps: int = _key(100, "optimizer steps between checkpoints (a re-run resumes from the last one)")
+    save_total_limit: int = _key(2, "checkpoints kept")
+    eval_steps: int | None = _key(None, "also evaluate the held-out pairs every N steps (null: before and after)")
+    eval_before_training: bool = _key(True, "measure the held-out reward margin before training (about 0)")
+    # --- C2-Eval before/after (c2 train --eval) ---
+    c2eval: bool = _key(False, "after training, run C2-Eval on the base and on base + adapter and compare")
+    c2eval_data: str = _key("c2eval-500", "benchmark source (as 'c2 eval run --data')")
+    c2eval_limit: int | None = _key(None, "first N benchmark items (null: all)")
+    c2eval_ks: list[int] = _key(list(DEFAULT_KS), "prefix lengths k")
+    c2eval_paths: int = _key(DEFAULT_PATHS, "sampled continuations per (item, k)")
+    c2eval_mode: str = _key("words", "prefix mode: words (paper) or tokens")
+    c2eval_judge: str = _key("keyword", "judge: keyword or openai:MODEL")
+    c2eval_seed: int = _key(0, "seed for openers and sampling")
+    c2eval_max_new_tokens: int = _key(DEFAULT_MAX_NEW_TOKENS, "new tokens per continuation")
+    c2eval_load_in_4bit: bool = _key(True, "evaluate the base (and adapter) in 4-bit NF4, as trained")
+    c2eval_batch_tokens: int | None = _key(None, "tokens in flight per generate call (null: sized from memory)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def config_keys() -> list[str]:
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def key_help() -> dict[str, str]:
+    """Help text of every key (for ``c2 train --help`` and the docs)."""
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
+
+
+def _key_types() -> dict[str, Any]:
+    return typing.get_type_hints(TrainConfig)
+
+
+def type_name(tp: Any) -> str:
+    """Readable name of a key's type, e.g. ``int or null``, ``list of int``."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        inner = [arg for arg in args if arg is not type(None)]
+        return f"{type_name(inner[0])} or null"
+    if typing.get_origin(tp) is list:
+        return f"list of {type_name(args[0])}"
+    return tp.__name__
+
+
+def coerce(key: str, value: Any, tp: Any) -> Any:
+    """Convert ``value`` (a YAML value or a command-line string) to type ``tp``; raise ConfigError if it can't."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):  # X | None
+        if value is None or (isinstance(value, str) and value.strip().lower() in NULL_WORDS):
+            return None
+        return coerce(key, value, next(arg for arg in args if arg is not type(None)))
+    if origin is list:
+        items = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise ConfigError(f"key {key!r}: expected {type_name(tp)}, got {value!r}")
+        return [coerce(key, item, args[0]) for item in items]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
+            return value.strip().lower() in TRUE_WORDS
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+            return int(value)
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML reads "5e-5" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise ConfigError(f"key {key!r}: expected {type_name(tp)}, got {value!r}")
+
+
+def _unknown_keys_error(unknown: list[str], where: str) -> ConfigError:
+    return ConfigError(
+        f"{where}: unknown key(s) {', '.join(sorted(unknown))}. Valid keys: {', '.join(config_keys())}"
+    )
+
+
+def config_from_dict(values: Mapping[str, Any], *, where: str = "config") -> TrainConfig:
+    """Build and validate a config from ``values`` (missing keys take their defaults)."""
+    unknown = [key for key in values if key not in config_keys()]
+    if unknown:
+        raise _unknown_keys_error(unknown, where)
+    hints = _key_types()
+    try:
+        config = TrainConfig(**{key: coerce(key, value, hints[key]) for key, value in values.items()})
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    validate(config, where=where)
+    return config
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML profile and apply ``overrides`` (e.g. ``{"output_dir": "out", "max_steps": "5"}``)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(values).__name__}")
+    config = config_from_dict(values, where=str(path))
+    return apply_overrides(config, overrides or {})
+
+
+def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
+    """A copy of ``config`` with ``overrides`` applied (values coerced to each key's type) and validated."""
+    unknown = [key for key in overrides if key not in config_keys()]
+    if unknown:
+        raise _unknown_keys_error(unknown, "override")
+    merged = {**config.to_dict(), **overrides}
+    return config_from_dict(merged, where="override" if overrides else "config")
+
+
+def validate(config: TrainConfig, *, where: str = "config") -> None:
+    """Check values that have a type but not every value makes sense; raise ConfigError naming the key."""
+    problems: list[str] = []
+    positive = ("lora_r", "lora_alpha", "max_length", "per_device_train_batch_size", "per_device_eval_batch_size",
+                "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "tiny_hidden_size", "tiny_num_layers",
+                "c2eval_paths", "c2eval_max_new_tokens")
+    for key in positive:
+        if getattr(config, key) <= 0:
+            problems.append(f"{key} must be positive, got {getattr(config, key)}")
+    for key in ("num_pairs", "eval_steps", "c2eval_limit", "c2eval_batch_tokens"):
+        value = getattr(config, key)
+        if value is not None and value <= 0:
+            problems.append(f"{key} must be positive or null, got {value}")
+    if config.num_eval_pairs < 0:
+        problems.append(f"num_eval_pairs must be >= 0, got {config.num_eval_pairs}")
+    if config.beta <= 0 or config.learning_rate <= 0:
+        problems.append(f"beta and learning_rate must be positive, got {config.beta} and {config.learning_rate}")
+    if not 0 <= config.warmup_ratio < 1:
+        problems.append(f"warmup_ratio must be in [0, 1), got {config.warmup_ratio}")
+    if config.precision not in PRECISIONS:
+        problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
+    if not 1 <= config.min_rank_gap < N_RANKS:
+        problems.append(f"min_rank_gap must be in 1..{N_RANKS - 1}, got {config.min_rank_gap}")
+    for pair in config.rank_pairs or []:
+        try:
+            parse_rank_pair(pair)
+        except ValueError as error:
+            problems.append(f"rank_pairs: {error}")
+    if config.max_steps <= 0 and config.max_steps != -1:
+        problems.append(f"max_steps must be positive or -1, got {config.max_steps}")
+    if config.max_steps == -1 and config.num_train_epochs <= 0:
+        problems.append("num_train_epochs must be positive when max_steps is -1")
+    if config.c2eval_mode not in ("words", "tokens"):
+        problems.append(f"c2eval_mode must be words or tokens, got {config.c2eval_mode!r}")
+    if not config.c2eval_ks or any(k <= 0 for k in config.c2eval_ks):
+        problems.append(f"c2eval_ks must list positive integers, got {config.c2eval_ks}")
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+
+
+def parse_rank_pair(text: str) -> tuple[int, int]:
+    """``"1-5"`` -> ``(1, 5)``: chosen rank, rejected rank, with 0 <= chosen < rejected <= 5."""
+    match = re.fullmatch(r"\s*(\d)\s*-\s*(\d)\s*", text)
+    if not match:
+        raise ValueError(f"{text!r} is not 'CHOSEN-REJECTED', e.g. '1-5'")
+    chosen, rejected = int(match.group(1)), int(match.group(2))
+    if not 0 <= chosen < rejected < N_RANKS:
+        raise ValueError(f"{text!r}: need 0 <= chosen < rejected <= {N_RANKS - 1}")
+    return chosen, rejected
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (keys in definition order), loadable with :func:`load_config`."""
+    import yaml
+
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+TRAINING_ONLY_PREFIX = "c2eval"  # keys that do not change what is trained
+
+
+def training_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
+    """Keys (other than the C2-Eval ones) whose values differ: a finished run is reused only if none do."""
+    return [key for key in config_keys()
+            if not key.startswith(TRAINING_ONLY_PREFIX) and getattr(a, key) != getattr(b, key)]

@@ -1,0 +1,235 @@
+"""The recipe end to end: data, 4-bit base, LoRA, TRL ``DPOTrainer`` (``ref_model=None``), train, save.
+
+``OUTPUT_DIR`` ends up holding the adapter (``adapter_config.json``, ``adapter_model.safetensors``), the
+tokenizer, ``train_config.yaml`` (the resolved config), ``training_log.jsonl`` (every log line, written as
+it happens) and ``training_log.csv``, and ``metrics.json`` (held-out reward margin and accuracy before and
+after training, final training margin, pairs/s). Checkpoints are saved every ``save_steps``: re-running the
+same command resumes from the last one, and a finished run is not trained again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from c2kit.training.config import ConfigError, TrainConfig, load_config, save_config, training_differences
+from c2kit.training.data import load_pairs, split_pairs, to_dpo_format
+from c2kit.training.model import load_base_model, load_tokenizer, lora_config, resolve_base_model
+from c2kit.training.precision import Precision, cast_trainable_params_to_fp32, resolve_precision
+
+CONFIG_FILE = "train_config.yaml"
+LOG_JSONL = "training_log.jsonl"
+LOG_CSV = "training_log.csv"
+METRICS_FILE = "metrics.json"
+# DPO metrics kept in metrics.json (TRL logs them as "rewards/margins", "eval_rewards/margins", ...).
+REPORTED = ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected")
+
+
+@dataclass
+class TrainResult:
+    """Where the run is and what it measured (``metrics`` is the content of ``metrics.json``)."""
+
+    output_dir: Path
+    base_model: str
+    metrics: dict[str, Any]
+    reused: bool  # True when a finished run with the same config was found and not trained again
+
+
+def dpo_args(config: TrainConfig, precision: Precision, *, progress: bool = True):
+    """TRL ``DPOConfig`` for the recipe (TRL 1.16 names: no max_prompt_length; bf16 defaults to True)."""
+    from trl import DPOConfig
+
+    if config.optim.startswith("paged_") and precision.use_cpu:
+        raise ConfigError(f"optim {config.optim!r} needs a CUDA GPU; use --optim adamw_torch on CPU")
+    return DPOConfig(
+        output_dir=config.output_dir,
+        beta=config.beta,
+        loss_type=config.loss_type,
+        max_length=config.max_length,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler_type,
+        warmup_steps=config.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of the total steps
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        optim=config.optim,
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        per_device_eval_batch_size=config.per_device_eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        fp16=precision.fp16,
+        bf16=precision.bf16,
+        use_cpu=precision.use_cpu,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        eval_strategy="steps" if config.eval_steps else "no",
+        eval_steps=config.eval_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        disable_tqdm=not progress,
+        dataloader_pin_memory=not precision.use_cpu,
+    )
+
+
+def build_trainer(model, tokenizer, args, config: TrainConfig, train_dataset, eval_dataset=None,
+                  callbacks: list | None = None):
+    """``DPOTrainer`` with LoRA on all linear layers and no reference model (the adapter-disabled base is it).
+
+    Trainable parameters are cast back to fp32 unless training under bf16 autocast (see
+    :mod:`c2kit.training.precision`): TRL casts them to bf16 for quantized models, which breaks fp16.
+    """
+    from trl import DPOTrainer
+
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=None,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(config),
+        callbacks=callbacks,
+    )
+    if not args.bf16:
+        cast_trainable_params_to_fp32(trainer.model)
+    return trainer
+
+
+def _jsonl_logger(path: Path):
+    """A callback appending every log line (train and eval) to ``path`` as it is produced."""
+    from transformers import TrainerCallback
+
+    class JsonlLogger(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and logs:
+                with open(path, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+
+    return JsonlLogger()
+
+
+def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
+    """Train (or resume, or reuse a finished run) and write everything to ``config.output_dir``."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    out = Path(config.output_dir)
+    finished = _check_output_dir(out, config)
+    base_model = resolve_base_model(config)
+    if finished is not None:
+        print(f"{out}: already trained with this config; reusing it (delete the directory to train again)")
+        return TrainResult(out, base_model, finished, reused=True)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / CONFIG_FILE)  # first, so an interrupted directory says what it was running
+
+    precision = resolve_precision(config.precision)
+    tokenizer = load_tokenizer(base_model, config)
+    pairs = load_pairs(config.dataset, config_name=config.dataset_config, split=config.dataset_split,
+                       revision=config.dataset_revision)
+    split = split_pairs(pairs, config, origin=f"{config.dataset} [{config.dataset_config}/{config.dataset_split}]")
+    print(split.report())
+    train_dataset = to_dpo_format(split.train, tokenizer)
+    eval_dataset = to_dpo_format(split.eval, tokenizer) if split.eval is not None and len(split.eval) else None
+
+    args = dpo_args(config, precision, progress=progress)
+    model = load_base_model(base_model, config, precision)
+    trainer = build_trainer(model, tokenizer, args, config, train_dataset, eval_dataset,
+                            callbacks=[_jsonl_logger(out / LOG_JSONL)])
+    trainer.model.print_trainable_parameters()
+    print(f"precision {precision.name} on {'CPU' if precision.use_cpu else 'GPU'}; pad token "
+          f"{tokenizer.pad_token!r}, EOS {tokenizer.eos_token!r}")
+
+    metrics: dict[str, Any] = {
+        "base_model": base_model,
+        "precision": precision.name,
+        "device": _device_name(precision),
+        "data": split.report(),
+        "num_train_pairs": len(train_dataset),
+        "num_eval_pairs": len(eval_dataset) if eval_dataset is not None else 0,
+    }
+    checkpoint = get_last_checkpoint(str(out)) if out.is_dir() else None
+    if eval_dataset is not None and config.eval_before_training and checkpoint is None:
+        metrics["eval_before"] = _pick(trainer.evaluate(), "eval_")
+    if checkpoint:
+        print(f"resuming from {checkpoint}")
+    _reset_peak_memory(precision)
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+    metrics["train_runtime_s"] = output.metrics.get("train_runtime")
+    metrics["train_pairs_per_second"] = output.metrics.get("train_samples_per_second")
+    metrics["global_step"] = trainer.state.global_step
+    metrics["train_final"] = _last_train_log(trainer.state.log_history)
+    metrics["peak_gpu_memory_gib"] = _peak_memory_gib(precision)
+    if eval_dataset is not None:
+        metrics["eval_after"] = _pick(trainer.evaluate(), "eval_")
+    from c2_eval_metric.runner import library_versions  # imports torch: kept out of module import time
+
+    metrics["versions"] = {**library_versions(), "trl": metadata.version("trl")}
+
+    trainer.save_model(str(out))  # the adapter (PEFT saves only the LoRA weights) and the tokenizer
+    _write_log_csv(trainer.state.log_history, out / LOG_CSV)
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    return TrainResult(out, base_model, metrics, reused=False)
+
+
+def _check_output_dir(out: Path, config: TrainConfig) -> dict | None:
+    """The metrics of a finished run with the same training settings, None for a fresh or resumable dir."""
+    saved_path = out / CONFIG_FILE
+    if not saved_path.is_file():
+        return None
+    saved = load_config(saved_path)
+    differences = training_differences(saved, config)
+    if differences:
+        details = ", ".join(f"{key}: {getattr(saved, key)!r} -> {getattr(config, key)!r}" for key in differences)
+        raise ConfigError(f"{out} holds a run with different settings ({details}); use another --output_dir "
+                          "or delete that directory")
+    metrics_path = out / METRICS_FILE
+    return json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None
+
+
+def _pick(logs: dict, prefix: str) -> dict:
+    return {key: logs[prefix + key] for key in REPORTED if prefix + key in logs}
+
+
+def _last_train_log(history: list[dict]) -> dict:
+    train_logs = [entry for entry in history if "rewards/margins" in entry]
+    return _pick(train_logs[-1], "") if train_logs else {}
+
+
+def _write_log_csv(history: list[dict], path: Path) -> None:
+    columns = sorted({key for entry in history for key in entry}, key=lambda key: (key != "step", key))
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _device_name(precision: Precision) -> str:
+    if precision.use_cpu:
+        return "cpu"
+    import torch
+
+    return torch.cuda.get_device_name()
+
+
+def _reset_peak_memory(precision: Precision) -> None:
+    if not precision.use_cpu:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_memory_gib(precision: Precision) -> float | None:
+    if precision.use_cpu:
+        return None
+    import torch
+
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2)
