@@ -273,10 +273,10 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
 
 
-TRAINING_ONLY_PREFIX = "c2eval"  # keys that do not change what is trained
-
-
 def training_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
-    """Keys (other than the C2-Eval ones) whose values differ: a finished run is reused only if none do."""
+    """Keys that change what is trained and differ: a run directory is resumed or reused only if none do.
+
+    ``output_dir`` (a run may be moved) and the ``c2eval_*`` keys (evaluation only) do not count.
+    """
     return [key for key in config_keys()
-            if not key.startswith(TRAINING_ONLY_PREFIX) and getattr(a, key) != getattr(b, key)]
+            if key != "output_dir" and not key.startswith("c2eval") and getattr(a, key) != getattr(b, key)]

@@ -58,10 +58,11 @@ def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train"
     import datasets
 
     # A local directory rebuilt in place with the same file names is served from a stale cache by datasets
-    # 5.2 (its cache key ignores the new contents), so local data is always re-read.
-    mode = "force_redownload" if Path(dataset).is_dir() else None
+    # 5.2 (its cache key ignores the new contents), so local data is always re-read, without checking it
+    # against the split sizes recorded for the old contents.
+    local = {"download_mode": "force_redownload", "verification_mode": "no_checks"} if Path(dataset).is_dir() else {}
     try:
-        loaded = datasets.load_dataset(dataset, config_name, split=split, revision=revision, download_mode=mode)
+        loaded = datasets.load_dataset(dataset, config_name, split=split, revision=revision, **local)
     except Exception as error:  # datasets raises many types (FileNotFound, ValueError, HF hub errors)
         raise DataError(f"{dataset}: cannot load config {config_name!r}, split {split!r}: {error}") from error
     missing = [column for column in TEXT_COLUMNS if column not in loaded.column_names]

@@ -1,0 +1,180 @@
+"""Training config: YAML profiles, type coercion, overrides, validation, the `c2 train` parser, precision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from c2kit.cli import build_parser
+from c2kit.cli.train_cmd import overrides_from_args
+from c2kit.training.config import (
+    ConfigError,
+    TrainConfig,
+    apply_overrides,
+    config_keys,
+    load_config,
+    parse_rank_pair,
+    save_config,
+    training_differences,
+)
+from c2kit.training.precision import PrecisionError, resolve_precision
+
+PROFILES = Path(__file__).resolve().parent.parent / "training" / "profiles"
+PROFILE_NAMES = ("llama2-7b-chat-t4", "qwen2-7b-instruct-t4", "llama2-7b-chat-24gb", "qwen2-7b-instruct-24gb",
+                 "tiny-cpu")
+
+
+def write_yaml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", PROFILE_NAMES)
+def test_profiles_load_validate_and_set_every_key(name):
+    import yaml
+
+    path = PROFILES / f"{name}.yaml"
+    config = load_config(path)
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # Profiles are explicit: every training choice is written down (and commented) in the file.
+    missing = {key for key in config_keys() if key not in written} - {"trust_remote_code", "dataset_config",
+                                                                      "dataset_split", "dataset_revision",
+                                                                      "rank_pairs", "eval_steps", "c2eval",
+                                                                      "c2eval_batch_tokens", "tiny_hidden_size",
+                                                                      "tiny_num_layers", "revision"}
+    assert not missing, f"{name} leaves {sorted(missing)} to defaults"
+    assert config.load_in_4bit and config.lora_target_modules == "all-linear" and config.attn_implementation == "sdpa"
+
+
+def test_gpu_profiles_follow_the_hardware():
+    for name in ("llama2-7b-chat-t4", "qwen2-7b-instruct-t4"):
+        config = load_config(PROFILES / f"{name}.yaml")
+        assert (config.precision, config.optim, config.gradient_checkpointing) == ("fp16", "paged_adamw_8bit", True)
+        assert config.max_length == 1024 and config.lora_r == 16 and config.beta == 0.1
+        assert config.per_device_train_batch_size * config.gradient_accumulation_steps == 16
+    for name in ("llama2-7b-chat-24gb", "qwen2-7b-instruct-24gb"):
+        assert load_config(PROFILES / f"{name}.yaml").precision == "bf16"
+    tiny = load_config(PROFILES / "tiny-cpu.yaml")
+    assert (tiny.model_name_or_path, tiny.optim, tiny.precision) == ("tiny", "adamw_torch", "auto")
+
+
+def test_yaml_values_are_coerced_to_the_key_types(tmp_path):
+    # YAML reads "5e-5" (no dot) as a string and "1" as an int: both must become the key's type.
+    config = load_config(write_yaml(tmp_path, "learning_rate: 5e-5\nnum_train_epochs: 1\nnum_pairs: null\n"
+                                              "c2eval_ks: [10, 30]\nrank_pairs: ['1-5']\n"))
+    assert config.learning_rate == 5e-5 and isinstance(config.num_train_epochs, float)
+    assert config.num_pairs is None and config.c2eval_ks == [10, 30] and config.rank_pairs == ["1-5"]
+    # Keys absent from the file keep the defaults.
+    assert config.beta == TrainConfig().beta
+
+
+def test_overrides_are_coerced_from_strings(tmp_path):
+    base = load_config(write_yaml(tmp_path, "max_steps: 100\nnum_pairs: 50\n"))
+    config = apply_overrides(base, {"max_steps": "5", "learning_rate": "1e-4", "load_in_4bit": "false",
+                                    "num_pairs": "null", "c2eval_ks": "10,20", "rank_pairs": "1-5, 2-5",
+                                    "output_dir": "out"})
+    assert (config.max_steps, config.learning_rate, config.load_in_4bit) == (5, 1e-4, False)
+    assert config.num_pairs is None and config.c2eval_ks == [10, 20] and config.rank_pairs == ["1-5", "2-5"]
+    assert config.output_dir == "out" and base.output_dir != "out"  # the original is not modified
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"max_steps": "five"}, "key 'max_steps': expected int, got 'five'"),
+    ({"load_in_4bit": "maybe"}, "key 'load_in_4bit': expected bool"),
+    ({"c2eval_ks": "10,x"}, "key 'c2eval_ks': expected int, got 'x'"),
+    ({"lora_r": "0"}, "lora_r must be positive, got 0"),
+    ({"precision": "fp8"}, "precision must be one of auto, fp16, bf16, fp32"),
+    ({"rank_pairs": "5-1"}, "rank_pairs: '5-1': need 0 <= chosen < rejected <= 5"),
+    ({"max_steps": "0"}, "max_steps must be positive or -1"),
+])
+def test_bad_values_name_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        apply_overrides(TrainConfig(), overrides)
+
+
+def test_unknown_keys_list_the_valid_ones(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config(write_yaml(tmp_path, "learning_rat: 1.0e-4\n"))
+    text = str(error.value)
+    assert str(tmp_path / "config.yaml") in text and "learning_rat" in text and "learning_rate" in text
+    with pytest.raises(ConfigError, match="unknown key.*lr.*Valid keys: model_name_or_path"):
+        apply_overrides(TrainConfig(), {"lr": "1"})
+
+
+def test_bad_yaml_files_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(write_yaml(tmp_path, "- a\n- b\n"))
+
+
+def test_resolved_config_round_trips(tmp_path):
+    config = apply_overrides(load_config(PROFILES / "tiny-cpu.yaml"), {"rank_pairs": "1-5", "num_pairs": "null"})
+    save_config(config, tmp_path / "saved.yaml")
+    assert load_config(tmp_path / "saved.yaml") == config
+
+
+def test_training_differences_ignore_output_dir_and_eval_keys():
+    base = TrainConfig()
+    moved = apply_overrides(base, {"output_dir": "elsewhere", "c2eval_limit": "3", "c2eval": "true"})
+    assert training_differences(base, moved) == []
+    changed = apply_overrides(base, {"learning_rate": "1e-3", "seed": "1"})
+    assert training_differences(base, changed) == ["learning_rate", "seed"]
+
+
+def test_rank_pair_parsing():
+    assert parse_rank_pair("1-5") == (1, 5) and parse_rank_pair(" 0 - 4 ") == (0, 4)
+    for bad in ("15", "3-3", "a-b", "2-6"):
+        with pytest.raises(ValueError):
+            parse_rank_pair(bad)
+
+
+def test_cli_turns_key_options_into_overrides():
+    args = build_parser().parse_args(["train", "--config", "p.yaml", "--output_dir", "D", "--max_steps", "5",
+                                      "--eval"])
+    assert args.config == "p.yaml"
+    assert overrides_from_args(args) == {"output_dir": "D", "max_steps": "5", "c2eval": "true"}
+    assert overrides_from_args(build_parser().parse_args(["train", "--config", "p.yaml"])) == {}
+
+
+def test_cli_rejects_unknown_options_listing_keys(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["train", "--config", "p.yaml", "--lr", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown option(s) --lr 1" in err and "learning_rate" in err
+    with pytest.raises(SystemExit):  # no abbreviations: --output must not mean --output_dir
+        build_parser().parse_args(["train", "--config", "p.yaml", "--output", "D"])
+
+
+def test_cli_reports_config_errors_without_a_traceback(tmp_path, capsys):
+    from c2kit.cli import main
+
+    assert main(["train", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert "no such config file" in capsys.readouterr().err
+    path = write_yaml(tmp_path, "beta: 0.1\n")
+    assert main(["train", "--config", str(path), "--max_steps", "x"]) == 2
+    assert "key 'max_steps': expected int, got 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("requested", "cuda", "bf16", "expected"), [
+    ("auto", False, False, ("fp32", True)),
+    ("auto", True, False, ("fp16", False)),  # T4
+    ("auto", True, True, ("bf16", False)),
+    ("fp16", True, True, ("fp16", False)),
+    ("bf16", False, False, ("bf16", True)),  # CPU autocast supports bf16
+])
+def test_precision_resolution(requested, cuda, bf16, expected):
+    precision = resolve_precision(requested, cuda=cuda, bf16_supported=bf16)
+    assert (precision.name, precision.use_cpu) == expected
+    assert precision.fp16 == (expected[0] == "fp16") and precision.bf16 == (expected[0] == "bf16")
+    assert precision.keeps_bf16_adapters == (expected[0] == "bf16")
+
+
+def test_impossible_precisions_are_refused():
+    with pytest.raises(PrecisionError, match="fp16 needs a CUDA GPU"):
+        resolve_precision("fp16", cuda=False, bf16_supported=False)
+    with pytest.raises(PrecisionError, match="no bf16"):
+        resolve_precision("bf16", cuda=True, bf16_supported=False)

@@ -1,0 +1,164 @@
+"""Training data: load C2-Syn-shaped Parquet dirs, rank filters, request-level held-out split, prompt rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from c2kit.training.config import TrainConfig, apply_overrides
+from c2kit.training.data import DataError, adds_bos, load_pairs, split_pairs, to_dpo_format
+
+# The 15 (chosen, rejected) rank pairs of one request, best rank first (0 = SR ... 5 = FHR).
+RANK_PAIRS = [(c, r) for c in range(6) for r in range(c + 1, 6)]
+
+
+def write_pairs_dir(directory: Path, rows: list[dict]) -> Path:
+    """A C2-Syn-shaped dataset (interface 5): pairs/*.parquet plus a README whose YAML lists the config."""
+    import datasets
+    import yaml
+
+    (directory / "pairs").mkdir(parents=True, exist_ok=True)
+    datasets.Dataset.from_list(rows).to_parquet(str(directory / "pairs" / "train-00000-of-00001.parquet"))
+    card = {"configs": [{"config_name": "pairs", "default": True,
+                         "data_files": [{"split": "train", "path": "pairs/train-*.parquet"}]}]}
+    (directory / "README.md").write_text("---\n" + yaml.safe_dump(card) + "---\n# test pairs\n", encoding="utf-8")
+    return directory
+
+
+def synthetic_pairs(requests: str = "abcde") -> list[dict]:
+    return [{"prompt": f"How do I do {sid}?", "chosen": f"{sid}-{c}", "rejected": f"{sid}-{r}",
+             "chosen_rank": c, "rejected_rank": r, "source_id": sid}
+            for sid in requests for c, r in RANK_PAIRS]
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    import datasets
+
+    return datasets.Dataset.from_list(synthetic_pairs())
+
+
+def config(**overrides) -> TrainConfig:
+    return apply_overrides(TrainConfig(), {"num_eval_pairs": "0", **{k: str(v) for k, v in overrides.items()}})
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({}, 75),                                    # 5 requests x 15 pairs
+    ({"rank_pairs": "1-5,2-5"}, 10),             # 2 per request
+    ({"min_rank_gap": 4}, 15),                   # (0,4), (0,5), (1,5) per request
+    ({"min_rank_gap": 4, "rank_pairs": "1-5,1-2"}, 5),  # both filters: only (1,5)
+])
+def test_rank_filters(pairs, overrides, expected):
+    split = split_pairs(pairs, config(**overrides))
+    assert split.n_candidates == expected and len(split.train) == expected and split.eval is None
+    gaps = [r - c for c, r in zip(split.train["chosen_rank"], split.train["rejected_rank"])]
+    assert min(gaps) >= config(**overrides).min_rank_gap
+
+
+def test_held_out_pairs_come_from_requests_never_trained_on(pairs):
+    split = split_pairs(pairs, config(rank_pairs="1-5,2-5", num_eval_pairs=4, num_pairs=5, seed=3))
+    eval_ids, train_ids = set(split.eval["source_id"]), set(split.train["source_id"])
+    assert len(split.eval) == 4 and len(eval_ids) == 2  # two whole requests of 2 pairs each
+    assert len(split.train) == 5 and len(train_ids) == 3  # num_pairs from the other three requests
+    assert not eval_ids & train_ids
+    assert "training on 5, held out 4" in split.report()
+
+
+def test_split_is_seeded(pairs):
+    def chosen(seed):
+        split = split_pairs(pairs, config(num_eval_pairs=15, num_pairs=20, seed=seed))
+        return split.train["chosen"], split.eval["chosen"]
+
+    assert chosen(0) == chosen(0)
+    assert chosen(0) != chosen(1)
+
+
+def test_held_out_split_always_leaves_training_pairs(pairs):
+    split = split_pairs(pairs, config(num_eval_pairs=1000))
+    assert len(split.train) == 15 and len(split.eval) == 60  # all but one request held out
+
+
+def test_bad_pairs_are_skipped_and_counted():
+    import datasets
+
+    rows = synthetic_pairs("ab")
+    rows[0]["chosen"] = "  "
+    rows[1]["rejected"] = rows[1]["chosen"]
+    split = split_pairs(datasets.Dataset.from_list(rows), config())
+    assert len(split.train) == 28 and dict(split.skipped) == {"empty chosen": 1, "chosen == rejected": 1}
+    assert "skipped 2 bad pairs (chosen == rejected: 1, empty chosen: 1)" in split.report()
+
+
+def test_rank_filter_needs_rank_columns():
+    import datasets
+
+    rows = [{key: row[key] for key in ("prompt", "chosen", "rejected")} for row in synthetic_pairs("a")]
+    data = datasets.Dataset.from_list(rows)
+    assert len(split_pairs(data, config()).train) == 15  # groups by prompt when source_id is missing
+    with pytest.raises(DataError, match=r"need the column\(s\) \['chosen_rank', 'rejected_rank'\]"):
+        split_pairs(data, config(min_rank_gap=2))
+
+
+def test_load_pairs_reads_a_c2syn_directory_and_rereads_it_when_rebuilt(tmp_path):
+    directory = write_pairs_dir(tmp_path / "c2-syn", synthetic_pairs("ab"))
+    loaded = load_pairs(str(directory))
+    assert len(loaded) == 30 and loaded[0]["chosen"] == "a-0"
+    # Rebuilt in place with the same file name: datasets' cache would serve the old rows.
+    write_pairs_dir(directory, synthetic_pairs("xyz"))
+    assert len(load_pairs(str(directory))) == 45
+
+
+def test_load_pairs_errors_name_the_dataset(tmp_path):
+    with pytest.raises(DataError, match="cannot load config 'pairs'"):
+        load_pairs(str(tmp_path / "nowhere"))
+    rows = [{"prompt": "p", "chosen": "c"}]
+    directory = write_pairs_dir(tmp_path / "bad", rows)
+    with pytest.raises(DataError, match=r"missing column\(s\) \['rejected'\]"):
+        load_pairs(str(directory))
+
+
+def test_prompts_are_rendered_with_the_chat_template_and_completions_end_with_eos(tiny_tokenizer):
+    import datasets
+
+    data = datasets.Dataset.from_list([
+        {"prompt": "How do I x?", "chosen": "No.", "rejected": "Sure, first", "chosen_rank": 0, "rejected_rank": 5},
+        {"prompt": "What is y?", "chosen": "Ok.<|im_end|>", "rejected": "y", "chosen_rank": 1, "rejected_rank": 2},
+    ])
+    rendered = to_dpo_format(data, tiny_tokenizer)
+    assert rendered.column_names == ["prompt", "chosen", "rejected"]
+    assert rendered[0] == {"prompt": "<|im_start|>user\nHow do I x?<|im_end|>\n<|im_start|>assistant\n",
+                           "chosen": "No.<|im_end|>", "rejected": "Sure, first<|im_end|>"}
+    assert rendered[1]["chosen"] == "Ok.<|im_end|>"  # EOS is not doubled
+
+
+def test_a_template_that_writes_bos_does_not_get_a_second_one(tiny_model_dir):
+    import datasets
+    from tokenizers.processors import TemplateProcessing
+    from transformers import AutoTokenizer
+
+    # A Llama-2-like setup: the tokenizer prepends BOS and the template writes it too.
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.bos_token = "<|endoftext|>"
+    bos_id = tokenizer.bos_token_id
+    tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
+        single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos_id)])
+    tokenizer.chat_template = "{{ bos_token }}" + tokenizer.chat_template
+    assert adds_bos(tokenizer)
+    data = datasets.Dataset.from_list([{"prompt": "How?", "chosen": "No.", "rejected": "Yes."}])
+    prompt = to_dpo_format(data, tokenizer)[0]["prompt"]
+    assert prompt == "<|im_start|>user\nHow?<|im_end|>\n<|im_start|>assistant\n"
+    ids = tokenizer(prompt)["input_ids"]  # what TRL does with a string prompt
+    assert ids[0] == bos_id and ids.count(bos_id) == 1
+
+
+def test_no_template_is_an_error(tiny_model_dir):
+    import datasets
+    from transformers import AutoTokenizer
+
+    from c2kit.prefill import PrefillError
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = None
+    with pytest.raises(PrefillError, match="has no chat template"):
+        to_dpo_format(datasets.Dataset.from_list([{"prompt": "p", "chosen": "c", "rejected": "r"}]), tokenizer)

@@ -1,0 +1,224 @@
+"""QLoRA DPO end to end on CPU: `c2 train` with the tiny profile, trained once, then checked several ways.
+
+The pairs are built here from the shipped benchmark rows (interface 5 layout), C2-Syn style: for each
+request, SR (a refusal), SYN_1..4 (the opener and the first 10/18/26/34 words of the harmful response,
+then a trigger and a short correction) and FHR (the harmful response). Two simplifications make the
+preference learnable by a random tiny model in 30 CPU steps: one fixed trigger instead of 15, and FHR keeps
+the opener, so every SYN_i/FHR pair shares its text up to the cut (DPO cancels shared tokens, so this is
+the same preference as a prefilled prompt whose two continuations are the trigger and more harmful text).
+Training uses only the SYN_i-vs-FHR pairs (``rank_pairs``). C2-Eval runs on the first 10 benchmark items,
+which the training rows (20..219) do not include.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from test_training_data import write_pairs_dir
+
+from c2kit.prefill import pick_opener
+from c2kit.protocol import TRIGGERS
+from c2kit.sources import load_source
+from c2kit.training.config import ConfigError, TrainConfig, apply_overrides, load_config
+
+pytest.importorskip("trl")
+
+PROFILE = Path(__file__).resolve().parent.parent / "training" / "profiles" / "tiny-cpu.yaml"
+TRIGGER = "However, I cannot provide"
+CORRECTION = "help with this, it is illegal and harmful."
+SYN_VS_FHR = "1-5,2-5,3-5,4-5"
+TRAIN_ROWS = slice(20, 220)
+
+
+def c2syn_like_rows() -> list[dict]:
+    assert TRIGGER in TRIGGERS
+    pairs = []
+    for row in load_source().rows[TRAIN_ROWS]:
+        opener = pick_opener(row.source_id, 0)
+        words = f"{opener} {row.harmful_response}".split()
+        n_opener = len(opener.split())
+        syn = [" ".join(words[: 8 * i + 2]) + f" {TRIGGER} {CORRECTION}" for i in range(1, 5)]
+        responses = [f"I cannot provide {CORRECTION}", *syn, " ".join(words[: n_opener + 45])]
+        pairs += [{"prompt": row.request, "chosen": responses[c], "rejected": responses[r], "chosen_rank": c,
+                   "rejected_rank": r, "source_id": row.source_id}
+                  for c in range(6) for r in range(c + 1, 6)]
+    return pairs
+
+
+@dataclass
+class Run:
+    out: Path
+    data: Path
+    metrics: dict
+
+    def config(self, **overrides) -> TrainConfig:
+        return load_config(self.out / "train_config.yaml", {k: str(v) for k, v in overrides.items()})
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Run:
+    """`c2 train --config tiny-cpu.yaml ... --eval`: one training run and its C2-Eval before/after."""
+    from c2kit.cli import main
+
+    root = tmp_path_factory.mktemp("training")
+    data = write_pairs_dir(root / "c2-syn", c2syn_like_rows())
+    out = root / "run"
+    argv = ["train", "--config", str(PROFILE), "--dataset", str(data), "--output_dir", str(out),
+            "--rank_pairs", SYN_VS_FHR, "--eval", "--no-progress"]
+    assert main(argv) == 0
+    return Run(out, data, json.loads((out / "metrics.json").read_text()))
+
+
+def test_output_dir_holds_adapter_tokenizer_config_and_logs(run):
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                 "train_config.yaml", "training_log.jsonl", "training_log.csv", "metrics.json"):
+        assert (run.out / name).is_file(), name
+    adapter = json.loads((run.out / "adapter_config.json").read_text())
+    assert adapter["r"] == 16 and adapter["lora_alpha"] == 32
+    assert {name.rsplit(".", 1)[-1] for name in adapter["target_modules"]} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                              "down_proj"}  # all linear layers but the LM head
+    assert Path(adapter["base_model_name_or_path"]) == (run.out / "base-model").resolve()
+    # The resolved config is the profile plus the command-line overrides.
+    expected = load_config(PROFILE, {"dataset": str(run.data), "output_dir": str(run.out),
+                                     "rank_pairs": SYN_VS_FHR, "c2eval": "true"})
+    assert run.config() == expected
+    logs = [json.loads(line) for line in (run.out / "training_log.jsonl").read_text().splitlines()]
+    train_steps = [entry["step"] for entry in logs if "rewards/margins" in entry]
+    assert train_steps == [1, 5, 10, 15, 20, 25, 30]  # logging_first_step, then every 5 of 30 steps
+    assert "rewards/margins" in (run.out / "training_log.csv").read_text().splitlines()[0]
+
+
+def test_held_out_reward_margin_rises_from_zero(run):
+    metrics = run.metrics
+    assert (metrics["num_train_pairs"], metrics["num_eval_pairs"], metrics["global_step"]) == (120, 40, 30)
+    before, after = metrics["eval_before"], metrics["eval_after"]
+    # Before training the adapter is zero (LoRA B = 0): policy == reference, margin 0, loss log 2.
+    assert before["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
+    assert before["loss"] == pytest.approx(math.log(2), abs=1e-5)
+    # After: the held-out chosen responses are clearly preferred (beta 0.01, so a margin of 1 = 100 nats).
+    assert after["rewards/margins"] > 0.5 and after["rewards/accuracies"] >= 0.9
+    assert after["loss"] < 0.5 * before["loss"]
+    assert metrics["precision"] == "fp32" and metrics["device"] == "cpu"
+
+
+def test_adapter_course_corrects_more_than_its_base(run):
+    scores = {side: json.loads((run.out / "eval" / side / "scores.json").read_text()) for side in ("base", "adapter")}
+    for side in scores.values():
+        assert (side["n_items"], side["paths"], side["judge"]) == (10, 4, "keyword-v1")
+        assert sorted(side["corr_at_k"]) == ["10", "20", "30"]
+    assert scores["adapter"]["corr_mean"] > scores["base"]["corr_mean"] + 0.1
+    comparison = json.loads((run.out / "eval" / "compare" / "comparison.json").read_text())
+    assert [entry["scores"]["corr_mean"] for entry in comparison["runs"]] == [
+        scores["base"]["corr_mean"], scores["adapter"]["corr_mean"]]
+    assert (run.out / "eval" / "compare" / "corr_at_k.png").is_file()
+    # The judge fired on the phrase the adapter learned, not on chance text.
+    generations = [json.loads(line) for line in (run.out / "eval" / "adapter" / "generations.jsonl").open()]
+    assert any("cannot provide" in g["continuation"] for g in generations)
+
+
+def test_adapter_weights_were_trained_in_fp32(run):
+    from safetensors import safe_open
+
+    with safe_open(str(run.out / "adapter_model.safetensors"), "pt") as tensors:
+        dtypes = {str(tensors.get_tensor(name).dtype) for name in tensors.keys()}
+    assert dtypes == {"torch.float32"}  # TRL's bf16 cast was undone (precision fp32)
+
+
+def test_rerun_reuses_a_finished_run_and_refuses_other_settings(run):
+    from c2kit.training import run_training
+
+    result = run_training(run.config(), progress=False)
+    assert result.reused and result.metrics == run.metrics
+    with pytest.raises(ConfigError, match=r"different settings \(learning_rate: 0.005 -> 0.001\)"):
+        run_training(run.config(learning_rate="1e-3"), progress=False)
+
+
+def test_interrupted_run_resumes_from_its_last_checkpoint(run, tmp_path):
+    from c2kit.training import run_training
+
+    # A moved copy of the run as it was when it stopped: config and last checkpoint, no final outputs.
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copy(run.out / "train_config.yaml", resumed)
+    shutil.copytree(run.out / "checkpoint-30", resumed / "checkpoint-30")
+    result = run_training(run.config(output_dir=resumed, c2eval="false"), progress=False)
+    assert not result.reused and result.metrics["global_step"] == 30
+    assert "eval_before" not in result.metrics  # not re-measured: training had already started
+    assert result.metrics["eval_after"]["rewards/margins"] == pytest.approx(
+        run.metrics["eval_after"]["rewards/margins"], rel=1e-4)
+    assert (resumed / "adapter_model.safetensors").is_file()
+
+
+def _tiny_parts(tiny_model_dir, tmp_path, *, bf16: bool):
+    """The recipe's pieces for a DPOTrainer on the 4-bit session tiny model: model, tokenizer, args, config, pairs."""
+    import datasets
+
+    from c2kit.training.data import to_dpo_format
+    from c2kit.training.model import load_base_model, load_tokenizer
+    from c2kit.training.precision import resolve_precision
+    from c2kit.training.trainer import dpo_args
+
+    config = apply_overrides(load_config(PROFILE), {"model_name_or_path": tiny_model_dir, "output_dir": str(tmp_path),
+                                                    "max_steps": "1", "per_device_train_batch_size": "2"})
+    precision = resolve_precision("bf16" if bf16 else "fp32", cuda=False)
+    tokenizer = load_tokenizer(tiny_model_dir, config)
+    rows = [{"prompt": f"How do I do {i}?", "chosen": "I cannot help.", "rejected": f"Sure, step {i}."}
+            for i in range(4)]
+    pairs = to_dpo_format(datasets.Dataset.from_list(rows), tokenizer)
+    model = load_base_model(tiny_model_dir, config, precision)
+    return model, tokenizer, dpo_args(config, precision, progress=False), config, pairs
+
+
+def test_fp32_fix_undoes_trls_bf16_cast_of_quantized_lora_weights(tiny_model_dir, tmp_path):
+    import torch
+    from trl import DPOTrainer
+
+    from c2kit.training.model import lora_config
+    from c2kit.training.precision import cast_trainable_params_to_fp32
+
+    model, tokenizer, args, config, pairs = _tiny_parts(tiny_model_dir, tmp_path, bf16=False)
+    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=pairs, processing_class=tokenizer,
+                         peft_config=lora_config(config))
+    trainable = {name: p for name, p in trainer.model.named_parameters() if p.requires_grad}
+    frozen_before = {name: p.dtype for name, p in trainer.model.named_parameters() if not p.requires_grad}
+    # The situation that breaks fp16 on a T4: TRL made the LoRA weights of the 4-bit model bf16.
+    assert trainable and {p.dtype for p in trainable.values()} == {torch.bfloat16}
+    assert all("lora_" in name for name in trainable)
+    cast = cast_trainable_params_to_fp32(trainer.model)
+    assert sorted(cast) == sorted(trainable)
+    assert {p.dtype for p in trainable.values()} == {torch.float32}
+    frozen_after = {name: p.dtype for name, p in trainer.model.named_parameters() if not p.requires_grad}
+    assert frozen_after == frozen_before and torch.uint8 in frozen_after.values()  # 4-bit base untouched
+    assert cast_trainable_params_to_fp32(trainer.model) == []  # idempotent
+    trainer.train()  # the optimizer is built on the fp32 tensors
+    assert {p.dtype for p in trainable.values()} == {torch.float32}
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_build_trainer_keeps_bf16_adapters_only_under_bf16(tiny_model_dir, tmp_path, bf16):
+    import torch
+
+    from c2kit.training.trainer import build_trainer
+
+    model, tokenizer, args, config, pairs = _tiny_parts(tiny_model_dir, tmp_path, bf16=bf16)
+    trainer = build_trainer(model, tokenizer, args, config, pairs)
+    dtypes = {p.dtype for p in trainer.model.parameters() if p.requires_grad}
+    assert dtypes == {torch.bfloat16 if bf16 else torch.float32}
+
+
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="fp16 autocast needs a CUDA GPU")
+def test_fp16_qlora_dpo_trains_on_a_gpu(run, tmp_path):
+    """The T4 path: fp16 autocast + grad scaler, paged 8-bit AdamW, gradient checkpointing, 4-bit base."""
+    from c2kit.training import run_training
+
+    config = run.config(output_dir=tmp_path / "fp16", precision="fp16", optim="paged_adamw_8bit",
+                        gradient_checkpointing="true", max_steps=3, c2eval="false")
+    result = run_training(config, progress=False)
+    assert result.metrics["precision"] == "fp16" and result.metrics["global_step"] == 3
+    assert math.isfinite(result.metrics["eval_after"]["loss"])
+    assert result.metrics["peak_gpu_memory_gib"] > 0
