@@ -1,0 +1,13 @@
+"""DPO with 4-bit QLoRA on C2-Syn, as a script (same as ``c2 train``), in the spirit of TRL's scripts.
+
+    python training/train.py --config training/profiles/llama2-7b-chat-t4.yaml --output_dir runs/llama2 --eval
+
+All the logic lives in :mod:`c2kit.training`; run ``python training/train.py --help`` for every key.
+"""
+
+import sys
+
+from c2kit.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["train", *sys.argv[1:]]))
