@@ -222,3 +222,19 @@ def test_fp16_qlora_dpo_trains_on_a_gpu(run, tmp_path):
     assert result.metrics["precision"] == "fp16" and result.metrics["global_step"] == 3
     assert math.isfinite(result.metrics["eval_after"]["loss"])
     assert result.metrics["peak_gpu_memory_gib"] > 0
+
+
+def test_memory_benchmark_runs_a_smoke_version(tmp_path):
+    import importlib.util
+
+    path = PROFILE.parent.parent.parent / "benchmarks" / "bench_train_memory.py"
+    spec = importlib.util.spec_from_file_location("bench_train_memory", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--shape", "tiny", "--steps", "1", "--warmup", "0", "--max-length", "128",
+                       "--cache-dir", str(tmp_path / "cache"), "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["shape"] == "tiny" and 64 <= results["pair_tokens_mean"] <= 128
+    for run in ("recipe", "trl_defaults"):
+        assert results[run]["pairs_per_s"] > 0 and len(results[run]["step_s"]) == 1, results[run]

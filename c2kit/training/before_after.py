@@ -56,7 +56,18 @@ def run_before_after(config: TrainConfig, *, base_model: str, adapter_dir: str |
     out = Path(config.output_dir) / EVAL_DIR
     scores = {}
     for side, adapter in (("base", None), ("adapter", str(adapter_dir))):
+        _free_accelerator_memory()  # the trained model (or the base run's) must not share a 16 GB T4 with the next
         print(f"C2-Eval of the {side}: {base_model}" + (f" + {adapter}" if adapter else ""))
         scores[side] = run_eval(eval_config(config, base_model, adapter), out_dir=out / side, progress=progress)
     table = compare_runs([out / "base", out / "adapter"], out_dir=out / "compare")
     return BeforeAfter(table, scores["base"].corr_mean, scores["adapter"].corr_mean, out / "compare")
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
