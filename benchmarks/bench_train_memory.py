@@ -36,16 +36,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 PROFILES = Path(__file__).resolve().parent.parent / "training" / "profiles"
 SHAPES = {
     # Llama-2-7B: 32 layers, 4096 hidden, 11008 MLP, 32 heads, 32K vocabulary.
-    "llama2-7b": {"architecture": "llama", "profile": "llama2-7b-chat-t4", "config": dict(
-        vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
-        num_key_value_heads=32, max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False)},
+    "llama2-7b": {"architecture": "llama", "profile": "llama2-7b-chat-t4", "config": {
+        "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
+        "tie_word_embeddings": False}},
     # Qwen2-7B: 28 layers, 3584 hidden, 18944 MLP, 28 heads / 4 KV heads, 152K vocabulary.
-    "qwen2-7b": {"architecture": "qwen2", "profile": "qwen2-7b-instruct-t4", "config": dict(
-        vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-        num_key_value_heads=4, max_position_embeddings=32768, rms_norm_eps=1e-6, tie_word_embeddings=False)},
-    "tiny": {"architecture": "llama", "profile": "llama2-7b-chat-t4", "config": dict(
-        vocab_size=2048, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=False)},
+    "qwen2-7b": {"architecture": "qwen2", "profile": "qwen2-7b-instruct-t4", "config": {
+        "vocab_size": 152064, "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
+        "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+        "tie_word_embeddings": False}},
+    "tiny": {"architecture": "llama", "profile": "llama2-7b-chat-t4", "config": {
+        "vocab_size": 2048, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 1024,
+        "tie_word_embeddings": False}},
 }
 
 
@@ -172,19 +175,20 @@ def run_trl_defaults(model_path: str, pairs, args) -> dict:
                        max_steps=args.warmup + args.steps, save_strategy="no", report_to="none", logging_steps=100000,
                        disable_tqdm=True, **precision)
     timer = StepTimer()
-    trainer = DPOTrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer,
-                         peft_config=LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
+    lora = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
+    trainer = DPOTrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer, peft_config=lora,
                          callbacks=[timer.callback])
     optim = getattr(config.optim, "value", config.optim)  # an enum in TrainingArguments
     settings = (f"NF4, {'bf16' if bf16 else 'fp16' if precision['fp16'] else 'fp32'}, {optim}, "
-                f"batch {args.baseline_batch}, max_length {config.max_length}, grad ckpt {config.gradient_checkpointing}")
+                f"batch {args.baseline_batch}, max_length {config.max_length}, "
+                f"grad ckpt {config.gradient_checkpointing}")
     return _train(trainer, timer, args.baseline_batch, args.warmup, settings)
 
 
 def _train(trainer, timer: StepTimer, batch: int, warmup: int, settings: str) -> dict:
     try:
         trainer.train()
-    except Exception as error:  # e.g. the fp16 grad scaler on bf16 adapters: report it, as a measurement
+    except RuntimeError as error:  # out of memory, or the fp16 grad scaler on bf16 adapters: a measurement too
         return {"settings": settings, "error": f"{type(error).__name__}: {str(error)[:200]}"}
     timed = timer.durations[warmup:]
     return {"settings": settings, "pairs_per_s": round(batch * len(timed) / sum(timed), 3) if timed else None,

@@ -201,7 +201,7 @@ def test_colab_notebook_is_nbformat4_and_its_commands_are_the_docs(tmp_path):
              for line in cell["source"]]
     shell = [line[1:] for line in lines if line.startswith(("!", "%"))]
     section = _colab_section()
-    documented = [line for block in re.findall(r"```bash\n(.*?)```", section, re.S) for line in block.splitlines()]
+    documented = [line for block in re.findall(r"```bash\n(.*?)```", section, re.DOTALL) for line in block.splitlines()]
     assert shell == documented  # the same commands, in the same order
     assert "notebook_login()" in section and any("notebook_login()" in line for line in lines)
     assert "c2 train --config training/profiles/llama2-7b-chat-t4.yaml" in " ".join(shell)

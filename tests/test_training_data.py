@@ -52,7 +52,7 @@ def config(**overrides) -> TrainConfig:
 def test_rank_filters(pairs, overrides, expected):
     split = split_pairs(pairs, config(**overrides))
     assert split.n_candidates == expected and len(split.train) == expected and split.eval is None
-    gaps = [r - c for c, r in zip(split.train["chosen_rank"], split.train["rejected_rank"])]
+    gaps = [r - c for c, r in zip(split.train["chosen_rank"], split.train["rejected_rank"], strict=True)]
     assert min(gaps) >= config(**overrides).min_rank_gap
 
 

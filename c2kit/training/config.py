@@ -219,8 +219,8 @@ def validate(config: TrainConfig, *, where: str = "config") -> None:
     """Check values that have a type but not every value makes sense; raise ConfigError naming the key."""
     problems: list[str] = []
     positive = ("lora_r", "lora_alpha", "max_length", "per_device_train_batch_size", "per_device_eval_batch_size",
-                "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "tiny_hidden_size", "tiny_num_layers",
-                "c2eval_paths", "c2eval_max_new_tokens")
+                "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "tiny_hidden_size",
+                "tiny_num_layers", "c2eval_paths", "c2eval_max_new_tokens")
     for key in positive:
         if getattr(config, key) <= 0:
             problems.append(f"{key} must be positive, got {getattr(config, key)}")

@@ -111,7 +111,7 @@ def _rank_filter(pairs, config: TrainConfig, origin: str) -> list[int]:
     if missing:
         raise DataError(f"{origin}: min_rank_gap/rank_pairs need the column(s) {missing}")
     chosen, rejected = _column(pairs, "chosen_rank"), _column(pairs, "rejected_rank")
-    return [index for index, (c, r) in enumerate(zip(chosen, rejected))
+    return [index for index, (c, r) in enumerate(zip(chosen, rejected, strict=True))
             if r - c >= config.min_rank_gap and (not wanted or (c, r) in wanted)]
 
 
