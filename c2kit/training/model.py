@@ -37,7 +37,7 @@ def load_tokenizer(model_path: str, config: TrainConfig):
         model_path, revision=None if Path(model_path).is_dir() else config.revision,
         trust_remote_code=config.trust_remote_code,
     )
-    ensure_pad_token(tokenizer)
+    print(ensure_pad_token(tokenizer))
     return tokenizer
 
 

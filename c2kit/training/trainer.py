@@ -145,8 +145,7 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     trainer = build_trainer(model, tokenizer, args, config, train_dataset, eval_dataset,
                             callbacks=[_jsonl_logger(out / LOG_JSONL)])
     trainer.model.print_trainable_parameters()
-    print(f"precision {precision.name} on {'CPU' if precision.use_cpu else 'GPU'}; pad token "
-          f"{tokenizer.pad_token!r}, EOS {tokenizer.eos_token!r}")
+    print(f"precision {precision.name} on {'CPU' if precision.use_cpu else 'GPU'}")
 
     metrics: dict[str, Any] = {
         "base_model": base_model,
