@@ -245,7 +245,8 @@ def adapter_dir(tiny_model_dir, tmp_path_factory) -> Path:
                    ).save_pretrained(out)
     AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
     profile = Path(__file__).resolve().parents[1] / "training" / "profiles" / "tiny-cpu.yaml"
-    save_config(load_config(profile, {"dataset": "org/c2-syn", "output_dir": str(out)}), out / "train_config.yaml")
+    overrides = {"dataset": "org/c2-syn", "output_dir": str(out), "beta": 0.25, "lora_r": 16}
+    save_config(load_config(profile, overrides), out / "train_config.yaml")
     (out / "metrics.json").write_text(json.dumps({"data": DATA_REPORT, **HELD_OUT}), encoding="utf-8")
     (out / "training_log.jsonl").write_text('{"step": 5, "loss": 0.69}\n', encoding="utf-8")
     (out / "checkpoint-20").mkdir()
@@ -295,7 +296,7 @@ def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, a
     assert all(result.metric_config == "keyword-v1" and "keyword-v1" in result.metric_name for result in results)
     assert "| 10 | 0.500 [" in card.text and "| 0.833 [" in card.text and "+0.333" in card.text
     assert DATA_REPORT in card.text and "| rewards/margins | 0.0000 | 1.2500 |" in card.text
-    assert "| `beta` | 0.1 |" in card.text and "| `lora_r` | 16 |" in card.text  # the resolved training config
+    assert "| `beta` | 0.25 |" in card.text and "| `lora_r` | 16 |" in card.text  # the resolved training config
 
     # The published adapter loads back from the server onto the base model.
     from peft import PeftModel
