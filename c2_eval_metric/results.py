@@ -29,6 +29,8 @@ JUDGMENTS_FILE = "judgments.jsonl"
 SCORES_FILE = "scores.json"
 SUMMARY_FILE = "summary.md"
 PLOT_FILE = "corr_at_k.png"
+# What a run writes after generating: removed when a run starts, so stale results never pass as new ones.
+SCORED_FILES = (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE, SUMMARY_FILE, PLOT_FILE)
 
 JUDGMENT_FIELDS = ("item_id", "k", "path", "judge", "corrected")
 

@@ -25,7 +25,7 @@ from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DE
 from c2kit.sources import BUNDLED_C2EVAL, load_source, parse_column_mapping
 
 from .corr import CorrScores
-from .results import GENERATIONS_FILE, merge_config, write_scored_results
+from .results import GENERATIONS_FILE, SCORED_FILES, merge_config, write_scored_results
 from .scoring import JUDGE_CACHE_DIR, judge_rows
 
 CACHE_DIR = "cache"
@@ -88,6 +88,8 @@ def run_eval(
         print(f"  skipped {example}")
     if not source.rows:
         raise ValueError(f"{source.origin}: no usable rows to evaluate")
+    # Before the model: a bad --judge or a missing API key must not surface after hours of sampling.
+    judge = load_judge(config.judge, cache_dir=out / JUDGE_CACHE_DIR)
 
     loaded = load_model_and_tokenizer(
         config.model,
@@ -125,7 +127,10 @@ def run_eval(
         "smoke_model": loaded.identity["is_tiny"],
         "versions": library_versions(),
     }
-    # Written before generating, so an interrupted run's directory already says what it was running.
+    # Written before generating, so an interrupted run's directory already says what it was running; the
+    # scored files of an earlier run in the same directory go, so they are never read as this run's.
+    for name in SCORED_FILES:
+        (out / name).unlink(missing_ok=True)
     merge_config(out, run_config)
 
     cache = GenerationCache(
@@ -150,7 +155,6 @@ def run_eval(
     ]
     write_jsonl(out / GENERATIONS_FILE, generations)
 
-    judge = load_judge(config.judge, cache_dir=out / JUDGE_CACHE_DIR)
     judgments = judge_rows(judge, generations, [row["request"] for row in generations])
     run_config["judge_info"] = judge.info()
     scores = write_scored_results(out, judgments, judge=judge.name, config=run_config)

@@ -45,13 +45,6 @@ def part_path(out_dir: str | Path, chunk: int) -> Path:
     return Path(out_dir) / PARTS_DIR / f"chunk-{chunk:05d}.parquet"
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # shards may write the same manifest at once
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
 def read_manifest(directory: str | Path) -> dict:
     path = Path(directory) / MANIFEST
     if not path.exists():
@@ -85,7 +78,7 @@ def init_build_dir(out_dir: str | Path, manifest: dict) -> None:
                 f"{path} describes a different build (differs in: {', '.join(differing) or 'fingerprint'}); "
                 "use a new --out directory, or delete this one to start over"
             )
-    write_json_atomic(path, manifest)
+    write_json(path, manifest, sort_keys=True)
 
 
 def write_part(out_dir: str | Path, chunk: int, ranked: pa.Table, fingerprint: str) -> Path:
@@ -155,6 +148,6 @@ def merge_build(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -
     summary = {"n_requests": ranked.num_rows, "n_pairs": ranked.num_rows * N_PAIRS, "empty_sr": empty_sr,
                "files": files}
     if out.resolve() != Path(dirs[0]).resolve():
-        write_json_atomic(out / MANIFEST, manifest)
+        write_json(out / MANIFEST, manifest, sort_keys=True)
     render_card(manifest, n_requests=ranked.num_rows, empty_sr=empty_sr).save(str(out / "README.md"))
     return summary

@@ -196,7 +196,10 @@ def default_batch_tokens(model) -> int:
     if device.type != "cuda":
         return CPU_BATCH_TOKENS
     free, _total = torch.cuda.mem_get_info(device)
-    return max(MIN_BATCH_TOKENS, int(free * FREE_MEMORY_FRACTION / (kv_bytes_per_token(model) * KV_OVERHEAD)))
+    fitting = int(free * FREE_MEMORY_FRACTION / (kv_bytes_per_token(model) * KV_OVERHEAD))
+    # Rounded down to a power of two: free memory varies a little between runs, and a stable budget keeps
+    # the batch plan (and so the last bits of the logits) the same when a run is repeated or resumed.
+    return max(MIN_BATCH_TOKENS, 1 << (fitting.bit_length() - 1) if fitting > 0 else 0)
 
 
 def kv_bytes_per_token(model) -> int:
@@ -241,10 +244,26 @@ def _generate_batch(model, tokenizer, batch: Sequence[PrefillPrompt], sampling: 
             **kwargs,
         )
     new_tokens = output[:, input_ids.shape[1]:]
-    texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    texts = decode_new_text(tokenizer, output, input_ids.shape[1])
     n_generated = int((new_tokens != tokenizer.pad_token_id).sum())
     b = sampling.num_paths
     return [texts[i * b:(i + 1) * b] for i in range(len(batch))], n_generated
+
+
+def decode_new_text(tokenizer, sequences: torch.Tensor, prompt_length: int) -> list[str]:
+    """Text of the tokens after ``prompt_length``, decoded in the context of the last prompt token.
+
+    Decoding the new tokens alone is wrong for SentencePiece-style tokenizers (Llama-2, Mistral): they drop
+    the leading space of a sequence's first word, so "...you that" + " the" would read "...you thatthe".
+    Decoding one prompt token along and cutting its text off keeps the boundary exactly as generated.
+    """
+    with_context = tokenizer.batch_decode(sequences[:, prompt_length - 1:], skip_special_tokens=True)
+    context = tokenizer.batch_decode(sequences[:, prompt_length - 1:prompt_length], skip_special_tokens=True)
+    new_alone = tokenizer.batch_decode(sequences[:, prompt_length:], skip_special_tokens=True)
+    return [
+        full[len(head):] if full.startswith(head) else alone  # e.g. a multi-byte character split at the boundary
+        for full, head, alone in zip(with_context, context, new_alone)
+    ]
 
 
 def generate_continuations(

@@ -30,7 +30,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
     """Write rows as JSON lines through a temporary file, so a crash never leaves half a file behind."""
     path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = _temporary(path)
     with open(temporary, "w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -38,10 +38,16 @@ def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
     return path
 
 
-def write_json(path: str | Path, data: Any) -> Path:
-    """Write indented JSON atomically."""
+def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> Path:
+    """Write indented JSON atomically (creating the parent directory)."""
     path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path)
+    temporary.write_text(json.dumps(data, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(temporary, path)
     return path
+
+
+def _temporary(path: Path) -> Path:
+    # Per-process name: shards of one build may write the same file at the same time.
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")

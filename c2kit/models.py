@@ -18,6 +18,7 @@ from c2kit.tiny import MARKER
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 # Files whose content defines a model or adapter (tokenizer files are hashed separately via the template).
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+MODEL_CONFIG_FILES = ("config.json", "generation_config.json")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 
 
@@ -125,10 +126,14 @@ def resolve_hub_commit(repo_id: str, revision: str | None) -> str:
 
 
 def dir_content_hash(path: Path) -> str:
-    """sha256 over config.json and the weight files of a local model directory (names and contents)."""
+    """sha256 over the configs and weight files of a local model directory (names and contents).
+
+    ``generation_config.json`` counts: its eos ids and token bans change what is generated. Only the top
+    level is read, so checkpoint folders next to the weights neither slow this down nor change the hash.
+    """
     files = sorted(
-        item for item in path.rglob("*")
-        if item.is_file() and (item.name == "config.json" or item.suffix in WEIGHT_SUFFIXES)
+        item for item in path.iterdir()
+        if item.is_file() and (item.name in MODEL_CONFIG_FILES or item.suffix in WEIGHT_SUFFIXES)
     )
     if not files:
         raise FileNotFoundError(f"{path}: no config.json or weight files to identify the model by")

@@ -138,6 +138,8 @@ def _read_records(source: str | Path, split: str) -> tuple[str, Iterator[tuple[i
         path = bundled_path()
         return f"{BUNDLED_C2EVAL} ({path.name})", _jsonl_rows(path)
     path = Path(source)
+    if path.is_dir():  # a saved or Hub-style dataset folder (Parquet/JSON files, optionally a README configs)
+        return f"{path} [{split}]", _numbered(_load_with_datasets(str(path), None, split=split))
     if path.exists():
         if path.suffix not in LOCAL_FORMATS:
             raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use one of {sorted(LOCAL_FORMATS)}")

@@ -353,3 +353,20 @@ def test_corrupt_cache_line_names_file_and_line(tmp_path):
     cache.file.write_text("\n".join([lines[0], lines[2]]) + "\n")
     with pytest.raises(CacheError, match=r"line 2: field 'text' is missing"):
         GenerationCache(tmp_path, KEY)
+
+
+def test_decoding_keeps_the_space_a_sentencepiece_tokenizer_drops_at_sequence_start():
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from c2kit.generation import decode_new_text
+
+    vocab = {"<unk>": 0, "▁you": 1, "▁that": 2, "▁the": 3, "▁cat": 4, "</s>": 5}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    backend.decoder = decoders.Metaspace()  # like Llama-2: a sequence's first "▁" decodes to nothing
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", eos_token="</s>")
+    sequences = torch.tensor([[1, 2, 3, 4, 5], [1, 2, 4, 5, 5]])  # prompt "you that", then new tokens
+    assert tokenizer.decode([3, 4]) == "the cat"  # the trap: decoding the new tokens alone loses the space
+    assert decode_new_text(tokenizer, sequences, prompt_length=2) == [" the cat", " cat"]

@@ -152,3 +152,37 @@ def test_no_usable_rows_is_a_clear_error(tiny_model_dir, tmp_path):
 def test_bad_sampling_settings_fail_before_loading(tmp_path):
     with pytest.raises(ValueError, match="top_p"):
         run_eval(EvalConfig(model="does-not-matter", top_p=1.5), out_dir=tmp_path, progress=False)
+
+
+def test_tokens_mode_run_and_a_bad_judge_fails_before_generating(tiny_model_dir, data_file, tmp_path, monkeypatch):
+    counter = GenerateCounter(monkeypatch)
+    config = EvalConfig(model=tiny_model_dir, data=str(data_file), limit=2, ks=[3, 6], paths=2, max_new_tokens=4,
+                        mode="tokens", judge="no-such-judge")
+    with pytest.raises(ValueError, match="no-such-judge"):
+        run_eval(config, out_dir=tmp_path / "bad-judge", progress=False)
+    assert counter.calls == 0  # the typo surfaced before any sampling
+
+    config.judge = "keyword"
+    scores = run_eval(config, out_dir=tmp_path / "tokens", progress=False)
+    generations = read_jsonl(tmp_path / "tokens" / "generations.jsonl")
+    assert scores.n_items == 2 and sorted(scores.corr_at_k) == [3, 6] and len(generations) == 2 * 2 * 2
+    response = {row["item_id"]: row for row in generations}
+    for row in generations:
+        assert row["prompt"].endswith(row["prefix"])  # the prefix closes the prompt, no end-of-turn after it
+    assert all(len(row["prefix"]) < len(response[row["item_id"]]["prompt"]) for row in generations)
+
+
+def test_a_new_run_in_an_old_directory_never_shows_the_old_scores(
+    tiny_model_dir, data_file, cli_run, tmp_path, monkeypatch
+):
+    import shutil
+
+    out = tmp_path / "reused"
+    shutil.copytree(cli_run[0], out)
+    GenerateCounter(monkeypatch, interrupt_on=1)
+    config = EvalConfig(model=tiny_model_dir, data=str(data_file), limit=3, ks=[10], paths=3, max_new_tokens=8)
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(config, out_dir=out, progress=False)
+    # The interrupted run's config is in place and the earlier run's scores are gone, not left beside it.
+    assert json.loads((out / "config.json").read_text())["paths"] == 3
+    assert not any((out / name).exists() for name in ("scores.json", "judgments.jsonl", "summary.md"))

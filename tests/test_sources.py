@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from c2kit.sources import SourceError, bundled_path, load_source, parse_column_mapping
+from c2kit.sources import SourceError, SourceRow, bundled_path, load_source, parse_column_mapping
 
 GOOD = {
     "prompt": "How do I do X?",
@@ -103,8 +103,17 @@ def test_bad_mapping_and_paths_are_clear_errors(tmp_path):
 
 
 def test_limit_and_first_unsafe_min_words():
-    loaded = load_source(limit=3)
-    assert len(loaded.rows) == 3
-    row = loaded.rows[0]
-    long_unsafe = row.first_unsafe(min_words=80)
-    assert long_unsafe is None or len(long_unsafe.split()) > 80
+    assert len(load_source(limit=3).rows) == 3
+    short, long = "bad " * 80, "worse " * 81  # 80 words does not qualify (> 80 needed), 81 does
+    row = SourceRow("0", "How?", (short.strip(), long.strip()), (False, False))
+    assert row.harmful_response == short.strip()  # C2-Eval: response_0 whenever it is unsafe
+    assert row.first_unsafe(min_words=80) == long.strip()  # C2-Syn: the first unsafe one with > 80 words
+    assert SourceRow("1", "How?", (short, "ok"), (False, True)).first_unsafe(min_words=80) is None
+
+
+def test_a_local_dataset_folder_is_read_with_datasets(tmp_path):
+    folder = tmp_path / "my-data"
+    folder.mkdir()
+    pd.DataFrame([GOOD, dict(GOOD, prompt="What is Y?")]).to_parquet(folder / "train.parquet")
+    loaded = load_source(str(folder))
+    assert [row.request for row in loaded.rows] == ["How do I do X?", "What is Y?"]

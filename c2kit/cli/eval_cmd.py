@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from c2kit.cli.options import add_model_options, add_source_options, positive_int
-from c2kit.protocol import DEFAULT_KS, DEFAULT_PATHS
+from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
 
 def _ks(text: str) -> list[int]:
@@ -41,10 +41,14 @@ def add_parser(subparsers) -> None:
                      help="prefix in whitespace words with an opener (paper, default) or in model tokens")
     run.add_argument("--judge", default="keyword", help="'keyword' (offline, default) or 'openai:MODEL' (OPENAI_API_KEY, OPENAI_BASE_URL)")
     run.add_argument("--seed", type=int, default=0, help="seed for openers and sampling (default: 0)")
-    run.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default: 0.8)")
-    run.add_argument("--top-p", type=float, default=0.7, help="nucleus sampling threshold (default: 0.7)")
-    run.add_argument("--max-new-tokens", type=positive_int, default=32, help="tokens per continuation (default: 32)")
-    run.add_argument("--cache-dir", help="generation cache (default: OUT/cache); shared caches skip finished work")
+    run.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                     help=f"sampling temperature (default: {DEFAULT_TEMPERATURE})")
+    run.add_argument("--top-p", type=float, default=DEFAULT_TOP_P,
+                     help=f"nucleus sampling threshold (default: {DEFAULT_TOP_P})")
+    run.add_argument("--max-new-tokens", type=positive_int, default=DEFAULT_MAX_NEW_TOKENS,
+                     help=f"tokens per continuation (default: {DEFAULT_MAX_NEW_TOKENS})")
+    run.add_argument("--cache-dir", help="generation cache (default: OUT/cache); runs one after another with the "
+                     "same model and settings reuse its finished work (one writer at a time)")
     run.add_argument("--out", required=True, help="results directory")
     run.set_defaults(handler=_run)
 
