@@ -77,6 +77,7 @@ class FakeHub:
         self.repos: dict[tuple[str, str], FakeRepo] = {}
         self.requests: list[RecordedRequest] = []
         self.lfs_store: dict[str, bytes] = {}  # sha256 -> content, filled by the LFS PUTs
+        self.settings_error: str | None = None  # set: the settings route refuses with 403 and this message
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -185,7 +186,9 @@ def _make_handler(hub: FakeHub):
 
         def update_settings(self, body, query, repo_type, repo_id):
             repo = self._repo_for_write(repo_type, repo_id)
-            if repo is not None:
+            if repo is not None and hub.settings_error:
+                self._error(403, hub.settings_error)
+            elif repo is not None:
                 settings = json.loads(body)
                 if "gated" in settings:
                     repo.gated = settings["gated"]

@@ -221,6 +221,28 @@ def test_results_dry_run_equals_upload_and_loads_back(hub, capsys, tmp_path, res
     assert set(generations.column_names) == {"item_id", "k", "path", "prefix", "prompt", "continuation"}
 
 
+def test_gating_is_switched_on_before_the_upload(hub, capsys, results_dir):
+    code, out = publish(capsys, "results", str(results_dir), "--repo-id", "org/open-results", "--public")
+    assert code == 0, out
+    requests = [(request.method, request.path) for request in hub.requests]
+    gating = requests.index(("PUT", "/api/datasets/org/open-results/settings"))
+    assert gating < requests.index(("POST", "/api/datasets/org/open-results/commit/main"))
+    assert not any(path.startswith("/api/datasets/org/open-results/preupload/") for _, path in requests[:gating])
+    repo = hub.repo("dataset", "org/open-results")
+    assert not repo.private and repo.gated == "auto"
+
+
+def test_a_failed_gating_request_uploads_nothing(hub, capsys, results_dir):
+    hub.settings_error = "gated access is not available for this account"
+    code, out = publish(capsys, "results", str(results_dir), "--repo-id", "org/open-results", "--public")
+    assert code == 2
+    assert "error: switching on gated access (auto) for the dataset repo org/open-results failed" in out
+    assert "gated access is not available for this account" in out and "nothing was uploaded" in out
+    assert "Traceback" not in out
+    assert hub.repo("dataset", "org/open-results").commits == []
+    assert not any("/preupload/" in request.path or "/commit/" in request.path for request in hub.requests)
+
+
 # -- adapter ----------------------------------------------------------------------------------------------
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ FileSource = Path | bytes  # a local file to copy, or generated content
 
 
 class PublishError(ValueError):
-    """Bad input for ``c2 publish``: raised before any request reaches the Hub."""
+    """``c2 publish`` cannot go on: bad input (raised before any request reaches the Hub) or a failed Hub request."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ def publish_files(
     """Preview (``dry_run``) or upload ``files`` as one commit to ``repo_id``, creating the repo if needed.
 
     The repo is created private unless ``public``; an existing repo keeps its visibility. ``gated`` ("auto" or
-    "manual") switches on gated access, whose form the card's ``extra_gated_*`` metadata describes.
+    "manual") switches on gated access, whose form the card's ``extra_gated_*`` metadata describes, before any
+    file is uploaded. A failed Hub request raises ``PublishError`` naming the step.
     """
     if repo_type not in REPO_TYPES:
         raise PublishError(f"unknown repo type {repo_type!r}; expected one of {REPO_TYPES}")
@@ -180,10 +182,26 @@ def publish_files(
         staged = stage_files(files, Path(tmp), link=True)
         assert_no_secrets(Path(tmp), extra=(token,))
         api = HfApi(token=token)
-        repo_url = api.create_repo(
-            repo_id, repo_type=repo_type, private=not public, exist_ok=True, space_sdk=space_sdk
-        )
-        api.upload_folder(repo_id=repo_id, repo_type=repo_type, folder_path=tmp, commit_message=commit_message)
-        if gated != "none":
-            api.update_repo_settings(repo_id, repo_type=repo_type, gated=gated)
+        where = f"{repo_type} repo {repo_id}"
+        with _hub_errors(f"creating the {where}", "nothing was uploaded"):
+            repo_url = api.create_repo(
+                repo_id, repo_type=repo_type, private=not public, exist_ok=True, space_sdk=space_sdk
+            )
+        if gated != "none":  # before the upload: a harmful dataset must never be readable ungated, even briefly
+            with _hub_errors(f"switching on gated access ({gated}) for the {where}",
+                             "nothing was uploaded; the repo exists but is empty"):
+                api.update_repo_settings(repo_id, repo_type=repo_type, gated=gated)
+        with _hub_errors(f"uploading to the {where}", "run the same command again to retry"):
+            api.upload_folder(repo_id=repo_id, repo_type=repo_type, folder_path=tmp, commit_message=commit_message)
     return PublishResult(repo_id, repo_type, tuple(staged), url=str(repo_url))
+
+
+@contextmanager
+def _hub_errors(action: str, outcome: str) -> Iterator[None]:
+    """Turn an HTTP error of the Hub into a ``PublishError`` saying which step failed and what state is left."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        yield
+    except HfHubHTTPError as error:
+        raise PublishError(f"{action} failed: {error}; {outcome}") from error
