@@ -98,11 +98,12 @@ def write_config_files(
                     writer.write_table(batch.select(schema.names) if config == "ranked" else pairs_from_ranked(batch))
             temporary.append((tmp, final))
             written[config].append(f"{config}/{name}")
+    # New files in place first, then the old ones go: a crash in between leaves data, never none.
+    for tmp, final in temporary:
+        tmp.replace(final)
     keep = {final for _, final in temporary}
     for config in ("ranked", "pairs"):
         for stale in (out / config).glob("train-*.parquet"):
             if stale not in keep:
                 stale.unlink()
-    for tmp, final in temporary:
-        tmp.replace(final)
     return written

@@ -35,8 +35,15 @@ class BuildSettings:
     batch_tokens: int | None = None
 
     def __post_init__(self) -> None:
+        # Checked here, before a generator is loaded: a typo must not cost a model load.
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, got {self.chunk_size}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from c2_syn_dataset.card import render_card
 from c2_syn_dataset.pairs import write_config_files
 from c2_syn_dataset.schema import N_PAIRS, RANKED_SCHEMA
+from c2kit.jsonio import write_json
 
 MANIFEST = "build.json"
 PARTS_DIR = "parts"

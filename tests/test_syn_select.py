@@ -214,3 +214,14 @@ def test_parse_shard():
     for bad in ("4/4", "-1/2", "x", "1/2/3"):
         with pytest.raises(ValueError, match="--shard"):
             parse_shard(bad)
+
+
+def test_bad_settings_and_sources_are_one_line_cli_errors(tmp_path, capsys):
+    from c2kit.cli import main
+
+    code = main(["syn", "build", "--source", "c2eval-500", "--generator", "unused-model", "--temperature", "-1",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "c2 syn: error: temperature must be >= 0" in capsys.readouterr().err
+    code = main(["syn", "build", "--source", str(tmp_path / "missing.jsonl"), "--generator", "unused-model",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "missing.jsonl: no such file" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from c2kit import __version__
@@ -41,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished work is saved and the run resumes where it stopped", file=sys.stderr)
         return 130
+    except (ValueError, FileNotFoundError) as error:
+        # Bad input (a source row, a template, a setting): the library's message names the file, row or
+        # field; a traceback would only bury it. C2_TRACEBACK=1 shows it for debugging.
+        if os.environ.get("C2_TRACEBACK"):
+            raise
+        print(f"c2 {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
