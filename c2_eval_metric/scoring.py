@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,24 @@ def score_official(path: str | Path, *, out_dir: str | Path, judge: str) -> Corr
     judgments = judge_rows(judge_impl, generations, [row["request"] for row in generations])
     config = {"source": "official", "official_file": str(Path(path).resolve()), "judge": judge,
               "judge_info": judge_impl.info()}
-    return write_scored_results(out, judgments, judge=judge_impl.name, config=config)
+    notes = _pooled_request_notes(generations, path)
+    for note in notes:
+        print(note.replace("## Note: ", "note: ").replace("\n\n", " "))
+    return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes)
+
+
+def _pooled_request_notes(generations: Sequence[Mapping[str, Any]], path: str | Path) -> list[str]:
+    """Say so when a request has more paths than most: official rows are grouped by request text, so a
+    request asked twice (the 500 benchmark items hold 38 repeated prompts) becomes one item of pooled paths."""
+    paths = Counter((row["item_id"], row["k"]) for row in generations)
+    frequency = Counter(paths.values())
+    typical = min(count for count, seen in frequency.items() if seen == max(frequency.values()))
+    pooled = {item_id for (item_id, _), count in paths.items() if count > typical}
+    if not pooled:
+        return []
+    return [f"## Note: pooled requests\n\n{len(pooled)} request(s) in {Path(path).name} have more than {typical} "
+            "paths at some k: official rows are grouped by request text, so a request that appears twice is "
+            "scored as one item with the paths of both."]
 
 
 def score_judged(path: str | Path, *, out_dir: str | Path) -> CorrScores:
