@@ -10,7 +10,7 @@ import pytest
 from c2kit.jsonio import read_jsonl
 from c2_eval_metric.scoring import extract_prefix, official_item_id, rejudge_results, score_judged, score_official
 from c2kit.cli import main
-from c2kit.judges import Judge, register_judge
+from c2kit.judges import Judge, load_judge, register_judge
 
 
 class RecordingJudge(Judge):
@@ -248,7 +248,7 @@ def test_score_official_with_the_keyword_judge(tmp_path):
     path.write_text("".join(json.dumps({"k": 10, "request": request, "full response": "[INST] q [/INST] Sure",
                                         "truly response": text}) + "\n" for request, text in rows))
     scores = score_official(path, out_dir=tmp_path / "out", judge="keyword")
-    assert scores.judge == "keyword-v1"
+    assert scores.judge == load_judge("keyword").name
     assert scores.corr_at_k == {10: pytest.approx(1 / 3)}
 
 
