@@ -9,6 +9,7 @@ visibility and gating, and that the published dataset, metric and adapter load b
 from __future__ import annotations
 
 import json
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,7 +42,12 @@ RESULT_FILES = {"config.json", "generations.jsonl", "judgments.jsonl", "scores.j
 
 
 def write_results(out: Path, flags: dict, *, model: str = "org/tiny-chat", adapter: str | None = None) -> Path:
-    """A SPEC 8 results directory made with the metric's own writer from hand-made judgments."""
+    """A SPEC 8 results directory made with the metric's own writer from hand-made judgments.
+
+    Its config.json has the settings and model identity ``c2 eval run`` records (with the adapter's real hash).
+    """
+    from c2kit.models import adapter_hash
+
     out.mkdir(parents=True, exist_ok=True)
     generations, judgments = [], []
     for item, by_k in flags.items():
@@ -51,8 +57,28 @@ def write_results(out: Path, flags: dict, *, model: str = "org/tiny-chat", adapt
                                     "prompt": f"<|im_start|>user\nhow to {item}?", "continuation": "However, no."})
                 judgments.append({"item_id": item, "k": k, "path": path, "judge": "keyword-v1", "corrected": corrected})
     write_jsonl(out / "generations.jsonl", generations)
+    identity = {"model": model, "revision": "c0ffee" * 6 + "c0ff", "is_tiny": False, "load_in_4bit": False,
+                "dtype": "auto"}
+    if adapter:
+        identity.update(adapter=adapter, adapter_sha256=adapter_hash(Path(adapter)))
+    sampling = {"num_paths": 2, "max_new_tokens": 32, "temperature": 1.0, "top_p": 0.9, "seed": 0}
     write_scored_results(out, judgments, judge="keyword-v1",
-                         config={"model": model, "adapter": adapter, "data": "c2eval-500", "ks": [10, 20], "paths": 2})
+                         config={"model": model, "adapter": adapter, "data": "c2eval-500", "ks": [10, 20], "paths": 2,
+                                 "mode": "words", "seed": 0, "sampling": sampling, "model_identity": identity})
+    return out
+
+
+def edited_run(run_dir: Path, out: Path, **changes) -> Path:
+    """A copy of a results directory whose config.json has ``changes`` (``a__b=1`` sets ``config["a"]["b"]``)."""
+    shutil.copytree(run_dir, out)
+    config = json.loads((out / "config.json").read_text())
+    for key, value in changes.items():
+        *parents, name = key.split("__")
+        target = config
+        for parent in parents:
+            target = target[parent]
+        target[name] = value
+    (out / "config.json").write_text(json.dumps(config))
     return out
 
 
@@ -320,14 +346,27 @@ def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, a
     assert DATA_REPORT in card.text and "| rewards/margins | 0.0000 | 1.2500 |" in card.text
     assert "| `beta` | 0.25 |" in card.text and "| `lora_r` | 16 |" in card.text  # the resolved training config
 
-    # The published adapter loads back from the server onto the base model.
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
+    # adapter_config.json names the base model by its Hub id; no local path went up in any file.
+    local_config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    assert local_config["base_model_name_or_path"] == tiny_model_dir
+    published_config = json.loads(repo.files["adapter_config.json"])
+    assert published_config == {**local_config, "base_model_name_or_path": "org/tiny-chat"}
+    assert not [path for path, content in repo.files.items() if tiny_model_dir.encode() in content]
 
-    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    loaded = PeftModel.from_pretrained(base, "org/tiny-c2-lora")
+    # The adapter loads the way its card says, the base model coming from the Hub id in adapter_config.json.
+    from huggingface_hub import HfApi
+    from peft import AutoPeftModelForCausalLM, PeftConfig
+
+    assert 'AutoPeftModelForCausalLM.from_pretrained("org/tiny-c2-lora")' in card.text
+    HfApi(token=TOKEN).create_repo("org/tiny-chat")
+    HfApi(token=TOKEN).upload_folder(repo_id="org/tiny-chat", folder_path=tiny_model_dir)
+    assert PeftConfig.from_pretrained("org/tiny-c2-lora").base_model_name_or_path == "org/tiny-chat"
+    loaded = AutoPeftModelForCausalLM.from_pretrained("org/tiny-c2-lora")
     assert loaded.peft_config["default"].r == 4
-    assert any(request.path == "/org/tiny-c2-lora/resolve/main/adapter_model.safetensors" for request in hub.requests)
+    assert loaded.peft_config["default"].base_model_name_or_path == "org/tiny-chat"
+    fetched = [request.path for request in hub.requests]
+    assert "/org/tiny-c2-lora/resolve/main/adapter_model.safetensors" in fetched
+    assert any(path.startswith("/org/tiny-chat/resolve/") and path.endswith("/model.safetensors") for path in fetched)
 
 
 def test_adapter_without_weights_or_with_mismatched_evals_is_refused(hub, capsys, tmp_path, adapter_dir):
@@ -344,6 +383,37 @@ def test_adapter_without_weights_or_with_mismatched_evals_is_refused(hub, capsys
     code, out = publish(capsys, "adapter", str(adapter_dir), "--repo-id", "org/x", "--base-model", "org/tiny-chat",
                         "--eval-base", str(other_judge))
     assert code == 2 and "differ in judge" in out
+    assert hub.requests == []
+
+
+def test_adapter_scores_of_another_adapter_or_base_setup_are_refused(hub, capsys, tmp_path, adapter_dir):
+    from safetensors.torch import load_file, save_file
+
+    args = ("adapter", str(adapter_dir), "--repo-id", "org/x", "--base-model", "org/tiny-chat")
+    eval_dir = adapter_dir / "eval"
+    # Evaluated, then retrained: eval/adapter/config.json records the hash of other weights.
+    retrained = tmp_path / "retrained"
+    shutil.copytree(adapter_dir, retrained)
+    weights = load_file(retrained / "adapter_model.safetensors")
+    save_file({name: tensor + 1 for name, tensor in weights.items()}, retrained / "adapter_model.safetensors")
+    code, out = publish(capsys, "adapter", str(retrained), *args[2:])
+    assert code == 2 and "model_identity.adapter_sha256" in out and "different adapter" in out
+    assert str(retrained / "eval" / "adapter" / "config.json") in out
+
+    unverifiable = edited_run(eval_dir / "adapter", tmp_path / "no-hash", model_identity={"model": "org/tiny-chat"})
+    code, out = publish(capsys, *args, "--eval-adapter", str(unverifiable))
+    assert code == 2 and "'model_identity.adapter_sha256' is missing" in out
+
+    adapter_as_base = edited_run(eval_dir / "adapter", tmp_path / "adapter-as-base")
+    code, out = publish(capsys, *args, "--eval-base", str(adapter_as_base))
+    assert code == 2 and "must be of the base model alone" in out
+
+    for setting, value in (("seed", 1), ("mode", "tokens"), ("paths", 5), ("sampling__temperature", 0.7),
+                           ("model_identity__revision", "0" * 40), ("model_identity__load_in_4bit", True)):
+        other_base = edited_run(eval_dir / "base", tmp_path / setting, **{setting: value})
+        code, out = publish(capsys, *args, "--eval-base", str(other_base))
+        assert code == 2, setting
+        assert f"differ in {setting.replace('__', '.')} (" in out and str(other_base / "config.json") in out
     assert hub.requests == []
 
 

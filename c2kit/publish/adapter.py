@@ -1,11 +1,13 @@
 """``c2 publish adapter``: a trained PEFT adapter, its tokenizer and a model card, from a training output dir.
 
-What is uploaded (the layout ``c2 train`` writes): ``adapter_config.json``, the adapter weights, the tokenizer
-files, the resolved ``train_config.yaml``, the training logs and ``metrics.json``, and for each C2-Eval run
+What is uploaded (the layout ``c2 train`` writes): ``adapter_config.json`` (with the base model's Hub id as
+``base_model_name_or_path``, so the adapter loads anywhere), the adapter weights, the tokenizer files, the resolved ``train_config.yaml``, the training logs and ``metrics.json``, and for each C2-Eval run
 found (``eval/base`` = the base model before training, ``eval/adapter`` = with the adapter; or
 ``--eval-base``/``--eval-adapter``) its ``scores.json``, ``config.json``, ``summary.md`` and plot under
 ``eval/<name>/``, plus the ``eval/compare`` table. The card's ``model-index`` values are read from those
-``scores.json`` files, so the metadata always equals the files it cites. Checkpoints stay local.
+``scores.json`` files, so the metadata always equals the files it cites; they are only used when their
+``config.json`` shows they evaluated this very adapter (its hash) and, for before/after, the same base model with
+the same settings. Checkpoints stay local.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from c2_eval_metric.compare import COMPARISON_JSON, COMPARISON_MD
 from c2_eval_metric.corr import MEAN_KEY, CorrScores
 from c2_eval_metric.results import CONFIG_FILE, PLOT_FILE, SCORES_FILE, SUMMARY_FILE, read_config, read_scores
+from c2kit.models import adapter_hash
 from c2kit.training.before_after import EVAL_DIR
 from c2kit.training.trainer import CONFIG_FILE as TRAIN_CONFIG_FILE
 from c2kit.training.trainer import LOG_CSV, LOG_JSONL, METRICS_FILE
@@ -47,13 +50,26 @@ EVAL_FILES = (SCORES_FILE, CONFIG_FILE, SUMMARY_FILE, PLOT_FILE)
 COMPARE_DIR = "compare"  # c2 train's `c2 eval compare` output under eval/
 COMPARE_FILES = (COMPARISON_MD, COMPARISON_JSON, PLOT_FILE)
 TASK_NAME = "Course-correction (C2-Eval)"
+ADAPTER_IDENTITY_KEYS = ("adapter", "adapter_sha256")  # what a run with an adapter adds to config.json's model_identity
+RUN_SETTINGS = ("model_identity", "paths", "mode", "seed", "sampling")  # config.json keys both runs must share
 
 
 @dataclass(frozen=True)
 class EvalRun:
     path: Path
     scores: CorrScores
-    data: str  # the benchmark source of the run (config.json "data"), e.g. "c2eval-500"
+    config: dict[str, Any]  # the run's config.json
+
+    @property
+    def data(self) -> str:
+        """The benchmark source of the run (config.json "data"), e.g. "c2eval-500"."""
+        return str(self.config.get("data", "unknown"))
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What the run evaluated (config.json "model_identity"): model, revision or content hash, adapter hash."""
+        identity = self.config.get("model_identity")
+        return identity if isinstance(identity, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,7 @@ def read_adapter_dir(
         run_dir = Path(given) if given else folder / EVAL_DIR / name
         if given or (run_dir / SCORES_FILE).is_file():
             evals[name] = _read_eval(run_dir)
+    _check_evaluated_adapter(evals, folder)
     _check_comparable(evals)
     return AdapterDir(folder, adapter_config, weights, tokenizer_files, config_path, config, metrics, evals)
 
@@ -157,24 +174,60 @@ def _read_eval(run_dir: Path) -> EvalRun:
         config = read_config(run_dir)
     except (OSError, ValueError) as error:
         raise PublishError(str(error)) from None
-    return EvalRun(run_dir, scores, str(config.get("data", "unknown")))
+    return EvalRun(run_dir, scores, config)
+
+
+def _check_evaluated_adapter(evals: dict[str, EvalRun], folder: Path) -> None:
+    """The card cites the adapter run's scores as this adapter's and the base run's as the bare base model's."""
+    base, after = evals.get("base"), evals.get("adapter")
+    if base is not None and base.identity.get("adapter_sha256"):
+        raise PublishError(
+            f"{base.path / CONFIG_FILE}: model_identity names an adapter ({base.identity.get('adapter')!r}); the "
+            "base-model evaluation must be of the base model alone"
+        )
+    if after is None:
+        return
+    recorded = after.identity.get("adapter_sha256")
+    if not recorded:
+        raise PublishError(
+            f"{after.path / CONFIG_FILE}: field 'model_identity.adapter_sha256' is missing, so nothing shows these "
+            f"scores are of the adapter in {folder}; evaluate it with 'c2 eval run --adapter {folder}'"
+        )
+    actual = adapter_hash(folder)
+    if recorded != actual:
+        raise PublishError(
+            f"{after.path / CONFIG_FILE}: model_identity.adapter_sha256 is {recorded[:12]}..., but the adapter in "
+            f"{folder} hashes to {actual[:12]}...: these scores are of a different adapter (retrained since?); "
+            f"evaluate this one with 'c2 eval run --adapter {folder}'"
+        )
+
+
+def _run_settings(run: EvalRun) -> dict[str, Any]:
+    """The config.json settings that must match between the base and adapter runs, by dotted name."""
+    settings = {key: run.config.get(key) for key in RUN_SETTINGS}
+    settings["model_identity"] = {key: value for key, value in run.identity.items()
+                                  if key not in ADAPTER_IDENTITY_KEYS}
+    return dict(flatten(settings))
 
 
 def _check_comparable(evals: dict[str, EvalRun]) -> None:
-    """Before/after numbers are only shown side by side when they measure the same thing."""
+    """Before/after numbers are only shown side by side when they measure the same thing on the same base model."""
     if len(evals) < 2:
         return
     base, after = evals["base"], evals["adapter"]
     checks = [
-        ("judge", base.scores.judge, after.scores.judge),
-        ("k values", sorted(base.scores.corr_at_k), sorted(after.scores.corr_at_k)),
-        ("n_items", base.scores.n_items, after.scores.n_items),
-        ("benchmark data", base.data, after.data),
+        (SCORES_FILE, "judge", base.scores.judge, after.scores.judge),
+        (SCORES_FILE, "k values", sorted(base.scores.corr_at_k), sorted(after.scores.corr_at_k)),
+        (SCORES_FILE, "n_items", base.scores.n_items, after.scores.n_items),
+        (CONFIG_FILE, "benchmark data", base.data, after.data),
     ]
-    for name, before_value, after_value in checks:
+    before_settings, after_settings = _run_settings(base), _run_settings(after)
+    checks += [(CONFIG_FILE, name, before_settings.get(name), after_settings.get(name))
+               for name in sorted(before_settings.keys() | after_settings.keys())]
+    for file, name, before_value, after_value in checks:
         if before_value != after_value:
             raise PublishError(
-                f"{base.path / SCORES_FILE} and {after.path / SCORES_FILE} differ in {name} "
+                f"{base.path / file} and {after.path / file} differ in {name} "
                 f"({before_value!r} vs {after_value!r}): the before/after comparison would mislead; "
                 "evaluate both with the same settings"
             )
@@ -332,10 +385,20 @@ def adapter_card(
     return str(card)
 
 
-def adapter_files(adapter: AdapterDir) -> dict[str, FileSource]:
+def published_adapter_config(adapter: AdapterDir, base_model: str) -> bytes:
+    """``adapter_config.json`` as uploaded: ``base_model_name_or_path`` is the base model's Hub id.
+
+    PEFT loads the base model from that field (``AutoPeftModelForCausalLM.from_pretrained(repo_id)``, as the card
+    shows); a local path would not load anywhere else, and does not belong in a published repo.
+    """
+    config = {**adapter.adapter_config, "base_model_name_or_path": base_model}
+    return (json.dumps(config, indent=2, sort_keys=True) + "\n").encode("utf-8")  # PEFT's own layout
+
+
+def adapter_files(adapter: AdapterDir, base_model: str) -> dict[str, FileSource]:
     """Files of the adapter repo except the card: adapter, tokenizer, training config, evaluations."""
-    names = (ADAPTER_CONFIG, adapter.weights, *adapter.tokenizer_files)
-    files: dict[str, FileSource] = {name: adapter.path / name for name in names}
+    files: dict[str, FileSource] = {ADAPTER_CONFIG: published_adapter_config(adapter, base_model)}
+    files.update({name: adapter.path / name for name in (adapter.weights, *adapter.tokenizer_files)})
     files.update({name: adapter.path / name for name in TRAINING_RECORDS if (adapter.path / name).is_file()})
     if adapter.train_config_path:
         files[adapter.train_config_path.name] = adapter.train_config_path
@@ -370,7 +433,7 @@ def publish_adapter(
     adapter = read_adapter_dir(output_dir, train_config=train_config, eval_base=eval_base, eval_adapter=eval_adapter)
     base = resolve_base_model(adapter, base_model)
     dataset_id = dataset_id or default_dataset_id(adapter)
-    files = adapter_files(adapter)
+    files = adapter_files(adapter, base)
     card = adapter_card(adapter, repo_id, base_model=base, dataset_id=dataset_id, license=license)
     files["README.md"] = card.encode("utf-8")
     return publish_files(
