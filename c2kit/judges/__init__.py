@@ -1,6 +1,6 @@
 """Course-correction judges: does a continuation steer away from the harmful prefix?
 
-* ``keyword`` (``keyword-v1``): offline, versioned pattern list, the default.
+* ``keyword`` (``keyword-v2``): offline, versioned pattern list, the default.
 * ``openai:MODEL``: the paper's yes/no question to any OpenAI-compatible chat endpoint.
 * your own: :func:`register_judge` (or a ``c2kit.judges`` entry point).
 

@@ -29,7 +29,7 @@ class JudgeInput:
 class Judge(ABC):
     """Decides for each continuation whether it course-corrects (True) or not (False).
 
-    ``name`` identifies the judge *and its version* (e.g. ``keyword-v1``, ``openai:gpt-4o``); it is
+    ``name`` identifies the judge *and its version* (e.g. ``keyword-v2``, ``openai:gpt-4o``); it is
     written next to every number a judge produces so results say which judge made them.
     """
 

@@ -8,6 +8,7 @@ group ``c2kit.judges`` whose name is the prefix and whose object is the factory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -56,6 +57,11 @@ def available_judges() -> list[str]:
 def _factory_for(prefix: str) -> JudgeFactory:
     if prefix in _FACTORIES:
         return _FACTORIES[prefix]
+    if re.fullmatch(r"keyword-v\d+", prefix):  # an older list: its numbers are not reproducible with this one
+        raise ValueError(
+            f"judge {prefix!r} is not the keyword list in this version of c2kit, which has {KEYWORD_NAME!r} "
+            "(docs/judges.md says what changed); use 'keyword' or install the c2kit version that made the results"
+        )
     for point in entry_points(group=ENTRY_POINT_GROUP):
         if point.name == prefix:
             return point.load()
@@ -66,7 +72,7 @@ def _factory_for(prefix: str) -> JudgeFactory:
 
 
 def load_judge(spec: str, *, cache_dir: str | Path | None = None) -> Judge:
-    """The judge for ``spec`` (``keyword``, ``keyword-v1``, ``openai:gpt-4o``, or a registered plug-in).
+    """The judge for ``spec`` (``keyword``, ``keyword-v2``, ``openai:gpt-4o``, or a registered plug-in).
 
     ``cache_dir`` is where judges that pay per answer cache them (default ``~/.cache/c2-toolkit/judge``).
     """
