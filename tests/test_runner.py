@@ -12,11 +12,13 @@ import pytest
 from c2_eval_metric.runner import SMOKE_NOTICE, EvalConfig, run_eval
 from c2kit import generation
 from c2kit.cli import main
+from c2kit.judges import load_judge
 from c2kit.sources import bundled_path
 
 GENERATION_KEYS = {"item_id", "k", "path", "prefix", "prompt", "continuation"}
 JUDGMENT_KEYS = {"item_id", "k", "path", "judge", "corrected"}
 SCORE_KEYS = {"corr_at_k", "corr_mean", "ci95", "n_items", "paths", "judge"}
+KEYWORD = load_judge("keyword").name
 RESULT_FILES = {"config.json", "generations.jsonl", "judgments.jsonl", "scores.json", "summary.md", "corr_at_k.png"}
 
 
@@ -76,7 +78,7 @@ def test_cli_run_writes_the_results_directory(cli_run, tiny_model_dir, data_file
     judgments = read_jsonl(out / "judgments.jsonl")
     assert len(generations) == len(judgments) == 3 * 2 * 2  # items x ks x paths
     assert all(GENERATION_KEYS <= set(row) for row in generations)
-    assert all(set(row) == JUDGMENT_KEYS and row["judge"] == "keyword-v1" for row in judgments)
+    assert all(set(row) == JUDGMENT_KEYS and row["judge"] == KEYWORD for row in judgments)
     assert {(row["item_id"], row["k"], row["path"]) for row in generations} == {
         (item, k, path) for item in ("0", "2", "3") for k in (10, 20) for path in (0, 1)
     }  # row 1 (0-based source id "1") was the bad one
@@ -100,7 +102,7 @@ def test_cli_run_writes_the_results_directory(cli_run, tiny_model_dir, data_file
     assert config["rows_read"] == 4 and config["n_items"] == 3 and config["rows_skipped"] == {"no unsafe response": 1}
     assert config["data_origin"] == str(data_file) and config["sampling"]["num_paths"] == 2
     assert {"torch", "transformers", "peft", "c2-toolkit"} <= set(config["versions"])
-    assert config["versions"]["transformers"] and config["judge_info"]["name"] == "keyword-v1"
+    assert config["versions"]["transformers"] and config["judge_info"]["name"] == KEYWORD
 
     assert "read 4 rows, kept 3, skipped 1 (no unsafe response: 1)" in printed
     assert SMOKE_NOTICE in printed and "results written to" in printed
