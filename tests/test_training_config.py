@@ -43,7 +43,7 @@ def test_profiles_load_validate_and_set_every_key(name):
                                                                       "dataset_split", "dataset_revision",
                                                                       "rank_pairs", "eval_steps", "c2eval",
                                                                       "c2eval_batch_tokens", "tiny_hidden_size",
-                                                                      "tiny_num_layers", "revision"}
+                                                                      "tiny_num_layers", "revision", "plain_template"}
     assert not missing, f"{name} leaves {sorted(missing)} to defaults"
     assert config.load_in_4bit and config.lora_target_modules == "all-linear" and config.attn_implementation == "sdpa"
 
@@ -88,6 +88,7 @@ def test_overrides_are_coerced_from_strings(tmp_path):
     ({"precision": "fp8"}, "precision must be one of auto, fp16, bf16, fp32"),
     ({"rank_pairs": "5-1"}, "rank_pairs: '5-1': need 0 <= chosen < rejected <= 5"),
     ({"max_steps": "0"}, "max_steps must be positive or -1"),
+    ({"eval_steps": "10", "num_eval_pairs": "0"}, "eval_steps needs held-out pairs: set num_eval_pairs > 0"),
 ])
 def test_bad_values_name_the_key(overrides, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
@@ -116,12 +117,18 @@ def test_resolved_config_round_trips(tmp_path):
     assert load_config(tmp_path / "saved.yaml") == config
 
 
-def test_training_differences_ignore_output_dir_and_eval_keys():
+def test_training_differences_ignore_outputs_logging_evaluation_and_the_dataset_location():
     base = TrainConfig()
-    moved = apply_overrides(base, {"output_dir": "elsewhere", "c2eval_limit": "3", "c2eval": "true"})
+    # None of these changes the trained weights (the dataset's pairs are compared by content, not by path).
+    moved = apply_overrides(base, {"output_dir": "elsewhere", "dataset": "/moved/c2-syn", "logging_steps": "1",
+                                   "save_steps": "7", "save_total_limit": "5", "eval_steps": "3",
+                                   "per_device_eval_batch_size": "16", "eval_before_training": "false",
+                                   "c2eval_limit": "3", "c2eval": "true"})
     assert training_differences(base, moved) == []
-    changed = apply_overrides(base, {"learning_rate": "1e-3", "seed": "1"})
-    assert training_differences(base, changed) == ["learning_rate", "seed"]
+    changed = apply_overrides(base, {"learning_rate": "1e-3", "seed": "1", "rank_pairs": "1-5", "lora_r": "8",
+                                     "precision": "fp32", "plain_template": "true"})
+    assert training_differences(base, changed) == ["plain_template", "rank_pairs", "lora_r", "learning_rate",
+                                                   "precision", "seed"]
 
 
 def test_rank_pair_parsing():
@@ -170,7 +177,6 @@ def test_precision_resolution(requested, cuda, bf16, expected):
     precision = resolve_precision(requested, cuda=cuda, bf16_supported=bf16)
     assert (precision.name, precision.use_cpu) == expected
     assert precision.fp16 == (expected[0] == "fp16") and precision.bf16 == (expected[0] == "bf16")
-    assert precision.keeps_bf16_adapters == (expected[0] == "bf16")
 
 
 def test_impossible_precisions_are_refused():

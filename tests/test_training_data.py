@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from c2kit.training.config import TrainConfig, apply_overrides
-from c2kit.training.data import DataError, adds_bos, load_pairs, split_pairs, to_dpo_format
+from c2kit.training.data import DataError, adds_bos, load_pairs, pairs_fingerprint, split_pairs, to_dpo_format
 
 # The 15 (chosen, rejected) rank pairs of one request, best rank first (0 = SR ... 5 = FHR).
 RANK_PAIRS = [(c, r) for c in range(6) for r in range(c + 1, 6)]
@@ -72,6 +72,22 @@ def test_split_is_seeded(pairs):
 
     assert chosen(0) == chosen(0)
     assert chosen(0) != chosen(1)
+
+
+def test_fingerprint_follows_the_selected_pairs(pairs):
+    import datasets
+
+    def fingerprint(rows, **overrides):
+        return pairs_fingerprint(split_pairs(datasets.Dataset.from_list(rows), config(**{"num_eval_pairs": 15,
+                                                                                        **overrides})))
+
+    rows = synthetic_pairs()
+    same = fingerprint(rows)
+    assert same == pairs_fingerprint(split_pairs(pairs, config(num_eval_pairs=15))) and len(same) == 64
+    edited = [dict(row, chosen=row["chosen"] + "!") if i == 40 else row for i, row in enumerate(rows)]
+    assert fingerprint(edited) != same  # one response changed
+    assert fingerprint(rows, seed=1) != same  # other pairs (or order) selected
+    assert fingerprint(rows, num_eval_pairs=0) != same  # the held-out pairs are trained on instead
 
 
 def test_held_out_split_always_leaves_training_pairs(pairs):
@@ -160,5 +176,8 @@ def test_no_template_is_an_error(tiny_model_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     tokenizer.chat_template = None
+    rows = datasets.Dataset.from_list([{"prompt": "p", "chosen": "c", "rejected": "r"}])
     with pytest.raises(PrefillError, match="has no chat template"):
-        to_dpo_format(datasets.Dataset.from_list([{"prompt": "p", "chosen": "c", "rejected": "r"}]), tokenizer)
+        to_dpo_format(rows, tokenizer)
+    # The plain_template key (C2-Syn built with --plain-template) renders such a model's prompts.
+    assert to_dpo_format(rows, tokenizer, plain_template=True)["prompt"] == ["User: p\nAssistant: "]

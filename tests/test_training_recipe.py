@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from test_training_data import write_pairs_dir
 
+from c2kit.judges.keyword import NAME as KEYWORD_JUDGE
 from c2kit.prefill import pick_opener
 from c2kit.protocol import TRIGGERS
 from c2kit.sources import load_source
@@ -109,7 +110,7 @@ def test_held_out_reward_margin_rises_from_zero(run):
 def test_adapter_course_corrects_more_than_its_base(run):
     scores = {side: json.loads((run.out / "eval" / side / "scores.json").read_text()) for side in ("base", "adapter")}
     for side in scores.values():
-        assert (side["n_items"], side["paths"], side["judge"]) == (10, 4, "keyword-v1")
+        assert (side["n_items"], side["paths"], side["judge"]) == (10, 4, KEYWORD_JUDGE)
         assert sorted(side["corr_at_k"]) == ["10", "20", "30"]
     assert scores["adapter"]["corr_mean"] > scores["base"]["corr_mean"] + 0.1
     comparison = json.loads((run.out / "eval" / "compare" / "comparison.json").read_text())
@@ -129,43 +130,89 @@ def test_adapter_weights_were_trained_in_fp32(run):
     assert dtypes == {"torch.float32"}  # TRL's bf16 cast was undone (precision fp32)
 
 
-def test_rerun_reuses_a_finished_run_and_refuses_other_settings(run):
+def test_rerun_reuses_a_finished_run_and_refuses_other_settings_or_pairs(run, tmp_path):
     from c2kit.training import run_training
 
     result = run_training(run.config(), progress=False)
     assert result.reused and result.metrics == run.metrics
+    # Logging, checkpointing and evaluation settings do not change the trained weights.
+    result = run_training(run.config(logging_steps=1, save_steps=3, per_device_eval_batch_size=2), progress=False)
+    assert result.reused and result.metrics == run.metrics
     with pytest.raises(ConfigError, match=r"different settings \(learning_rate: 0.005 -> 0.001\)"):
         run_training(run.config(learning_rate="1e-3"), progress=False)
+    other = write_pairs_dir(tmp_path / "other", [dict(row, chosen=row["chosen"] + " Sorry.")
+                                                 for row in c2syn_like_rows()])
+    with pytest.raises(ConfigError, match=f"trained on other pairs: '{run.data}' .* -> '{other}'"):
+        run_training(run.config(dataset=other), progress=False)
+
+
+def test_an_unreadable_metrics_file_is_named(run, tmp_path):
+    from c2kit.training import run_training
+    from c2kit.training.config import save_config
+
+    save_config(run.config(output_dir=tmp_path), tmp_path / "train_config.yaml")
+    (tmp_path / "metrics.json").write_text('{"global_step": 3', encoding="utf-8")  # cut short
+    with pytest.raises(ConfigError, match=f"{tmp_path / 'metrics.json'}: cannot read this run file"):
+        run_training(run.config(output_dir=tmp_path), progress=False)
+
+
+def test_a_failed_start_does_not_block_the_next_run(run, tmp_path):
+    from c2kit.training import run_training
+    from c2kit.training.config import save_config
+    from c2kit.training.data import DataError
+
+    out = tmp_path / "run"
+    with pytest.raises(DataError, match="cannot load config 'pairs'"):
+        run_training(run.config(output_dir=out, dataset=tmp_path / "missing"), progress=False)
+    # What a start that failed before its first checkpoint (e.g. out of memory) leaves: its config and a log.
+    out.mkdir(exist_ok=True)
+    save_config(run.config(output_dir=out, learning_rate="1e-3"), out / "train_config.yaml")
+    (out / "training_log.jsonl").write_text('{"step": 1, "loss": 9.0}\n', encoding="utf-8")
+    config = run.config(output_dir=out, max_steps=1, num_eval_pairs=0, c2eval="false")
+    result = run_training(config, progress=False)
+    assert not result.reused and result.metrics["global_step"] == 1
+    assert load_config(out / "train_config.yaml") == config
+    logs = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
+    assert logs and {entry["step"] for entry in logs} == {1} and all(entry.get("loss") != 9.0 for entry in logs)
 
 
 def test_interrupted_run_resumes_from_its_last_checkpoint(run, tmp_path):
     from c2kit.training import run_training
 
-    # A moved copy of the run as it was when it stopped: config and last checkpoint, no final outputs.
+    # A moved copy of the run as it was when it stopped: config, data fingerprint, last checkpoint and log, no
+    # final outputs. The log has a step logged after the checkpoint, and a last line cut short by the crash.
     resumed = tmp_path / "resumed"
     resumed.mkdir()
     shutil.copy(run.out / "train_config.yaml", resumed)
+    shutil.copy(run.out / "train_data.json", resumed)
     shutil.copytree(run.out / "checkpoint-30", resumed / "checkpoint-30")
-    result = run_training(run.config(output_dir=resumed, c2eval="false"), progress=False)
+    log = (run.out / "training_log.jsonl").read_text()
+    (resumed / "training_log.jsonl").write_text(log + '{"step": 31, "loss": 0.5}\n{"step": 3', encoding="utf-8")
+    moved_data = shutil.copytree(run.data, tmp_path / "moved-c2-syn")  # the same pairs in another directory
+    result = run_training(run.config(output_dir=resumed, dataset=moved_data, c2eval="false"), progress=False)
     assert not result.reused and result.metrics["global_step"] == 30
+    # The log holds each line once: the run's own up to its checkpoint, then what the resumed run logged.
+    original = [json.loads(line) for line in log.splitlines()]
+    logs = [json.loads(line) for line in (resumed / "training_log.jsonl").read_text().splitlines()]
+    assert logs[: len(original)] == original
+    assert {entry["step"] for entry in logs[len(original):]} == {30} and "eval_rewards/margins" in logs[-1]
     assert "eval_before" not in result.metrics  # not re-measured: training had already started
     assert result.metrics["eval_after"]["rewards/margins"] == pytest.approx(
         run.metrics["eval_after"]["rewards/margins"], rel=1e-4)
     assert (resumed / "adapter_model.safetensors").is_file()
 
 
-def _tiny_parts(tiny_model_dir, tmp_path, *, bf16: bool):
+def _tiny_parts(tiny_model_dir, tmp_path, precision, **overrides):
     """The recipe's pieces for a DPOTrainer on the 4-bit session tiny model: model, tokenizer, args, config, pairs."""
     import datasets
 
     from c2kit.training.data import to_dpo_format
     from c2kit.training.model import load_base_model, load_tokenizer
-    from c2kit.training.precision import resolve_precision
     from c2kit.training.trainer import dpo_args
 
     config = apply_overrides(load_config(PROFILE), {"model_name_or_path": tiny_model_dir, "output_dir": str(tmp_path),
-                                                    "max_steps": "1", "per_device_train_batch_size": "2"})
-    precision = resolve_precision("bf16" if bf16 else "fp32", cuda=False)
+                                                    "max_steps": "1", "per_device_train_batch_size": "2",
+                                                    **overrides})
     tokenizer = load_tokenizer(tiny_model_dir, config)
     rows = [{"prompt": f"How do I do {i}?", "chosen": "I cannot help.", "rejected": f"Sure, step {i}."}
             for i in range(4)]
@@ -179,9 +226,9 @@ def test_fp32_fix_undoes_trls_bf16_cast_of_quantized_lora_weights(tiny_model_dir
     from trl import DPOTrainer
 
     from c2kit.training.model import lora_config
-    from c2kit.training.precision import cast_trainable_params_to_fp32
+    from c2kit.training.precision import cast_trainable_params_to_fp32, resolve_precision
 
-    model, tokenizer, args, config, pairs = _tiny_parts(tiny_model_dir, tmp_path, bf16=False)
+    model, tokenizer, args, config, pairs = _tiny_parts(tiny_model_dir, tmp_path, resolve_precision("fp32", cuda=False))
     trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=pairs, processing_class=tokenizer,
                          peft_config=lora_config(config))
     trainable = {name: p for name, p in trainer.model.named_parameters() if p.requires_grad}
@@ -203,25 +250,35 @@ def test_fp32_fix_undoes_trls_bf16_cast_of_quantized_lora_weights(tiny_model_dir
 def test_build_trainer_keeps_bf16_adapters_only_under_bf16(tiny_model_dir, tmp_path, bf16):
     import torch
 
+    from c2kit.training.precision import resolve_precision
     from c2kit.training.trainer import build_trainer
 
-    model, tokenizer, args, config, pairs = _tiny_parts(tiny_model_dir, tmp_path, bf16=bf16)
+    precision = resolve_precision("bf16" if bf16 else "fp32", cuda=False)
+    model, tokenizer, args, config, pairs = _tiny_parts(tiny_model_dir, tmp_path, precision)
     trainer = build_trainer(model, tokenizer, args, config, pairs)
     dtypes = {p.dtype for p in trainer.model.parameters() if p.requires_grad}
     assert dtypes == {torch.bfloat16 if bf16 else torch.float32}
 
 
 @pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="fp16 autocast needs a CUDA GPU")
-def test_fp16_qlora_dpo_trains_on_a_gpu(run, tmp_path):
+def test_fp16_qlora_dpo_trains_on_a_gpu(tiny_model_dir, tmp_path):
     """The T4 path: fp16 autocast + grad scaler, paged 8-bit AdamW, gradient checkpointing, 4-bit base."""
-    from c2kit.training import run_training
+    import torch
 
-    config = run.config(output_dir=tmp_path / "fp16", precision="fp16", optim="paged_adamw_8bit",
-                        gradient_checkpointing="true", max_steps=3, c2eval="false")
-    result = run_training(config, progress=False)
-    assert result.metrics["precision"] == "fp16" and result.metrics["global_step"] == 3
-    assert math.isfinite(result.metrics["eval_after"]["loss"])
-    assert result.metrics["peak_gpu_memory_gib"] > 0
+    from c2kit.training.precision import resolve_precision
+    from c2kit.training.trainer import build_trainer
+
+    model, tokenizer, args, config, pairs = _tiny_parts(
+        tiny_model_dir, tmp_path, resolve_precision("fp16"), optim="paged_adamw_8bit", gradient_checkpointing="true",
+        max_steps="3", logging_steps="1")
+    trainer = build_trainer(model, tokenizer, args, config, pairs)
+    trainable = [p for p in trainer.model.parameters() if p.requires_grad]
+    assert args.fp16 and trainable and {p.dtype for p in trainable} == {torch.float32}  # the fix, on the GPU
+    assert {p.device.type for p in trainable} == {"cuda"}
+    assert torch.uint8 in {p.dtype for p in trainer.model.parameters()}  # the 4-bit base
+    trainer.train()  # TRL's bf16 LoRA weights would fail at the first unscale of the fp16 gradient scaler
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert trainer.state.global_step == 3 and len(losses) == 3 and all(math.isfinite(loss) for loss in losses)
 
 
 def test_memory_benchmark_runs_a_smoke_version(tmp_path):

@@ -44,6 +44,7 @@ def eval_config(config: TrainConfig, model: str, adapter: str | None):
         batch_tokens=config.c2eval_batch_tokens,
         load_in_4bit=config.c2eval_load_in_4bit,
         trust_remote_code=config.trust_remote_code,
+        plain_template=config.plain_template,
     )
 
 

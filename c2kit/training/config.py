@@ -16,11 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from c2_syn_dataset.schema import N_RANKS  # 0 = SR, 1..4 = SYN_1..SYN_4, 5 = FHR
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS
 
 TINY_MODEL = "tiny"  # model_name_or_path value that builds c2kit's tiny offline model
 PRECISIONS = ("auto", "fp16", "bf16", "fp32")
-N_RANKS = 6  # C2-Syn ranks: 0 = SR, 1..4 = SYN_1..SYN_4, 5 = FHR
+# Keys that only change what is logged, saved or measured, not the trained weights: a run directory is
+# resumed or reused whatever their values. ``dataset`` is compared by content (the fingerprint of the
+# selected pairs, see c2kit.training.trainer), so a moved dataset directory does not count either.
+NOT_TRAINING_KEYS = frozenset({"output_dir", "dataset", "logging_steps", "save_steps", "save_total_limit",
+                               "eval_steps", "per_device_eval_batch_size", "eval_before_training"})
 NULL_WORDS = ("none", "null", "~")
 TRUE_WORDS = ("true", "yes", "1", "on")
 FALSE_WORDS = ("false", "no", "0", "off")
@@ -46,6 +51,8 @@ class TrainConfig:
     revision: str | None = _key(None, "model revision (branch, tag or commit)")
     trust_remote_code: bool = _key(False, "allow the model repo to run its own code (off by default)")
     attn_implementation: str = _key("sdpa", "attention kernel: sdpa (works on T4), eager, flash_attention_2")
+    plain_template: bool = _key(False, "render prompts with c2kit's plain template, for models without a chat "
+                                "template (build C2-Syn with --plain-template too; C2-Eval uses it as well)")
     load_in_4bit: bool = _key(True, "QLoRA: load the base in 4-bit NF4 with double quantisation")
     tiny_hidden_size: int = _key(512, f"hidden size of the '{TINY_MODEL}' model (sets how peaked its output "
                                  "distribution can get: see training/profiles/tiny-cpu.yaml)")
@@ -243,6 +250,8 @@ def validate(config: TrainConfig, *, where: str = "config") -> None:
             parse_rank_pair(pair)
         except ValueError as error:
             problems.append(f"rank_pairs: {error}")
+    if config.eval_steps is not None and config.num_eval_pairs == 0:
+        problems.append("eval_steps needs held-out pairs: set num_eval_pairs > 0 or eval_steps null")
     if config.max_steps <= 0 and config.max_steps != -1:
         problems.append(f"max_steps must be positive or -1, got {config.max_steps}")
     if config.max_steps == -1 and config.num_train_epochs <= 0:
@@ -274,9 +283,10 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
 
 
 def training_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
-    """Keys that change what is trained and differ: a run directory is resumed or reused only if none do.
+    """Keys that change the trained weights and differ: a run directory is resumed or reused only if none do.
 
-    ``output_dir`` (a run may be moved) and the ``c2eval_*`` keys (evaluation only) do not count.
+    :data:`NOT_TRAINING_KEYS` (outputs, logging, checkpointing, evaluation, the dataset's location) and the
+    ``c2eval_*`` keys (C2-Eval after training) do not count.
     """
-    return [key for key in config_keys()
-            if key != "output_dir" and not key.startswith("c2eval") and getattr(a, key) != getattr(b, key)]
+    return [key for key in config_keys() if key not in NOT_TRAINING_KEYS and not key.startswith("c2eval")
+            and getattr(a, key) != getattr(b, key)]

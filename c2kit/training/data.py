@@ -15,6 +15,8 @@ trims the assistant text); a string prompt is tokenised exactly as C2-Eval token
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -101,6 +103,20 @@ def split_pairs(pairs, config: TrainConfig, *, origin: str = "pairs") -> PairSpl
     train = _drop_bad_pairs(pairs.select(train_indices), skipped)
     held_out = _drop_bad_pairs(pairs.select(eval_indices), skipped) if eval_indices else None
     return PairSplit(train, held_out, origin, len(pairs), len(keep), skipped)
+
+
+def pairs_fingerprint(split: PairSplit) -> str:
+    """sha256 of the training and held-out pairs' text, in order: the data a run trains and measures on.
+
+    It does not depend on where the dataset lives, so a moved copy of the same data has the same fingerprint.
+    """
+    digest = hashlib.sha256()
+    for part in (split.train, split.eval):
+        digest.update(b"\x00")  # separates the training pairs from the held-out ones
+        if part is not None:
+            for batch in part.select_columns(list(TEXT_COLUMNS)).iter(batch_size=1000):
+                digest.update(json.dumps(batch, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _rank_filter(pairs, config: TrainConfig, origin: str) -> list[int]:

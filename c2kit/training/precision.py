@@ -39,11 +39,6 @@ class Precision:
 
         return {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[self.name]
 
-    @property
-    def keeps_bf16_adapters(self) -> bool:
-        """Only under bf16 autocast may the LoRA weights stay in TRL's bf16."""
-        return self.bf16
-
 
 def resolve_precision(requested: str, *, cuda: bool | None = None, bf16_supported: bool | None = None) -> Precision:
     """``auto`` -> bf16 on a GPU that has it, fp16 on one that does not (T4), fp32 on CPU.

@@ -1,10 +1,12 @@
 """The recipe end to end: data, 4-bit base, LoRA, TRL ``DPOTrainer`` (``ref_model=None``), train, save.
 
 ``OUTPUT_DIR`` ends up holding the adapter (``adapter_config.json``, ``adapter_model.safetensors``), the
-tokenizer, ``train_config.yaml`` (the resolved config), ``training_log.jsonl`` (every log line, written as
-it happens) and ``training_log.csv``, and ``metrics.json`` (held-out reward margin and accuracy before and
-after training, final training margin, pairs/s). Checkpoints are saved every ``save_steps``: re-running the
-same command resumes from the last one, and a finished run is not trained again.
+tokenizer, ``train_config.yaml`` (the resolved config), ``train_data.json`` (the sha256 of the selected pairs),
+``training_log.jsonl`` (every log line, written as it happens) and ``training_log.csv``, and ``metrics.json``
+(held-out reward margin and accuracy before and after training, final training margin, pairs/s), written
+last: it marks the run as finished. Checkpoints are saved every ``save_steps``: re-running the same command
+resumes from the last one, and a finished run is not trained again. Both need the same training settings
+and the same pairs (the dataset directory may have moved); a directory without a checkpoint is started afresh.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from c2kit.jsonio import write_json, write_jsonl
 from c2kit.training.config import ConfigError, TrainConfig, load_config, save_config, training_differences
-from c2kit.training.data import load_pairs, split_pairs, to_dpo_format
+from c2kit.training.data import DataError, load_pairs, pairs_fingerprint, split_pairs, to_dpo_format
 from c2kit.training.model import load_base_model, load_tokenizer, lora_config, resolve_base_model
 from c2kit.training.precision import Precision, cast_trainable_params_to_fp32, resolve_precision
 
 CONFIG_FILE = "train_config.yaml"
+DATA_FILE = "train_data.json"  # the dataset and the fingerprint of the pairs selected from it
 LOG_JSONL = "training_log.jsonl"
 LOG_CSV = "training_log.csv"
 METRICS_FILE = "metrics.json"
@@ -100,7 +104,7 @@ def build_trainer(model, tokenizer, args, config: TrainConfig, train_dataset, ev
         peft_config=lora_config(config),
         callbacks=callbacks,
     )
-    if not args.bf16:
+    if not args.bf16:  # only under bf16 autocast may the LoRA weights stay in TRL's bf16
         cast_trainable_params_to_fp32(trainer.model)
     return trainer
 
@@ -123,30 +127,40 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     from transformers.trainer_utils import get_last_checkpoint
 
     out = Path(config.output_dir)
-    finished = _check_output_dir(out, config)
-    base_model = resolve_base_model(config)
-    if finished is not None:
-        print(f"{out}: already trained with this config; reusing it (delete the directory to train again)")
-        return TrainResult(out, base_model, finished, reused=True)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / CONFIG_FILE)  # first, so an interrupted directory says what it was running
-
-    precision = resolve_precision(config.precision)
-    tokenizer = load_tokenizer(base_model, config)
+    checkpoint = get_last_checkpoint(str(out)) if out.is_dir() else None
+    previous = _previous_run(out, config, has_progress=checkpoint is not None)
     pairs = load_pairs(config.dataset, config_name=config.dataset_config, split=config.dataset_split,
                        revision=config.dataset_revision)
     split = split_pairs(pairs, config, origin=f"{config.dataset} [{config.dataset_config}/{config.dataset_split}]")
     print(split.report())
-    train_dataset = to_dpo_format(split.train, tokenizer)
-    eval_dataset = to_dpo_format(split.eval, tokenizer) if split.eval is not None and len(split.eval) else None
+    data = {"dataset": config.dataset, "sha256": pairs_fingerprint(split)}
+    base_model = resolve_base_model(config)
+    if previous is not None:
+        _check_same_data(out, previous["data"], data)
+        if previous["metrics"] is not None:
+            print(f"{out}: already trained with this config; reusing it (delete the directory to train again)")
+            return TrainResult(out, base_model, previous["metrics"], reused=True)
+    has_eval = split.eval is not None and len(split.eval) > 0
+    if config.eval_steps is not None and not has_eval:
+        raise DataError(f"{split.origin}: eval_steps needs held-out pairs, but none are left (every request is "
+                        "used for training); set eval_steps null")
 
+    precision = resolve_precision(config.precision)
     args = dpo_args(config, precision, progress=progress)
+    tokenizer = load_tokenizer(base_model, config)
+    train_dataset = to_dpo_format(split.train, tokenizer, plain_template=config.plain_template)
+    eval_dataset = to_dpo_format(split.eval, tokenizer, plain_template=config.plain_template) if has_eval else None
     model = load_base_model(base_model, config, precision)
     trainer = build_trainer(model, tokenizer, args, config, train_dataset, eval_dataset,
                             callbacks=[_jsonl_logger(out / LOG_JSONL)])
     trainer.model.print_trainable_parameters()
     print(f"precision {precision.name} on {'CPU' if precision.use_cpu else 'GPU'}")
 
+    # Everything is checked: from here on the directory says what it is running.
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / CONFIG_FILE)
+    write_json(out / DATA_FILE, data)
+    _keep_log_through(out / LOG_JSONL, checkpoint)
     metrics: dict[str, Any] = {
         "base_model": base_model,
         "precision": precision.name,
@@ -155,7 +169,6 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         "num_train_pairs": len(train_dataset),
         "num_eval_pairs": len(eval_dataset) if eval_dataset is not None else 0,
     }
-    checkpoint = get_last_checkpoint(str(out)) if out.is_dir() else None
     if eval_dataset is not None and config.eval_before_training and checkpoint is None:
         metrics["eval_before"] = _pick(trainer.evaluate(), "eval_")
     if checkpoint:
@@ -175,23 +188,68 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
 
     trainer.save_model(str(out))  # the adapter (PEFT saves only the LoRA weights) and the tokenizer
     _write_log_csv(trainer.state.log_history, out / LOG_CSV)
-    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_json(out / METRICS_FILE, metrics)  # last, and atomically: it marks the run as finished
     return TrainResult(out, base_model, metrics, reused=False)
 
 
-def _check_output_dir(out: Path, config: TrainConfig) -> dict | None:
-    """The metrics of a finished run with the same training settings, None for a fresh or resumable dir."""
-    saved_path = out / CONFIG_FILE
-    if not saved_path.is_file():
+def _previous_run(out: Path, config: TrainConfig, *, has_progress: bool) -> dict | None:
+    """The run already in ``out`` (its ``metrics``, None if unfinished, and its ``data``), None if there is none.
+
+    Only a checkpoint or ``metrics.json`` makes a run: a directory left by a start that failed before its
+    first checkpoint is trained afresh, whatever settings it was started with. A run with other training
+    settings (:func:`training_differences`) is refused.
+    """
+    metrics_path = out / METRICS_FILE
+    if not has_progress and not metrics_path.is_file():
         return None
-    saved = load_config(saved_path)
+    saved = load_config(out / CONFIG_FILE)
     differences = training_differences(saved, config)
     if differences:
         details = ", ".join(f"{key}: {getattr(saved, key)!r} -> {getattr(config, key)!r}" for key in differences)
         raise ConfigError(f"{out} holds a run with different settings ({details}); use another --output_dir "
                           "or delete that directory")
-    metrics_path = out / METRICS_FILE
-    return json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None
+    return {"metrics": _read_json(metrics_path) if metrics_path.is_file() else None,
+            "data": _read_json(out / DATA_FILE)}
+
+
+def _check_same_data(out: Path, trained: dict, selected: dict) -> None:
+    """Refuse to resume or reuse a run on other pairs (the dataset's location may change, its content not)."""
+    if trained.get("sha256") != selected["sha256"]:
+        raise ConfigError(f"{out} holds a run trained on other pairs: {trained.get('dataset')!r} (sha256 "
+                          f"{str(trained.get('sha256'))[:12]}) -> {selected['dataset']!r} (sha256 "
+                          f"{selected['sha256'][:12]}); use another --output_dir or delete that directory")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read this run file ({error}); use another --output_dir or delete "
+                          "that directory") from None
+
+
+def _keep_log_through(path: Path, checkpoint: str | None) -> None:
+    """Drop the log lines that training from ``checkpoint`` (None: from scratch) will write again.
+
+    A run that stopped after its last checkpoint had logged the steps after it; resuming repeats them.
+    """
+    if not path.is_file():
+        return
+    if checkpoint is None:
+        path.unlink()
+        return
+    from transformers import TrainerState
+
+    step = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json")).global_step
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # the last line, cut short by the crash
+            continue
+        if entry["step"] <= step:
+            kept.append(entry)
+    write_jsonl(path, kept)
 
 
 def _pick(logs: dict, prefix: str) -> dict:
