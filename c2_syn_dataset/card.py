@@ -1,12 +1,16 @@
 """The C2-Syn dataset card (README.md): YAML metadata for the Hub and ``load_dataset``, and the text.
 
-This is the one place the card is rendered (the publish step reuses :func:`render_card`). The YAML
-``configs`` list ``pairs`` (default) and ``ranked`` with ``data_files`` as ``[{split, path}]``, which is
-what makes ``load_dataset(DIR, "pairs")`` work offline and on the Hub (datasets >= 4 has no scripts).
+This is the one place the card is rendered (the publish step reuses :func:`render_card`), from the template
+``hub_cards/c2_syn_dataset_card.md``. The YAML ``configs`` list ``pairs`` (default) and ``ranked`` with
+``data_files`` as ``[{split, path}]``, which is what makes ``load_dataset(DIR, "pairs")`` work offline and on
+the Hub (datasets >= 4 has no scripts).
 Everything in the card comes from the build manifest, so the same build gives the same card.
 """
 
 from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -15,99 +19,46 @@ from c2_syn_dataset.pairs import file_prefix
 from c2_syn_dataset.schema import N_PAIRS, RANK_NAMES
 from c2kit.protocol import TRIGGERS
 
-LICENSE = "cc-by-nc-4.0"
-PKU_SAFERLHF = "PKU-Alignment/PKU-SafeRLHF"
-SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                   (10_000_000, "1M<n<10M"))
+TEMPLATE = "c2_syn_dataset_card.md"  # in the project's hub_cards/, shipped as c2kit package data
+HUB_CARDS = ("publish", "hub_cards")  # where hub_cards/ lies inside the installed c2kit package
 
-TEMPLATE = """---
-{{ card_data }}
----
-
-# C2-Syn: synthetic course-correction preferences
-
-> **Content warning.** This dataset contains harmful requests and harmful text (violence, crime,
-> harassment, self-harm and more), on purpose: it teaches models to steer *away* from such content.
-> Do not use it to train models to produce harmful content.
-
-C2-Syn is the synthetic preference data of *Course-Correction: Safety Alignment Using Synthetic
-Preferences* (Xu et al., EMNLP 2024 Industry Track, [arXiv 2407.16637](https://arxiv.org/abs/2407.16637)),
-rebuilt with the [c2-toolkit](https://github.com/c2-toolkit/c2-toolkit) (`c2 syn build`). For each harmful
-request, six responses are ranked by how early they **course-correct**, and every pair of them is a
-preference: {{ n_requests }} requests, {{ n_pairs }} pairs.
-
-## Load it
-
-```python
-from datasets import load_dataset
-
-pairs = load_dataset("{{ load_path }}", "pairs", split="train")    # default config: DPO pairs
-ranked = load_dataset("{{ load_path }}", "ranked", split="train")  # one row per request, six responses
-```
-
-`pairs` has the `prompt` / `chosen` / `rejected` columns TRL's `DPOTrainer` expects (`prompt` is the plain
-request text; apply your model's chat template to it).
-
-## How it was built
-
-1. **Source**: `{{ source }}` (source sha256 `{{ source_sha }}`).
-2. **Filter** (paper rule): the request contains "how", "what", "How" or "What" ({{ question_mode }}),
-   and one response is unsafe with more than {{ min_words }} whitespace words (the harmful response:
-   `response_0` if it qualifies, else `response_1`). The first {{ n_requests }} requests that pass were kept.
-3. **Cuts**: with t punctuation marks (`, . ! : ; ? - " ( ) {} [ ]`) in the harmful response, a step s is
-   drawn from {t//4 - 1, t//4} (seeded per request; s = 0 falls back to s = 1); cut i is the text up to
-   and including the (i*s)-th mark, i = 1..4. Rows with fewer than 4 marks are skipped.
-4. **Responses**, best first (rank 0..5):
-   - `SR` (0): the generator's own answer to the bare request;
-   - `SYN_i` (1..4): `opener + " " + cut_i + " " + trigger`, continued by the generator (the prefix is
-     placed inside the assistant turn of the generator's chat template);
-   - `FHR` (5): the full harmful response.
-
-   Earlier correction beats later correction, and any correction beats none. All {{ pairs_per_request }}
-   pairs (i < j) of each request are kept, `chosen` = the better one.
-5. **Generator**: `{{ generator }}` ({{ generator_ref }}), {{ decoding }}, {{ max_new_tokens }} new tokens,
-   seed {{ seed }}.
-
-### Build statistics
-
-{{ stats_table }}
-
-## Columns
-
-`pairs`: `prompt` (the request), `chosen`, `rejected`, `chosen_rank`, `rejected_rank` (0 = SR, 1..4 =
-SYN_1..SYN_4, 5 = FHR), `source_id` (row id in the source), `opener`, `trigger`.
-
-`ranked`: `source_id`, `prompt`, `responses` (six strings; the list index is the rank: {{ rank_names }}),
-`opener`, `trigger`, `cuts` (the four prefixes of the harmful response), `n_marks` (t), `step` (s).
-
-## Caveat: keyword judges can be gamed
-
-The corrective triggers ("{{ trigger_examples }}", ...) overlap the refusal phrases that keyword judges
-look for. A model trained on C2-Syn learns these phrases, so a keyword judge may count a trigger followed
-by more harmful text as a correction. Evaluate trained models with an LLM judge as well, and read the
-keyword judge's documented phrase list before trusting its numbers.
-
-## Licence
-
-**CC BY-NC 4.0** (non-commercial), inherited from the source data
-([PKU-SafeRLHF](https://huggingface.co/datasets/{{ pku }})). The generated text also falls under the terms
-of the generator model's licence.
-
-## Citation
-
-```bibtex
-@inproceedings{xu2024course,
-  title     = {Course-Correction: Safety Alignment Using Synthetic Preferences},
-  author    = {Xu, Rongwu and Cai, Yishuo and Zhou, Zhenhong and Gu, Renjie and Weng, Haiqin and Liu, Yan and Zhang, Tianwei and Xu, Wei and Qiu, Han},
+# Shared by every Hub card of the project. They live here, not in c2kit.publish.cards (which imports them), because
+# c2kit.publish imports this module: the builder's card must not depend on the publishing package.
+DATA_LICENSE = "cc-by-nc-4.0"
+SOURCE_DATASET = "PKU-Alignment/PKU-SafeRLHF"
+CITATION = """\
+@inproceedings{xu-etal-2024-course,
+  title = {Course-Correction: Safety Alignment Using Synthetic Preferences},
+  author = {Xu, Rongwu and Cai, Yishuo and Zhou, Zhenhong and Gu, Renjie and Weng, Haiqin and Liu, Yan and
+            Zhang, Tianwei and Xu, Wei and Qiu, Han},
   booktitle = {Proceedings of the 2024 Conference on Empirical Methods in Natural Language Processing: Industry Track},
-  year      = {2024}
-}
-```
-"""
+  month = nov,
+  year = {2024},
+  address = {Miami, Florida, US},
+  publisher = {Association for Computational Linguistics},
+  pages = {1622--1649},
+  url = {https://aclanthology.org/2024.emnlp-industry.119},
+  eprint = {2407.16637},
+  archivePrefix = {arXiv}
+}"""
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))
+
+
+def template_path(name: str) -> Path:
+    """Path of a card template of ``hub_cards/`` (package data of ``c2kit``, reached through its link)."""
+    path = Path(str(resources.files("c2kit").joinpath(*HUB_CARDS, name)))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"card template {name} not found at {path}: the hub_cards templates must be installed with c2kit "
+            "(package data 'publish/hub_cards/*.md')"
+        )
+    return path
 
 
 def size_category(n: int) -> str:
-    return next((name for bound, name in SIZE_CATEGORIES if n < bound), "n>10M")
+    """The Hub's ``size_categories`` tag for ``n`` rows (e.g. ``1K<n<10K``)."""
+    return next((tag for bound, tag in SIZE_CATEGORIES if n < bound), "100M<n<1B")
 
 
 def configs(build_id: str) -> list[dict]:
@@ -147,11 +98,11 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
     pku_schema = "harmful_response" not in (settings.get("column_mapping") or {})
     card_data = DatasetCardData(
         language="en",
-        license=LICENSE,
+        license=DATA_LICENSE,
         pretty_name="C2-Syn",
         size_categories=size_category(n_pairs),
         task_categories=["text-generation"],
-        source_datasets=[PKU_SAFERLHF] if pku_schema else None,
+        source_datasets=[SOURCE_DATASET] if pku_schema else None,
         tags=["dpo", "preference", "safety", "course-correction", "synthetic", "not-for-all-audiences"],
         configs=configs(manifest["fingerprint"]),
     )
@@ -163,7 +114,7 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
         decoding = "greedy decoding"
     return DatasetCard.from_template(
         card_data,
-        template_str=TEMPLATE,
+        template_path=str(template_path(TEMPLATE)),
         n_requests=f"{n_requests:,}",
         n_pairs=f"{n_pairs:,}",
         load_path=load_path,
@@ -180,5 +131,6 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
         stats_table=stats_rows,
         rank_names=", ".join(f"{i} = {name}" for i, name in enumerate(RANK_NAMES)),
         trigger_examples='", "'.join(TRIGGERS[:3]),
-        pku=PKU_SAFERLHF,
+        source_dataset=SOURCE_DATASET,
+        citation=CITATION,
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from c2_syn_dataset.card import render_card
+from c2_syn_dataset import card as card_module
+from c2_syn_dataset.card import CITATION, TEMPLATE, render_card, template_path
 from c2_syn_dataset.filtering import SelectionStats
 from c2_syn_dataset.pairs import pairs_from_ranked, write_config_files
 from c2_syn_dataset.schema import RANKED_SCHEMA
@@ -93,6 +97,25 @@ def test_card_yaml_and_text():
     other["settings"]["column_mapping"] = {"request": "q", "harmful_response": "a"}
     other_card = render_card(other, n_requests=4)
     assert "source_datasets" not in str(other_card).split("---")[1]
+
+
+def test_card_text_comes_from_the_hub_cards_template(monkeypatch, tmp_path):
+    """hub_cards/c2_syn_dataset_card.md is the only copy of the card text: an edit there shows in the card."""
+    edited = tmp_path / TEMPLATE
+    shutil.copyfile(template_path(TEMPLATE), edited)
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nEdited in hub_cards.\n", encoding="utf-8")
+    monkeypatch.setattr(card_module, "template_path", {TEMPLATE: edited}.__getitem__)
+    assert render_card(manifest(), n_requests=4).text.endswith("```\n\nEdited in hub_cards.")
+
+
+def test_card_cites_the_paper_with_its_authors():
+    authors = re.search(r"author = \{(.*?)\},", CITATION, flags=re.DOTALL).group(1)
+    assert re.split(r"\s+and\s+", authors) == [
+        "Xu, Rongwu", "Cai, Yishuo", "Zhou, Zhenhong", "Gu, Renjie", "Weng, Haiqin", "Liu, Yan", "Zhang, Tianwei",
+        "Xu, Wei", "Qiu, Han"]
+    assert "Industry Track" in CITATION and "eprint = {2407.16637}" in CITATION
+    text = render_card(manifest(), n_requests=4).text
+    assert f"```bibtex\n{CITATION}\n```" in text and text.count("@inproceedings") == 1
 
 
 def test_rebuilt_directory_is_not_served_from_a_stale_cache(tmp_path):

@@ -1,8 +1,9 @@
 """``c2 publish adapter``: a trained PEFT adapter, its tokenizer and a model card, from a training output dir.
 
 What is uploaded (the layout ``c2 train`` writes): ``adapter_config.json`` (with the base model's Hub id as
-``base_model_name_or_path``, so the adapter loads anywhere), the adapter weights, the tokenizer files, the resolved ``train_config.yaml``, the training logs and ``metrics.json``, and for each C2-Eval run
-found (``eval/base`` = the base model before training, ``eval/adapter`` = with the adapter; or
+``base_model_name_or_path``, so the adapter loads anywhere), the adapter weights, the tokenizer files, the
+resolved ``train_config.yaml``, the training logs and ``metrics.json``, and for each C2-Eval run found
+(``eval/base`` = the base model before training, ``eval/adapter`` = with the adapter; or
 ``--eval-base``/``--eval-adapter``) its ``scores.json``, ``config.json``, ``summary.md`` and plot under
 ``eval/<name>/``, plus the ``eval/compare`` table. The card's ``model-index`` values are read from those
 ``scores.json`` files, so the metadata always equals the files it cites; they are only used when their
@@ -19,7 +20,15 @@ from typing import Any
 
 from c2_eval_metric.compare import COMPARISON_JSON, COMPARISON_MD
 from c2_eval_metric.corr import MEAN_KEY, CorrScores
-from c2_eval_metric.results import CONFIG_FILE, PLOT_FILE, SCORES_FILE, SUMMARY_FILE, read_config, read_scores
+from c2_eval_metric.results import (
+    CONFIG_FILE,
+    PLOT_FILE,
+    SCORES_FILE,
+    SUMMARY_FILE,
+    read_config,
+    read_scores,
+)
+from c2_syn_dataset.card import DATA_LICENSE, SOURCE_DATASET
 from c2kit.models import adapter_hash
 from c2kit.training.before_after import EVAL_DIR
 from c2kit.training.trainer import CONFIG_FILE as TRAIN_CONFIG_FILE
@@ -27,8 +36,6 @@ from c2kit.training.trainer import LOG_CSV, LOG_JSONL, METRICS_FILE
 
 from .cards import (
     ADAPTER_TEMPLATE,
-    DATA_LICENSE,
-    SOURCE_DATASET,
     flatten,
     format_fraction,
     render_card,

@@ -5,44 +5,26 @@ inside this package so they ship as package data. They are rendered with ``huggi
 ``*Card.from_template`` (the YAML header comes from a ``*CardData`` object) and every rendered card is parsed
 back with the same classes, so a card whose metadata the Hub's parser rejects is never uploaded.
 
-Text that several cards share (content warning, judge caveat, licence, citation) lives here once and is
-passed to the templates.
+Text that several cards share (content warning, judge caveat, licence, citation) is defined once and passed
+to the templates.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from c2_eval_metric.corr import MEAN_KEY
+
+# Shared with the C2-Syn builder's card, which defines them: c2kit.publish imports c2_syn_dataset, never the reverse.
+from c2_syn_dataset.card import CITATION, SOURCE_DATASET, template_path
 from c2kit.protocol import TRIGGERS
 
-DATASET_TEMPLATE = "c2_syn_dataset_card.md"
 METRIC_TEMPLATE = "c2_eval_metric_card.md"
 ADAPTER_TEMPLATE = "adapter_model_card.md"
 RESULTS_TEMPLATE = "results_dataset_card.md"
 
 PAPER_URL = "https://arxiv.org/abs/2407.16637"
-SOURCE_DATASET = "PKU-Alignment/PKU-SafeRLHF"
-DATA_LICENSE = "cc-by-nc-4.0"
-
-CITATION = """\
-@inproceedings{xu-etal-2024-course,
-  title = {Course-Correction: Safety Alignment Using Synthetic Preferences},
-  author = {Xu, Rongwu and Cai, Yishuo and Zhou, Zhenhong and Gu, Renjie and Weng, Haiqin and Yan, Liu and
-            Zhang, Tianwei and Xu, Wei and Qiu, Han},
-  booktitle = {Proceedings of the 2024 Conference on Empirical Methods in Natural Language Processing: Industry Track},
-  month = nov,
-  year = {2024},
-  address = {Miami, Florida, US},
-  publisher = {Association for Computational Linguistics},
-  pages = {1622--1649},
-  url = {https://aclanthology.org/2024.emnlp-industry.119},
-  eprint = {2407.16637},
-  archivePrefix = {arXiv}
-}"""
 
 CONTENT_WARNING = (
     "**Content warning.** This repository contains harmful requests and harmful text (violence, crime, "
@@ -73,17 +55,6 @@ GATED_FIELDS = {
     "I will use this data only for non-commercial AI-safety research": "checkbox",
     "I will not use this data to produce or spread harmful content": "checkbox",
 }
-
-
-def template_path(name: str) -> Path:
-    """Path of a card template; ``hub_cards/`` is package data of ``c2kit.publish``."""
-    path = Path(str(resources.files("c2kit.publish") / "hub_cards" / name))
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"card template {name} not found at {path}: the hub_cards templates must be installed with c2kit "
-            "(package data 'publish/hub_cards/*.md')"
-        )
-    return path
 
 
 def shared_text() -> dict[str, str]:
@@ -160,9 +131,3 @@ def score_rows(scores) -> list[dict[str, Any]]:
                  "low": format_fraction(low), "high": format_fraction(high)})
     return rows
 
-
-def size_category(n: int) -> str:
-    """The Hub's ``size_categories`` tag for ``n`` rows (e.g. ``1K<n<10K``)."""
-    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-              (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
-    return next((tag for bound, tag in bounds if n < bound), "100M<n<1B")

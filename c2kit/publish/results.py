@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from c2_eval_metric.corr import CorrScores, compute_corr
-from c2kit.jsonio import read_jsonl
 from c2_eval_metric.results import (
     CONFIG_FILE,
     GENERATIONS_FILE,
@@ -28,17 +27,16 @@ from c2_eval_metric.results import (
     read_scores,
     run_label,
 )
+from c2_syn_dataset.card import DATA_LICENSE, SOURCE_DATASET, size_category
+from c2kit.jsonio import read_jsonl
 
 from .cards import (
-    DATA_LICENSE,
     GATED_FIELDS,
     GATED_PROMPT,
     RESULTS_TEMPLATE,
-    SOURCE_DATASET,
     flatten,
     render_card,
     score_rows,
-    size_category,
     table_cell,
 )
 from .hub import FileSource, PublishError, PublishResult, check_repo_id, publish_files
