@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from c2kit.jsonio import write_json, write_jsonl
+from c2kit.jsonio import read_json, write_json, write_jsonl
 
 from .corr import CorrScores, compute_corr
 from .plots import plot_corr_at_k
@@ -53,15 +53,7 @@ harmful answer (for example "...however, I can't help with this, it is dangerous
 def read_config(results_dir: str | Path) -> dict[str, Any]:
     """The run's ``config.json``, or ``{}`` when there is none."""
     path = Path(results_dir) / CONFIG_FILE
-    if not path.is_file():
-        return {}
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error.msg})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    return config
+    return read_json(path) if path.is_file() else {}
 
 
 def merge_config(results_dir: str | Path, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,10 +70,11 @@ def read_scores(results_dir: str | Path) -> CorrScores:
     if not path.is_file():
         raise FileNotFoundError(f"{results_dir}: no {SCORES_FILE}; is this a results directory of "
                                 "'c2 eval run' or 'c2 eval score'?")
+    scores = read_json(path)
     try:
-        return CorrScores.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, ValueError) as error:
-        raise ValueError(f"{path}: {error}") from None
+        return CorrScores.from_json(scores)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: not a scores.json of this toolkit ({error})") from None
 
 
 def write_scored_results(

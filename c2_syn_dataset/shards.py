@@ -14,7 +14,6 @@ into one directory each; :func:`merge_build` joins them.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 from c2_syn_dataset.card import render_card
 from c2_syn_dataset.pairs import write_config_files
 from c2_syn_dataset.schema import N_PAIRS, RANKED_SCHEMA
-from c2kit.jsonio import write_json
+from c2kit.jsonio import read_json, write_json
 
 MANIFEST = "build.json"
 PARTS_DIR = "parts"
@@ -49,10 +48,7 @@ def read_manifest(directory: str | Path) -> dict:
     path = Path(directory) / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file; is {directory} the --out directory of 'c2 syn build'?")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    return read_json(path)
 
 
 def _differences(old: dict, new: dict) -> list[str]:

@@ -29,6 +29,7 @@ from c2_eval_metric.results import (
     read_scores,
 )
 from c2_syn_dataset.card import DATA_LICENSE, SOURCE_DATASET
+from c2kit.jsonio import read_json
 from c2kit.models import adapter_hash
 from c2kit.training.before_after import EVAL_DIR
 from c2kit.training.trainer import CONFIG_FILE as TRAIN_CONFIG_FILE
@@ -136,12 +137,9 @@ def _read_json(path: Path, *, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise PublishError(f"{path.parent}: no {path.name} ({what}); nothing was uploaded")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise PublishError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
-    if not isinstance(data, dict):
-        raise PublishError(f"{path}: expected a JSON object")
-    return data
+        return read_json(path)
+    except ValueError as error:
+        raise PublishError(str(error)) from None
 
 
 def _check_weights(path: Path) -> None:

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from c2kit.jsonio import write_json, write_jsonl
+from c2kit.jsonio import read_json, write_json, write_jsonl
 from c2kit.training.config import ConfigError, TrainConfig, load_config, save_config, training_differences
 from c2kit.training.data import DataError, load_pairs, pairs_fingerprint, split_pairs, to_dpo_format
 from c2kit.training.model import load_base_model, load_tokenizer, lora_config, resolve_base_model
@@ -222,8 +222,8 @@ def _check_same_data(out: Path, trained: dict, selected: dict) -> None:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        return read_json(path)
+    except (OSError, ValueError) as error:
         raise ConfigError(f"{path}: cannot read this run file ({error}); use another --output_dir or delete "
                           "that directory") from None
 
