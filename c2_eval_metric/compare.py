@@ -18,13 +18,13 @@ COMPARISON_JSON = "comparison.json"
 def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     """Table of Corr@k (rows k and Corr_mean) with one column per run; writes comparison.md/.json and a plot.
 
-    Columns are labelled by the run's adapter or model (from config.json), else the directory name.
-    Every directory must hold a scores.json.
+    Columns are labelled by the run's adapter or model (from config.json; a local model or adapter by its
+    directory's name, a Hub model by its id), else the directory name. Every directory must hold a scores.json.
     """
     if not dirs:
         raise ValueError("compare needs at least one results directory")
     runs = [(Path(d), read_scores(d)) for d in dirs]  # fails first, before anything is written
-    labels = _unique_labels([run_label(read_config(d), d) for d, _ in runs], [d for d, _ in runs])
+    labels = comparison_labels([d for d, _ in runs])
     table = render_table(list(zip(labels, (scores for _, scores in runs))))
 
     out = Path(out_dir)
@@ -37,6 +37,12 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     plot_corr_at_k(list(zip(labels, (scores for _, scores in runs))), out / PLOT_FILE,
                    title="Course-correction: Corr@k by run (band: 95% CI)")
     return table
+
+
+def comparison_labels(dirs: Sequence[str | Path]) -> list[str]:
+    """The column labels ``compare_runs`` gives these results directories (unique, no local paths)."""
+    paths = [Path(d) for d in dirs]
+    return _unique_labels([run_label(read_config(d), d) for d in paths], paths)
 
 
 def render_table(runs: Sequence[tuple[str, CorrScores]]) -> str:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,12 +105,40 @@ def write_scored_results(
 
 
 def run_label(config: Mapping[str, Any], results_dir: str | Path) -> str:
-    """Short name of a run: its adapter, else its model, else the directory name."""
-    for key in ("adapter", "model"):
-        value = config.get(key)
-        if isinstance(value, str) and value:
-            return value
+    """Short name of a run: its adapter, else its model, else the directory name.
+
+    Hub ids are kept as they are; a local model or adapter (an existing directory or an absolute path) is named
+    by its directory's name, so labels carry no private path: ``"base-model"``, or ``"base-model + llama2-c2"``
+    for a local adapter on a base model (the base named the same way).
+    """
+    model, adapter = (config.get(key) for key in ("model", "adapter"))
+    model = model if isinstance(model, str) and model else None
+    adapter = adapter if isinstance(adapter, str) and adapter else None
+    if adapter:
+        if not is_local_path(adapter):
+            return adapter
+        return f"{model_label(model)} + {model_label(adapter)}" if model else model_label(adapter)
+    if model:
+        return model_label(model)
     return Path(results_dir).resolve().name
+
+
+def is_local_path(name: str) -> bool:
+    """Whether a model/adapter/data name is a local path (absolute, or an existing directory) and not a Hub id."""
+    return Path(name).is_absolute() or Path(name).is_dir()
+
+
+_HUB_CACHE_SNAPSHOT = re.compile(r"models--([^/\\]+?)--([^/\\]+)[/\\]snapshots[/\\]")
+
+
+def model_label(name: str) -> str:
+    """A Hub id as is; a local path by its directory's name (a Hub cache snapshot by its repo id)."""
+    if not is_local_path(name):
+        return name
+    cached = _HUB_CACHE_SNAPSHOT.search(name)
+    if cached:
+        return f"{cached.group(1)}/{cached.group(2)}"
+    return Path(name).name or Path(name).resolve().name or name
 
 
 def render_summary(

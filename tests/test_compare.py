@@ -63,6 +63,27 @@ def test_compare_labels_and_judge_warning(tmp_path):
     assert "Warning:** the runs were judged by different judges (keyword-v1, openai:gpt-4o)" in table
 
 
+def test_local_models_are_labelled_by_directory_name(tmp_path):
+    from c2_eval_metric.results import run_label
+
+    base_model = tmp_path / "models" / "base-model"
+    base_model.mkdir(parents=True)
+    adapter = tmp_path / "runs" / "llama2-c2"  # an absolute path need not exist here to count as local
+    base = _run_dir(tmp_path / "base", {10: [1]}, config={"model": str(base_model)})
+    tuned = _run_dir(tmp_path / "tuned", {10: [2]}, config={"model": str(base_model), "adapter": str(adapter)})
+    table = compare_runs([base, tuned], out_dir=tmp_path / "cmp")
+    assert table.splitlines()[0] == "| k | base-model | base-model + llama2-c2 |"
+    assert str(tmp_path) not in table
+    data = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert [run["label"] for run in data["runs"]] == ["base-model", "base-model + llama2-c2"]
+    summary = (tuned / "summary.md").read_text()
+    assert run_label({"model": "org/base-chat", "adapter": str(adapter)}, tuned) == "org/base-chat + llama2-c2"
+    assert run_label({"adapter": str(adapter) + "/"}, tuned) == "llama2-c2"
+    assert run_label({"model": "/cache/hub/models--org--chat/snapshots/0123abc"}, tuned) == "org/chat"
+    assert run_label({"model": "org/base-chat", "adapter": "org/c2-dpo-adapter"}, tuned) == "org/c2-dpo-adapter"
+    assert "## Run settings" in summary  # the settings (with full paths) stay in the local summary
+
+
 def test_compare_refuses_dirs_without_scores(two_runs, tmp_path):
     empty = tmp_path / "not-a-run"
     empty.mkdir()

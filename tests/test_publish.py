@@ -421,6 +421,89 @@ def test_adapter_scores_of_another_adapter_or_base_setup_are_refused(hub, capsys
     assert hub.requests == []
 
 
+TEXT_SUFFIXES = (".json", ".jsonl", ".yaml", ".md", ".csv")
+
+
+def assert_no_local_paths(files: dict[str, bytes], *paths: str) -> None:
+    for path, content in files.items():
+        if path.endswith(TEXT_SUFFIXES):
+            for local in paths:
+                assert local.encode() not in content, (path, local)
+
+
+def test_published_files_carry_no_local_paths(hub, capsys, monkeypatch, tmp_path, tmp_path_factory, adapter_dir,
+                                              tiny_model_dir):
+    """An adapter trained on a local base model and its results, laid out as an older toolkit left them (full
+    paths as plot and table labels): no text file that goes up names a local path or the home directory."""
+    import os
+
+    import yaml
+
+    from c2_eval_metric.compare import compare_runs
+    from c2_eval_metric.plots import plot_corr_at_k
+    from c2_eval_metric.results import read_scores, run_label
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    run = home / "runs" / "llama2-c2"
+    shutil.copytree(adapter_dir, run, ignore=shutil.ignore_patterns("eval"))
+    data = home / "data" / "pairs.jsonl"
+    config = yaml.safe_load((run / "train_config.yaml").read_text())
+    config.update(output_dir=str(run), dataset=str(data), model=tiny_model_dir)
+    (run / "train_config.yaml").write_text(yaml.safe_dump(config))
+    with open(run / "training_log.jsonl", "a", encoding="utf-8") as log:  # a path only the home catch-all knows
+        log.write(json.dumps({"step": 6, "note": f"saved to {home}/elsewhere/ckpt"}) + "\n")
+    base = write_results(run / "eval" / "base", BASE_FLAGS, model=tiny_model_dir)
+    after = write_results(run / "eval" / "adapter", ADAPTER_FLAGS, model=tiny_model_dir, adapter=str(run))
+    assert run_label(json.loads((after / "config.json").read_text()), after) == f"{Path(tiny_model_dir).name} + llama2-c2"
+    # What an older toolkit wrote: the full path as the plot's label, and as the comparison's column names.
+    stale_plot = plot_corr_at_k([(str(run), read_scores(after))], after / "corr_at_k.png").read_bytes()
+    compare = run / "eval" / "compare"
+    compare_runs([base, after], out_dir=compare)
+    comparison = json.loads((compare / "comparison.json").read_text())
+    for entry, label in zip(comparison["runs"], (tiny_model_dir, str(run))):
+        entry["label"] = label
+    (compare / "comparison.json").write_text(json.dumps(comparison))
+    (compare / "comparison.md").write_text(f"| k | {tiny_model_dir} | {run} |\n")
+
+    preview = tmp_path / "preview"
+    args = ["adapter", str(run), "--repo-id", "org/private-paths", "--base-model", "org/tiny-chat"]
+    assert publish(capsys, *args, "--dry-run", "--preview-dir", str(preview))[0] == 0
+    code, out = publish(capsys, *args)
+    assert code == 0, out
+    files = hub.repo("model", "org/private-paths").files
+    assert files == {str(p.relative_to(preview)): p.read_bytes() for p in preview.rglob("*") if p.is_file()}
+    basetemp = str(tmp_path_factory.getbasetemp())
+    assert_no_local_paths(files, basetemp, os.path.realpath(basetemp), str(home), tiny_model_dir)
+    published_config = yaml.safe_load(files["train_config.yaml"])
+    assert published_config["output_dir"] == "<local>/llama2-c2" and published_config["dataset"] == "<local>/pairs.jsonl"
+    assert published_config["model"] == f"<local>/{Path(tiny_model_dir).name}"
+    assert b"~/elsewhere/ckpt" in files["training_log.jsonl"]
+    assert json.loads(files["eval/adapter/config.json"])["adapter"] == "<local>/llama2-c2"
+    assert json.loads(files["eval/base/scores.json"]) == json.loads((base / "scores.json").read_text())
+    # The stale comparison and plot were made again with the directories' names as labels.
+    label = Path(tiny_model_dir).name
+    assert files["eval/compare/comparison.md"].decode().splitlines()[0] == f"| k | {label} | {label} + llama2-c2 |"
+    assert [r["label"] for r in json.loads(files["eval/compare/comparison.json"])["runs"]] == [
+        label, f"{label} + llama2-c2"]
+    assert files["eval/adapter/corr_at_k.png"][:4] == b"\x89PNG" and files["eval/adapter/corr_at_k.png"] != stale_plot
+
+    # A results directory of the same local model, with a local data file.
+    results = edited_run(write_results(tmp_path / "r", BASE_FLAGS, model=tiny_model_dir), home / "results" / "run",
+                         data=str(home / "data" / "c2eval.jsonl"))
+    preview = tmp_path / "results-preview"
+    args = ["results", str(results), "--repo-id", "org/private-results"]
+    assert publish(capsys, *args, "--dry-run", "--preview-dir", str(preview))[0] == 0
+    code, out = publish(capsys, *args)
+    assert code == 0, out
+    files = hub.repo("dataset", "org/private-results").files
+    assert files == {str(p.relative_to(preview)): p.read_bytes() for p in preview.rglob("*") if p.is_file()}
+    assert_no_local_paths(files, basetemp, os.path.realpath(basetemp), str(home), tiny_model_dir)
+    assert json.loads(files["config.json"])["data"] == "<local>/c2eval.jsonl"
+    assert f"C2-Eval results: {label}" in files["README.md"].decode()
+    assert files["judgments.jsonl"] == (results / "judgments.jsonl").read_bytes()
+
+
 # -- dataset ----------------------------------------------------------------------------------------------
 
 

@@ -14,11 +14,17 @@ the same settings. Checkpoints stay local.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from c2_eval_metric.compare import COMPARISON_JSON, COMPARISON_MD
+from c2_eval_metric.compare import (
+    COMPARISON_JSON,
+    COMPARISON_MD,
+    compare_runs,
+    comparison_labels,
+)
 from c2_eval_metric.corr import MEAN_KEY, CorrScores
 from c2_eval_metric.results import (
     CONFIG_FILE,
@@ -44,6 +50,7 @@ from .cards import (
     table_cell,
 )
 from .hub import FileSource, PublishError, PublishResult, check_repo_id, publish_files
+from .local_paths import collect_local_paths, run_plot
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
@@ -410,11 +417,49 @@ def adapter_files(adapter: AdapterDir, base_model: str) -> dict[str, FileSource]
     for run_name, run in adapter.evals.items():
         files.update({f"{EVAL_DIR}/{run_name}/{name}": run.path / name
                       for name in EVAL_FILES if (run.path / name).is_file()})
-    compare = adapter.path / EVAL_DIR / COMPARE_DIR
+        if (run.path / PLOT_FILE).is_file():  # drawn again with a clean label if the run's was a local path
+            files[f"{EVAL_DIR}/{run_name}/{PLOT_FILE}"] = run_plot(run.path, run.config, run.scores)
     if len(adapter.evals) == 2:  # the comparison table belongs with the two runs it compares
-        files.update({f"{EVAL_DIR}/{COMPARE_DIR}/{name}": compare / name
-                      for name in COMPARE_FILES if (compare / name).is_file()})
+        files.update({f"{EVAL_DIR}/{COMPARE_DIR}/{name}": source
+                      for name, source in _comparison_files(adapter).items()})
     return files
+
+
+def _comparison_files(adapter: AdapterDir) -> dict[str, FileSource]:
+    """``eval/compare``'s files; made again from the two runs when its column labels are stale local paths.
+
+    Comparisons written before labels were shortened name local models by their full path (in the table, the
+    JSON and the plot's legend); ``compare_runs`` on the two published runs gives the same table with clean labels.
+    """
+    compare = adapter.path / EVAL_DIR / COMPARE_DIR
+    present = {name: compare / name for name in COMPARE_FILES if (compare / name).is_file()}
+    if not present:
+        return {}
+    runs = [adapter.evals["base"].path, adapter.evals["adapter"].path]
+    try:
+        recorded = [run.get("label") for run in read_json(compare / COMPARISON_JSON).get("runs", [])]
+    except (OSError, ValueError, AttributeError):
+        recorded = []
+    if recorded == comparison_labels(runs):
+        return present
+    with tempfile.TemporaryDirectory(prefix="c2-compare-") as tmp:
+        compare_runs(runs, out_dir=tmp)
+        return {name: (Path(tmp) / name).read_bytes() for name in present}
+
+
+def local_paths(adapter: AdapterDir) -> set[str]:
+    """Absolute local paths the adapter's files mention (see :mod:`c2kit.publish.local_paths`)."""
+    found = collect_local_paths(adapter.path, adapter.path.resolve(), adapter.train_config_path,
+                                adapter.adapter_config, adapter.train_config, adapter.metrics)
+    for run in adapter.evals.values():
+        found |= collect_local_paths(run.path, run.path.resolve(), run.config)
+    comparison = adapter.path / EVAL_DIR / COMPARE_DIR / COMPARISON_JSON
+    if comparison.is_file():
+        try:
+            found |= collect_local_paths(read_json(comparison))
+        except (OSError, ValueError):
+            pass
+    return found
 
 
 def publish_adapter(
@@ -449,4 +494,5 @@ def publish_adapter(
         dry_run=dry_run,
         preview_dir=preview_dir,
         commit_message=f"Publish course-correction adapter for {base} with c2-toolkit",
+        local_paths=local_paths(adapter),
     )

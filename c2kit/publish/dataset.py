@@ -22,6 +22,7 @@ from c2_syn_dataset.shards import MANIFEST, read_manifest
 
 from .cards import GATED_FIELDS, GATED_PROMPT, parse_card
 from .hub import FileSource, PublishError, PublishResult, check_repo_id, publish_files
+from .local_paths import collect_local_paths
 
 README = "README.md"
 REQUIRED_CONFIGS = ("pairs", "ranked")
@@ -155,4 +156,5 @@ def publish_dataset(
         preview_dir=preview_dir,
         gated=gated,
         commit_message=f"Publish C2-Syn ({syn.rows['pairs']} pairs) with c2-toolkit",
+        local_paths=collect_local_paths(syn.path, syn.path.resolve(), syn.manifest),
     )

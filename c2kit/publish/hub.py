@@ -2,7 +2,8 @@
 
 Every ``c2 publish`` command builds a mapping ``path in repo -> local file or bytes``, then calls
 :func:`publish_files`. The same staging function writes the ``--dry-run`` preview and the temporary folder
-that is uploaded, so the preview is byte for byte what would arrive on the Hub.
+that is uploaded, so the preview is byte for byte what would arrive on the Hub. Local absolute paths in text
+files are replaced by placeholders first (:mod:`c2kit.publish.local_paths`).
 
 The token comes from ``HF_TOKEN`` or the local ``hf auth login`` (``huggingface_hub.get_token()``); it is
 handed to ``HfApi`` in memory only, never written or printed, and the staged files are scanned for it (and for
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,18 +156,26 @@ def publish_files(
     space_sdk: str | None = None,
     gated: str = "none",
     commit_message: str,
+    local_paths: Iterable[str | Path] = (),
 ) -> PublishResult:
     """Preview (``dry_run``) or upload ``files`` as one commit to ``repo_id``, creating the repo if needed.
 
     The repo is created private unless ``public``; an existing repo keeps its visibility. ``gated`` ("auto" or
     "manual") switches on gated access, whose form the card's ``extra_gated_*`` metadata describes, before any
     file is uploaded. A failed Hub request raises ``PublishError`` naming the step.
+
+    ``local_paths`` are the absolute local paths the artifact's files mention: in every text file they (and any
+    path under the home directory) are replaced by a placeholder (:mod:`c2kit.publish.local_paths`) before
+    staging, for the preview and the upload alike.
     """
     if repo_type not in REPO_TYPES:
         raise PublishError(f"unknown repo type {repo_type!r}; expected one of {REPO_TYPES}")
     if gated not in GATED_CHOICES:
         raise PublishError(f"--gated must be one of {GATED_CHOICES}, got {gated!r}")
     check_repo_id(repo_id)
+    from .local_paths import scrub_files
+
+    files = scrub_files(files, local_paths)
     if dry_run:
         from huggingface_hub import get_token
 

@@ -40,6 +40,7 @@ from .cards import (
     table_cell,
 )
 from .hub import FileSource, PublishError, PublishResult, check_repo_id, publish_files
+from .local_paths import collect_local_paths, run_plot
 
 GENERATION_FIELDS = ("item_id", "k", "path", "prefix", "prompt", "continuation")
 REQUIRED_FILES = (SCORES_FILE, CONFIG_FILE, GENERATIONS_FILE, JUDGMENTS_FILE)
@@ -189,6 +190,8 @@ def publish_results(
     check_repo_id(repo_id)
     results = read_results_dir(results_dir)
     files: dict[str, FileSource] = {name: results.path / name for name in results.files}
+    if PLOT_FILE in files:  # drawn again with a clean label if the run's was a local path
+        files[PLOT_FILE] = run_plot(results.path, results.config, results.scores)
     files["README.md"] = results_card(results, repo_id, gated=gated).encode("utf-8")
     return publish_files(
         files,
@@ -199,4 +202,5 @@ def publish_results(
         preview_dir=preview_dir,
         gated=gated,
         commit_message=f"Publish C2-Eval results ({results.scores.judge}) with c2-toolkit",
+        local_paths=collect_local_paths(results.path, results.path.resolve(), results.config),
     )
