@@ -43,6 +43,14 @@ ADAPTER_EXPECTED = {10: Fraction(5, 6), 20: Fraction(5, 6), "mean": Fraction(5, 
 RESULT_FILES = {"config.json", "generations.jsonl", "judgments.jsonl", "scores.json", "summary.md", "corr_at_k.png"}
 
 
+def copy_results(results_dir: Path, target: Path) -> Path:
+    """A copy of the results files, to spoil one of them for a refusal test."""
+    target.mkdir()
+    for name in RESULT_FILES:
+        shutil.copy(results_dir / name, target / name)
+    return target
+
+
 def write_results(out: Path, flags: dict, *, model: str = "org/tiny-chat", adapter: str | None = None) -> Path:
     """A SPEC 8 results directory made with the metric's own writer from hand-made judgments.
 
@@ -155,10 +163,7 @@ def test_bad_input_never_reaches_the_hub(hub, capsys, tmp_path, results_dir):
     assert code == 2 and "ORG/NAME" in out
 
     # scores.json that does not match judgments.jsonl: the card would show numbers nobody measured.
-    stale = tmp_path / "stale"
-    stale.mkdir()
-    for name in RESULT_FILES:
-        (stale / name).write_bytes((results_dir / name).read_bytes())
+    stale = copy_results(results_dir, tmp_path / "stale")
     scores = json.loads((stale / "scores.json").read_text())
     scores["corr_at_k"]["10"] = 0.9
     (stale / "scores.json").write_text(json.dumps(scores))
@@ -166,10 +171,7 @@ def test_bad_input_never_reaches_the_hub(hub, capsys, tmp_path, results_dir):
     assert code == 2 and "corr_at_k[10] is 0.9" in out and "0.5" in out
 
     # A judgment row without its field: the error names file, row and field.
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    for name in RESULT_FILES:
-        (broken / name).write_bytes((results_dir / name).read_bytes())
+    broken = copy_results(results_dir, tmp_path / "broken")
     rows = (broken / "judgments.jsonl").read_text().splitlines()
     row = json.loads(rows[2])
     del row["corrected"]
@@ -179,10 +181,7 @@ def test_bad_input_never_reaches_the_hub(hub, capsys, tmp_path, results_dir):
     assert code == 2 and "judgments.jsonl, row 3" in out and "corrected" in out
 
     # A secret in a file to upload (e.g. pasted into config.json) stops the upload.
-    leaky = tmp_path / "leaky"
-    leaky.mkdir()
-    for name in RESULT_FILES:
-        (leaky / name).write_bytes((results_dir / name).read_bytes())
+    leaky = copy_results(results_dir, tmp_path / "leaky")
     config = json.loads((leaky / "config.json").read_text())
     (leaky / "config.json").write_text(json.dumps({**config, "note": f"token {TOKEN}"}))
     code, out = publish(capsys, "results", str(leaky), "--repo-id", "org/results")
