@@ -26,7 +26,7 @@ from c2kit.sources import BUNDLED_C2EVAL, load_source, parse_column_mapping
 
 from .corr import CorrScores
 from .results import GENERATIONS_FILE, SCORED_FILES, merge_config, write_scored_results
-from .scoring import JUDGE_CACHE_DIR, judge_rows
+from .scoring import JUDGE_CACHE_DIR, judge_notes, judge_record, judge_rows
 
 CACHE_DIR = "cache"
 SMOKE_NOTICE = "smoke model: random weights, the numbers mean nothing"
@@ -156,8 +156,8 @@ def run_eval(
     write_jsonl(out / GENERATIONS_FILE, generations)
 
     judgments = judge_rows(judge, generations, [row["request"] for row in generations])
-    run_config["judge_info"] = judge.info()
-    scores = write_scored_results(out, judgments, judge=judge.name, config=run_config)
+    run_config["judge_info"] = judge_record(judge)
+    scores = write_scored_results(out, judgments, judge=judge.name, config=run_config, notes=judge_notes(judge))
     if loaded.identity["is_tiny"]:
         print(f"NOTE: these scores come from a {SMOKE_NOTICE}.")
     return scores

@@ -108,8 +108,8 @@ def score_official(path: str | Path, *, out_dir: str | Path, judge: str) -> Corr
     judge_impl = _load_judge(judge, out)
     judgments = judge_rows(judge_impl, generations, [row["request"] for row in generations])
     config = {"source": "official", "official_file": str(Path(path).resolve()), "judge": judge,
-              "judge_info": judge_impl.info()}
-    notes = _pooled_request_notes(generations, path)
+              "judge_info": judge_record(judge_impl)}
+    notes = _pooled_request_notes(generations, path) + judge_notes(judge_impl)
     for note in notes:
         print(note.replace("## Note: ", "note: ").replace("\n\n", " "))
     return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes)
@@ -200,7 +200,8 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str)
                                           "stored_in": str(source.resolve()), **agreement.to_dict()})
         notes.append(f"## Agreement with the stored judge\n\nThe judgments stored in {source} against the "
                      f"new ones (rows: stored judge, columns: new judge).\n\n{agreement.to_markdown()}")
-    config = {**source_config, "judge": judge, "judge_info": judge_impl.info(),
+    notes += judge_notes(judge_impl)
+    config = {**source_config, "judge": judge, "judge_info": judge_record(judge_impl),
               "rejudged_from": str(source.resolve())}
     return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes)
 
@@ -209,7 +210,8 @@ def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequen
     """Judge generations rows (with the request of each) in batches, with a progress bar; returns judgments."""
     from c2kit.judges import JudgeInput
 
-    inputs = [JudgeInput(request=request, prefix=row["prefix"], continuation=row["continuation"])
+    inputs = [JudgeInput(request=request, prefix=row["prefix"], continuation=row["continuation"],
+                         prompt=row.get("prompt") or "")
               for row, request in zip(generations, requests, strict=True)]
     verdicts: list[bool] = []
     with tqdm(total=len(inputs), desc=f"judging ({judge.name})", unit="path") as progress:
@@ -219,6 +221,24 @@ def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequen
             progress.update(len(batch))
     return [{"item_id": row["item_id"], "k": row["k"], "path": row["path"], "judge": judge.name,
              "corrected": bool(verdict)} for row, verdict in zip(generations, verdicts, strict=True)]
+
+
+def judge_record(judge) -> dict[str, Any]:
+    """What ``config.json`` records of a judge after it ran: its settings, plus how its answers were read."""
+    tally = judge.tally()
+    return {**judge.info(), "tally": tally} if tally else judge.info()
+
+
+def judge_notes(judge) -> list[str]:
+    """A summary section when a model judge gave answers that were neither yes nor no (counted, not hidden)."""
+    tally = judge.tally()
+    odd = sum(count for reading, count in tally.items() if reading not in ("yes", "no"))
+    if not odd:
+        return []
+    total = sum(tally.values())
+    counts = ", ".join(f"{reading} {count}" for reading, count in sorted(tally.items()))
+    return [f"## Judge answers\n\n{odd} of {total} answers of `{judge.name}` were neither 'yes' nor 'no' "
+            f"({counts}). They count as not corrected, as in the paper; the raw answers are in the judge cache."]
 
 
 def _load_judge(spec: str, out: Path):

@@ -18,12 +18,15 @@ class JudgeInput:
 
     ``prefix`` is the plain text the answer was prefilled with (no chat-template tokens) and
     ``continuation`` is what the evaluated model wrote after it. Judges decide on the continuation;
-    the request and prefix are context (the keyword judge ignores them on purpose).
+    the request and prefix are context (the keyword judge ignores them on purpose). ``prompt`` is the
+    whole rendered model input, chat-template tokens included, where it is known: the paper's judge
+    (``openai-paper:MODEL``) pastes exactly that text into its question.
     """
 
     request: str
     prefix: str
     continuation: str
+    prompt: str = ""
 
 
 class Judge(ABC):
@@ -42,6 +45,15 @@ class Judge(ABC):
     def info(self) -> dict[str, Any]:
         """Settings that determine the verdicts, for ``config.json`` and cards (override to add more)."""
         return {"name": self.name}
+
+    def tally(self) -> dict[str, int]:
+        """How the answers behind the verdicts so far were read, for judges that read a model's answer.
+
+        E.g. ``{"yes": 120, "no": 870, "unparsed": 10}``: an answer that is neither yes nor no counts as
+        "not corrected" (the paper's rule) and is counted here, so results can report it instead of
+        hiding it. Judges without answers (keywords) return ``{}``.
+        """
+        return {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

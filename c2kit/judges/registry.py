@@ -36,8 +36,16 @@ def _openai_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     return OpenAIJudge(argument, cache_dir=cache_dir)
 
 
+def _openai_paper_factory(argument: str | None, *, cache_dir: Path) -> Judge:
+    if not argument:
+        raise ValueError("the paper's judge needs a model: 'openai-paper:MODEL', e.g. 'openai-paper:gpt-4o'")
+    from c2kit.judges.openai_judge import OpenAIJudge
+
+    return OpenAIJudge(argument, question="paper", cache_dir=cache_dir)
+
+
 _FACTORIES: dict[str, JudgeFactory] = {"keyword": _keyword_factory, KEYWORD_NAME: _keyword_factory,
-                                       "openai": _openai_factory}
+                                       "openai": _openai_factory, "openai-paper": _openai_paper_factory}
 
 
 def register_judge(prefix: str, factory: JudgeFactory, *, overwrite: bool = False) -> None:
