@@ -164,11 +164,14 @@ def score_judged(path: str | Path, *, out_dir: str | Path) -> CorrScores:
         raise ValueError(f"{path}: {error}") from None
 
 
-def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str) -> CorrScores:
+def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
+                    disagreements: str | Path | None = None) -> CorrScores:
     """Re-judge a results directory's continuations with ``judge``; write a new results directory.
 
     Agreement with the judgments stored in ``results_dir`` (agreement rate, Cohen's kappa, confusion
-    matrix) goes into ``agreement.json`` and the summary.
+    matrix) goes into ``agreement.json`` and the summary. With ``disagreements``, the paths the two judges
+    decide differently are written there as label rows (``label: null``) for a person to fill in and check
+    both judges with ``c2 judge validate --labels``.
     """
     from c2kit.judges import judge_agreement
 
@@ -200,10 +203,29 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str)
                                           "stored_in": str(source.resolve()), **agreement.to_dict()})
         notes.append(f"## Agreement with the stored judge\n\nThe judgments stored in {source} against the "
                      f"new ones (rows: stored judge, columns: new judge).\n\n{agreement.to_markdown()}")
+        if disagreements is not None:
+            rows = _disagreement_rows(generations, requests, judgments, stored, stored_name)
+            write_jsonl(disagreements, rows)
+            print(f"{len(rows)} disagreements written to {disagreements} for labelling (fill in 'label')")
+    elif disagreements is not None:
+        raise ValueError(f"{source}: no judgments.jsonl, so there is no stored judge to disagree with")
     notes += judge_notes(judge_impl)
     config = {**source_config, "judge": judge, "judge_info": judge_record(judge_impl),
               "rejudged_from": str(source.resolve())}
     return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes)
+
+
+def _disagreement_rows(generations, requests, judgments, stored, stored_name: str) -> list[dict[str, Any]]:
+    """Label rows (the ``c2 judge validate`` format, label left empty) where the two judges disagree."""
+    rows = []
+    for row, request, judged in zip(generations, requests, judgments, strict=True):
+        before = stored[(judged["item_id"], judged["k"], judged["path"])][1]
+        if before != judged["corrected"]:
+            rows.append({"id": f"{judged['item_id']}/k{judged['k']}/p{judged['path']}", "request": request,
+                         "prefix": row["prefix"], "prompt": row.get("prompt") or "",
+                         "continuation": row["continuation"], "label": None,
+                         "verdicts": {stored_name: before, judged["judge"]: judged["corrected"]}})
+    return rows
 
 
 def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequence[str]) -> list[dict[str, Any]]:

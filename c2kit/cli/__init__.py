@@ -1,4 +1,4 @@
-"""The ``c2`` command: ``c2 eval``, ``c2 syn``, ``c2 train``, ``c2 publish``.
+"""The ``c2`` command: ``c2 eval``, ``c2 judge``, ``c2 syn``, ``c2 train``, ``c2 publish``.
 
 Each command group lives in its own module with an ``add_parser(subparsers)`` function; heavy imports
 happen inside the handlers so ``c2 --help`` is instant.
@@ -12,9 +12,11 @@ import os
 import sys
 
 from c2kit import __version__
+from c2kit.judges.base import JudgeError
 
 COMMAND_MODULES = (
     "c2kit.cli.eval_cmd",
+    "c2kit.cli.judge_cmd",
     "c2kit.cli.syn_cmd",
     "c2kit.cli.train_cmd",
     "c2kit.cli.publish_cmd",
@@ -42,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished work is saved and the run resumes where it stopped", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, JudgeError) as error:
         # Bad input (a source row, a template, a setting): the library's message names the file, row or
-        # field; a traceback would only bury it. C2_TRACEBACK=1 shows it for debugging.
+        # field, a judge's its endpoint; a traceback would only bury it. C2_TRACEBACK=1 shows it for debugging.
         if os.environ.get("C2_TRACEBACK"):
             raise
         print(f"c2 {args.command}: error: {error}", file=sys.stderr)

@@ -65,6 +65,10 @@ def add_parser(subparsers) -> None:
     source.add_argument("--results", help="results directory of 'c2 eval run' to re-judge")
     score.add_argument("--judge", default="keyword", help="judge for --official/--results (default: keyword)")
     score.add_argument("--out", required=True, help="results directory to write")
+    score.add_argument("--disagreements", metavar="FILE",
+                       help="with --results: write the paths where --judge and the stored judge disagree as "
+                       "JSONL label rows (label: null) for a person to label; check both judges on them with "
+                       "'c2 judge validate --labels FILE'")
     score.set_defaults(handler=_score)
 
     compare = commands.add_parser("compare", help="one table and one plot for several results directories")
@@ -107,12 +111,15 @@ def _run(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from c2_eval_metric import scoring
 
+    if args.disagreements and not args.results:
+        raise ValueError("--disagreements needs --results: it compares the new judge with a run's stored one")
     if args.official:
         scores = scoring.score_official(args.official, out_dir=args.out, judge=args.judge)
     elif args.judged:
         scores = scoring.score_judged(args.judged, out_dir=args.out)
     else:
-        scores = scoring.rejudge_results(args.results, out_dir=args.out, judge=args.judge)
+        scores = scoring.rejudge_results(args.results, out_dir=args.out, judge=args.judge,
+                                         disagreements=args.disagreements)
     print(scores.to_markdown())
     print(f"results written to {args.out}")
     return 0
