@@ -8,8 +8,9 @@ from pathlib import Path
 from .corr import MEAN_KEY, CorrScores, format_interval, format_percent
 from .plots import plot_corr_at_k
 from c2kit.jsonio import write_json
+from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT, SHORT_GAMING_CAVEAT, is_keyword_judge
 
-from .results import PLOT_FILE, read_config, read_scores, run_label
+from .results import PLOT_FILE, is_local_path, read_config, read_scores, run_label
 
 COMPARISON_MD = "comparison.md"
 COMPARISON_JSON = "comparison.json"
@@ -25,7 +26,11 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
         raise ValueError("compare needs at least one results directory")
     runs = [(Path(d), read_scores(d)) for d in dirs]  # fails first, before anything is written
     labels = comparison_labels([d for d, _ in runs])
+    gamed = [label for label, (d, scores) in zip(labels, runs)
+             if is_keyword_judge(scores.judge) and trained_by_c2(read_config(d))]
     table = render_table(list(zip(labels, (scores for _, scores in runs))))
+    if gamed:
+        table += f"\n\n**Caution ({', '.join(gamed)}):** {KEYWORD_GAMING_CAVEAT}"
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -33,10 +38,21 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     write_json(out / COMPARISON_JSON, {
         "runs": [{"label": label, "dir": str(d.resolve()), "scores": scores.to_json()}
                  for label, (d, scores) in zip(labels, runs)],
+        "caveats": [{"runs": gamed, "text": KEYWORD_GAMING_CAVEAT}] if gamed else [],
     })
     plot_corr_at_k(list(zip(labels, (scores for _, scores in runs))), out / PLOT_FILE,
-                   title="Course-correction: Corr@k by run (band: 95% CI)")
+                   title="Course-correction: Corr@k by run (band: 95% CI)",
+                   footnote=f"Caution: {SHORT_GAMING_CAVEAT}" if gamed else None)
     return table
+
+
+def trained_by_c2(config: dict) -> bool:
+    """Whether a run evaluated an adapter made by ``c2 train`` (on C2-Syn pairs): its folder has the trainer's
+    ``train_config.yaml`` next to the adapter."""
+    from c2kit.training.trainer import CONFIG_FILE
+
+    adapter = config.get("adapter")
+    return isinstance(adapter, str) and is_local_path(adapter) and (Path(adapter) / CONFIG_FILE).is_file()
 
 
 def comparison_labels(dirs: Sequence[str | Path]) -> list[str]:

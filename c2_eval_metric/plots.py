@@ -8,8 +8,12 @@ from pathlib import Path
 from .corr import CorrScores
 
 
-def plot_corr_at_k(runs: Sequence[tuple[str, CorrScores]], path: str | Path, *, title: str | None = None) -> Path:
-    """Plot Corr@k (percent) against k for each ``(label, scores)``, with its CI band, and save a PNG."""
+def plot_corr_at_k(runs: Sequence[tuple[str, CorrScores]], path: str | Path, *, title: str | None = None,
+                   footnote: str | None = None) -> Path:
+    """Plot Corr@k (percent) against k for each ``(label, scores)``, with its CI band, and save a PNG.
+
+    ``footnote`` is printed under the axes (e.g. a caution about the judge), in red so it is not missed.
+    """
     # The object-oriented API with an Agg canvas draws without touching pyplot's global backend state,
     # so it works headless and does not disturb a caller's interactive session.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -32,7 +36,11 @@ def plot_corr_at_k(runs: Sequence[tuple[str, CorrScores]], path: str | Path, *, 
     judges = sorted({scores.judge for _, scores in runs})
     axes.set_title(title or f"Course-correction (judge: {', '.join(judges)}; band: 95% CI)", fontsize=10)
     axes.legend(fontsize=8)
-    figure.tight_layout()
+    if footnote:
+        figure.text(0.01, 0.01, footnote, fontsize=7, color="firebrick", wrap=True)
+        figure.tight_layout(rect=(0, 0.05, 1, 1))
+    else:
+        figure.tight_layout()
     path = Path(path)
     figure.savefig(path)
     return path

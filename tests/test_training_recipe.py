@@ -70,7 +70,8 @@ def run(tmp_path_factory) -> Run:
     data = write_pairs_dir(root / "c2-syn", c2syn_like_rows())
     out = root / "run"
     argv = ["train", "--config", str(PROFILE), "--dataset", str(data), "--output_dir", str(out),
-            "--rank_pairs", SYN_VS_FHR, "--precision", "fp32", "--eval", "--no-progress"]  # fp32 on a GPU too
+            "--rank_pairs", SYN_VS_FHR, "--precision", "fp32", "--c2eval_rejudge", "keyword-v2",
+            "--eval", "--no-progress"]  # fp32 on a GPU too
     assert main(argv) == 0
     return Run(out, data, json.loads((out / "metrics.json").read_text()))
 
@@ -86,7 +87,8 @@ def test_output_dir_holds_adapter_tokenizer_config_and_logs(run):
     assert Path(adapter["base_model_name_or_path"]) == (run.out / "base-model").resolve()
     # The resolved config is the profile plus the command-line overrides.
     expected = load_config(PROFILE, {"dataset": str(run.data), "output_dir": str(run.out),
-                                     "rank_pairs": SYN_VS_FHR, "precision": "fp32", "c2eval": "true"})
+                                     "rank_pairs": SYN_VS_FHR, "precision": "fp32", "c2eval": "true",
+                                     "c2eval_rejudge": "keyword-v2"})
     assert run.config() == expected
     logs = [json.loads(line) for line in (run.out / "training_log.jsonl").read_text().splitlines()]
     train_steps = [entry["step"] for entry in logs if "rewards/margins" in entry]
@@ -120,6 +122,28 @@ def test_adapter_course_corrects_more_than_its_base(run):
     # The judge fired on the phrase the adapter learned, not on chance text.
     generations = [json.loads(line) for line in (run.out / "eval" / "adapter" / "generations.jsonl").open()]
     assert any("cannot provide" in g["continuation"] for g in generations)
+
+
+def test_keyword_judged_comparison_warns_of_trigger_gaming_and_a_second_judge_rejudges(run):
+    from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT
+
+    comparison = json.loads((run.out / "eval" / "compare" / "comparison.json").read_text())
+    assert comparison["caveats"] == [{"runs": [comparison["runs"][1]["label"]], "text": KEYWORD_GAMING_CAVEAT}]
+    assert KEYWORD_GAMING_CAVEAT in (run.out / "eval" / "compare" / "comparison.md").read_text()
+    # c2eval_rejudge: the same continuations, judged again, compared again; no new sampling.
+    for side in ("base", "adapter"):
+        rejudged = run.out / "eval" / f"{side}--keyword-v2"
+        assert json.loads((rejudged / "scores.json").read_text())["judge"] == "keyword-v2"
+        assert (rejudged / "generations.jsonl").read_text() == (run.out / "eval" / side / "generations.jsonl").read_text()
+    second = json.loads((run.out / "eval" / "compare--keyword-v2" / "comparison.json").read_text())
+    assert [entry["scores"]["judge"] for entry in second["runs"]] == ["keyword-v2", "keyword-v2"]
+
+
+def test_a_config_naming_an_unknown_judge_fails_before_training(tmp_path):
+    from c2kit.training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="c2eval_rejudge: unknown judge 'gpt4'"):
+        load_config(PROFILE, {"output_dir": str(tmp_path), "c2eval_rejudge": "gpt4"})
 
 
 def test_adapter_weights_were_trained_in_fp32(run):

@@ -84,4 +84,6 @@ def _train(args: argparse.Namespace) -> int:
                                       progress=not args.no_progress)
         print(comparison.table)
         print(f"comparison written to {comparison.out_dir}")
+        for spec, table in comparison.rejudged.items():
+            print(f"\nThe same continuations judged by {spec}:\n{table}")
     return 0

@@ -44,7 +44,20 @@ def _openai_paper_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     return OpenAIJudge(argument, question="paper", cache_dir=cache_dir)
 
 
+def _hf_factory(argument: str | None, *, cache_dir: Path) -> Judge:
+    from c2kit.judges.hf_judge import hf_factory  # imports torch/transformers only when used
+
+    return hf_factory(argument, cache_dir=cache_dir)
+
+
+def _wildguard_factory(argument: str | None, *, cache_dir: Path) -> Judge:
+    from c2kit.judges.hf_judge import wildguard_factory
+
+    return wildguard_factory(argument, cache_dir=cache_dir)
+
+
 _FACTORIES: dict[str, JudgeFactory] = {"keyword": _keyword_factory, KEYWORD_NAME: _keyword_factory,
+                                       "hf": _hf_factory, "wildguard": _wildguard_factory,
                                        "openai": _openai_factory, "openai-paper": _openai_paper_factory}
 
 
@@ -85,8 +98,17 @@ def load_judge(spec: str, *, cache_dir: str | Path | None = None) -> Judge:
     ``cache_dir`` is where judges that pay per answer cache them (default ``~/.cache/c2-toolkit/judge``).
     """
     prefix, _, argument = spec.strip().partition(":")
+    if "?" in prefix:  # options on a bare prefix ("wildguard?load_in_4bit=true") go to the factory too
+        prefix, _, options = prefix.partition("?")
+        argument = f"?{options}" + (f":{argument}" if argument else "")
     factory = _factory_for(prefix)
     judge = factory(argument or None, cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir())
     if not isinstance(judge, Judge):
         raise TypeError(f"the factory for judge {prefix!r} returned {type(judge).__name__}, not a c2kit.judges.Judge")
     return judge
+
+
+def check_judge_spec(spec: str) -> None:
+    """Raise ``ValueError`` now for a spec whose prefix no judge answers to, without building the judge
+    (which may load a model or need an API key): a config can be checked before hours of training."""
+    _factory_for(spec.strip().partition(":")[0])

@@ -18,7 +18,7 @@ from c2_eval_metric.corr import MEAN_KEY
 
 # Shared with the C2-Syn builder's card, which defines them: c2kit.publish imports c2_syn_dataset, never the reverse.
 from c2_syn_dataset.card import CITATION, SOURCE_DATASET, template_path
-from c2kit.protocol import TRIGGERS
+from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT
 
 METRIC_TEMPLATE = "c2_eval_metric_card.md"
 ADAPTER_TEMPLATE = "adapter_model_card.md"
@@ -38,13 +38,7 @@ LICENCE_NOTE = (
     "data is derived from. Non-commercial use only; derived data carries the same licence."
 )
 
-JUDGE_CAVEAT = (
-    "C2-Syn's synthetic corrections end in fixed trigger phrases (\"" + "\", \"".join(TRIGGERS[:3]) + "\", "
-    f"... {len(TRIGGERS)} in all), and these overlap the refusal phrases a keyword judge looks for. A model "
-    "trained on C2-Syn can learn to emit a trigger without really changing course, and the offline keyword "
-    "judge would count that as a correction. Scores from the keyword judge can therefore overstate the gain "
-    "of C2-Syn training: confirm with an LLM judge (`--judge openai:MODEL`) and read some continuations."
-)
+JUDGE_CAVEAT = KEYWORD_GAMING_CAVEAT
 
 GATED_PROMPT = (
     "This dataset contains harmful requests and harmful text, published to measure and improve the "

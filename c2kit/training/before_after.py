@@ -3,11 +3,16 @@
 Writes ``OUTPUT/eval/base`` and ``OUTPUT/eval/adapter`` (results directories of ``c2 eval run``) and
 ``OUTPUT/eval/compare`` (the table and plot of ``c2 eval compare``). Both runs share the seed, items,
 prefixes and sampling settings, so the only difference is the adapter. Each run resumes on its own.
+
+Each judge of ``c2eval_rejudge`` then judges the same continuations again (``OUTPUT/eval/<side>--<judge>``)
+and gets its own comparison (``OUTPUT/eval/compare--<judge>``): a keyword judge is fast but can be gamed by
+C2-Syn's triggers, so a model judge on the same text is the check that counts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from c2kit.training.config import TrainConfig
@@ -23,6 +28,7 @@ class BeforeAfter:
     base_corr_mean: float
     adapter_corr_mean: float
     out_dir: Path
+    rejudged: dict[str, str] = field(default_factory=dict)  # judge spec -> its comparison table
 
 
 def eval_config(config: TrainConfig, model: str, adapter: str | None):
@@ -53,6 +59,7 @@ def run_before_after(config: TrainConfig, *, base_model: str, adapter_dir: str |
     """Evaluate ``base_model`` with and without the adapter in ``adapter_dir`` and compare the two."""
     from c2_eval_metric.compare import compare_runs
     from c2_eval_metric.runner import run_eval
+    from c2_eval_metric.scoring import rejudge_results
 
     out = Path(config.output_dir) / EVAL_DIR
     scores = {}
@@ -61,7 +68,22 @@ def run_before_after(config: TrainConfig, *, base_model: str, adapter_dir: str |
         print(f"C2-Eval of the {side}: {base_model}" + (f" + {adapter}" if adapter else ""))
         scores[side] = run_eval(eval_config(config, base_model, adapter), out_dir=out / side, progress=progress)
     table = compare_runs([out / "base", out / "adapter"], out_dir=out / "compare")
-    return BeforeAfter(table, scores["base"].corr_mean, scores["adapter"].corr_mean, out / "compare")
+    rejudged = {}
+    for spec in config.c2eval_rejudge:
+        _free_accelerator_memory()
+        slug = judge_slug(spec)
+        for side in ("base", "adapter"):
+            print(f"re-judging the {side}'s continuations with {spec}")
+            rejudge_results(out / side, out_dir=out / f"{side}--{slug}", judge=spec)
+        rejudged[spec] = compare_runs([out / f"base--{slug}", out / f"adapter--{slug}"],
+                                      out_dir=out / f"compare--{slug}")
+    return BeforeAfter(table, scores["base"].corr_mean, scores["adapter"].corr_mean, out / "compare", rejudged)
+
+
+def judge_slug(spec: str) -> str:
+    """A folder-name form of a judge spec: ``hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true`` ->
+    ``hf-Qwen-Qwen2.5-7B-Instruct-load_in_4bit-true``."""
+    return re.sub(r"[^A-Za-z0-9._]+", "-", spec).strip("-")
 
 
 def _free_accelerator_memory() -> None:

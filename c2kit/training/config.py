@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from c2_syn_dataset.schema import N_RANKS  # 0 = SR, 1..4 = SYN_1..SYN_4, 5 = FHR
+from c2kit.judges.registry import check_judge_spec
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS
 
 TINY_MODEL = "tiny"  # model_name_or_path value that builds c2kit's tiny offline model
@@ -104,7 +105,10 @@ class TrainConfig:
     c2eval_ks: list[int] = _key(list(DEFAULT_KS), "prefix lengths k")
     c2eval_paths: int = _key(DEFAULT_PATHS, "sampled continuations per (item, k)")
     c2eval_mode: str = _key("words", "prefix mode: words (paper) or tokens")
-    c2eval_judge: str = _key("keyword", "judge: keyword or openai:MODEL")
+    c2eval_judge: str = _key("keyword", "judge: keyword, or a model judge (openai-paper:MODEL, openai:MODEL, "
+                             "hf:MODEL, wildguard)")
+    c2eval_rejudge: list[str] = _key([], "more judges for the same continuations of both sides (no new sampling): "
+                                     "one more comparison each, e.g. [\"hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true\"]")
     c2eval_seed: int = _key(0, "seed for openers and sampling")
     c2eval_max_new_tokens: int = _key(DEFAULT_MAX_NEW_TOKENS, "new tokens per continuation")
     c2eval_load_in_4bit: bool = _key(True, "evaluate the base (and adapter) in 4-bit NF4, as trained")
@@ -258,6 +262,12 @@ def validate(config: TrainConfig, *, where: str = "config") -> None:
         problems.append("num_train_epochs must be positive when max_steps is -1")
     if config.c2eval_mode not in ("words", "tokens"):
         problems.append(f"c2eval_mode must be words or tokens, got {config.c2eval_mode!r}")
+    for key, specs in (("c2eval_judge", [config.c2eval_judge]), ("c2eval_rejudge", config.c2eval_rejudge)):
+        for spec in specs:
+            try:
+                check_judge_spec(spec)
+            except ValueError as error:
+                problems.append(f"{key}: {error}")
     if not config.c2eval_ks or any(k <= 0 for k in config.c2eval_ks):
         problems.append(f"c2eval_ks must list positive integers, got {config.c2eval_ks}")
     if problems:
