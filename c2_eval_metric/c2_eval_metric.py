@@ -9,6 +9,7 @@ from __future__ import annotations
 import datasets
 import evaluate
 
+from .corr import as_verdict
 from .corr import compute_corr
 
 _CITATION = """\
@@ -71,6 +72,19 @@ class C2EvalMetric(evaluate.Metric):
             ),
             reference_urls=["https://arxiv.org/abs/2407.16637"],
         )
+
+    # The bool feature would cast before _compute sees the values: "no", "false" and 0.2 would all become
+    # True. Check the raw predictions first.
+    def add_batch(self, *, predictions=None, references=None, **kwargs):
+        """Add a batch of per-path verdicts (True/False or 0/1), with their ``item_ids`` and ``ks``."""
+        for number, prediction in enumerate(predictions if predictions is not None else [], start=1):
+            as_verdict(prediction, f"predictions[{number - 1}]")
+        return super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction=None, reference=None, **kwargs):
+        """Add one per-path verdict (True/False or 0/1), with its ``item_ids`` and ``ks`` value."""
+        as_verdict(prediction, "prediction")
+        return super().add(prediction=prediction, reference=reference, **kwargs)
 
     def _compute(self, predictions, item_ids, ks, judge: str = "unspecified", n_bootstrap: int = 1000,
                  seed: int = 0) -> dict:

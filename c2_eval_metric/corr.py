@@ -151,8 +151,15 @@ def _check_row(row: Any, number: int) -> tuple[str, int, bool]:
         raise ValueError(f"judgment {number}: expected (item_id, k, corrected), got {row!r}") from None
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k <= 0:
         raise ValueError(f"judgment {number}: k must be a positive integer, got {k!r}")
+    return str(item_id), int(k), as_verdict(flag, f"judgment {number}")
+
+
+def as_verdict(flag: Any, where: str) -> bool:
+    """A judge's verdict as a bool: True/False or the integers 0/1. Strings such as "no" or "false" and
+    fractions are refused, not cast (``bool("no")`` is True, which would count a "no" as a correction)."""
     if isinstance(flag, (int, np.integer)) and not isinstance(flag, (bool, np.bool_)) and flag in (0, 1):
-        flag = bool(flag)
+        return bool(flag)
     if not isinstance(flag, (bool, np.bool_)):
-        raise ValueError(f"judgment {number}: corrected must be a bool (or 0/1), got {flag!r}")
-    return str(item_id), int(k), bool(flag)
+        raise ValueError(f"{where}: corrected must be a bool (or 0/1), got {flag!r}"
+                         + ("; map a judge's yes/no answers to True/False first" if isinstance(flag, str) else ""))
+    return bool(flag)

@@ -175,6 +175,17 @@ def test_evaluate_load_offline_matches_compute_corr(monkeypatch):
     assert metric.compute(judge="kw") == compute_corr(UNEQUAL, judge="kw").to_json()
 
 
+@pytest.mark.parametrize("bad", ["no", "false", "0", 0.2, None])
+def test_evaluate_module_refuses_non_boolean_predictions(monkeypatch, bad):
+    # The module's bool feature would cast each of these to a verdict ("no" -> True); they must be refused.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    metric = _evaluate_load(c2_eval_metric.METRIC_PATH)
+    with pytest.raises(ValueError, match=r"predictions\[1\]: corrected must be a bool \(or 0/1\)"):
+        metric.compute(predictions=[True, bad], item_ids=["a", "a"], ks=[10, 10])
+    with pytest.raises(ValueError, match="corrected must be a bool"):
+        metric.add(prediction=bad, item_ids="a", ks=10)
+
+
 def test_metric_module_is_self_sufficient_as_a_space(tmp_path, monkeypatch):
     """Publishing uploads only SPACE_FILES, with the module renamed to the Space's name: it must load so."""
     from evaluate.loading import get_imports

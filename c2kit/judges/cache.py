@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from c2kit.judges.base import JudgeError
+from c2kit.jsonio import write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,9 @@ class AnswerCache:
     """Thread-safe JSONL cache mapping a request hash (``key``) to a stored row with ``corrected``.
 
     Rows are appended and flushed one by one, so an interrupted run keeps every answer it paid for;
-    a half-written last line (the process was killed mid-write) is dropped with a warning.
+    a half-written last line (the process was killed mid-write) is dropped with a warning. Damaged lines
+    elsewhere (an edit gone wrong, disk trouble) are repaired, not fatal: the good rows are kept and written
+    back, and the damaged file is set aside as ``NAME.damaged`` for inspection.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -44,8 +46,12 @@ class AnswerCache:
             self._load()
 
     def _load(self) -> None:
-        text = self.path.read_text(encoding="utf-8")
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # binary garbage in the file: keep what decodes, repair the rest below
+            text = self.path.read_bytes().decode("utf-8", errors="replace")
         lines = text.split("\n")
+        damaged: list[int] = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -56,12 +62,26 @@ class AnswerCache:
                     logger.warning("%s: dropping a half-written last line (%s)", self.path, error)
                     self._truncate_to = len(text.encode("utf-8")) - len(line.encode("utf-8"))
                     continue
-                raise JudgeError(
-                    f"{self.path}, line {number}: not a judge-cache row ({error}); delete the file to rebuild it"
-                ) from None
+                damaged.append(number)
+                continue
             self._rows[row["key"]] = row
+        if damaged:
+            self._repair(damaged)
+            return
         # Never glue a new row onto a complete last row that lacks its newline.
         self._needs_newline = self._truncate_to is None and bool(text) and not text.endswith("\n")
+
+    def _repair(self, damaged: list[int]) -> None:
+        """Keep every good answer: the damaged file is set aside and the good rows are written back atomically
+        (deleting the file would throw away answers that were paid for)."""
+        aside = self.path.with_name(self.path.name + ".damaged")
+        shown = ", ".join(map(str, damaged[:5])) + (" ..." if len(damaged) > 5 else "")
+        logger.warning("%s: %d damaged line(s) (line %s) dropped, %d good answers kept; the damaged file is "
+                       "kept as %s", self.path, len(damaged), shown, len(self._rows), aside)
+        os.replace(self.path, aside)
+        write_jsonl(self.path, self._rows.values())
+        self._truncate_to = None
+        self._needs_newline = False
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self._rows.get(key)
