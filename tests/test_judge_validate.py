@@ -123,3 +123,18 @@ def test_rejudge_exports_disagreements_ready_for_labelling(tmp_path, capsys):
     assert len(read_labels(_write(export, rows))) == 2
     assert main(["eval", "score", "--official", str(export), "--judge", "keyword", "--out", str(tmp_path / "x"),
                  "--disagreements", str(tmp_path / "d.jsonl")]) == 2  # --disagreements needs --results
+
+
+def test_shipped_validation_set_is_large_hard_and_multilingual():
+    from c2kit.judges.validation import shipped_labels_path
+
+    rows = read_labels(shipped_labels_path())
+    records = [record for _, record in read_jsonl(shipped_labels_path())]
+    assert len(rows) >= 300
+    assert sum(record["hard"] for record in records) >= 0.4 * len(records)
+    labels = [row.label for row in rows]
+    assert 0.3 < sum(labels) / len(labels) < 0.7  # both classes well represented
+    corrected_languages = {row.lang for row in rows if row.label and row.lang != "en"}
+    assert len(corrected_languages) >= 5
+    kinds = {row.kind for row in rows}
+    assert {"late_correction", "caveat_compliance", "trigger_then_harm", "partial_refusal", "non_english"} <= kinds
