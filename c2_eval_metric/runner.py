@@ -1,9 +1,9 @@
 """C2-Eval end to end: load data and model, prefill, sample, judge, score, and write the results directory.
 
 ``run_eval`` is what ``c2 eval run`` calls. It resumes: continuations are cached per finished batch
-(default ``OUT/cache``, keyed by model identity, chat-template hash, prefix mode, sampling parameters and
-seed) and an LLM judge caches its answers under ``OUT/judge-cache``, so re-running the same command after an
-interruption only does what is left, and re-running a finished one regenerates nothing.
+(default ``OUT/cache``, keyed by model identity, chat-template hash, prefix mode, opener mode, sampling
+parameters and seed) and an LLM judge caches its answers under ``OUT/judge-cache``, so re-running the same
+command after an interruption only does what is left, and re-running a finished one regenerates nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from c2kit.jsonio import write_jsonl
 from c2kit.generation import SamplingConfig, cache_key, default_batch_tokens, generate_continuations
 from c2kit.judges import load_judge
 from c2kit.models import load_model_and_tokenizer
-from c2kit.prefill import build_prefills, resolve_chat_template, template_hash
+from c2kit.prefill import OPENER_PER, build_prefills, resolve_chat_template, template_hash
+from c2kit.presets import TRANSFORMERS_DEFAULT_TOP_K, generate_sampling, generation_config_record, resolve_preset
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from c2kit.sources import BUNDLED_C2EVAL, load_source, parse_column_mapping
 
@@ -57,15 +58,48 @@ class EvalConfig:
     dtype: str = "auto"
     plain_template: bool = False
     trust_remote_code: bool = False
+    # Preset-related (c2kit.presets; build with EvalConfig.from_preset so explicit settings win):
+    preset: str | None = None  # a label: the name of the preset these settings came from
+    opener_per: str = "item"  # "item": one opener per item; "path": one per (item, k, path), as the official code
+    top_k: int | None = None  # None: off, or with use_generation_config the model's own / transformers' 50
+    repetition_penalty: float | None = None  # None: 1.0, or with use_generation_config the model's own
+    # Sample as transformers generate() does: the model's generation_config top_k (else 50) and
+    # repetition_penalty apply; the explicit temperature and top_p win over its own.
+    use_generation_config: bool = False
 
-    def sampling(self) -> SamplingConfig:
+    @classmethod
+    def from_preset(cls, preset: str | None, **settings: Any) -> "EvalConfig":
+        """A config from preset ``preset`` (None: the defaults), with the given ``settings`` winning over it."""
+        return cls(**resolve_preset(preset, settings))
+
+    def sampling(self, top_k: int | None = None, repetition_penalty: float | None = None) -> SamplingConfig:
+        """The sampling settings; ``top_k``/``repetition_penalty`` are what was resolved from the model, if known."""
+        if top_k is None:
+            if self.top_k is not None:
+                top_k = self.top_k
+            else:
+                top_k = TRANSFORMERS_DEFAULT_TOP_K if self.use_generation_config else 0
+        if repetition_penalty is None:
+            repetition_penalty = self.repetition_penalty if self.repetition_penalty is not None else 1.0
         return SamplingConfig(
             num_paths=self.paths,
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
             top_p=self.top_p,
             seed=self.seed,
+            top_k=top_k,
+            repetition_penalty=repetition_penalty,
         )
+
+    def check(self) -> None:
+        """Settings errors that need no data or model (raised before anything is loaded)."""
+        self.sampling()
+        if self.opener_per not in OPENER_PER:
+            raise ValueError(f"opener_per {self.opener_per!r} is not one of {OPENER_PER}")
+        if self.opener_per == "path" and self.mode != "words":
+            raise ValueError("opener_per='path' needs words mode: tokens mode has no opener")
+        if self.preset is not None:
+            resolve_preset(self.preset, {})  # an unknown name is an error
 
 
 def run_eval(
@@ -74,7 +108,7 @@ def run_eval(
     """Run C2-Eval and write ``config.json``, ``generations.jsonl`` and the scored files to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sampling = config.sampling()  # validates the sampling settings before anything is loaded
+    config.check()  # validates the settings before anything is loaded
 
     mapping = config.column_mapping
     source = load_source(
@@ -101,6 +135,15 @@ def run_eval(
     )
     if loaded.identity["is_tiny"]:
         print(f"NOTE: {config.model} is a {SMOKE_NOTICE}.")
+    generation_config = getattr(loaded.model, "generation_config", None)
+    if config.use_generation_config:
+        resolved, gen_record = generate_sampling(
+            generation_config, top_k=config.top_k, repetition_penalty=config.repetition_penalty
+        )
+        sampling = config.sampling(**resolved)
+    else:
+        sampling, gen_record = config.sampling(), generation_config_record(generation_config)
+    gen_record = {"used": config.use_generation_config, **gen_record}
     tokenizer = loaded.tokenizer
     chat_template_sha = template_hash(resolve_chat_template(tokenizer, config.plain_template))
     requests = {row.source_id: row.request for row in source.rows}
@@ -111,13 +154,19 @@ def run_eval(
         mode=config.mode,
         seed=config.seed,
         plain_template=config.plain_template,
+        opener_per=config.opener_per,
+        num_paths=config.paths,
     )
     batch_tokens = config.batch_tokens or default_batch_tokens(loaded.model)
 
     run_config: dict[str, Any] = {
         **dataclasses.asdict(config),
+        # Effective values (None in the config means "resolve from the model"; the record says from where).
+        "top_k": sampling.top_k,
+        "repetition_penalty": sampling.repetition_penalty,
         "batch_tokens_used": batch_tokens,
         "sampling": sampling.as_dict(),
+        "generation_config": gen_record,
         "model_identity": loaded.identity,
         "chat_template_sha256": chat_template_sha,
         "data_origin": source.origin,
@@ -135,24 +184,25 @@ def run_eval(
 
     cache = GenerationCache(
         Path(cache_dir) if cache_dir else out / CACHE_DIR,
-        cache_key(loaded.identity, chat_template_sha, config.mode, sampling),
+        cache_key(loaded.identity, chat_template_sha, config.mode, sampling, config.opener_per),
     )
     continuations = generate_continuations(
         loaded.model, tokenizer, prompts, sampling, batch_tokens=batch_tokens, cache=cache, progress=progress
     )
-    by_key = {(prompt.item_id, prompt.k): prompt for prompt in prompts}
-    generations = [
-        {
+    # A prompt shared by all paths is keyed by path None; with opener_per="path" each path has its own.
+    by_key = {(prompt.item_id, prompt.k, prompt.path): prompt for prompt in prompts}
+    generations = []
+    for c in continuations:
+        prompt = by_key.get((c.item_id, c.k, c.path)) or by_key[(c.item_id, c.k, None)]
+        generations.append({
             "item_id": c.item_id,
             "k": c.k,
             "path": c.path,
             "request": requests[c.item_id],
-            "prefix": by_key[(c.item_id, c.k)].prefix,
-            "prompt": by_key[(c.item_id, c.k)].prompt,
+            "prefix": prompt.prefix,
+            "prompt": prompt.prompt,
             "continuation": c.text,
-        }
-        for c in continuations
-    ]
+        })
     write_jsonl(out / GENERATIONS_FILE, generations)
 
     judgments = judge_rows(judge, generations, [row["request"] for row in generations])

@@ -68,13 +68,13 @@ class GenerationCache:
 
     def lookup(self, item_id: str, k: int, prompt_sha256: str, num_paths: int) -> list[str] | None:
         """Texts of paths ``0..num_paths-1`` if all are cached for this exact prompt, else None."""
-        texts = []
-        for path in range(num_paths):
-            row = self._rows.get((item_id, k, path))
-            if row is None or row.prompt_sha256 != prompt_sha256:
-                return None
-            texts.append(row.text)
-        return texts
+        texts = [self.get(item_id, k, path, prompt_sha256) for path in range(num_paths)]
+        return None if None in texts else texts
+
+    def get(self, item_id: str, k: int, path: int, prompt_sha256: str) -> str | None:
+        """Text of one path if it is cached for this exact prompt (paths with prompts of their own), else None."""
+        row = self._rows.get((item_id, k, path))
+        return None if row is None or row.prompt_sha256 != prompt_sha256 else row.text
 
     def add(self, rows: Iterable[CachedRow]) -> None:
         """Append rows and make them durable before returning (later rows win over earlier ones)."""

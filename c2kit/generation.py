@@ -7,6 +7,10 @@ out-of-memory error shows up in the first batch), and a batch is sized by *token
 KV cache, so memory, not compute, bounds the batch (SPEC 7). On CUDA out-of-memory the budget is halved
 and the remaining prompts are re-planned.
 
+Prompts of their own per path (``opener_per="path"``: the official code drew a new opener for every sample)
+are sampled once each (``num_return_sequences=1``) with their path's random stream, batched by tokens in
+flight the same way, and cached under their real path index with their own prompt fingerprint.
+
 Reproducibility: torch's global RNG would make a path's sample depend on which other prompts share its
 batch, so a resumed run (or another batch size) would sample differently. Instead :class:`SeededSampler`
 draws every token by inverse-CDF sampling (in token-id order) with one uniform number per row and step that
@@ -81,12 +85,15 @@ class Continuation:
     text: str
 
 
-def cache_key(identity: dict, chat_template_sha256: str, prefix_mode: str, sampling: SamplingConfig) -> dict:
+def cache_key(
+    identity: dict, chat_template_sha256: str, prefix_mode: str, sampling: SamplingConfig, opener_per: str = "item"
+) -> dict:
     """The :class:`~c2kit.gen_cache.GenerationCache` key of SPEC 7 (the seed is inside ``sampling``)."""
     return {
         "model": identity,
         "chat_template_sha256": chat_template_sha256,
         "prefix_mode": prefix_mode,
+        "opener_per": opener_per,
         "sampling": sampling.as_dict(),
         "sampler": SAMPLER,
     }
@@ -165,8 +172,13 @@ class SeededSampler(LogitsProcessor):
 # Batch planning
 
 
-def _cost(longest_prompt: int, n_prompts: int, sampling: SamplingConfig) -> int:
-    return n_prompts * (longest_prompt + sampling.max_new_tokens) * sampling.num_paths
+def _paths_of(prompt: PrefillPrompt, sampling: SamplingConfig) -> list[int]:
+    """The path indices one prompt stands for: all paths, or its own one (``opener_per="path"`` prompts)."""
+    return list(range(sampling.num_paths)) if prompt.path is None else [prompt.path]
+
+
+def _cost(longest_prompt: int, n_prompts: int, sampling: SamplingConfig, per_path: bool = False) -> int:
+    return n_prompts * (longest_prompt + sampling.max_new_tokens) * (1 if per_path else sampling.num_paths)
 
 
 def plan_batches(
@@ -174,15 +186,24 @@ def plan_batches(
 ) -> list[list[PrefillPrompt]]:
     """Deterministic batches, longest prompts first, each within ``batch_tokens`` tokens in flight.
 
-    A prompt too long for the budget on its own still gets a batch of its own.
+    A prompt too long for the budget on its own still gets a batch of its own. Prompts shared by all paths
+    (``path`` None, sampled ``num_paths`` times in one call) and one-path prompts (``path`` set, sampled once)
+    are planned apart, so a batch holds only one kind.
     """
-    ordered = sorted(prompts, key=lambda p: (-len(p.prompt_ids), p.item_id, p.k))
     batches: list[list[PrefillPrompt]] = []
-    for prompt in ordered:
-        if batches and _cost(len(batches[-1][0].prompt_ids), len(batches[-1]) + 1, sampling) <= batch_tokens:
-            batches[-1].append(prompt)  # the batch's first prompt is its longest
-        else:
-            batches.append([prompt])
+    for per_path in (False, True):
+        ordered = sorted(
+            (p for p in prompts if (p.path is not None) == per_path),
+            key=lambda p: (-len(p.prompt_ids), p.item_id, p.k, p.path or 0),
+        )
+        first = len(batches)
+        for prompt in ordered:
+            if len(batches) > first and _cost(
+                len(batches[-1][0].prompt_ids), len(batches[-1]) + 1, sampling, per_path
+            ) <= batch_tokens:
+                batches[-1].append(prompt)  # the batch's first prompt is its longest
+            else:
+                batches.append([prompt])
     return batches
 
 
@@ -217,7 +238,7 @@ def kv_bytes_per_token(model) -> int:
 
 
 def _generate_batch(model, tokenizer, batch: Sequence[PrefillPrompt], sampling: SamplingConfig) -> tuple[list[list[str]], int]:
-    """Sample ``num_paths`` continuations for each prompt of ``batch`` in one ``generate`` call.
+    """Sample each prompt's paths (all ``num_paths``, or its own one) for ``batch`` in one ``generate`` call.
 
     Returns the texts per prompt and the number of generated (non-pad) tokens.
     """
@@ -226,9 +247,10 @@ def _generate_batch(model, tokenizer, batch: Sequence[PrefillPrompt], sampling: 
     )
     device = _input_device(model)
     input_ids = encoded["input_ids"].to(device)
+    b = sampling.num_paths if batch[0].path is None else 1  # plan_batches never mixes the two kinds
     kwargs = {}
     if sampling.do_sample:
-        keys = [path_key(sampling.seed, p.item_id, p.k, path) for p in batch for path in range(sampling.num_paths)]
+        keys = [path_key(sampling.seed, p.item_id, p.k, path) for p in batch for path in _paths_of(p, sampling)]
         sampler = SeededSampler(torch.tensor(keys, dtype=torch.int64, device=device), input_ids.shape[1], sampling)
         # Neutral warpers in generate: SeededSampler already applied the real ones and drew the token.
         kwargs = {"logits_processor": LogitsProcessorList([sampler]), "temperature": 1.0, "top_k": 0, "top_p": 1.0}
@@ -237,7 +259,7 @@ def _generate_batch(model, tokenizer, batch: Sequence[PrefillPrompt], sampling: 
             input_ids=input_ids,
             attention_mask=encoded["attention_mask"].to(device),
             do_sample=sampling.do_sample,
-            num_return_sequences=sampling.num_paths,
+            num_return_sequences=b,
             max_new_tokens=sampling.max_new_tokens,
             repetition_penalty=sampling.repetition_penalty,
             pad_token_id=tokenizer.pad_token_id,
@@ -246,7 +268,6 @@ def _generate_batch(model, tokenizer, batch: Sequence[PrefillPrompt], sampling: 
     new_tokens = output[:, input_ids.shape[1]:]
     texts = decode_new_text(tokenizer, output, input_ids.shape[1])
     n_generated = int((new_tokens != tokenizer.pad_token_id).sum())
-    b = sampling.num_paths
     return [texts[i * b:(i + 1) * b] for i in range(len(batch))], n_generated
 
 
@@ -279,35 +300,49 @@ def generate_continuations(
 ) -> list[Continuation]:
     """``sampling.num_paths`` continuations per prompt, in prompt order then path order.
 
-    With a ``cache``, (item_id, k) groups already there for the same prompt are read back instead of
-    regenerated, and each finished batch is appended before the next one starts.
+    A prompt with ``path`` set (``opener_per="path"``, see :func:`c2kit.prefill.build_prefills`) stands for that
+    one path only: it is sampled once, with that path's random stream, and gives one continuation.
+
+    With a ``cache``, prompts whose paths are already there for the same prompt tokens are read back instead
+    of regenerated, and each finished batch is appended before the next one starts.
     """
-    keys = [(p.item_id, p.k) for p in prompts]
+    keys = [(p.item_id, p.k, p.path) for p in prompts]
     if len(set(keys)) != len(keys):
-        raise ValueError("prompts must have unique (item_id, k) pairs")
-    fingerprints = {(p.item_id, p.k): prompt_fingerprint(p.prompt_ids) for p in prompts}
-    done: dict[tuple[str, int], list[str]] = {}
+        raise ValueError("prompts must have unique (item_id, k) pairs (or (item_id, k, path) for one-path prompts)")
+    shared = {(p.item_id, p.k) for p in prompts if p.path is None}
+    if any((p.item_id, p.k) in shared for p in prompts if p.path is not None):
+        raise ValueError("an (item_id, k) has both a prompt shared by all paths and one-path prompts")
+    fingerprints = {key: prompt_fingerprint(p.prompt_ids) for key, p in zip(keys, prompts)}
+    done: dict[tuple[str, int, int | None], list[str]] = {}
     if cache is not None:
-        for key, fingerprint in fingerprints.items():
-            texts = cache.lookup(key[0], key[1], fingerprint, sampling.num_paths)
+        for (item_id, k, path), fingerprint in fingerprints.items():
+            if path is None:
+                texts = cache.lookup(item_id, k, fingerprint, sampling.num_paths)
+            else:
+                text = cache.get(item_id, k, path, fingerprint)
+                texts = None if text is None else [text]
             if texts is not None:
-                done[key] = texts
+                done[(item_id, k, path)] = texts
 
     budget = batch_tokens or default_batch_tokens(model)
     # Plan over all prompts, then drop finished ones, so a resumed run meets the same batches.
-    pending = [[p for p in batch if (p.item_id, p.k) not in done] for batch in plan_batches(prompts, sampling, budget)]
+    pending = [
+        [p for p in batch if (p.item_id, p.k, p.path) not in done] for batch in plan_batches(prompts, sampling, budget)
+    ]
     pending = [batch for batch in pending if batch]
-    b = sampling.num_paths
-    bar = tqdm(total=len(prompts) * b, initial=len(done) * b, unit="path", desc=desc, disable=not progress)
+    n_paths = {key: len(_paths_of(p, sampling)) for key, p in zip(keys, prompts)}
+    bar = tqdm(total=sum(n_paths.values()), initial=sum(n_paths[key] for key in done), unit="path", desc=desc,
+               disable=not progress)
     started, n_tokens = time.perf_counter(), 0
     while pending:
         batch = pending.pop(0)
+        rows = len(_paths_of(batch[0], sampling))  # sequences per prompt in this batch
         try:
             texts, generated = _generate_batch(model, tokenizer, batch, sampling)
         except torch.cuda.OutOfMemoryError as error:
             if len(batch) == 1:
                 raise RuntimeError(
-                    f"out of memory generating {b} paths of a single {len(batch[0].prompt_ids)}-token prompt; "
+                    f"out of memory generating {rows} paths of a single {len(batch[0].prompt_ids)}-token prompt; "
                     "use fewer paths, fewer new tokens or --load-in-4bit"
                 ) from error
             texts = None
@@ -315,20 +350,25 @@ def generate_continuations(
             # Outside the except block: its traceback kept the failed batch's tensors alive.
             torch.cuda.empty_cache()
             # Halve what actually failed (the nominal budget may be far above it).
-            budget = max(1, min(budget, _cost(len(batch[0].prompt_ids), len(batch), sampling)) // 2)
+            failed = _cost(len(batch[0].prompt_ids), len(batch), sampling, batch[0].path is not None)
+            budget = max(1, min(budget, failed) // 2)
             logger.warning("out of memory with %d prompts per batch; retrying with batch_tokens=%d", len(batch), budget)
             pending = plan_batches(batch + [p for rest in pending for p in rest], sampling, budget)
             continue
         if cache is not None:
             cache.add(
-                CachedRow(p.item_id, p.k, path, fingerprints[(p.item_id, p.k)], text)
+                CachedRow(p.item_id, p.k, path, fingerprints[(p.item_id, p.k, p.path)], text)
                 for p, paths in zip(batch, texts)
-                for path, text in enumerate(paths)
+                for path, text in zip(_paths_of(p, sampling), paths)
             )
         for prompt, paths in zip(batch, texts):
-            done[(prompt.item_id, prompt.k)] = paths
+            done[(prompt.item_id, prompt.k, prompt.path)] = paths
         n_tokens += generated
-        bar.update(len(batch) * b)
+        bar.update(len(batch) * rows)
         bar.set_postfix(tok_s=f"{n_tokens / (time.perf_counter() - started):.0f}", batch=len(batch))
     bar.close()
-    return [Continuation(item_id, k, path, text) for item_id, k in keys for path, text in enumerate(done[(item_id, k)])]
+    return [
+        Continuation(item_id, k, index, text)
+        for (item_id, k, path), prompt in zip(keys, prompts)
+        for index, text in zip(_paths_of(prompt, sampling), done[(item_id, k, path)])
+    ]

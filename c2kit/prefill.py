@@ -7,7 +7,9 @@ turn with no end-of-turn token after the prefix. (The original C2-Eval code used
 
 Two prefix modes (SPEC 3):
 
-* ``words`` (paper default): ``opener + " " + response`` split on whitespace, first k words.
+* ``words`` (paper default): ``opener + " " + response`` split on whitespace, first k words. The opener is
+  drawn once per item (default) or, with ``opener_per="path"``, once per (item, k, path) as the official code
+  did, which gives every sampled path a prompt of its own.
 * ``tokens``: the first k tokens of the response in the model's tokenizer, taken from the tokenized
   rendering of the full answer and passed on as token ids, with no decode/re-encode round trip.
 """
@@ -24,6 +26,10 @@ from c2kit.protocol import OPENERS
 
 PrefixMode = Literal["words", "tokens"]
 PREFIX_MODES: tuple[str, ...] = ("words", "tokens")
+OpenerPer = Literal["item", "path"]
+# "item" (default): one opener per item, shared by its k values and paths. "path" (the official code, SPEC 9):
+# a new opener for every (item, k, path), so every sampled path has a prompt of its own.
+OPENER_PER: tuple[str, ...] = ("item", "path")
 
 # Used only when explicitly asked for (``plain_template=True``) for models that ship no chat template.
 PLAIN_CHAT_TEMPLATE = (
@@ -42,18 +48,29 @@ class PrefillError(ValueError):
 
 @dataclass(frozen=True)
 class PrefillPrompt:
-    """A rendered prompt for one (item, k): the plain prefix (for judges) and what the model sees."""
+    """A rendered prompt for one (item, k): the plain prefix (for judges) and what the model sees.
+
+    ``path`` is None when all sampled paths of (item, k) share this prompt (the default); with
+    ``opener_per="path"`` every path has a prompt of its own and ``path`` is its index.
+    """
 
     item_id: str
     k: int
     prefix: str  # plain text, no template tokens
     prompt: str  # rendered text (in tokens mode: decoded, for display only)
     prompt_ids: tuple[int, ...]  # the exact model input
+    path: int | None = None
 
 
 def pick_opener(item_id: str, seed: int) -> str:
     """Opener for one item, drawn from a RNG seeded by (seed, item) so it is stable across k and runs."""
     digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
+    return random.Random(digest).choice(OPENERS)
+
+
+def pick_path_opener(item_id: str, k: int, path: int, seed: int) -> str:
+    """Opener for one sampled path: a pure function of (seed, item, k, path), as the official code drew them."""
+    digest = hashlib.sha256(f"{seed}:{item_id}:{k}:{path}".encode()).digest()
     return random.Random(digest).choice(OPENERS)
 
 
@@ -136,14 +153,35 @@ def build_prefills(
     mode: PrefixMode = "words",
     seed: int = 0,
     plain_template: bool = False,
+    opener_per: OpenerPer = "item",
+    num_paths: int | None = None,
 ) -> list[PrefillPrompt]:
-    """Render one prompt per (item, k). ``items`` are ``(item_id, request, harmful_response)``."""
+    """Render one prompt per (item, k). ``items`` are ``(item_id, request, harmful_response)``.
+
+    With ``opener_per="path"`` (``words`` mode only) every one of the ``num_paths`` paths of an (item, k) gets
+    its own opener and so its own prompt: ``num_paths`` prompts per (item, k), in path order, each with ``path``
+    set.
+    """
     if mode not in PREFIX_MODES:
         raise ValueError(f"prefix mode {mode!r} is not one of {PREFIX_MODES}")
+    if opener_per not in OPENER_PER:
+        raise ValueError(f"opener_per {opener_per!r} is not one of {OPENER_PER}")
+    if opener_per == "path":
+        if mode != "words":
+            raise ValueError("opener_per='path' needs words mode: tokens mode has no opener")
+        if not num_paths or num_paths < 1:
+            raise ValueError("opener_per='path' needs num_paths (the number of paths per (item, k))")
     template = resolve_chat_template(tokenizer, plain_template)
     prompts: list[PrefillPrompt] = []
     for item_id, request, response in items:
-        if mode == "words":
+        if opener_per == "path":
+            for k in ks:
+                for path in range(num_paths):
+                    prefix = words_prefix(response, k, pick_path_opener(item_id, k, path, seed))
+                    text = render_text_prefill(tokenizer, request, prefix, template)
+                    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+                    prompts.append(PrefillPrompt(item_id, k, prefix, text, tuple(ids), path))
+        elif mode == "words":
             opener = pick_opener(item_id, seed)
             for k in ks:
                 prefix = words_prefix(response, k, opener)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 
 from c2kit.cli.options import add_model_options, add_source_options, positive_int
-from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+from c2kit.presets import PRESET_HELP, preset_names
+from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+
+# Options a --preset sets. Their parser default is None, so a flag given explicitly is told apart from an
+# omitted one and wins over the preset; omitted ones take the preset's value, else EvalConfig's default.
+PRESETTABLE = (
+    "ks", "paths", "mode", "temperature", "top_p", "max_new_tokens", "load_in_4bit", "dtype",
+    "opener_per", "top_k", "repetition_penalty", "use_generation_config",
+)
 
 
 def _ks(text: str) -> list[int]:
@@ -34,18 +42,33 @@ def add_parser(subparsers) -> None:
                      help="benchmark source: 'c2eval-500' (shipped, default), a .jsonl/.parquet/.csv file or a Hub dataset id")
     add_source_options(run)
     add_model_options(run, "--model")
+    run.set_defaults(load_in_4bit=None, dtype=None)  # None: not given (see PRESETTABLE)
+    run.add_argument("--no-load-in-4bit", dest="load_in_4bit", action="store_false",
+                     help="load in the checkpoint's precision even where --preset asks for 4-bit")
+    run.add_argument("--preset", choices=preset_names(),
+                     help="a bundle of settings; flags given explicitly win over it. "
+                     + "; ".join(f"{name}: {text}" for name, text in PRESET_HELP.items()))
     run.add_argument("--limit", type=positive_int, help="evaluate only the first N items")
-    run.add_argument("--ks", type=_ks, default=list(DEFAULT_KS), help="prefix lengths (default: 10,20,...,80)")
-    run.add_argument("--paths", type=positive_int, default=DEFAULT_PATHS, help="sampled continuations per (item, k) (default: 20)")
-    run.add_argument("--mode", choices=["words", "tokens"], default="words",
+    run.add_argument("--ks", type=_ks, help="prefix lengths (default: 10,20,...,80)")
+    run.add_argument("--paths", type=positive_int, help="sampled continuations per (item, k) (default: 20)")
+    run.add_argument("--mode", choices=["words", "tokens"],
                      help="prefix in whitespace words with an opener (paper, default) or in model tokens")
+    run.add_argument("--opener-per", choices=["item", "path"],
+                     help="words mode: one opener per item (default) or a new one per (item, k, path), as the "
+                     "official code (--preset paper)")
     run.add_argument("--judge", default="keyword", help="'keyword' (offline, default) or 'openai:MODEL' (OPENAI_API_KEY, OPENAI_BASE_URL)")
     run.add_argument("--seed", type=int, default=0, help="seed for openers and sampling (default: 0)")
-    run.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
-                     help=f"sampling temperature (default: {DEFAULT_TEMPERATURE})")
-    run.add_argument("--top-p", type=float, default=DEFAULT_TOP_P,
-                     help=f"nucleus sampling threshold (default: {DEFAULT_TOP_P})")
-    run.add_argument("--max-new-tokens", type=positive_int, default=DEFAULT_MAX_NEW_TOKENS,
+    run.add_argument("--temperature", type=float, help=f"sampling temperature (default: {DEFAULT_TEMPERATURE})")
+    run.add_argument("--top-p", type=float, help=f"nucleus sampling threshold (default: {DEFAULT_TOP_P})")
+    run.add_argument("--top-k", type=int,
+                     help="top-k sampling, 0 = off (default: off; with --use-generation-config the model's own, "
+                     "else 50)")
+    run.add_argument("--repetition-penalty", type=float,
+                     help="repetition penalty (default: 1.0; with --use-generation-config the model's own)")
+    run.add_argument("--use-generation-config", action=argparse.BooleanOptionalAction,
+                     help="sample as transformers generate() does: the model's generation_config top_k (else 50) "
+                     "and repetition_penalty apply, under the explicit temperature and top-p (--preset paper)")
+    run.add_argument("--max-new-tokens", type=positive_int,
                      help=f"tokens per continuation (default: {DEFAULT_MAX_NEW_TOKENS})")
     run.add_argument("--cache-dir", help="generation cache (default: OUT/cache); runs one after another with the "
                      "same model and settings reuse its finished work (one writer at a time)")
@@ -60,7 +83,8 @@ def add_parser(subparsers) -> None:
         "results directory from 'c2 eval run', re-judged with --judge; agreement with its stored judge is reported.",
     )
     source = score.add_mutually_exclusive_group(required=True)
-    source.add_argument("--official", help="official raw result JSONL file")
+    source.add_argument("--official", help="official raw result JSONL file (any chat template: prefix and continuation "
+                        "are recovered; reports the paper's pooled fraction per k and the item mean)")
     source.add_argument("--judged", help="judged JSONL file (item_id, k, path, corrected)")
     source.add_argument("--results", help="results directory of 'c2 eval run' to re-judge")
     score.add_argument("--judge", default="keyword", help="judge for --official/--results (default: keyword)")
@@ -80,7 +104,9 @@ def add_parser(subparsers) -> None:
 def _run(args: argparse.Namespace) -> int:
     from c2_eval_metric.runner import EvalConfig, run_eval
 
-    config = EvalConfig(
+    explicit = {name: getattr(args, name) for name in PRESETTABLE if getattr(args, name) is not None}
+    config = EvalConfig.from_preset(
+        args.preset,
         model=args.model,
         adapter=args.adapter,
         revision=args.revision,
@@ -88,19 +114,12 @@ def _run(args: argparse.Namespace) -> int:
         split=args.split,
         column_mapping=args.column_mapping,
         limit=args.limit,
-        ks=args.ks,
-        paths=args.paths,
-        mode=args.mode,
         judge=args.judge,
         seed=args.seed,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        max_new_tokens=args.max_new_tokens,
         batch_tokens=args.batch_tokens,
-        load_in_4bit=args.load_in_4bit,
-        dtype=args.dtype,
         plain_template=args.plain_template,
         trust_remote_code=args.trust_remote_code,
+        **explicit,
     )
     scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir)
     print(scores.to_markdown())
