@@ -85,11 +85,14 @@ def write_scored_results(
     judge: str,
     config: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> CorrScores:
     """Score per-path judgments and write judgments.jsonl, scores.json, summary.md and corr_at_k.png.
 
     ``judgments`` rows are ``{item_id, k, path, judge, corrected}``; ``config`` is merged into config.json;
-    ``notes`` are extra Markdown sections appended to summary.md (e.g. agreement with another judge).
+    ``notes`` are extra Markdown sections appended to summary.md (e.g. agreement with another judge);
+    ``extra`` are additional top-level fields of scores.json (e.g. the pooled figure of an official file),
+    which may not replace the standard ones.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,7 +100,11 @@ def write_scored_results(
     _check_unique_paths(rows)
     scores = compute_corr(((row["item_id"], row["k"], row["corrected"]) for row in rows), judge=judge)
     write_jsonl(out / JUDGMENTS_FILE, rows)
-    write_json(out / SCORES_FILE, scores.to_json())
+    standard = scores.to_json()
+    clash = sorted(set(extra or {}) & set(standard))
+    if clash:
+        raise ValueError(f"extra scores.json fields {clash} would replace standard ones")
+    write_json(out / SCORES_FILE, {**standard, **(extra or {})})
     run_config = merge_config(out, config) if config else read_config(out)
     plot_corr_at_k([(run_label(run_config, out), scores)], out / PLOT_FILE)
     (out / SUMMARY_FILE).write_text(render_summary(scores, rows, run_config, notes), encoding="utf-8")

@@ -1,8 +1,9 @@
 """Score stored outputs without generating: official raw result files, judged files, and re-judging.
 
-* :func:`score_official` reads the original C2-Eval raw result JSONL (keys ``k``, ``request``,
-  ``full response`` = the templated input, ``truly response`` = the continuation), judges every
-  continuation and writes a results directory. Rows with the same request and k are the paths of one item.
+* :func:`score_official` (in :mod:`c2_eval_metric.official`, re-exported here) reads the original C2-Eval
+  raw result JSONL (keys ``k``, ``request``, ``full response``, ``truly response``), recovers prefix,
+  continuation and item for any chat template, judges every row and writes a results directory with the
+  item mean and the paper's pooled figure.
 * :func:`score_judged` scores rows that were judged elsewhere (``item_id``, ``k``, ``path``, ``corrected``).
 * :func:`rejudge_results` re-judges the continuations of a results directory with another judge and reports
   how well the two judges agree.
@@ -10,9 +11,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,104 +28,12 @@ from .results import (
     write_scored_results,
 )
 
-OFFICIAL_FIELDS = ("k", "request", "full response", "truly response")
+# The official raw result format lives in its own module; the CLI and older callers import it from here.
+from .official import OFFICIAL_FIELDS, extract_prefix, official_item_id, read_official, score_official  # noqa: E402,F401
+
 AGREEMENT_FILE = "agreement.json"
 JUDGE_CACHE_DIR = "judge-cache"
 JUDGE_BATCH = 256  # inputs per judge call: large enough for an LLM judge's concurrency, small for progress
-
-# Where the assistant's turn starts in templated text, for the common chat formats (the official code
-# used Llama-2's). The prefix is the text after the last of these; judges get "" when none is found.
-ASSISTANT_MARKERS = (
-    "[/INST]",
-    "<|im_start|>assistant",
-    "<|start_header_id|>assistant<|end_header_id|>",
-    "<|assistant|>",
-    "<start_of_turn>model",
-    "<|Assistant|>",
-    "ASSISTANT:",
-    "Assistant:",
-    "### Response:",
-)
-END_MARKERS = ("</s>", "<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
-
-
-def official_item_id(request: str) -> str:
-    """Stable id of an official item: a hash of its request, so the same request has the same id in any file."""
-    return hashlib.sha256(request.encode("utf-8")).hexdigest()[:16]
-
-
-def extract_prefix(full_response: str) -> str:
-    """Plain prefix text: what follows the last assistant marker of the templated input, else ""."""
-    ends = [full_response.rfind(marker) + len(marker) for marker in ASSISTANT_MARKERS if marker in full_response]
-    if not ends:
-        return ""
-    prefix = full_response[max(ends):].strip()
-    for marker in END_MARKERS:  # the original code stripped Llama-2's trailing </s>
-        prefix = prefix.removesuffix(marker).rstrip()
-    return prefix
-
-
-def read_official(path: str | Path) -> list[dict[str, Any]]:
-    """Validated official rows as generations rows (item_id, k, path, request, prefix, prompt, continuation)."""
-    rows: list[dict[str, Any]] = []
-    paths_seen: dict[tuple[str, int], int] = {}
-    for number, record in read_jsonl(path):
-        missing = [name for name in OFFICIAL_FIELDS if name not in record]
-        if missing:
-            raise ValueError(f"{path}, row {number}: field {missing[0]!r} is missing "
-                             f"(official rows have {list(OFFICIAL_FIELDS)})")
-        k = _official_k(record["k"], path, number)
-        for name in OFFICIAL_FIELDS[1:]:
-            if not isinstance(record[name], str):
-                raise ValueError(f"{path}, row {number}: field {name!r} must be a string, "
-                                 f"got {type(record[name]).__name__}")
-        if not record["request"].strip():
-            raise ValueError(f"{path}, row {number}: field 'request' is empty")
-        item_id = official_item_id(record["request"])
-        path_index = paths_seen.get((item_id, k), 0)
-        paths_seen[(item_id, k)] = path_index + 1
-        rows.append({
-            "item_id": item_id,
-            "k": k,
-            "path": path_index,
-            "request": record["request"],
-            "prefix": extract_prefix(record["full response"]),
-            "prompt": record["full response"],
-            "continuation": record["truly response"],
-        })
-    if not rows:
-        raise ValueError(f"{path}: no rows")
-    return rows
-
-
-def score_official(path: str | Path, *, out_dir: str | Path, judge: str) -> CorrScores:
-    """Judge an official raw result file and write a results directory (generations, judgments, scores)."""
-    generations = read_official(path)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / GENERATIONS_FILE, generations)
-    judge_impl = _load_judge(judge, out)
-    judgments = judge_rows(judge_impl, generations, [row["request"] for row in generations])
-    config = {"source": "official", "official_file": str(Path(path).resolve()), "judge": judge,
-              "judge_info": judge_record(judge_impl)}
-    notes = _pooled_request_notes(generations, path) + judge_notes(judge_impl)
-    for note in notes:
-        print(note.replace("## Note: ", "note: ").replace("\n\n", " "))
-    return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes)
-
-
-def _pooled_request_notes(generations: Sequence[Mapping[str, Any]], path: str | Path) -> list[str]:
-    """Say so when a request has more paths than most: official rows are grouped by request text, so a
-    request asked twice (the 500 benchmark items hold 38 repeated prompts) becomes one item of pooled paths."""
-    paths = Counter((row["item_id"], row["k"]) for row in generations)
-    frequency = Counter(paths.values())
-    typical = min(count for count, seen in frequency.items() if seen == max(frequency.values()))
-    pooled = {item_id for (item_id, _), count in paths.items() if count > typical}
-    if not pooled:
-        return []
-    return [f"## Note: pooled requests\n\n{len(pooled)} request(s) in {Path(path).name} have more than {typical} "
-            "paths at some k: official rows are grouped by request text, so a request that appears twice is "
-            "scored as one item with the paths of both."]
 
 
 def score_judged(path: str | Path, *, out_dir: str | Path) -> CorrScores:
@@ -269,14 +176,6 @@ def _load_judge(spec: str, out: Path):
     # Answers of a paid LLM judge are cached inside the results directory, so re-running the same
     # command after an interruption only judges what is left.
     return load_judge(spec, cache_dir=out / JUDGE_CACHE_DIR)
-
-
-def _official_k(value: Any, path: str | Path, number: int) -> int:
-    if isinstance(value, str) and value.strip().isdigit():  # some official dumps wrote k as text
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{path}, row {number}: field 'k' must be a positive integer, got {value!r}")
-    return value
 
 
 def _requests_for(generations: Sequence[Mapping[str, Any]], config: Mapping[str, Any], source: Path) -> list[str]:
