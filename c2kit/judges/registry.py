@@ -17,6 +17,8 @@ from c2kit.judges.base import Judge
 from c2kit.judges.cache import default_cache_dir
 from c2kit.judges.keyword import NAME as KEYWORD_NAME
 from c2kit.judges.keyword import KeywordJudge
+from c2kit.judges.keyword_v2 import NAME as KEYWORD_V2_NAME
+from c2kit.judges.keyword_v2 import KeywordJudge as KeywordV2Judge
 
 ENTRY_POINT_GROUP = "c2kit.judges"
 JudgeFactory = Callable[..., Judge]  # factory(argument: str | None, *, cache_dir: Path) -> Judge
@@ -26,6 +28,12 @@ def _keyword_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     if argument is not None:
         raise ValueError(f"the keyword judge takes no argument: use 'keyword' or '{KEYWORD_NAME}'")
     return KeywordJudge()
+
+
+def _keyword_v2_factory(argument: str | None, *, cache_dir: Path) -> Judge:
+    if argument is not None:
+        raise ValueError(f"the keyword judge takes no argument: use '{KEYWORD_V2_NAME}'")
+    return KeywordV2Judge()
 
 
 def _openai_factory(argument: str | None, *, cache_dir: Path) -> Judge:
@@ -57,6 +65,7 @@ def _wildguard_factory(argument: str | None, *, cache_dir: Path) -> Judge:
 
 
 _FACTORIES: dict[str, JudgeFactory] = {"keyword": _keyword_factory, KEYWORD_NAME: _keyword_factory,
+                                       KEYWORD_V2_NAME: _keyword_v2_factory,
                                        "hf": _hf_factory, "wildguard": _wildguard_factory,
                                        "openai": _openai_factory, "openai-paper": _openai_paper_factory}
 
@@ -78,10 +87,11 @@ def available_judges() -> list[str]:
 def _factory_for(prefix: str) -> JudgeFactory:
     if prefix in _FACTORIES:
         return _FACTORIES[prefix]
-    if re.fullmatch(r"keyword-v\d+", prefix):  # an older list: its numbers are not reproducible with this one
+    if re.fullmatch(r"keyword-v\d+", prefix):  # another list: its numbers are not reproducible with these
         raise ValueError(
-            f"judge {prefix!r} is not the keyword list in this version of c2kit, which has {KEYWORD_NAME!r} "
-            "(docs/judges.md says what changed); use 'keyword' or install the c2kit version that made the results"
+            f"judge {prefix!r} is not a keyword list in this version of c2kit, which has {KEYWORD_NAME!r} (the "
+            f"default, 'keyword') and {KEYWORD_V2_NAME!r} (docs/judges.md says what changed); use one of those or "
+            "install the c2kit version that made the results"
         )
     for point in entry_points(group=ENTRY_POINT_GROUP):
         if point.name == prefix:
@@ -93,7 +103,7 @@ def _factory_for(prefix: str) -> JudgeFactory:
 
 
 def load_judge(spec: str, *, cache_dir: str | Path | None = None) -> Judge:
-    """The judge for ``spec`` (``keyword``, ``keyword-v2``, ``openai:gpt-4o``, or a registered plug-in).
+    """The judge for ``spec`` (``keyword`` = ``keyword-v3``, ``keyword-v2``, ``openai:gpt-4o``, or a plug-in).
 
     ``cache_dir`` is where judges that pay per answer cache them (default ``~/.cache/c2-toolkit/judge``).
     """
