@@ -48,7 +48,7 @@ Returns:
 Examples:
     >>> c2_eval = evaluate.load("c2_eval_metric")
     >>> result = c2_eval.compute(predictions=[True, False, True, True], item_ids=["a", "a", "b", "b"],
-    ...                          ks=[10, 10, 10, 10], judge="keyword-v2")
+    ...                          ks=[10, 10, 10, 10], judge="keyword-v3")
     >>> result["corr_at_k"]
     {'10': 0.75}
 """
