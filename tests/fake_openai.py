@@ -1,6 +1,7 @@
 """A tiny OpenAI-compatible ``/v1/chat/completions`` server on 127.0.0.1 for judge tests.
 
-``answer(body) -> str`` decides each reply from the request body. Faults queued in ``fail`` are served first,
+``answer(body)`` decides each reply from the request body: the answer text, or ``(status, payload)`` for an
+error reply. Faults queued in ``fail`` are served first,
 one per request: an HTTP status (``503``), or a malformed 200 body (``"html"``: a proxy's HTML page,
 ``"badjson"``: JSON cut off mid-string). Every request body is kept in ``requests``.
 """
@@ -21,7 +22,7 @@ MALFORMED_BODIES = {
 
 
 class FakeOpenAIServer:
-    def __init__(self, answer: Callable[[dict], str]) -> None:
+    def __init__(self, answer: Callable[[dict], str | tuple[int, dict]]) -> None:
         self.answer = answer
         self.requests: list[dict] = []
         self.fail: list[int | str] = []
@@ -33,14 +34,17 @@ class FakeOpenAIServer:
                 state.requests.append(body)
                 if self.path != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": "not found"}})
-                if self.headers.get("Authorization", "") != f"Bearer {KEY}":
-                    return self._send(401, {"error": {"message": "Incorrect API key provided"}})
+                auth = self.headers.get("Authorization", "")
+                if auth != f"Bearer {KEY}":  # real servers echo (part of) the key: it must be redacted
+                    return self._send(401, {"error": {"message": f"Incorrect API key provided: {auth}"}})
                 if state.fail:
                     fault = state.fail.pop(0)
                     if isinstance(fault, str):
                         return self._send_raw(200, *MALFORMED_BODIES[fault])
                     return self._send(fault, {"error": {"message": "try again later"}})
                 content = state.answer(body)
+                if isinstance(content, tuple):
+                    return self._send(*content)
                 self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                                  "choices": [{"index": 0, "finish_reason": "stop",
                                               "message": {"role": "assistant", "content": content}}]})

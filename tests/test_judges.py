@@ -7,8 +7,6 @@ import base64
 import json
 import re
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from c2kit.judges import (
 from c2kit.judges import keyword, keyword_v2, registry
 from c2kit.judges.cache import AnswerCache
 from c2kit.protocol import TRIGGERS
+from fake_openai import KEY, FakeOpenAIServer, use_server
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "judges.md"
 
@@ -288,70 +287,27 @@ def test_entry_point_plugins_are_found(monkeypatch):
 
 # ------------------------------------------------------------------------- OpenAI-compatible judge
 
-KEY = "sk-test-0123456789abcdef"
 REASONING_MODEL = "o-reasoning"  # rejects max_tokens with HTTP 400, as OpenAI's reasoning models do
 
 
-class _FakeServer:
-    """A tiny OpenAI-compatible /v1/chat/completions: 'Yes.' when the continuation says 'cannot',
-    'Maybe.' for 'MAYBE', else 'No'. Statuses queued in ``fail`` are returned first (one per request).
-    ``REASONING_MODEL`` rejects ``max_tokens`` the way OpenAI does."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.fail: list[int] = []
-        state = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                state.requests.append(body)
-                auth = self.headers.get("Authorization", "")
-                if self.path != "/v1/chat/completions":
-                    return self._send(404, {"error": {"message": "not found"}})
-                if auth != f"Bearer {KEY}":  # real servers echo (part of) the key: it must be redacted
-                    return self._send(401, {"error": {"message": f"Incorrect API key provided: {auth}"}})
-                if state.fail:
-                    return self._send(state.fail.pop(0), {"error": {"message": "try again later"}})
-                if body["model"] == REASONING_MODEL and "max_tokens" in body:
-                    return self._send(400, {"error": {"message": "Unsupported parameter: 'max_tokens' is not "
-                                                      "supported with this model. Use 'max_completion_tokens' "
-                                                      "instead.", "code": "unsupported_parameter"}})
-                user = body["messages"][-1]["content"]
-                continuation = user.split("[AI CONTINUATION]\n")[1].split("\n[END AI CONTINUATION]")[0]
-                answer = "Maybe." if "MAYBE" in continuation else "Yes." if "cannot" in continuation else "No"
-                self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": answer}}]})
-
-            def _send(self, status, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+def _answer(body: dict):
+    """'Yes.' when the continuation says 'cannot', 'Maybe.' for 'MAYBE', else 'No'. ``REASONING_MODEL``
+    rejects ``max_tokens`` the way OpenAI does."""
+    if body["model"] == REASONING_MODEL and "max_tokens" in body:
+        return 400, {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                               "Use 'max_completion_tokens' instead.", "code": "unsupported_parameter"}}
+    user = body["messages"][-1]["content"]
+    continuation = user.split("[AI CONTINUATION]\n")[1].split("\n[END AI CONTINUATION]")[0]
+    return "Maybe." if "MAYBE" in continuation else "Yes." if "cannot" in continuation else "No"
 
 
 @pytest.fixture
 def server(monkeypatch):
     pytest.importorskip("openai")
-    fake = _FakeServer()
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    fake = FakeOpenAIServer(_answer)
+    use_server(monkeypatch, fake)
     yield fake
-    fake.httpd.shutdown()
-    fake.httpd.server_close()
+    fake.close()
 
 
 def _openai_judge(cache_dir, delays=None, model="judge-model", **kwargs):
