@@ -8,7 +8,9 @@ smoke models of :mod:`c2kit.tiny`, whose numbers mean nothing.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ def load_model_and_tokenizer(
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
+    # Before anything heavy: a typo in a path or an uncached Hub id is one line, not a Hub traceback.
+    check_model(model, revision)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code, "dtype": torch_dtype}
     if torch.cuda.is_available():
@@ -62,6 +66,8 @@ def load_model_and_tokenizer(
             bnb_4bit_compute_dtype=_compute_dtype(torch, dtype),
         )
     adapter_dir = _adapter_dir(adapter) if adapter else None
+    if adapter_dir is not None and not (adapter_dir / "adapter_config.json").is_file():
+        raise ValueError(f"adapter {adapter!r}: no adapter_config.json in {adapter_dir} (not a PEFT adapter)")
     # An adapter trained with a changed chat template ships its own tokenizer; prefer it when present.
     tokenizer_source = str(adapter_dir) if adapter_dir and (adapter_dir / "tokenizer_config.json").exists() else model
     tokenizer = AutoTokenizer.from_pretrained(
@@ -73,7 +79,12 @@ def load_model_and_tokenizer(
     if adapter_dir is not None:
         from peft import PeftModel
 
-        loaded = PeftModel.from_pretrained(loaded, str(adapter_dir))
+        try:
+            loaded = PeftModel.from_pretrained(loaded, str(adapter_dir))
+        except RuntimeError as error:
+            if "size mismatch" not in str(error):
+                raise
+            raise ValueError(_wrong_base_message(adapter, adapter_dir, model, error)) from None
     loaded.eval()
     if loaded.generation_config.pad_token_id is None:
         loaded.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -110,18 +121,158 @@ def _compute_dtype(torch, dtype: str):
 
 def model_identity(model: str, revision: str | None = None) -> dict:
     """``{"model", "revision" (resolved commit) | "content_sha256", "is_tiny"}`` for a Hub id or local dir."""
-    path = Path(model)
-    if path.is_dir():
+    path = local_model_dir(model)
+    if path is not None:
         return {"model": model, "content_sha256": dir_content_hash(path), "is_tiny": (path / MARKER).exists()}
     return {"model": model, "revision": resolve_hub_commit(model, revision), "is_tiny": False}
 
 
-def resolve_hub_commit(repo_id: str, revision: str | None) -> str:
-    """Commit a Hub revision resolves to (works offline from the local cache, as from_pretrained did)."""
+def looks_local(name: str) -> bool:
+    """Whether ``name`` is meant as a local path rather than a Hub repo id.
+
+    True when it starts with ``./``, ``../``, ``/`` or ``~``, when it has a path separator and its first
+    component exists here (``runs/tiny-modle`` next to ``runs/``), or when it is not a valid Hub repo id.
+    """
+    if name.startswith(("./", "../", "/", "~", ".\\", "..\\")) or os.path.isabs(name) or os.path.isdir(name):
+        return True
+    parts = [part for part in name.replace(os.sep, "/").split("/") if part]
+    if len(parts) > 1 and os.path.exists(parts[0]):
+        return True
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except ValueError:  # HFValidationError
+        return True
+    return False
+
+
+def local_model_dir(model: str, label: str = "model") -> Path | None:
+    """The local folder ``model`` names, or None for a Hub id; ValueError for a local path that is not there.
+
+    A missing folder is named with the closest siblings (``did you mean``) instead of becoming a Hub
+    lookup; a folder without ``config.json`` is named too (an adapter passed as the model says so).
+    """
+    if not looks_local(model):
+        return None
+    path = Path(model).expanduser()
+    if not path.exists():
+        if _maybe_hub_id(model):
+            return None  # e.g. 'c2kit/tiny-chat' next to a local c2kit/ folder: the Hub (or its cache) decides
+        raise ValueError(f"{label} {model!r}: no such local {label} folder{_did_you_mean(model)}")
+    if not path.is_dir():
+        raise ValueError(f"{label} {model!r}: is a file, not a {label} folder")
+    if label == "model" and not (path / "config.json").is_file():
+        if (path / "adapter_config.json").is_file():
+            base = _adapter_base(path)
+            raise ValueError(f"model {model!r} is a PEFT adapter, not a model: pass it as --adapter and its base "
+                             f"model ({base}) as the model")
+        raise ValueError(f"model {model!r}: no config.json in this folder (not a transformers model folder)")
+    if label == "adapter" and not (path / "adapter_config.json").is_file():
+        raise ValueError(f"adapter {model!r}: no adapter_config.json in this folder (not a PEFT adapter folder; a "
+                         "training run's output_dir holds one at its top level)")
+    return path
+
+
+def _maybe_hub_id(name: str) -> bool:
+    """A missing local-looking name that is still a valid Hub id, and the Hub could have it.
+
+    That is: it is in the local Hub cache, or the Hub is online (then the Hub's answer, with the local
+    did-you-mean added, is the error). Offline and uncached, it can only have been meant as a local path.
+    """
+    if name.startswith(("./", "../", "/", "~")) or os.path.isabs(name):
+        return False
+    from huggingface_hub import is_offline_mode, try_to_load_from_cache
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except ValueError:
+        return False
+    for repo_type in ("model",):
+        if isinstance(try_to_load_from_cache(name, "config.json", repo_type=repo_type), str):
+            return True
+        if isinstance(try_to_load_from_cache(name, "adapter_config.json", repo_type=repo_type), str):
+            return True
+    return not is_offline_mode()
+
+
+def check_model(model: str, revision: str | None = None, label: str = "model") -> None:
+    """Fail fast, in one line, on a model that cannot be loaded: a missing local folder or an unfetchable Hub id.
+
+    For loaders outside this module (the trainer's ``model_name_or_path``) to call before ``from_pretrained``.
+    """
+    if local_model_dir(model, label) is None:
+        resolve_hub_commit(model, revision, label)
+
+
+def _did_you_mean(name: str) -> str:
+    """`` (did you mean 'runs/tiny-model'?)`` from the folders next to ``name``; else where the path breaks."""
+    path = Path(name).expanduser()
+    parent = path.parent
+    if not parent.is_dir():
+        return f" (folder {parent} does not exist either)"
+    siblings = [item.name for item in parent.iterdir() if item.is_dir()]
+    matches = difflib.get_close_matches(path.name, siblings, n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    head = os.path.dirname(name)
+    options = " or ".join(repr(os.path.join(head, match) if head else match) for match in matches)
+    return f" (did you mean {options}?)"
+
+
+def _hub_error(error: Exception, repo_id: str, revision: str | None, label: str) -> ValueError | None:
+    """One-line ValueError for a Hub id that cannot be fetched, or None for an error of another kind."""
+    from huggingface_hub import is_offline_mode
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    at = f" at revision {revision!r}" if revision else ""
+    # Also a missing local path (e.g. 'runs/tiny-modle' next to runs/): say so, with the closest folders.
+    local = f"; no local folder of that name either{_did_you_mean(repo_id)}" if looks_local(repo_id) else ""
+    if isinstance(error, (LocalEntryNotFoundError, OfflineModeIsEnabled)):
+        why = ("HF_HUB_OFFLINE is set" if is_offline_mode()
+               else "the Hub could not be reached")
+        if local:
+            return ValueError(f"{label} {repo_id!r}{at} is not in the local Hub cache, and {why}{local}")
+        return ValueError(f"{label} {repo_id!r}{at} is not a local folder and not in the local Hub cache, and {why}: "
+                          f"download it where the Hub is reachable (hf download {repo_id}) or give a local path")
+    if isinstance(error, GatedRepoError):
+        return ValueError(f"{label} {repo_id!r} is gated on the Hub: accept its licence on huggingface.co and log in "
+                          "(hf auth login)")
+    if isinstance(error, RevisionNotFoundError):
+        return ValueError(f"{label} {repo_id!r}: revision {revision!r} not found on the Hub")
+    if isinstance(error, RepositoryNotFoundError):
+        return ValueError(f"{label} {repo_id!r}: no such repository on the Hub (a private one needs 'hf auth login') "
+                          f"and no such local folder{_did_you_mean(repo_id) if local else ''}")
+    if isinstance(error, EntryNotFoundError):
+        return ValueError(f"{label} {repo_id!r}{at}: the Hub repository has no config.json (not a transformers model; "
+                          "a PEFT adapter goes in --adapter, with its base model as the model)")
+    return None
+
+
+def resolve_hub_commit(repo_id: str, revision: str | None, label: str = "model") -> str:
+    """Commit a Hub revision resolves to (works offline from the local cache, as from_pretrained does).
+
+    A repo id that cannot be fetched (not cached while offline, unreachable, gated, missing) is a one-line
+    ValueError naming it.
+    """
     from huggingface_hub import hf_hub_download
 
-    # The cache stores every file under snapshots/<commit>/; config.json was just fetched by from_pretrained.
-    config_path = Path(hf_hub_download(repo_id, "config.json", revision=revision))
+    # The cache stores every file under snapshots/<commit>/.
+    try:
+        config_path = Path(hf_hub_download(repo_id, "config.json", revision=revision))
+    except Exception as error:
+        mapped = _hub_error(error, repo_id, revision, label)
+        if mapped is None:
+            raise
+        raise mapped from None
     return config_path.parent.name
 
 
@@ -158,11 +309,39 @@ def _hash_files(files: list[Path], root: Path) -> str:
 
 
 def _adapter_dir(adapter: str) -> Path:
-    """Local directory of an adapter: the path itself, or its Hub snapshot (adapter files only)."""
-    path = Path(adapter)
-    if path.is_dir():
+    """Local directory of an adapter: the path itself, or its Hub snapshot (adapter files only).
+
+    A local-looking path that is not there, or a Hub id that cannot be fetched, is a one-line ValueError.
+    """
+    path = local_model_dir(adapter, label="adapter")
+    if path is not None:
         return path
     from huggingface_hub import snapshot_download
 
     patterns = list(ADAPTER_FILES) + ["tokenizer*", "special_tokens_map.json", "chat_template*"]
-    return Path(snapshot_download(adapter, allow_patterns=patterns))
+    try:
+        return Path(snapshot_download(adapter, allow_patterns=patterns))
+    except Exception as error:
+        mapped = _hub_error(error, adapter, None, "adapter")
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+def _adapter_base(adapter_dir: Path) -> str:
+    """``base_model_name_or_path`` of an adapter folder ('unknown' when unreadable)."""
+    import json
+
+    try:
+        with open(adapter_dir / "adapter_config.json", encoding="utf-8") as handle:
+            return str(json.load(handle).get("base_model_name_or_path") or "unknown")
+    except (OSError, ValueError):
+        return "unknown"
+
+
+def _wrong_base_message(adapter: str, adapter_dir: Path, model: str, error: RuntimeError) -> str:
+    """One line for PEFT's page of size mismatches: which adapter, which base it was trained on, which model."""
+    mismatches = [line.strip() for line in str(error).splitlines() if "size mismatch" in line]
+    first = mismatches[0].rstrip(".") if mismatches else "size mismatch"
+    return (f"adapter {adapter!r} does not fit model {model!r}: it was trained on base model "
+            f"{_adapter_base(adapter_dir)!r} ({len(mismatches) or 1} weight shapes differ, e.g. {first})")

@@ -6,8 +6,11 @@ optionally with ``split``). Both PKU-SafeRLHF schemas work (the newer one only a
 of (request, harmful response) work through a column mapping, e.g. ``{"request": "question",
 "harmful_response": "answer"}``.
 
-Bad rows (missing fields, empty text, no unsafe response) are skipped and counted per reason, never
-silently dropped; ``strict=True`` turns the first bad row into an error naming the file, row and field.
+Bad rows (missing fields, empty text, text that is not valid Unicode such as a lone surrogate ``\\ud800``,
+no unsafe response) are skipped and counted per reason, never silently dropped; ``strict=True`` turns the
+first bad row into an error naming the file, row and field. A bad *file* is an error naming it: one that is
+not UTF-8 text or not readable in its format, one with no rows (a zero-row Parquet file, a header-only CSV),
+or one where two rows share an id (``id`` in the column mapping), which names both rows.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class SourceRow:
     request: str
     responses: tuple[str, ...]
     safe: tuple[bool, ...]
+    # The row's other columns (e.g. PKU-SafeRLHF's response_0_harm_category), for per-group analyses.
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def first_unsafe(self, min_words: int = 0) -> str | None:
         """First unsafe response with more than ``min_words`` whitespace words (PKU order: 0, then 1)."""
@@ -100,9 +105,17 @@ def load_source(
     mapping = _check_mapping(column_mapping)
     origin, records = _read_records(source, split)
     loaded = LoadedSource(origin=origin, rows=[])
+    seen_ids: dict[str, int] = {}  # id -> row it was first read from
     for row_number, record in records:
         try:
-            loaded.rows.append(_to_row(record, row_number, mapping))
+            row = _to_row(record, row_number, mapping)
+            if row.source_id in seen_ids:
+                raise ValueError(
+                    f"{origin}: source id {row.source_id!r} appears twice (rows {seen_ids[row.source_id]} and "
+                    f"{row_number}, field {mapping['id']!r}); ids must be unique: they key the generations, "
+                    "judgments and caches")
+            seen_ids[row.source_id] = row_number
+            loaded.rows.append(row)
         except SourceError as error:
             if strict:
                 raise SourceError(f"{origin}, row {row_number}: {error}", error.reason) from None
@@ -111,6 +124,8 @@ def load_source(
                 loaded.skipped_examples.append(f"row {row_number}: {error}")
         if limit is not None and len(loaded.rows) >= limit:
             break
+    if loaded.n_read == 0:
+        raise ValueError(f"{origin}: no rows to read (the source is empty)")
     return loaded
 
 
@@ -145,10 +160,61 @@ def _read_records(source: str | Path, split: str) -> tuple[str, Iterator[tuple[i
             raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use one of {sorted(LOCAL_FORMATS)}")
         if path.suffix == ".jsonl":
             return str(path), _jsonl_rows(path)
-        return str(path), _numbered(_load_with_datasets(LOCAL_FORMATS[path.suffix], str(path), split=None))
+        _check_local_file(path)
+        try:
+            records = _load_with_datasets(LOCAL_FORMATS[path.suffix], str(path), split=None)
+        except Exception as error:  # datasets wraps the reader's error in pages of DatasetGenerationError
+            raise ValueError(f"{path}: not readable as {LOCAL_FORMATS[path.suffix]} ({_root_cause(error)})") from None
+        return str(path), _numbered(records)
     if str(source).endswith(tuple(LOCAL_FORMATS)):
         raise FileNotFoundError(f"{source}: no such file")
     return f"{source} [{split}]", _numbered(_load_with_datasets(str(source), None, split=split))
+
+
+def _check_local_file(path: Path) -> None:
+    """Refuse, naming the file, what datasets would turn into a traceback: binary text, no rows."""
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            metadata = pq.ParquetFile(path).metadata
+        except Exception as error:  # pyarrow.ArrowInvalid and friends
+            raise ValueError(f"{path}: not a readable Parquet file ({_root_cause(error)})") from None
+        if metadata.num_rows == 0:
+            columns = ", ".join(metadata.schema.names)
+            raise ValueError(f"{path}: the Parquet file has no rows (columns: {columns})")
+        return
+    if path.suffix in (".csv", ".json"):
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        _check_text_bytes(path, head, complete=len(head) < 1 << 16)
+        if path.suffix == ".csv":
+            lines = [line for line in head.decode("utf-8", errors="replace").splitlines() if line.strip()]
+            if len(lines) == 1 and len(head) < 1 << 16:
+                raise ValueError(f"{path}: the CSV file has a header ({lines[0][:200]}) but no rows")
+
+
+def _check_text_bytes(path: Path, data: bytes, *, complete: bool) -> None:
+    """A text file must be UTF-8 without NUL bytes (a binary file read as text is a clear error)."""
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ValueError(f"{path}: binary content (a NUL byte at byte {nul}), not a UTF-8 text "
+                         f"{path.suffix[1:].upper()} file")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if complete or error.start < len(data) - 4:  # else a character cut at the end of the sample
+            raise ValueError(f"{path}: not UTF-8 text (byte {error.start} is {data[error.start]:#04x})") from None
+
+
+def _root_cause(error: BaseException) -> str:
+    """``Type: first line`` of the innermost exception in a chain (what went wrong, without the wrappers)."""
+    while error.__cause__ is not None or (error.__context__ is not None and not error.__suppress_context__):
+        error = error.__cause__ or error.__context__
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def _load_with_datasets(name: str, data_file: str | None, split: str | None) -> Iterable[Mapping[str, Any]]:
@@ -164,8 +230,13 @@ def _numbered(records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int, Mappi
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    _check_text_bytes(path, head, complete=len(head) < 1 << 16)
     try:
         yield from read_jsonl(path)
+    except UnicodeDecodeError as error:
+        raise SourceError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start} of a line)") from None
     except ValueError as error:  # a broken line: the whole file is suspect, so it is an error, not a skip
         raise SourceError(str(error)) from None
 
@@ -181,18 +252,29 @@ def _to_row(record: Mapping[str, Any], row_number: int, mapping: Mapping[str, st
         value = get(name)
         if not isinstance(value, str) or not value.strip():
             raise SourceError(f"field {mapping.get(name, name)!r} is empty or not text", "empty text")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:  # a lone surrogate such as "\ud800" from a JSON escape
+            raise SourceError(f"field {mapping.get(name, name)!r} is not valid Unicode text (a lone surrogate "
+                              f"{value[error.start]!r} at character {error.start})", "invalid text") from None
         return value
 
     source_id = str(get("id")) if "id" in mapping else str(row_number - 1)
     request = text("request" if "request" in mapping else "prompt")
     if "harmful_response" in mapping:
-        return SourceRow(source_id, request, (text("harmful_response"),), (False,))
+        return SourceRow(source_id, request, (text("harmful_response"),), (False,), _extra(record, mapping))
     responses = (text("response_0"), text("response_1"))
     safe = (_as_bool(get("is_response_0_safe"), mapping.get("is_response_0_safe", "is_response_0_safe")),
             _as_bool(get("is_response_1_safe"), mapping.get("is_response_1_safe", "is_response_1_safe")))
     if all(safe):
         raise SourceError("both responses are labelled safe", "no unsafe response")
-    return SourceRow(source_id, request, responses, safe)
+    return SourceRow(source_id, request, responses, safe, _extra(record, mapping))
+
+
+def _extra(record: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+    """The columns of a record that are not the row's request, responses or labels (kept for grouping)."""
+    used = {mapping.get(name, name) for name in MAPPABLE_FIELDS}
+    return {key: value for key, value in record.items() if key not in used}
 
 
 def _as_bool(value: Any, column: str) -> bool:

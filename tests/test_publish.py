@@ -9,6 +9,7 @@ visibility and gating, and that the published dataset, metric and adapter load b
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -237,7 +238,8 @@ def test_results_dry_run_equals_upload_and_loads_back(hub, capsys, tmp_path, res
     metadata = card.data.to_dict()
     assert metadata["license"] == "cc-by-nc-4.0" and "extra_gated_prompt" in metadata
     assert [config["config_name"] for config in metadata["configs"]] == ["generations", "judgments"]
-    assert "| 10 | 0.500 | [" in card.text and "| 20 | 0.333 | [" in card.text and "**0.417**" in card.text
+    # Percent, as the CLI prints them (scores.json keeps fractions).
+    assert "| 10 | 50.0 | [" in card.text and "| 20 | 33.3 | [" in card.text and "**41.7**" in card.text
     assert CITATION in card.text
 
     cache = tmp_path / "datasets-cache"
@@ -247,6 +249,25 @@ def test_results_dry_run_equals_upload_and_loads_back(hub, capsys, tmp_path, res
     generations = datasets.load_dataset("org/c2-results", split="train", cache_dir=str(cache))  # default config
     assert generations.num_rows == 12
     assert set(generations.column_names) == {"item_id", "k", "path", "prefix", "prompt", "continuation"}
+
+
+
+def test_results_card_of_a_smoke_run_says_so(hub, capsys, tmp_path, results_dir):
+    from c2kit.publish.cards import SMOKE_NOTICE, SMOKE_TAG
+
+    def card_of(run: Path, name: str) -> str:
+        preview = tmp_path / name
+        code, out = publish(capsys, "results", str(run), "--repo-id", "org/c2-results", "--dry-run",
+                            "--preview-dir", str(preview))
+        assert code == 0, out
+        return (preview / "README.md").read_text()
+
+    assert SMOKE_NOTICE not in card_of(results_dir, "real") and SMOKE_TAG not in card_of(results_dir, "real2")
+    for change, name in (({"smoke_model": True}, "flag"), ({"model_identity__is_tiny": True}, "identity")):
+        card = card_of(edited_run(results_dir, tmp_path / f"run-{name}", **change), f"preview-{name}")
+        assert SMOKE_NOTICE in card and f"- {SMOKE_TAG}" in card
+        assert card.index(SMOKE_NOTICE) < card.index("## Scores")  # at the top, before any number
+    assert hub.requests == []
 
 
 def test_gating_is_switched_on_before_the_upload(hub, capsys, results_dir):
@@ -344,7 +365,7 @@ def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, a
         assert values[f"corr_at_20{suffix}"] == scores["corr_at_k"]["20"] == pytest.approx(float(expected[20]))
         assert values[f"corr_mean{suffix}"] == scores["corr_mean"] == pytest.approx(float(expected["mean"]))
     assert all(result.metric_config == "keyword-v1" and "keyword-v1" in result.metric_name for result in results)
-    assert "| 10 | 0.500 [" in card.text and "| 0.833 [" in card.text and "+0.333" in card.text
+    assert "| 10 | 50.0 [" in card.text and "| 83.3 [" in card.text and "+33.3" in card.text  # percent, as the CLI
     assert DATA_REPORT in card.text and "| rewards/margins | 0.0000 | 1.2500 |" in card.text
     assert "| `beta` | 0.25 |" in card.text and "| `lora_r` | 16 |" in card.text  # the resolved training config
     assert CITATION in card.text
@@ -370,6 +391,41 @@ def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, a
     fetched = [request.path for request in hub.requests]
     assert "/org/tiny-c2-lora/resolve/main/adapter_model.safetensors" in fetched
     assert any(path.startswith("/org/tiny-chat/resolve/") and path.endswith("/model.safetensors") for path in fetched)
+
+
+
+def test_adapter_card_of_a_smoke_run_says_so_and_replaces_trls_readme(hub, capsys, tmp_path, adapter_dir):
+    """The fixture is a smoke run (tiny base, model_name_or_path: tiny); TRL's own README.md is not what goes up."""
+    import yaml
+
+    from c2kit.publish.cards import SMOKE_NOTICE, SMOKE_TAG
+
+    out = tmp_path / "out"
+    shutil.copytree(adapter_dir, out)
+    (out / "README.md").write_text("---\nbase_model: /tmp/tmpabc/base-model\nlibrary_name: peft\n---\n"
+                                   "# Model Card for out\n\nThis model is a fine-tuned version of [None](https://"
+                                   "huggingface.co/None).\n")
+
+    def card_of(name: str) -> str:
+        preview = tmp_path / name
+        code, text = publish(capsys, "adapter", str(out), "--repo-id", "org/tiny-c2-lora", "--base-model",
+                             "org/tiny-chat", "--dry-run", "--preview-dir", str(preview))
+        assert code == 0, text
+        return (preview / "README.md").read_text()
+
+    card = card_of("smoke")
+    assert SMOKE_NOTICE in card and f"- {SMOKE_TAG}" in card and card.index(SMOKE_NOTICE) < card.index("## Use")
+    assert "[None]" not in card and "/tmp/tmpabc" not in card  # our card, not TRL's
+
+    # The same adapter recorded as trained on a real model: no smoke notice.
+    config = yaml.safe_load((out / "train_config.yaml").read_text())
+    (out / "train_config.yaml").write_text(yaml.safe_dump({**config, "model_name_or_path": "org/real-chat"}))
+    adapter_config = json.loads((out / "adapter_config.json").read_text())
+    (out / "adapter_config.json").write_text(json.dumps({**adapter_config, "base_model_name_or_path": "org/real-chat"}))
+    shutil.rmtree(out / "eval")  # the fixture's eval runs hash the original adapter_config.json
+    card = card_of("real")
+    assert SMOKE_NOTICE not in card and SMOKE_TAG not in card
+    assert hub.requests == []
 
 
 def test_adapter_without_weights_or_with_mismatched_evals_is_refused(hub, capsys, tmp_path, adapter_dir):
@@ -564,6 +620,33 @@ def test_dataset_without_configs_or_parquet_is_refused(hub, capsys, tmp_path, sy
         (no_parquet / name).write_bytes((syn_dir / name).read_bytes())
     code, out = publish(capsys, "dataset", str(no_parquet), "--repo-id", "org/c2-syn")
     assert code == 2 and "matches nothing" in out
+    assert hub.requests == []
+
+
+
+@pytest.mark.parametrize("attack", ["dotdot", "absolute", "symlink"])
+def test_dataset_files_outside_the_folder_are_refused(hub, capsys, tmp_path, syn_dir, attack):
+    """A card path like ../outside/*.parquet, an absolute one, or a symlink out must not be staged or uploaded."""
+    dataset = tmp_path / "c2-syn"
+    shutil.copytree(syn_dir, dataset)
+    outside = tmp_path / "outside"
+    shutil.copytree(dataset / "pairs", outside)
+    readme = dataset / "README.md"
+    if attack == "symlink":
+        for parquet in (dataset / "pairs").glob("*.parquet"):
+            parquet.unlink()
+            parquet.symlink_to(outside / parquet.name)
+    else:
+        pattern = "../outside/*.parquet" if attack == "dotdot" else str(outside / "*.parquet")
+        card, count = re.subn(r"path: pairs/\S+", f"path: {pattern}", readme.read_text())
+        assert count == 1
+        readme.write_text(card)
+    preview = tmp_path / "preview"
+    code, out = publish(capsys, "dataset", str(dataset), "--repo-id", "org/c2-syn", "--dry-run",
+                        "--preview-dir", str(preview))
+    assert code == 2, out
+    assert "outside the dataset folder" in out and "Traceback" not in out
+    assert not preview.exists() and not (tmp_path / "outside" / "outside").exists()
     assert hub.requests == []
 
 

@@ -117,3 +117,64 @@ def test_a_local_dataset_folder_is_read_with_datasets(tmp_path):
     pd.DataFrame([GOOD, dict(GOOD, prompt="What is Y?")]).to_parquet(folder / "train.parquet")
     loaded = load_source(str(folder))
     assert [row.request for row in loaded.rows] == ["How do I do X?", "What is Y?"]
+
+
+# --- bad files and rows name the file, the row and the field ------------------------------------------------
+
+def test_a_lone_surrogate_is_a_counted_skip_naming_row_and_field(tmp_path):
+    path = tmp_path / "surrogate.jsonl"
+    path.write_text(json.dumps(dict(GOOD, prompt="bad \ud800 text")) + "\n" + json.dumps(GOOD) + "\n")
+    loaded = load_source(str(path))
+    assert [row.source_id for row in loaded.rows] == ["1"] and dict(loaded.skipped) == {"invalid text": 1}
+    assert loaded.skipped_examples == [
+        "row 1: field 'prompt' is not valid Unicode text (a lone surrogate '\\ud800' at character 4)"]
+    with pytest.raises(SourceError, match=r"surrogate\.jsonl, row 1: field 'prompt' is not valid Unicode"):
+        load_source(str(path), strict=True)
+
+
+def test_binary_files_are_errors_naming_the_file(tmp_path):
+    (tmp_path / "binary.csv").write_bytes(b"prompt,response_0\n\x00\x01\x02\xff" * 50)
+    with pytest.raises(ValueError, match=r"binary\.csv: binary content \(a NUL byte at byte 18\)"):
+        load_source(str(tmp_path / "binary.csv"))
+    (tmp_path / "latin1.csv").write_bytes(b"prompt,response_0\ncaf\xe9,x\n")
+    with pytest.raises(ValueError, match=r"latin1\.csv: not UTF-8 text \(byte 21 is 0xe9\)"):
+        load_source(str(tmp_path / "latin1.csv"))
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"prompt": "caf\xe9"}\n')
+    with pytest.raises(ValueError, match=r"latin1\.jsonl: not UTF-8 text"):
+        load_source(str(tmp_path / "latin1.jsonl"))
+    (tmp_path / "text.parquet").write_text("not parquet at all")
+    with pytest.raises(ValueError, match=r"text\.parquet: not a readable Parquet file"):
+        load_source(str(tmp_path / "text.parquet"))
+
+
+def test_sources_without_rows_are_errors_naming_the_file(tmp_path):
+    pd.DataFrame([GOOD]).iloc[:0].to_parquet(tmp_path / "zero.parquet")
+    with pytest.raises(ValueError, match=r"zero\.parquet: the Parquet file has no rows \(columns: prompt, "):
+        load_source(str(tmp_path / "zero.parquet"))
+    (tmp_path / "header.csv").write_text(",".join(GOOD) + "\n")
+    with pytest.raises(ValueError, match=r"header\.csv: the CSV file has a header \(prompt,response_0,.*\) but no rows"):
+        load_source(str(tmp_path / "header.csv"))
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match=r"empty\.csv: the file is empty"):
+        load_source(str(tmp_path / "empty.csv"))
+    (tmp_path / "blank.jsonl").write_text("\n\n")
+    with pytest.raises(ValueError, match=r"blank\.jsonl: no rows to read"):
+        load_source(str(tmp_path / "blank.jsonl"))
+
+
+def test_duplicate_ids_are_refused_naming_both_rows(tmp_path):
+    rows = [dict(GOOD, uid="a"), dict(GOOD, uid="b"), dict(GOOD, uid="a")]
+    path = write_jsonl(tmp_path / "dups.jsonl", rows)
+    with pytest.raises(ValueError, match=r"dups\.jsonl: source id 'a' appears twice \(rows 1 and 3, field 'uid'\)"):
+        load_source(path, column_mapping={"id": "uid"})
+
+
+def test_cli_reports_a_bad_source_in_one_line(tmp_path, capsys):
+    from c2kit.cli import main
+
+    pd.DataFrame([GOOD]).iloc[:0].to_parquet(tmp_path / "zero.parquet")
+    code = main(["eval", "run", "--model", "nobody/unused", "--data", str(tmp_path / "zero.parquet"),
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("c2 eval: error: ") and "zero.parquet: the Parquet file has no rows" in err
+    assert len(err.splitlines()) == 1

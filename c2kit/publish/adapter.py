@@ -37,14 +37,20 @@ from c2_eval_metric.results import (
 from c2_syn_dataset.card import DATA_LICENSE, SOURCE_DATASET
 from c2kit.jsonio import read_json
 from c2kit.models import adapter_hash
+from c2kit.tiny import MARKER as TINY_MARKER
 from c2kit.training.before_after import EVAL_DIR
+from c2kit.training.config import TINY_MODEL
 from c2kit.training.trainer import CONFIG_FILE as TRAIN_CONFIG_FILE
 from c2kit.training.trainer import LOG_CSV, LOG_JSONL, METRICS_FILE
 
 from .cards import (
     ADAPTER_TEMPLATE,
+    SMOKE_NOTICE,
+    SMOKE_TAG,
     flatten,
-    format_fraction,
+    format_percent,
+    format_points,
+    is_smoke_config,
     render_card,
     score_rows,
     table_cell,
@@ -319,6 +325,25 @@ def eval_results(adapter: AdapterDir, repo_id: str):
     return results
 
 
+def smoke_reasons(adapter: AdapterDir) -> list[str]:
+    """Why this adapter is a smoke run of c2kit's tiny random-weight model (empty when it is not).
+
+    Any one record is enough: the training config's ``model_name_or_path: tiny``, a base model folder (in
+    ``adapter_config.json`` or ``metrics.json``) carrying the tiny model's marker file, or a C2-Eval run whose
+    ``config.json`` marks a smoke model.
+    """
+    reasons = []
+    if adapter.train_config.get("model_name_or_path") == TINY_MODEL:
+        reasons.append(f"{TRAIN_CONFIG_FILE}: model_name_or_path is {TINY_MODEL!r}")
+    for file, base in ((ADAPTER_CONFIG, adapter.adapter_config.get("base_model_name_or_path")),
+                       (METRICS_FILE, adapter.metrics.get("base_model"))):
+        if isinstance(base, str) and base and (Path(base) / TINY_MARKER).is_file():
+            reasons.append(f"{file}: base model {base} is c2kit's tiny model")
+    reasons += [f"{EVAL_DIR}/{name}/{CONFIG_FILE}: smoke model" for name, run in adapter.evals.items()
+                if is_smoke_config(run.config)]
+    return reasons
+
+
 def _comparison_rows(adapter: AdapterDir) -> list[dict[str, str]]:
     if len(adapter.evals) < 2:
         return []
@@ -326,13 +351,13 @@ def _comparison_rows(adapter: AdapterDir) -> list[dict[str, str]]:
 
     def cell(scores: CorrScores, value: float, key: str) -> str:
         low, high = scores.ci95[key]
-        return f"{format_fraction(value)} [{format_fraction(low)}, {format_fraction(high)}]"
+        return f"{format_percent(value)} [{format_percent(low)}, {format_percent(high)}]"
 
     keyed = [(str(k), before.corr_at_k[k], after.corr_at_k[k]) for k in sorted(after.corr_at_k)]
     keyed.append((MEAN_KEY, before.corr_mean, after.corr_mean))
     return [
         {"k": "**mean**" if key == MEAN_KEY else key, "before": cell(before, old, key), "after": cell(after, new, key),
-         "change": f"{new - old:+.3f}"}
+         "change": format_points(new - old)}
         for key, old, new in keyed
     ]
 
@@ -358,6 +383,7 @@ def adapter_card(
 
     model_name = repo_id.split("/")[1]
     results = eval_results(adapter, repo_id)
+    smoke = bool(smoke_reasons(adapter))
     card_data = ModelCardData(
         base_model=base_model,
         library_name="peft",
@@ -365,7 +391,7 @@ def adapter_card(
         pipeline_tag="text-generation",
         language=["en"],
         tags=["peft", "lora", "dpo", "trl", "safety", "course-correction", "c2-toolkit",
-              f"base_model:adapter:{base_model}"],
+              f"base_model:adapter:{base_model}"] + ([SMOKE_TAG] if smoke else []),
         datasets=[dataset_id] if dataset_id else None,
         model_name=model_name if results else None,
         eval_results=results or None,
@@ -378,6 +404,7 @@ def adapter_card(
         ADAPTER_TEMPLATE,
         repo_id=repo_id,
         model_name=model_name,
+        smoke_notice=SMOKE_NOTICE if smoke else None,
         base_model=base_model,
         dataset_id=dataset_id,
         comparison_rows=_comparison_rows(adapter),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from c2_eval_metric.corr import MEAN_KEY
+from c2_eval_metric.corr import MEAN_KEY, format_percent
 
 # Shared with the C2-Syn builder's card, which defines them: c2kit.publish imports c2_syn_dataset, never the reverse.
 from c2_syn_dataset.card import CITATION, SOURCE_DATASET, template_path
@@ -49,6 +49,24 @@ GATED_FIELDS = {
     "I will use this data only for non-commercial AI-safety research": "checkbox",
     "I will not use this data to produce or spread harmful content": "checkbox",
 }
+
+
+# Shown at the top of every card of a smoke run (c2kit's tiny random-weight model), and tagged, so nobody
+# takes its numbers or outputs for a measurement of a real model.
+SMOKE_TAG = "smoke-test"
+SMOKE_NOTICE = (
+    "**Smoke run: these numbers mean nothing.** This was made with c2-toolkit's tiny random-weight model "
+    "(a smoke model: random weights, the numbers mean nothing). It only shows that the pipeline runs; do not "
+    "cite or use it as a measurement of course-correction."
+)
+
+
+def is_smoke_config(config: Any) -> bool:
+    """Whether a C2-Eval ``config.json`` records a smoke model (``smoke_model`` or ``model_identity.is_tiny``)."""
+    if not isinstance(config, dict):
+        return False
+    identity = config.get("model_identity")
+    return config.get("smoke_model") is True or (isinstance(identity, dict) and identity.get("is_tiny") is True)
 
 
 def shared_text() -> dict[str, str]:
@@ -106,6 +124,11 @@ def format_fraction(value: float) -> str:
     return f"{value:.3f}"
 
 
+def format_points(change: float) -> str:
+    """A change of a fraction in percentage points, on the scale of :func:`format_percent` (``+33.3``)."""
+    return f"{100 * change:+.1f}"
+
+
 def table_cell(value: Any, limit: int = 120) -> str:
     """A value made safe for one Markdown table cell: one line, pipes escaped, long text shortened."""
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
@@ -114,14 +137,18 @@ def table_cell(value: Any, limit: int = 120) -> str:
 
 
 def score_rows(scores) -> list[dict[str, Any]]:
-    """Rows (k, value, low, high) of a ``CorrScores`` for a card table, Corr_mean last."""
+    """Rows (k, value, low, high) of a ``CorrScores`` for a card table, Corr_mean last.
+
+    In percent with one decimal, as the CLI's tables and ``summary.md`` show them (``scores.json`` and the
+    model-index metadata keep fractions).
+    """
     rows = [
-        {"k": k, "value": format_fraction(value), "low": format_fraction(scores.ci95[str(k)][0]),
-         "high": format_fraction(scores.ci95[str(k)][1])}
+        {"k": k, "value": format_percent(value), "low": format_percent(scores.ci95[str(k)][0]),
+         "high": format_percent(scores.ci95[str(k)][1])}
         for k, value in sorted(scores.corr_at_k.items())
     ]
     low, high = scores.ci95[MEAN_KEY]
-    rows.append({"k": "**mean**", "value": f"**{format_fraction(scores.corr_mean)}**",
-                 "low": format_fraction(low), "high": format_fraction(high)})
+    rows.append({"k": "**mean**", "value": f"**{format_percent(scores.corr_mean)}**",
+                 "low": format_percent(low), "high": format_percent(high)})
     return rows
 

@@ -76,23 +76,38 @@ def read_syn_dir(path: str | Path) -> SynDir:
 
 
 def _config_files(folder: Path, readme: Path, config: dict) -> list[str]:
-    """The Parquet files a config's ``data_files`` patterns match, relative to ``folder``."""
+    """The Parquet files a config's ``data_files`` patterns match, relative to ``folder``.
+
+    Only files inside ``folder`` are published: a pattern that is absolute or climbs out with ``..``, and a
+    match that is a symlink (or lies under one) leading outside the folder, are refused. Otherwise the
+    upload (and a ``--preview-dir``) would write outside its own folder and the secret scan would miss it.
+    """
+    name = config["config_name"]
     entries = config.get("data_files")
     if not isinstance(entries, list) or not entries:
-        raise PublishError(f"{readme}: config {config['config_name']!r} has no data_files list")
+        raise PublishError(f"{readme}: config {name!r} has no data_files list")
+    root = folder.resolve()
     files: list[str] = []
     for entry in entries:
         patterns = entry.get("path") if isinstance(entry, dict) else None
         for pattern in [patterns] if isinstance(patterns, str) else patterns or []:
+            if not isinstance(pattern, str) or not pattern.strip():
+                raise PublishError(f"{readme}: config {name!r}: data file {pattern!r} is not a path")
+            if Path(pattern).is_absolute() or Path(pattern).drive or ".." in Path(pattern.replace("\\", "/")).parts:
+                raise PublishError(f"{readme}: config {name!r}: data file {pattern!r} points outside the dataset "
+                                   f"folder {folder}; data_files must be relative paths inside it")
             matches = sorted(glob.glob(str(folder / pattern)))
             if not matches:
-                raise PublishError(
-                    f"{readme}: config {config['config_name']!r}: data file {pattern!r} matches nothing in {folder}"
-                )
-            files += [str(Path(match).relative_to(folder)) for match in matches]
+                raise PublishError(f"{readme}: config {name!r}: data file {pattern!r} matches nothing in {folder}")
+            for match in matches:
+                resolved = Path(match).resolve()
+                if not resolved.is_relative_to(root):
+                    raise PublishError(f"{match}: config {name!r}: a symlink to {resolved}, outside the dataset "
+                                       f"folder {folder}; copy the file into the folder instead")
+                files.append(str(Path(match).relative_to(folder)))
     for file in files:
         if not file.endswith(".parquet"):
-            raise PublishError(f"{folder / file}: config {config['config_name']!r} must be Parquet")
+            raise PublishError(f"{folder / file}: config {name!r} must be Parquet")
     return files
 
 

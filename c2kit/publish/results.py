@@ -34,7 +34,10 @@ from .cards import (
     GATED_FIELDS,
     GATED_PROMPT,
     RESULTS_TEMPLATE,
+    SMOKE_NOTICE,
+    SMOKE_TAG,
     flatten,
+    is_smoke_config,
     render_card,
     score_rows,
     table_cell,
@@ -143,13 +146,14 @@ def results_card(results: ResultsDir, repo_id: str, *, gated: str) -> str:
     from huggingface_hub import DatasetCard, DatasetCardData
 
     label = run_label(results.config, results.path)
+    smoke = is_smoke_config(results.config)
     gating = {"extra_gated_prompt": GATED_PROMPT, "extra_gated_fields": GATED_FIELDS} if gated != "none" else {}
     card_data = DatasetCardData(
         language=["en"],
         license=DATA_LICENSE,
         pretty_name=f"C2-Eval results: {label}",
         task_categories=["text-generation"],
-        tags=["c2-eval", "course-correction", "safety", "evaluation", "c2-toolkit"],
+        tags=["c2-eval", "course-correction", "safety", "evaluation", "c2-toolkit"] + ([SMOKE_TAG] if smoke else []),
         source_datasets=[SOURCE_DATASET],
         size_categories=[size_category(results.n_judgments)],
         configs=[
@@ -165,6 +169,7 @@ def results_card(results: ResultsDir, repo_id: str, *, gated: str) -> str:
         RESULTS_TEMPLATE,
         repo_id=repo_id,
         run_label=label,
+        smoke_notice=SMOKE_NOTICE if smoke else None,
         model=results.config.get("model", "unknown (not in config.json)"),
         adapter=results.config.get("adapter"),
         scores=results.scores,
