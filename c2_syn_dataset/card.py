@@ -86,10 +86,35 @@ def _generator_ref(generator: dict) -> str:
     return ", ".join(parts)
 
 
-def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path: str = "c2-syn") -> DatasetCard:
+LOCAL_LOAD_PATH = "./c2-syn"  # the usage snippet of a local build's card: a path, never a bare name
+
+
+def local_load_note(load_path: str) -> str | None:
+    """For a local card (``load_path`` is a path): why the snippet uses a path, not the folder's bare name.
+
+    A bare name such as ``c2-syn`` is a Hub id to ``datasets``: it finds the folder only from its parent
+    directory, and offline it falls back, with only a log line, to whatever it cached under that name.
+    """
+    if not load_path.startswith(("./", "../", "/")):
+        return None  # a Hub id: the published card
+    return ("Load a local copy by its path: `./c2-syn` from the folder above it (the same card is written "
+            "whatever the folder is called, so use its own name), `runs/c2-syn`, or an absolute path. A bare "
+            "`load_dataset(\"c2-syn\")` treats the name as a Hub id: it finds the folder only from its parent "
+            "directory, and offline anywhere else `datasets` silently serves the copy it cached under that name, "
+            "possibly from another folder or build.")
+
+
+def build_table(stats: SelectionStats, *, n_requests: int, empty_sr: int = 0) -> str:
+    """The build statistics table: selection steps, SR generated empty, pairs (card and terminal alike)."""
+    return (stats.to_markdown() + f"\n| SR generated empty (kept) | {empty_sr:,} |"
+            f"\n| pairs ({N_PAIRS} per request) | {n_requests * N_PAIRS:,} |")
+
+
+def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path: str = LOCAL_LOAD_PATH) -> DatasetCard:
     """The dataset card of a build described by ``manifest`` (``build.json``) with ``n_requests`` groups.
 
-    ``empty_sr``: requests whose SR came back empty; ``load_path``: the name shown in the usage snippet.
+    ``empty_sr``: requests whose SR came back empty; ``load_path``: the name shown in the usage snippet (a
+    Hub id once published; for a local build a path, with a note on the bare-name pitfall).
     """
     settings, generator, sampling = manifest["settings"], manifest["generator"], manifest["sampling"]
     stats = SelectionStats.from_dict(manifest["selection"])
@@ -106,8 +131,7 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
         tags=["dpo", "preference", "safety", "course-correction", "synthetic", "not-for-all-audiences"],
         configs=configs(manifest["fingerprint"]),
     )
-    stats_rows = (stats.to_markdown() + f"\n| SR generated empty (kept) | {empty_sr:,} |"
-                  f"\n| pairs ({N_PAIRS} per request) | {n_pairs:,} |")
+    stats_rows = build_table(stats, n_requests=n_requests, empty_sr=empty_sr)
     if sampling["do_sample"]:
         decoding = f"sampling (temperature {sampling['temperature']}, top-p {sampling['top_p']}, 1 path)"
     else:
@@ -118,6 +142,7 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
         n_requests=f"{n_requests:,}",
         n_pairs=f"{n_pairs:,}",
         load_path=load_path,
+        local_load_note=local_load_note(load_path),
         source=manifest["source"]["origin"],
         source_sha=manifest["source"]["sha256"][:16],
         question_mode="as whole words" if settings["whole_word"] else "as a substring",

@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from c2_syn_dataset.card import render_card
+from c2_syn_dataset.card import build_table, render_card
+from c2_syn_dataset.filtering import SelectionStats
 from c2_syn_dataset.pairs import write_config_files
 from c2_syn_dataset.schema import N_PAIRS, RANKED_SCHEMA
 from c2kit.jsonio import read_json, write_json
@@ -146,4 +147,7 @@ def merge_build(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -
     if out.resolve() != Path(dirs[0]).resolve():
         write_json(out / MANIFEST, manifest, sort_keys=True)
     render_card(manifest, n_requests=ranked.num_rows, empty_sr=empty_sr).save(str(out / "README.md"))
+    # The card's statistics table, for the terminal: the same rows, 'SR generated empty' included.
+    summary["table"] = build_table(SelectionStats.from_dict(manifest["selection"]), n_requests=ranked.num_rows,
+                                   empty_sr=empty_sr)
     return summary
