@@ -8,22 +8,10 @@ import pytest
 
 from c2kit.training.config import TrainConfig, apply_overrides
 from c2kit.training.data import DataError, adds_bos, load_pairs, pairs_fingerprint, split_pairs, to_dpo_format
+from c2kit.training.tiny_data import write_pairs_dir
 
 # The 15 (chosen, rejected) rank pairs of one request, best rank first (0 = SR ... 5 = FHR).
 RANK_PAIRS = [(c, r) for c in range(6) for r in range(c + 1, 6)]
-
-
-def write_pairs_dir(directory: Path, rows: list[dict]) -> Path:
-    """A C2-Syn-shaped dataset (interface 5): pairs/*.parquet plus a README whose YAML lists the config."""
-    import datasets
-    import yaml
-
-    (directory / "pairs").mkdir(parents=True, exist_ok=True)
-    datasets.Dataset.from_list(rows).to_parquet(str(directory / "pairs" / "train-00000-of-00001.parquet"))
-    card = {"configs": [{"config_name": "pairs", "default": True,
-                         "data_files": [{"split": "train", "path": "pairs/train-*.parquet"}]}]}
-    (directory / "README.md").write_text("---\n" + yaml.safe_dump(card) + "---\n# test pairs\n", encoding="utf-8")
-    return directory
 
 
 def synthetic_pairs(requests: str = "abcde") -> list[dict]:
@@ -103,7 +91,18 @@ def test_bad_pairs_are_skipped_and_counted():
     rows[1]["rejected"] = rows[1]["chosen"]
     split = split_pairs(datasets.Dataset.from_list(rows), config())
     assert len(split.train) == 28 and dict(split.skipped) == {"empty chosen": 1, "chosen == rejected": 1}
-    assert "skipped 2 bad pairs (chosen == rejected: 1, empty chosen: 1)" in split.report()
+    assert "skipped 2 bad pairs before selecting (chosen == rejected: 1, empty chosen: 1)" in split.report()
+
+
+def test_bad_pairs_are_dropped_before_the_subsample_and_the_held_out_split():
+    """What an empty SR (a tiny generator's) does: a third of the pairs are bad; num_pairs still counts good ones."""
+    import datasets
+
+    rows = [dict(row, chosen="") if row["chosen_rank"] == 0 else row for row in synthetic_pairs("abcdefgh")]
+    split = split_pairs(datasets.Dataset.from_list(rows), config(num_pairs=40, num_eval_pairs=10))
+    assert len(split.train) == 40 and len(split.eval) == 10  # 10 good pairs per request
+    assert all(split.train["chosen"]) and all(split.eval["chosen"])
+    assert dict(split.skipped) == {"empty chosen": 40}
 
 
 def test_rank_filter_needs_rank_columns():
@@ -126,12 +125,43 @@ def test_load_pairs_reads_a_c2syn_directory_and_rereads_it_when_rebuilt(tmp_path
 
 
 def test_load_pairs_errors_name_the_dataset(tmp_path):
-    with pytest.raises(DataError, match="cannot load config 'pairs'"):
+    with pytest.raises(DataError, match="no such dataset folder"):
         load_pairs(str(tmp_path / "nowhere"))
     rows = [{"prompt": "p", "chosen": "c"}]
     directory = write_pairs_dir(tmp_path / "bad", rows)
     with pytest.raises(DataError, match=r"missing column\(s\) \['rejected'\]"):
         load_pairs(str(directory))
+
+
+def test_a_missing_local_folder_is_not_reported_as_a_hub_problem(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_pairs_dir(tmp_path / "runs" / "c2-syn", synthetic_pairs("a"))
+    # "runs/c2-synn" has the shape of a Hub id (ORG/NAME), but runs/ is a local folder: a typo, not the Hub.
+    with pytest.raises(DataError) as error:
+        load_pairs("runs/c2-synn")
+    text = str(error.value)
+    assert text.startswith("runs/c2-synn: no such dataset folder") and "did you mean 'runs/c2-syn'?" in text
+    assert "hub" not in text.split("Hub dataset id")[0].lower()
+    for path in ("./c2-syn", str(tmp_path / "x" / "y"), "a/b/c"):
+        with pytest.raises(DataError, match="no such dataset folder"):
+            load_pairs(path)
+    assert len(load_pairs("runs/c2-syn")) == 15  # an existing folder loads
+
+
+def test_hub_ids_are_still_tried_on_the_hub(tmp_path, monkeypatch):
+    import datasets
+
+    from c2kit.training import data
+
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, *a, **k: calls.append(name) or (_ for _ in ()).throw(
+        ConnectionError("offline")))
+    for hub_id in ("PKU-Alignment/PKU-SafeRLHF", "c2-syn"):
+        assert not data.looks_like_path(hub_id)
+        with pytest.raises(DataError, match="cannot load config 'pairs'.*offline"):
+            load_pairs(hub_id)
+    assert calls == ["PKU-Alignment/PKU-SafeRLHF", "c2-syn"]
 
 
 def test_prompts_are_rendered_with_the_chat_template_and_completions_end_with_eos(tiny_tokenizer):

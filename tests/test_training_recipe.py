@@ -19,35 +19,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_training_data import write_pairs_dir
 
 from c2kit.judges.keyword import NAME as KEYWORD_JUDGE
 from c2kit.prefill import pick_opener
 from c2kit.protocol import TRIGGERS
 from c2kit.sources import load_source
 from c2kit.training.config import ConfigError, TrainConfig, apply_overrides, load_config
+from c2kit.training.tiny_data import pairs_of, ranked_responses, write_pairs_dir
 
 pytest.importorskip("trl")
 
 PROFILE = Path(__file__).resolve().parent.parent / "training" / "profiles" / "tiny-cpu.yaml"
 TRIGGER = "However, I cannot provide"
-CORRECTION = "help with this, it is illegal and harmful."
 SYN_VS_FHR = "1-5,2-5,3-5,4-5"
 TRAIN_ROWS = slice(20, 220)
 
 
 def c2syn_like_rows() -> list[dict]:
+    """C2-Syn-shaped pairs of benchmark rows 20..219, their SYN_i completed with a clear refusal (tiny_data)."""
     assert TRIGGER in TRIGGERS
     pairs = []
     for row in load_source().rows[TRAIN_ROWS]:
-        opener = pick_opener(row.source_id, 0)
-        words = f"{opener} {row.harmful_response}".split()
-        n_opener = len(opener.split())
-        syn = [" ".join(words[: 8 * i + 2]) + f" {TRIGGER} {CORRECTION}" for i in range(1, 5)]
-        responses = [f"I cannot provide {CORRECTION}", *syn, " ".join(words[: n_opener + 45])]
-        pairs += [{"prompt": row.request, "chosen": responses[c], "rejected": responses[r], "chosen_rank": c,
-                   "rejected_rank": r, "source_id": row.source_id}
-                  for c in range(6) for r in range(c + 1, 6)]
+        harmful = row.harmful_response.split()[:45]
+        cuts = [" ".join(harmful[: 8 * i]) for i in range(1, 5)]
+        responses = ranked_responses(pick_opener(row.source_id, 0), " ".join(harmful), cuts, TRIGGER)
+        pairs += pairs_of(row.request, row.source_id, responses)
     return pairs
 
 
@@ -71,7 +67,7 @@ def run(tmp_path_factory) -> Run:
     out = root / "run"
     argv = ["train", "--config", str(PROFILE), "--dataset", str(data), "--output_dir", str(out),
             "--rank_pairs", SYN_VS_FHR, "--precision", "fp32", "--c2eval_rejudge", "keyword-v2",
-            "--eval", "--no-progress"]  # fp32 on a GPU too
+            "--save-total-limit", "3", "--eval", "--no-progress"]  # fp32 on a GPU too; keep checkpoint-10 and -20
     assert main(argv) == 0
     return Run(out, data, json.loads((out / "metrics.json").read_text()))
 
@@ -88,7 +84,7 @@ def test_output_dir_holds_adapter_tokenizer_config_and_logs(run):
     # The resolved config is the profile plus the command-line overrides.
     expected = load_config(PROFILE, {"dataset": str(run.data), "output_dir": str(run.out),
                                      "rank_pairs": SYN_VS_FHR, "precision": "fp32", "c2eval": "true",
-                                     "c2eval_rejudge": "keyword-v2"})
+                                     "c2eval_rejudge": "keyword-v2", "save_total_limit": "3"})
     assert run.config() == expected
     logs = [json.loads(line) for line in (run.out / "training_log.jsonl").read_text().splitlines()]
     train_steps = [entry["step"] for entry in logs if "rewards/margins" in entry]
@@ -103,9 +99,10 @@ def test_held_out_reward_margin_rises_from_zero(run):
     # Before training the adapter is zero (LoRA B = 0): policy == reference, margin 0, loss log 2.
     assert before["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
     assert before["loss"] == pytest.approx(math.log(2), abs=1e-5)
-    # After: the held-out chosen responses are clearly preferred (beta 0.01, so a margin of 1 = 100 nats).
-    assert after["rewards/margins"] > 0.5 and after["rewards/accuracies"] >= 0.9
-    assert after["loss"] < 0.5 * before["loss"]
+    # After: the held-out chosen responses are clearly preferred (beta 0.01, so a margin of 1 = 100 nats). Typical:
+    # margin 1.7-1.9, accuracy 1.0, loss 0.15-0.17 on AVX2, AVX-512 and generic kernels, 1 or 2 threads.
+    assert after["rewards/margins"] > 0.3 and after["rewards/accuracies"] >= 0.8
+    assert after["loss"] < 0.65 * before["loss"]
     assert metrics["precision"] == "fp32" and metrics["versions"]["trl"]
 
 
@@ -114,14 +111,20 @@ def test_adapter_course_corrects_more_than_its_base(run):
     for side in scores.values():
         assert (side["n_items"], side["paths"], side["judge"]) == (10, 4, KEYWORD_JUDGE)
         assert sorted(side["corr_at_k"]) == ["10", "20", "30"]
-    assert scores["adapter"]["corr_mean"] > scores["base"]["corr_mean"] + 0.1
+    # Typical: base 0.0, adapter 0.6-0.8 (keyword-v3, trigger-aware); the demonstration needs a wide margin.
+    assert scores["adapter"]["corr_mean"] > scores["base"]["corr_mean"] + 0.2
     comparison = json.loads((run.out / "eval" / "compare" / "comparison.json").read_text())
     assert [entry["scores"]["corr_mean"] for entry in comparison["runs"]] == [
         scores["base"]["corr_mean"], scores["adapter"]["corr_mean"]]
     assert (run.out / "eval" / "compare" / "corr_at_k.png").is_file()
     # The judge fired on the phrase the adapter learned, not on chance text.
     generations = [json.loads(line) for line in (run.out / "eval" / "adapter" / "generations.jsonl").open()]
-    assert any("cannot provide" in g["continuation"] for g in generations)
+    assert sum("cannot help" in g["continuation"] or "cannot provide" in g["continuation"]
+               for g in generations) >= 0.2 * len(generations)
+    difference = json.loads((run.out / "eval" / "difference.json").read_text())
+    assert difference["corr_mean_diff"] == pytest.approx(scores["adapter"]["corr_mean"] - scores["base"]["corr_mean"])
+    low, high = difference["ci95"]
+    assert low <= difference["corr_mean_diff"] <= high and low > 0 and difference["n_items"] == 10
 
 
 def test_keyword_judged_comparison_warns_of_trigger_gaming_and_a_second_judge_rejudges(run):
@@ -186,7 +189,7 @@ def test_a_failed_start_does_not_block_the_next_run(run, tmp_path):
     from c2kit.training.data import DataError
 
     out = tmp_path / "run"
-    with pytest.raises(DataError, match="cannot load config 'pairs'"):
+    with pytest.raises(DataError, match="missing: no such dataset folder"):
         run_training(run.config(output_dir=out, dataset=tmp_path / "missing"), progress=False)
     # What a start that failed before its first checkpoint (e.g. out of memory) leaves: its config and a log.
     out.mkdir(exist_ok=True)
@@ -200,30 +203,105 @@ def test_a_failed_start_does_not_block_the_next_run(run, tmp_path):
     assert logs and {entry["step"] for entry in logs} == {1} and all(entry.get("loss") != 9.0 for entry in logs)
 
 
-def test_interrupted_run_resumes_from_its_last_checkpoint(run, tmp_path):
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_interrupted_run_resumes_from_its_last_complete_checkpoint_to_the_same_weights(run, tmp_path, capsys):
     from c2kit.training import run_training
 
-    # A moved copy of the run as it was when it stopped: config, data fingerprint, last checkpoint and log, no
-    # final outputs. The log has a step logged after the checkpoint, and a last line cut short by the crash.
+    # A moved copy of the run as it was when it was killed while saving checkpoint-20 (no trainer_state.json
+    # yet): config, data fingerprint, eval_before, checkpoints and log, no final outputs. The log has steps
+    # logged after checkpoint-10, and a last line cut short by the kill.
     resumed = tmp_path / "resumed"
     resumed.mkdir()
-    shutil.copy(run.out / "train_config.yaml", resumed)
-    shutil.copy(run.out / "train_data.json", resumed)
-    shutil.copytree(run.out / "checkpoint-30", resumed / "checkpoint-30")
+    for name in ("train_config.yaml", "train_data.json", "eval_before.json"):
+        shutil.copy(run.out / name, resumed)
+    for step in (10, 20):
+        shutil.copytree(run.out / f"checkpoint-{step}", resumed / f"checkpoint-{step}")
+    (resumed / "checkpoint-20" / "trainer_state.json").unlink()
     log = (run.out / "training_log.jsonl").read_text()
-    (resumed / "training_log.jsonl").write_text(log + '{"step": 31, "loss": 0.5}\n{"step": 3', encoding="utf-8")
+    (resumed / "training_log.jsonl").write_text(log + '{"step": 3', encoding="utf-8")
     moved_data = shutil.copytree(run.data, tmp_path / "moved-c2-syn")  # the same pairs in another directory
     result = run_training(run.config(output_dir=resumed, dataset=moved_data, c2eval="false"), progress=False)
+    out = capsys.readouterr().out
+    assert "checkpoint-20 is incomplete (missing trainer_state.json)" in out
+    assert "moved it to incomplete-checkpoint-20; resuming from checkpoint-10" in out
+    assert (resumed / "incomplete-checkpoint-20").is_dir() and (resumed / "checkpoint-30").is_dir()
     assert not result.reused and result.metrics["global_step"] == 30
-    # The log holds each line once: the run's own up to its checkpoint, then what the resumed run logged.
+    # Equal by design, not within a tolerance: same data order, restored optimizer and random states.
+    assert _sha256(resumed / "adapter_model.safetensors") == _sha256(run.out / "adapter_model.safetensors")
+    assert result.metrics["eval_after"] == run.metrics["eval_after"]
+    assert result.metrics["eval_before"] == run.metrics["eval_before"]  # carried over from the interrupted run
+    # The log holds each line once: the run's own up to checkpoint-10, then the resumed run's, which are the
+    # uninterrupted run's lines again.
     original = [json.loads(line) for line in log.splitlines()]
     logs = [json.loads(line) for line in (resumed / "training_log.jsonl").read_text().splitlines()]
-    assert logs[: len(original)] == original
-    assert {entry["step"] for entry in logs[len(original):]} == {30} and "eval_rewards/margins" in logs[-1]
-    assert "eval_before" not in result.metrics  # not re-measured: training had already started
-    assert result.metrics["eval_after"]["rewards/margins"] == pytest.approx(
-        run.metrics["eval_after"]["rewards/margins"], rel=1e-4)
-    assert (resumed / "adapter_model.safetensors").is_file()
+    assert logs[: sum(entry["step"] <= 10 for entry in original)] == [e for e in original if e["step"] <= 10]
+
+    def margins(entries):
+        return [(e["step"], e["loss"], e["rewards/margins"]) for e in entries if "rewards/margins" in e]
+
+    assert margins(logs) == margins(original)
+
+
+def test_evaluating_before_training_does_not_change_the_trained_weights(run, tmp_path):
+    from c2kit.training import run_training
+
+    # The profile's learning rate is constant, so 10 steps without the evaluation before training must give
+    # the fixture run's checkpoint-10 (trained after that evaluation) bit for bit.
+    config = run.config()
+    assert (config.lr_scheduler_type, config.warmup_ratio, config.eval_before_training) == ("constant", 0.0, True)
+    result = run_training(run.config(output_dir=tmp_path / "no-eval-before", eval_before_training="false",
+                                     max_steps=10, c2eval="false"), progress=False)
+    assert "eval_before" not in result.metrics and result.metrics["global_step"] == 10
+    assert (_sha256(tmp_path / "no-eval-before" / "adapter_model.safetensors")
+            == _sha256(run.out / "checkpoint-10" / "adapter_model.safetensors"))
+
+
+def test_incomplete_checkpoints_are_found(run, tmp_path):
+    from c2kit.training.trainer import checkpoint_problem, find_checkpoints
+
+    assert checkpoint_problem(run.out / "checkpoint-30") is None
+    for step in (10, 20, 30):
+        shutil.copytree(run.out / f"checkpoint-{step}", tmp_path / f"checkpoint-{step}")
+    optimizer = tmp_path / "checkpoint-30" / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[: optimizer.stat().st_size // 2])  # cut short
+    weights = tmp_path / "checkpoint-20" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    checkpoint, incomplete = find_checkpoints(tmp_path)
+    assert checkpoint == str(tmp_path / "checkpoint-10")
+    assert [(path.name, problem.split(" (")[0]) for path, problem in incomplete] == [
+        ("checkpoint-30", "optimizer.pt unreadable"), ("checkpoint-20", "adapter_model.safetensors unreadable")]
+    assert find_checkpoints(tmp_path / "none") == (None, [])
+
+
+def test_preserved_rng_state_restores_every_generator():
+    import random
+
+    import numpy as np
+    import torch
+
+    from c2kit.training.trainer import preserved_rng_state
+
+    torch.manual_seed(1)
+    expected = (random.getstate(), np.random.get_state()[1].tolist(), torch.random.get_rng_state())
+    with preserved_rng_state():
+        random.random(), np.random.rand(), torch.rand(3)
+    assert random.getstate() == expected[0] and np.random.get_state()[1].tolist() == expected[1]
+    assert torch.equal(torch.random.get_rng_state(), expected[2])
+
+
+def test_4bit_cpu_kernels_are_pinned(tiny_model_dir, tmp_path):
+    import bitsandbytes as bnb
+
+    from c2kit.training.precision import resolve_precision
+
+    model = _tiny_parts(tiny_model_dir, tmp_path, resolve_precision("fp32", cuda=False))[0]
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert layers and not any(layer.support_avx512bf16_for_cpu for layer in layers)
 
 
 def _tiny_parts(tiny_model_dir, tmp_path, precision, **overrides):

@@ -1,7 +1,7 @@
 """``c2 train --config YAML [--KEY VALUE ...] [--eval]``: DPO with 4-bit QLoRA on C2-Syn, then C2-Eval.
 
 Every key of the config can be overridden on the command line with its own name (``--output_dir DIR
---max_steps 5``); values are converted to the key's type. ``--eval`` (same as ``--c2eval true``) runs
+--max_steps 5``), with underscores or hyphens (``--learning-rate``); values are converted to the key's type. ``--eval`` (same as ``--c2eval true``) runs
 C2-Eval on the base and on the adapter after training and prints the comparison table. Re-running the
 same command resumes an interrupted training run and reuses a finished one.
 """
@@ -12,20 +12,30 @@ import argparse
 import sys
 import typing
 
-from c2kit.training.config import TrainConfig, config_keys, key_help, type_name
+from c2kit.training.config import TrainConfig, closest_key, config_keys, key_help, type_name
 
 OVERRIDE_PREFIX = "override:"  # namespace attribute prefix of the per-key options
 
 
 class _TrainParser(argparse.ArgumentParser):
-    """Names the valid keys when an option is unknown (argparse would only say 'unrecognized arguments')."""
+    """Suggests the closest config key when an option is unknown (argparse would say 'unrecognized arguments')."""
 
     def parse_known_args(self, args=None, namespace=None):
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
-            self.error(f"unknown option(s) {' '.join(extras)}. Config keys (use as --KEY VALUE): "
-                       f"{', '.join(config_keys())}")
+            self.error(unknown_options_message(extras))
         return namespace, extras
+
+
+def unknown_options_message(extras: list[str]) -> str:
+    """``unknown option --learning-rat (did you mean --learning_rate?)``, one clause per unknown option."""
+    options = [word for word in extras if word.startswith("-")] or extras
+    described = []
+    for option in options:
+        close = closest_key(option.lstrip("-").split("=", 1)[0])
+        described.append(option + (f" (did you mean --{close}?)" if close else ""))
+    return (f"unknown option{'s' if len(described) > 1 else ''} {', '.join(described)}; "
+            f"'c2 train --help' lists the {len(config_keys())} config keys (--KEY VALUE, with _ or -)")
 
 
 def add_parser(subparsers) -> None:
@@ -46,7 +56,8 @@ def add_parser(subparsers) -> None:
     keys = train.add_argument_group("config keys (override the profile)")
     hints = typing.get_type_hints(TrainConfig)
     for key, text in key_help().items():
-        keys.add_argument(f"--{key}", dest=OVERRIDE_PREFIX + key, default=argparse.SUPPRESS,
+        spellings = [f"--{key}"] + ([f"--{key.replace('_', '-')}"] if "_" in key else [])  # both are accepted
+        keys.add_argument(*spellings, dest=OVERRIDE_PREFIX + key, default=argparse.SUPPRESS,
                           metavar=type_name(hints[key]).upper().replace(" ", "_"), help=text)
     train.set_defaults(handler=_train)
 
@@ -83,6 +94,7 @@ def _train(args: argparse.Namespace) -> int:
         comparison = run_before_after(config, base_model=result.base_model, adapter_dir=result.output_dir,
                                       progress=not args.no_progress)
         print(comparison.table)
+        print(comparison.difference_line())
         print(f"comparison written to {comparison.out_dir}")
         for spec, table in comparison.rejudged.items():
             print(f"\nThe same continuations judged by {spec}:\n{table}")

@@ -8,6 +8,7 @@ error that lists the valid ones, so a typo never silently trains with a default.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import types
 import typing
@@ -180,10 +181,24 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
     raise ConfigError(f"key {key!r}: expected {type_name(tp)}, got {value!r}")
 
 
+def closest_key(name: str) -> str | None:
+    """The config key closest to ``name`` (``learning-rat`` -> ``learning_rate``), or None if none is close."""
+    matches = difflib.get_close_matches(name.replace("-", "_"), config_keys(), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
 def _unknown_keys_error(unknown: list[str], where: str) -> ConfigError:
-    return ConfigError(
-        f"{where}: unknown key(s) {', '.join(sorted(unknown))}. Valid keys: {', '.join(config_keys())}"
-    )
+    described = []
+    for key in sorted(unknown):
+        close = closest_key(key)
+        described.append(f"{key!r}" + (f" (did you mean {close!r}?)" if close else ""))
+    return ConfigError(f"{where}: unknown key(s) {', '.join(described)}; docs/training.md and 'c2 train --help' "
+                       "list the valid keys")
+
+
+def normalize_key(key: str) -> str:
+    """Keys may be spelt with hyphens, as command-line options often are: ``learning-rate`` -> ``learning_rate``."""
+    return key.replace("-", "_") if key.replace("-", "_") in config_keys() else key
 
 
 def config_from_dict(values: Mapping[str, Any], *, where: str = "config") -> TrainConfig:
@@ -200,25 +215,71 @@ def config_from_dict(values: Mapping[str, Any], *, where: str = "config") -> Tra
     return config
 
 
-def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Read a YAML profile and apply ``overrides`` (e.g. ``{"output_dir": "out", "max_steps": "5"}``)."""
+def _unique_key_loader():
+    """A yaml SafeLoader that refuses a key written twice in one mapping (PyYAML keeps the last one silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                line = key_node.start_mark.line + 1
+                if not isinstance(key, str):
+                    continue  # not a config key: config_from_dict reports it
+                if key in seen:
+                    raise ConfigError(f"duplicate key {key!r} at line {line} (first set at line {seen[key]}); "
+                                      "keep one")
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The key/value mapping of a YAML config file; ConfigError with a one-line message naming the file."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
+    raw = path.read_bytes()
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a YAML text file (binary content: byte {raw[error.start]:#04x} at offset "
+                          f"{error.start} is not UTF-8)") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise ConfigError(f"{path}: not a YAML text file (binary content: a NUL byte at offset {nul})")
+    try:
+        values = yaml.load(text, Loader=_unique_key_loader()) or {}  # noqa: S506 (a SafeLoader subclass)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+        raise ConfigError(f"{path}: not valid YAML ({_one_line(error)})") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(values).__name__}")
-    config = config_from_dict(values, where=str(path))
+    return values
+
+
+def _one_line(error: Exception) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(error).split())
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML profile and apply ``overrides`` (e.g. ``{"output_dir": "out", "max_steps": "5"}``)."""
+    config = config_from_dict(read_yaml_mapping(path), where=str(path))
     return apply_overrides(config, overrides or {})
 
 
 def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
     """A copy of ``config`` with ``overrides`` applied (values coerced to each key's type) and validated."""
+    overrides = {normalize_key(key): value for key, value in overrides.items()}
     unknown = [key for key in overrides if key not in config_keys()]
     if unknown:
         raise _unknown_keys_error(unknown, "override")
@@ -243,6 +304,10 @@ def validate(config: TrainConfig, *, where: str = "config") -> None:
         problems.append(f"num_eval_pairs must be >= 0, got {config.num_eval_pairs}")
     if config.beta <= 0 or config.learning_rate <= 0:
         problems.append(f"beta and learning_rate must be positive, got {config.beta} and {config.learning_rate}")
+    if config.weight_decay < 0:
+        problems.append(f"weight_decay must be >= 0, got {config.weight_decay}")
+    if config.max_grad_norm < 0:
+        problems.append(f"max_grad_norm must be >= 0 (0: no clipping), got {config.max_grad_norm}")
     if not 0 <= config.warmup_ratio < 1:
         problems.append(f"warmup_ratio must be in [0, 1), got {config.warmup_ratio}")
     if config.precision not in PRECISIONS:

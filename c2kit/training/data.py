@@ -15,6 +15,7 @@ trims the assistant text); a string prompt is tokenised exactly as C2-Eval token
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import random
@@ -51,14 +52,20 @@ class PairSplit:
                 f"training on {len(self.train)}, held out {n_eval} (from requests not trained on)")
         if self.skipped:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.skipped.items()))
-            text += f"; skipped {sum(self.skipped.values())} bad pairs ({reasons})"
+            text += f"; skipped {sum(self.skipped.values())} bad pairs before selecting ({reasons})"
         return text
 
 
 def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train", revision: str | None = None):
-    """``datasets.load_dataset(dataset, config_name, split=split)`` with a clear error when it fails."""
+    """``datasets.load_dataset(dataset, config_name, split=split)`` with a clear error when it fails.
+
+    ``dataset`` is a local directory or a Hub dataset id; a path-like name that is not a local directory
+    (``runs/c2-synn`` when ``runs/`` exists, ``./c2-syn``, ``/data/c2-syn``) is reported as a missing folder,
+    not tried on the Hub.
+    """
     import datasets
 
+    check_local_dataset(dataset)
     # A local directory rebuilt in place with the same file names is served from a stale cache by datasets
     # 5.2 (its cache key ignores the new contents), so local data is always re-read, without checking it
     # against the split sizes recorded for the old contents.
@@ -74,9 +81,41 @@ def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train"
     return loaded
 
 
+def looks_like_path(dataset: str) -> bool:
+    """Whether ``dataset`` names a local folder rather than a Hub id (``ORG/NAME`` or a bare ``NAME``).
+
+    Path-like: starts with ``.``, ``/`` or ``~``, has a backslash, more than one ``/`` or a trailing one, or
+    its first component is a local directory (``runs/c2-syn`` when ``runs/`` exists).
+    """
+    if dataset.startswith((".", "/", "~")) or "\\" in dataset or dataset.count("/") > 1 or dataset.endswith("/"):
+        return True
+    return "/" in dataset and Path(dataset.split("/", 1)[0]).is_dir()
+
+
+def check_local_dataset(dataset: str) -> None:
+    """Raise DataError "no such dataset folder" for a path-like ``dataset`` that is not a local directory."""
+    path = Path(dataset).expanduser()
+    if path.is_dir() or not looks_like_path(dataset):
+        return
+    if path.exists():
+        raise DataError(f"{dataset}: not a dataset folder (a file); give the folder written by 'c2 syn build --out'")
+    hint = ""
+    if path.parent.is_dir():
+        siblings = [child.name for child in path.parent.iterdir() if child.is_dir()]
+        close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.6)
+        if close:
+            hint = f"; did you mean {str(path.parent / close[0])!r}?"
+    raise DataError(f"{dataset}: no such dataset folder ({path.resolve()} does not exist){hint} Build one with "
+                    "'c2 syn build ... --out DIR', or give a Hub dataset id (ORG/NAME)")
+
+
 def split_pairs(pairs, config: TrainConfig, *, origin: str = "pairs") -> PairSplit:
     """Filter by rank, hold out whole requests for evaluation, and subsample the training pairs (seeded)."""
     keep = _rank_filter(pairs, config, origin)
+    # Bad pairs go first, so that num_pairs and num_eval_pairs count usable pairs only.
+    skipped: Counter = Counter()
+    n_candidates = len(keep)
+    keep = _drop_bad_pairs(pairs, keep, skipped)
     groups = _column(pairs, "source_id" if "source_id" in pairs.column_names else "prompt")
     by_group: dict[str, list[int]] = {}
     for index in keep:
@@ -97,12 +136,12 @@ def split_pairs(pairs, config: TrainConfig, *, origin: str = "pairs") -> PairSpl
     if config.num_pairs is not None:
         train_indices = train_indices[: config.num_pairs]
     if not train_indices:
-        raise DataError(f"{origin}: no training pairs left after the rank filter and the held-out split")
+        raise DataError(f"{origin}: no training pairs left after the rank filter, the bad pairs "
+                        f"({sum(skipped.values())}) and the held-out split")
 
-    skipped: Counter = Counter()
-    train = _drop_bad_pairs(pairs.select(train_indices), skipped)
-    held_out = _drop_bad_pairs(pairs.select(eval_indices), skipped) if eval_indices else None
-    return PairSplit(train, held_out, origin, len(pairs), len(keep), skipped)
+    train = pairs.select(train_indices)
+    held_out = pairs.select(eval_indices) if eval_indices else None
+    return PairSplit(train, held_out, origin, len(pairs), n_candidates, skipped)
 
 
 def pairs_fingerprint(split: PairSplit) -> str:
@@ -135,21 +174,27 @@ def _column(pairs, name: str) -> list:
     return pairs[name][:]  # one Arrow read; indexing the lazy Column row by row is slow
 
 
-def _drop_bad_pairs(pairs, skipped: Counter):
-    """Drop rows with empty or non-text fields or identical responses, counting each reason."""
-    def reason(row: dict) -> str | None:
+def _drop_bad_pairs(pairs, indices: list[int], skipped: Counter) -> list[int]:
+    """``indices`` without the rows that have empty or non-text fields or identical responses (each reason counted)."""
+    columns = {column: _column(pairs, column) for column in TEXT_COLUMNS}
+
+    def reason(index: int) -> str | None:
         for column in TEXT_COLUMNS:
-            if not isinstance(row[column], str) or not row[column].strip():
+            value = columns[column][index]
+            if not isinstance(value, str) or not value.strip():
                 return f"empty {column}"
-        if row["chosen"] == row["rejected"]:
+        if columns["chosen"][index] == columns["rejected"][index]:
             return "chosen == rejected"
         return None
 
-    reasons = [reason(row) for row in pairs.select_columns(list(TEXT_COLUMNS))]
-    skipped.update(r for r in reasons if r is not None)
-    if not any(reasons):
-        return pairs
-    return pairs.select([index for index, r in enumerate(reasons) if r is None])
+    kept = []
+    for index in indices:
+        why = reason(index)
+        if why is None:
+            kept.append(index)
+        else:
+            skipped[why] += 1
+    return kept
 
 
 def adds_bos(tokenizer) -> bool:

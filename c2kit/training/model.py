@@ -89,6 +89,8 @@ def load_base_model(model_path: str, config: TrainConfig, precision: Precision):
     if not precision.use_cpu:
         kwargs["device_map"] = {"": torch.cuda.current_device()}  # one GPU; bnb places the 4-bit weights there
     model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    if config.load_in_4bit and precision.use_cpu:
+        pin_cpu_4bit_kernels(model)
     if config.load_in_4bit:
         from peft import prepare_model_for_kbit_training
 
@@ -98,6 +100,23 @@ def load_base_model(model_path: str, config: TrainConfig, precision: Precision):
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
     return model
+
+
+def pin_cpu_4bit_kernels(model) -> int:
+    """Keep every bitsandbytes 4-bit layer on one CPU kernel, whatever the CPU and the mode; return how many.
+
+    On CPUs with AVX512-BF16 (recent Xeons, AMD Zen 4), bitsandbytes 0.50 repacks a 4-bit layer's weights for
+    a bf16 kernel at the layer's first forward in eval mode without gradients, and keeps them repacked. A
+    held-out evaluation before training would then switch every later training step to other numerics: the
+    same run with and without it, or resumed from a checkpoint, would end with other weights, and only on
+    such CPUs. Turning the switch off keeps the generic dequantize-and-matmul path everywhere.
+    """
+    pinned = 0
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+            pinned += 1
+    return pinned
 
 
 def lora_config(config: TrainConfig):

@@ -5,14 +5,24 @@ tokenizer, ``train_config.yaml`` (the resolved config), ``train_data.json`` (the
 ``training_log.jsonl`` (every log line, written as it happens) and ``training_log.csv``, and ``metrics.json``
 (held-out reward margin and accuracy before and after training, final training margin, pairs/s), written
 last: it marks the run as finished. Checkpoints are saved every ``save_steps``: re-running the same command
-resumes from the last one, and a finished run is not trained again. Both need the same training settings
-and the same pairs (the dataset directory may have moved); a directory without a checkpoint is started afresh.
+resumes from the last complete one, and a finished run is not trained again. Both need the same training
+settings and the same pairs (the dataset directory may have moved); a directory without a checkpoint is
+started afresh.
+
+Resuming is exact by design: a resumed run ends with the same adapter, bit for bit, as an uninterrupted one.
+The LoRA initialisation is seeded, the data order is a function of the seed, the Trainer restores the
+optimizer, scheduler and random states saved in the checkpoint, and the held-out evaluation before training
+runs with the random states saved and restored around it, so it cannot shift the training's random stream.
+A checkpoint counts only when it is complete (:func:`checkpoint_problem`): one cut short by a kill during
+its save is moved aside to ``incomplete-checkpoint-N`` and the run resumes from the one before.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +39,12 @@ DATA_FILE = "train_data.json"  # the dataset and the fingerprint of the pairs se
 LOG_JSONL = "training_log.jsonl"
 LOG_CSV = "training_log.csv"
 METRICS_FILE = "metrics.json"
+EVAL_BEFORE_FILE = "eval_before.json"  # the held-out numbers before training, kept for a resumed run's metrics
+INCOMPLETE_PREFIX = "incomplete-"  # incomplete checkpoints are moved aside to incomplete-checkpoint-N
+CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+# What the Trainer writes into a checkpoint of a PEFT model, and what resuming reads back.
+CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimizer.pt", "scheduler.pt",
+                    "rng_state.pth")
 # DPO metrics kept in metrics.json (TRL logs them as "rewards/margins", "eval_rewards/margins", ...).
 REPORTED = ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected")
 
@@ -124,10 +140,8 @@ def _jsonl_logger(path: Path):
 
 def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     """Train (or resume, or reuse a finished run) and write everything to ``config.output_dir``."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     out = Path(config.output_dir)
-    checkpoint = get_last_checkpoint(str(out)) if out.is_dir() else None
+    checkpoint, incomplete = find_checkpoints(out)
     previous = _previous_run(out, config, has_progress=checkpoint is not None)
     pairs = load_pairs(config.dataset, config_name=config.dataset_config, split=config.dataset_split,
                        revision=config.dataset_revision)
@@ -150,6 +164,11 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     tokenizer = load_tokenizer(base_model, config)
     train_dataset = to_dpo_format(split.train, tokenizer, plain_template=config.plain_template)
     eval_dataset = to_dpo_format(split.eval, tokenizer, plain_template=config.plain_template) if has_eval else None
+    # The LoRA weights are initialised inside DPOTrainer before it seeds anything itself: seed here, so they do
+    # not depend on what ran earlier in the process.
+    from transformers import set_seed
+
+    set_seed(config.seed)
     model = load_base_model(base_model, config, precision)
     trainer = build_trainer(model, tokenizer, args, config, train_dataset, eval_dataset,
                             callbacks=[_jsonl_logger(out / LOG_JSONL)])
@@ -158,6 +177,11 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
 
     # Everything is checked: from here on the directory says what it is running.
     out.mkdir(parents=True, exist_ok=True)
+    for path, problem in incomplete:
+        aside = _move_aside(path)
+        print(f"{path.name} is incomplete ({problem}), probably cut short by a kill while it was saved: moved "
+              f"it to {aside.name}" + (f"; resuming from {Path(checkpoint).name}" if checkpoint else
+                                       "; no complete checkpoint left, training from the start"))
     save_config(config, out / CONFIG_FILE)
     write_json(out / DATA_FILE, data)
     _keep_log_through(out / LOG_JSONL, checkpoint)
@@ -169,8 +193,10 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         "num_train_pairs": len(train_dataset),
         "num_eval_pairs": len(eval_dataset) if eval_dataset is not None else 0,
     }
-    if eval_dataset is not None and config.eval_before_training and checkpoint is None:
-        metrics["eval_before"] = _pick(trainer.evaluate(), "eval_")
+    if checkpoint is None:
+        (out / EVAL_BEFORE_FILE).unlink(missing_ok=True)
+    if eval_dataset is not None and config.eval_before_training:
+        metrics["eval_before"] = _eval_before(trainer, out, resuming=checkpoint is not None)
     if checkpoint:
         print(f"resuming from {checkpoint}")
     _reset_peak_memory(precision)
@@ -190,6 +216,115 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     _write_log_csv(trainer.state.log_history, out / LOG_CSV)
     write_json(out / METRICS_FILE, metrics)  # last, and atomically: it marks the run as finished
     return TrainResult(out, base_model, metrics, reused=False)
+
+
+def _eval_before(trainer, out: Path, *, resuming: bool) -> dict:
+    """The held-out numbers with the adapter still zero, measured without touching the training's random stream.
+
+    A resumed run carries them over from ``eval_before.json`` (written when they were measured); if that file
+    is missing (a run copied without it), they are measured again: the adapter is still zero here, since the
+    checkpoint's weights are only loaded by ``train()``.
+    """
+    path = out / EVAL_BEFORE_FILE
+    if resuming and path.is_file():
+        try:
+            return read_json(path)
+        except (OSError, ValueError):
+            pass  # cut short: measure again
+    with preserved_rng_state():
+        values = _pick(trainer.evaluate(), "eval_")
+    write_json(path, values)
+    return values
+
+
+@contextmanager
+def preserved_rng_state():
+    """Run a block without changing the Python, NumPy, torch CPU and CUDA random states seen after it.
+
+    The evaluation before training draws from them (the Trainer's data loaders), and training then starts from
+    wherever it left them: the same run with and without ``eval_before_training`` would train on another
+    random stream. With the states restored, both train the same weights, as a resumed run does.
+    """
+    import random
+
+    import numpy as np
+    import torch
+
+    states = (random.getstate(), np.random.get_state(), torch.random.get_rng_state(),
+              torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.random.set_rng_state(states[2])
+        if states[3] is not None:
+            torch.cuda.set_rng_state_all(states[3])
+
+
+def find_checkpoints(out: Path) -> tuple[str | None, list[tuple[Path, str]]]:
+    """The last complete checkpoint of ``out`` (None if there is none), and the incomplete ones after it.
+
+    Incomplete checkpoints are returned with what is wrong with them (:func:`checkpoint_problem`); the caller
+    moves them aside once it is sure to train in ``out``.
+    """
+    if not out.is_dir():
+        return None, []
+    numbered = sorted(((int(match.group(1)), path) for path in out.iterdir()
+                       if path.is_dir() and (match := CHECKPOINT_RE.match(path.name))), reverse=True)
+    incomplete = []
+    for _, path in numbered:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return str(path), incomplete
+        incomplete.append((path, problem))
+    return None, incomplete
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """What makes checkpoint ``path`` unusable for resuming (a file missing or unreadable), None if it is complete.
+
+    Checked: ``trainer_state.json`` (parses, has ``global_step``), the adapter weights (safetensors header and
+    tensor list), and the optimizer, scheduler and random states (each opens with ``torch.load``; the
+    optimizer is memory-mapped, not read).
+    """
+    missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file() or (path / name).stat().st_size == 0]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or "global_step" not in state:
+            return "trainer_state.json has no global_step"
+    except (OSError, ValueError) as error:
+        return f"trainer_state.json unreadable ({error})"
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path / "adapter_model.safetensors"), "pt") as tensors:
+            if not list(tensors.keys()):
+                return "adapter_model.safetensors holds no tensors"
+    except Exception as error:  # safetensors raises its own error types for a cut file
+        return f"adapter_model.safetensors unreadable ({error})"
+    import torch
+    from transformers.trainer_pt_utils import safe_globals  # the numpy types the Trainer's rng_state.pth holds
+
+    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        try:
+            with safe_globals():
+                torch.load(path / name, map_location="cpu", weights_only=True, mmap=name == "optimizer.pt")
+        except Exception as error:  # a truncated zip archive, pickle or storage
+            return f"{name} unreadable ({' '.join(str(error).split())[:200]})"
+    return None
+
+
+def _move_aside(path: Path) -> Path:
+    aside = path.with_name(INCOMPLETE_PREFIX + path.name)
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = path.with_name(f"{INCOMPLETE_PREFIX}{path.name}-{number}")
+    path.rename(aside)
+    return aside
 
 
 def _previous_run(out: Path, config: TrainConfig, *, has_progress: bool) -> dict | None:
