@@ -76,6 +76,8 @@ def load_model_and_tokenizer(
     prepare_tokenizer(tokenizer)
 
     loaded = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+    if load_in_4bit and _input_device_type(loaded) == "cpu":
+        pin_cpu_4bit_kernels(loaded)  # the same numerics on every CPU, in C2-Eval as in training
     if adapter_dir is not None:
         from peft import PeftModel
 
@@ -96,6 +98,27 @@ def load_model_and_tokenizer(
         identity["adapter"] = adapter
         identity["adapter_sha256"] = adapter_hash(adapter_dir)
     return LoadedModel(loaded, tokenizer, identity)
+
+
+def pin_cpu_4bit_kernels(model) -> int:
+    """Keep every bitsandbytes 4-bit layer on one CPU kernel, whatever the CPU and the mode; return how many.
+
+    On CPUs with AVX512-BF16 (recent Xeons, AMD Zen 4), bitsandbytes 0.50 repacks a 4-bit layer's weights for
+    a bf16 kernel at the layer's first forward in eval mode without gradients, and keeps them repacked. A
+    held-out evaluation before training would then switch every later training step to other numerics: the
+    same run with and without it, or resumed from a checkpoint, would end with other weights, and only on
+    such CPUs. Turning the switch off keeps the generic dequantize-and-matmul path everywhere.
+    """
+    pinned = 0
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+            pinned += 1
+    return pinned
+
+
+def _input_device_type(model) -> str:
+    return model.get_input_embeddings().weight.device.type
 
 
 def prepare_tokenizer(tokenizer):

@@ -304,6 +304,16 @@ def test_4bit_cpu_kernels_are_pinned(tiny_model_dir, tmp_path):
     assert layers and not any(layer.support_avx512bf16_for_cpu for layer in layers)
 
 
+def test_c2eval_4bit_loading_pins_the_cpu_kernels_too(tiny_model_dir):
+    import bitsandbytes as bnb
+
+    from c2kit.models import load_model_and_tokenizer
+
+    model = load_model_and_tokenizer(tiny_model_dir, load_in_4bit=True).model
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert layers and not any(layer.support_avx512bf16_for_cpu for layer in layers)
+
+
 def _tiny_parts(tiny_model_dir, tmp_path, precision, **overrides):
     """The recipe's pieces for a DPOTrainer on the 4-bit session tiny model: model, tokenizer, args, config, pairs."""
     import datasets

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from c2kit.models import pin_cpu_4bit_kernels
 from c2kit.training.config import TINY_MODEL, TrainConfig
 from c2kit.training.precision import Precision
 
@@ -100,23 +101,6 @@ def load_base_model(model_path: str, config: TrainConfig, precision: Precision):
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
     return model
-
-
-def pin_cpu_4bit_kernels(model) -> int:
-    """Keep every bitsandbytes 4-bit layer on one CPU kernel, whatever the CPU and the mode; return how many.
-
-    On CPUs with AVX512-BF16 (recent Xeons, AMD Zen 4), bitsandbytes 0.50 repacks a 4-bit layer's weights for
-    a bf16 kernel at the layer's first forward in eval mode without gradients, and keeps them repacked. A
-    held-out evaluation before training would then switch every later training step to other numerics: the
-    same run with and without it, or resumed from a checkpoint, would end with other weights, and only on
-    such CPUs. Turning the switch off keeps the generic dequantize-and-matmul path everywhere.
-    """
-    pinned = 0
-    for module in model.modules():
-        if hasattr(module, "support_avx512bf16_for_cpu"):
-            module.support_avx512bf16_for_cpu = False
-            pinned += 1
-    return pinned
 
 
 def lora_config(config: TrainConfig):
