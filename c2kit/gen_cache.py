@@ -7,22 +7,39 @@ Each row also carries a fingerprint of the exact prompt token ids: item ids are 
 source, so a row is served only when the prompt it was generated from is the one asked for now.
 
 Rows are appended and flushed (and fsynced) after every finished batch, so a killed run loses at most the
-batch in flight; a line cut short by a kill mid-write is dropped on the next load. One process writes a
-cache at a time.
+batch in flight; a line cut short by a kill mid-write is dropped on the next load.
+
+Integrity: each row carries a checksum of its fields, so a row whose text was edited by hand (or damaged on
+disk) is not served: it is dropped with a warning and generated again, like any other damaged line; the
+other rows are kept and the damaged file is set aside as ``rows.jsonl.damaged``. ``key.json`` is written
+atomically; since the directory's name is the key's hash, a damaged key file is rewritten from the key and
+loses no rows.
+
+One writer at a time: a cache directory is locked (``fcntl.flock`` on ``lock``) for as long as a
+:class:`GenerationCache` on it is open, so a second process on the same cache stops with a message instead of
+doing all the work twice. The lock dies with its process, so a killed run never leaves a stale one.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from c2kit.jsonio import write_json
+
+logger = logging.getLogger(__name__)
+
 KEY_FILE = "key.json"
 ROWS_FILE = "rows.jsonl"
+LOCK_FILE = "lock"
 ROW_FIELDS = {"item_id": str, "k": int, "path": int, "prompt_sha256": str, "text": str}
+_OPEN_LOCKS: dict[Path, list] = {}  # lock file -> [fd, users]: caches of one process share their directory's lock
 
 
 class CacheError(ValueError):
@@ -38,6 +55,14 @@ class CachedRow:
     path: int
     prompt_sha256: str
     text: str
+
+    def checksum(self) -> str:
+        """Short hash of every field, stored with the row so an edited or damaged row is never served."""
+        material = json.dumps([self.item_id, self.k, self.path, self.prompt_sha256, self.text], ensure_ascii=False)
+        return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+    def to_line(self) -> str:
+        return json.dumps({**self.__dict__, "sha256": self.checksum()}, ensure_ascii=False) + "\n"
 
 
 def key_hash(key: dict) -> str:
@@ -59,9 +84,43 @@ class GenerationCache:
         self.dir = Path(path) / key_hash(self.key)
         self.file = self.dir / ROWS_FILE
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file: Path | None = None
+        self._lock()
         self._check_key_file()
         self._rows: dict[tuple[str, int, int], CachedRow] = {}
         self._load()
+
+    def close(self) -> None:
+        """Release this cache's hold on the directory lock (also done when the object is collected)."""
+        lock_file, self._lock_file = getattr(self, "_lock_file", None), None
+        held = _OPEN_LOCKS.get(lock_file) if lock_file is not None else None
+        if held is not None:
+            held[1] -= 1
+            if held[1] == 0:
+                os.close(held[0])  # closing the descriptor releases the flock
+                del _OPEN_LOCKS[lock_file]
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _lock(self) -> None:
+        lock_file = (self.dir / LOCK_FILE).resolve()
+        if lock_file in _OPEN_LOCKS:  # this process already holds it (e.g. a resumed run in one session)
+            _OPEN_LOCKS[lock_file][1] += 1
+        else:
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise CacheError(f"{self.dir}: the generation cache is in use by another run (pid {holder}); "
+                                 "wait for it to finish (this run would then reuse its work) or give another "
+                                 "--cache-dir") from None
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            _OPEN_LOCKS[lock_file] = [fd, 1]
+        self._lock_file = lock_file
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -79,7 +138,7 @@ class GenerationCache:
     def add(self, rows: Iterable[CachedRow]) -> None:
         """Append rows and make them durable before returning (later rows win over earlier ones)."""
         rows = list(rows)
-        lines = "".join(json.dumps(row.__dict__, ensure_ascii=False) + "\n" for row in rows)
+        lines = "".join(row.to_line() for row in rows)
         with open(self.file, "a", encoding="utf-8") as handle:
             handle.write(lines)
             handle.flush()
@@ -90,11 +149,17 @@ class GenerationCache:
     def _check_key_file(self) -> None:
         key_file = self.dir / KEY_FILE
         if key_file.exists():
-            stored = json.loads(key_file.read_text(encoding="utf-8"))
+            try:
+                stored = json.loads(key_file.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as error:  # e.g. empty after a kill mid-write (older versions)
+                logger.warning("%s: damaged key file (%s) rewritten; the directory name is the key's hash, so "
+                               "its rows are kept", key_file, error)
+                write_json(key_file, self.key, sort_keys=True)
+                return
             if stored != self.key:
                 raise CacheError(f"{key_file}: stored key differs from the requested one (hash collision?)")
         else:
-            key_file.write_text(json.dumps(self.key, indent=2, sort_keys=True), encoding="utf-8")
+            write_json(key_file, self.key, sort_keys=True)  # atomic: a kill never leaves it empty
 
     def _load(self) -> None:
         if not self.file.exists():
@@ -105,20 +170,46 @@ class GenerationCache:
             # The last line was cut short by a kill mid-write; drop it so the next append starts clean.
             with open(self.file, "r+b") as handle:
                 handle.truncate(complete)
-        for line_number, line in enumerate(data[:complete].decode("utf-8").splitlines(), start=1):
-            if line.strip():
-                row = _parse_row(line, self.file, line_number)
-                self._rows[(row.item_id, row.k, row.path)] = row
+        damaged: list[str] = []
+        for line_number, line in enumerate(data[:complete].split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = _parse_row(line.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as error:
+                damaged.append(f"line {line_number}: {error}")
+                continue
+            self._rows[(row.item_id, row.k, row.path)] = row
+        if damaged:
+            self._repair(damaged)
+
+    def _repair(self, damaged: list[str]) -> None:
+        """Drop damaged or edited rows (they are generated again), keep the rest, set the old file aside."""
+        aside = self.file.with_name(ROWS_FILE + ".damaged")
+        logger.warning("%s: %d damaged or edited row(s) will be generated again (%s%s); %d good rows kept; the "
+                       "old file is kept as %s", self.file, len(damaged), damaged[0],
+                       f" and {len(damaged) - 1} more" if len(damaged) > 1 else "", len(self._rows), aside)
+        os.replace(self.file, aside)
+        temporary = self.file.with_name(ROWS_FILE + ".repair")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write("".join(row.to_line() for row in self._rows.values()))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.file)
 
 
-def _parse_row(line: str, file: Path, line_number: int) -> CachedRow:
+def _parse_row(line: str) -> CachedRow:
+    """One cache row, or ValueError saying what is wrong with it (bad JSON, a field, its checksum)."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
-        raise CacheError(f"{file}, line {line_number}: not valid JSON ({error.msg}); delete the file to regenerate") from None
+        raise ValueError(f"not valid JSON ({error.msg})") from None
     if not isinstance(record, dict):
-        raise CacheError(f"{file}, line {line_number}: expected a JSON object")
+        raise ValueError("not a JSON object")
     for name, kind in ROW_FIELDS.items():
-        if not isinstance(record.get(name), kind):
-            raise CacheError(f"{file}, line {line_number}: field {name!r} is missing or not {kind.__name__}")
-    return CachedRow(**{name: record[name] for name in ROW_FIELDS})
+        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
+            raise ValueError(f"field {name!r} is missing or not {kind.__name__}")
+    row = CachedRow(**{name: record[name] for name in ROW_FIELDS})
+    if record.get("sha256") != row.checksum():
+        raise ValueError("checksum mismatch (the row was edited or damaged)")
+    return row

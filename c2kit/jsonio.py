@@ -64,4 +64,26 @@ def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> Path:
 
 def _temporary(path: Path) -> Path:
     # Per-process name: shards of one build may write the same file at the same time.
+    remove_stale_temporaries(path)
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files that killed processes left next to ``path`` (their pid no longer runs)."""
+    removed = []
+    for temporary in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = temporary.name.rpartition("-")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            temporary.unlink(missing_ok=True)
+            removed.append(temporary)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True

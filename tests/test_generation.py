@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -303,7 +304,7 @@ def test_resume_after_interruption_regenerates_nothing_finished(loaded, prompts,
                                        cache=GenerationCache(tmp_path, KEY), progress=False)
     assert spy.calls == [] and texts(again) == texts(reference)
     lines = (resumed_cache.file).read_text().splitlines()
-    assert len(lines) == 18 and set(json.loads(lines[0])) == {"item_id", "k", "path", "prompt_sha256", "text"}
+    assert len(lines) == 18 and set(json.loads(lines[0])) == {"item_id", "k", "path", "prompt_sha256", "text", "sha256"}
 
 
 def test_cache_key_change_never_serves_old_rows(tmp_path):
@@ -341,18 +342,50 @@ def test_truncated_last_line_is_dropped_and_appending_continues(tmp_path):
     assert GenerationCache(tmp_path, KEY).lookup("0", 10, "fp", 3) == ["first", "second", "third"]
 
 
-def test_corrupt_cache_line_names_file_and_line(tmp_path):
+def test_damaged_or_edited_cache_rows_are_regenerated_not_served(tmp_path, caplog):
+    cache = GenerationCache(tmp_path, KEY)
+    cache.add([CachedRow("0", 10, 0, "fp", "ok"), CachedRow("0", 10, 1, "fp", "fine"), CachedRow("0", 10, 2, "fp", "x")])
+    lines = cache.file.read_text().splitlines()
+    edited = json.loads(lines[1])
+    edited["text"] = "an edited text"  # its checksum no longer matches
+    original = "\n".join([lines[0], "not json", json.dumps(edited), lines[2]]) + "\n"
+    cache.file.write_text(original)
+    cache.close()
+    with caplog.at_level("WARNING"):
+        reloaded = GenerationCache(tmp_path, KEY)
+    assert "2 damaged or edited row(s) will be generated again (line 2: not valid JSON" in caplog.text
+    assert reloaded.lookup("0", 10, "fp", 1) == ["ok"] and reloaded.get("0", 10, 1, "fp") is None
+    assert reloaded.get("0", 10, 2, "fp") == "x"
+    assert cache.file.with_name("rows.jsonl.damaged").read_text() == original
+    assert len(cache.file.read_text().splitlines()) == 2  # repaired: the good rows only
+
+
+def test_damaged_key_file_is_rewritten_keeping_the_rows(tmp_path, caplog):
     cache = GenerationCache(tmp_path, KEY)
     cache.add([CachedRow("0", 10, 0, "fp", "ok")])
-    with open(cache.file, "a", encoding="utf-8") as handle:
-        handle.write("not json\n")
-        handle.write(json.dumps({"item_id": "0", "k": 10, "path": 1, "prompt_sha256": "fp"}) + "\n")
-    with pytest.raises(CacheError, match=r"rows\.jsonl, line 2: not valid JSON"):
-        GenerationCache(tmp_path, KEY)
-    lines = cache.file.read_text().splitlines()
-    cache.file.write_text("\n".join([lines[0], lines[2]]) + "\n")
-    with pytest.raises(CacheError, match=r"line 2: field 'text' is missing"):
-        GenerationCache(tmp_path, KEY)
+    cache.close()
+    (cache.dir / "key.json").write_text("")  # what a kill mid-write left behind before writes were atomic
+    with caplog.at_level("WARNING"):
+        reloaded = GenerationCache(tmp_path, KEY)
+    assert "damaged key file" in caplog.text and str(cache.dir / "key.json") in caplog.text
+    assert reloaded.lookup("0", 10, "fp", 1) == ["ok"]
+    assert json.loads((cache.dir / "key.json").read_text()) == json.loads(json.dumps(KEY, sort_keys=True))
+
+
+def test_a_second_process_on_the_same_cache_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    cache = GenerationCache(tmp_path, KEY)  # this process holds the cache
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+              "from c2kit.gen_cache import GenerationCache, CacheError\n"
+              f"try:\n    GenerationCache({str(tmp_path)!r}, {KEY!r})\nexcept CacheError as e:\n    print(e)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert f"in use by another run (pid {os.getpid()})" in result.stdout
+    assert GenerationCache(tmp_path, KEY).dir == cache.dir  # the same process may open it again
+    cache.close()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.stdout == "" and result.returncode == 0  # released: the other process gets it
 
 
 def test_decoding_keeps_the_space_a_sentencepiece_tokenizer_drops_at_sequence_start():
@@ -370,3 +403,20 @@ def test_decoding_keeps_the_space_a_sentencepiece_tokenizer_drops_at_sequence_st
     sequences = torch.tensor([[1, 2, 3, 4, 5], [1, 2, 4, 5, 5]])  # prompt "you that", then new tokens
     assert tokenizer.decode([3, 4]) == "the cat"  # the trap: decoding the new tokens alone loses the space
     assert decode_new_text(tokenizer, sequences, prompt_length=2) == [" the cat", " cat"]
+
+
+def test_temporary_files_of_killed_writers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from c2kit.jsonio import write_json
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # a pid that has exited
+    stale = tmp_path / f".scores.json.tmp-{dead}"
+    stale.write_text("{half")
+    live = tmp_path / f".scores.json.tmp-{os.getppid()}"  # a running writer's file is left alone
+    live.write_text("{")
+    write_json(tmp_path / "scores.json", {"a": 1})
+    assert not stale.exists() and live.exists()
+    assert json.loads((tmp_path / "scores.json").read_text()) == {"a": 1}
