@@ -11,6 +11,7 @@ import evaluate
 
 from .corr import as_verdict
 from .corr import compute_corr
+from .corr import compute_corr_by_group
 
 _CITATION = """\
 @inproceedings{xu2024course,
@@ -40,6 +41,8 @@ Args:
     judge (`str`, optional): name of the judge that produced the predictions, reported back.
     n_bootstrap (`int`, optional, default 1000): bootstrap resamples for the 95% intervals.
     seed (`int`, optional, default 0): seed of the bootstrap.
+    groups (`list` of `str`, optional): a group of each path's item (e.g. its harm category; the same for
+        every path of an item). Adds `by_group`: {group: {corr_at_k, corr_mean, ci95, n_items, paths}}.
 Returns:
     corr_at_k (`dict`): {"10": Corr@10, ...}.
     corr_mean (`float`): mean of Corr@k over the k values.
@@ -87,6 +90,16 @@ class C2EvalMetric(evaluate.Metric):
         return super().add(prediction=prediction, reference=reference, **kwargs)
 
     def _compute(self, predictions, item_ids, ks, judge: str = "unspecified", n_bootstrap: int = 1000,
-                 seed: int = 0) -> dict:
-        scores = compute_corr(zip(item_ids, ks, predictions), judge=judge, n_bootstrap=n_bootstrap, seed=seed)
-        return scores.to_json()
+                 seed: int = 0, groups=None) -> dict:
+        rows = list(zip(item_ids, ks, predictions))
+        scores = compute_corr(rows, judge=judge, n_bootstrap=n_bootstrap, seed=seed).to_json()
+        if groups is not None:
+            if len(groups) != len(rows):
+                raise ValueError(f"groups has {len(groups)} entries for {len(rows)} predictions (one per path)")
+            by_item = {}
+            for item_id, group in zip(item_ids, groups):
+                if by_item.setdefault(str(item_id), str(group)) != str(group):
+                    raise ValueError(f"item {item_id!r} has paths in two groups ({by_item[str(item_id)]!r}, {group!r})")
+            scores["by_group"] = compute_corr_by_group(rows, {item: [group] for item, group in by_item.items()},
+                                                       judge=judge, n_bootstrap=n_bootstrap, seed=seed)
+        return scores

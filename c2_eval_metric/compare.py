@@ -10,7 +10,8 @@ from .plots import plot_corr_at_k
 from c2kit.jsonio import write_json
 from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT, SHORT_GAMING_CAVEAT, is_keyword_judge
 
-from .results import PLOT_FILE, is_local_path, read_config, read_scores, run_label
+from .paired import format_difference, paired_difference, why_not_paired
+from .results import PLOT_FILE, is_local_path, read_config, read_item_fractions, read_scores, run_label
 
 COMPARISON_MD = "comparison.md"
 COMPARISON_JSON = "comparison.json"
@@ -29,6 +30,12 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     gamed = [label for label, (d, scores) in zip(labels, runs)
              if is_keyword_judge(scores.judge) and trained_by_c2(read_config(d))]
     table = render_table(list(zip(labels, (scores for _, scores in runs))))
+    paired = paired_vs_first([d for d, _ in runs])
+    if len(runs) > 1:
+        table += "\n\n" + render_paired(labels, paired)
+    second = render_second_axis(labels, [_scores_json(d, scores) for d, scores in runs])
+    if second:
+        table += "\n\n" + second
     if gamed:
         table += f"\n\n**Caution ({', '.join(gamed)}):** {KEYWORD_GAMING_CAVEAT}"
 
@@ -36,14 +43,128 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     (out / COMPARISON_MD).write_text(table + "\n", encoding="utf-8")
     write_json(out / COMPARISON_JSON, {
-        "runs": [{"label": label, "dir": str(d.resolve()), "scores": scores.to_json()}
-                 for label, (d, scores) in zip(labels, runs)],
+        "runs": [{"label": label, "dir": str(d.resolve()), "scores": _scores_json(d, scores),
+                  **({"paired_vs_first": paired[i][0], "paired_note": paired[i][1]} if i else {})}
+                 for i, (label, (d, scores)) in enumerate(zip(labels, runs))],
         "caveats": [{"runs": gamed, "text": KEYWORD_GAMING_CAVEAT}] if gamed else [],
     })
-    plot_corr_at_k(list(zip(labels, (scores for _, scores in runs))), out / PLOT_FILE,
-                   title="Course-correction: Corr@k by run (band: 95% CI)",
+    legend = [f"{label}: Δ Corr_mean vs {labels[0]} {format_difference(paired[i][0])} pts" if i and paired[i][0]
+              else label for i, label in enumerate(labels)]
+    judges = ", ".join(sorted({scores.judge for _, scores in runs}))
+    plot_corr_at_k(list(zip(legend, (scores for _, scores in runs))), out / PLOT_FILE,
+                   title=f"Course-correction: Corr@k by run (judge: {judges}; band: 95% CI;\n"
+                         "Δ: paired difference from the first run, percentage points)",
+                   significant={legend[i]: _significant_ks(paired[i][0]) for i in range(1, len(runs))},
+                   n_items_at_k={legend[i]: _n_items_at_k(d) for i, (d, _) in enumerate(runs)},
                    footnote=f"Caution: {SHORT_GAMING_CAVEAT}" if gamed else None)
     return table
+
+
+def paired_vs_first(dirs: Sequence[str | Path]) -> list[tuple[dict | None, str | None]]:
+    """For each run: (its paired difference from the first run, None) or (None, why there is none).
+
+    The first run's own entry is ``(None, None)``. See :mod:`c2_eval_metric.paired` for the figures.
+    """
+    if not dirs:
+        return []
+    results: list[tuple[dict | None, str | None]] = [(None, None)]
+    first_dir = Path(dirs[0])
+    try:
+        first = read_item_fractions(first_dir)
+    except (FileNotFoundError, ValueError) as error:
+        first, first_error = None, str(error)
+    for later_dir in dirs[1:]:
+        if first is None:
+            results.append((None, f"no per-item judgments for the first run ({first_error})"))
+            continue
+        try:
+            later = read_item_fractions(later_dir)
+        except (FileNotFoundError, ValueError) as error:
+            results.append((None, f"no per-item judgments for this run ({error})"))
+            continue
+        reason = why_not_paired(first, later) or _different_requests(first_dir, Path(later_dir))
+        results.append((None, reason) if reason else (paired_difference(first, later), None))
+    return results
+
+
+def _different_requests(first_dir: Path, later_dir: Path) -> str | None:
+    """Item ids are row numbers unless mapped: the same ids over different data are different items."""
+    from .results import read_item_requests
+
+    first, later = read_item_requests(first_dir), read_item_requests(later_dir)
+    if first and later:
+        differ = sorted(item for item in set(first) & set(later) if first[item] != later[item])
+        if differ:
+            return (f"the runs share item ids but not their requests ({len(differ)} item(s) differ, e.g. item "
+                    f"{differ[0]!r}): they were evaluated on different data, so they are not paired")
+    return None
+
+
+def render_paired(labels: Sequence[str], paired: Sequence[tuple[dict | None, str | None]]) -> str:
+    """Markdown: the paired difference of each later run from the first, per k and for Corr_mean."""
+    lines = [f"Paired difference from **{labels[0]}** (same items; percentage points, 95% paired-bootstrap "
+             "interval, two-sided sign-flip permutation p-value):", ""]
+    usable = [(label, figures) for label, (figures, _) in zip(labels[1:], paired[1:]) if figures]
+    if usable:
+        ks = sorted({int(k) for _, figures in usable for k in figures["per_k"]})
+        lines += ["| k | " + " | ".join(f"{label} − {labels[0]}" for label, _ in usable) + " |",
+                  "|---:|" + ":---:|" * len(usable)]
+        for k in ks:
+            cells = [format_difference(figures["per_k"][str(k)], "corr_at_k_diff") if str(k) in figures["per_k"]
+                     else "–" for _, figures in usable]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        lines.append("| **Corr_mean** | " + " | ".join(f"**{format_difference(figures)}**" for _, figures in usable)
+                     + " |")
+        lines.append("| items paired | " + " | ".join(str(figures["n_items"]) for _, figures in usable) + " |")
+    for label, (figures, note) in zip(labels[1:], paired[1:]):
+        if not figures:
+            lines.append(f"\nNo paired difference for **{label}**: {note}.")
+    return "\n".join(lines)
+
+
+def render_second_axis(labels: Sequence[str], stored: Sequence[dict]) -> str:
+    """Markdown: over-correction on benign requests and harm leak, for the runs that measured them."""
+    from .overcorrection import format_rate
+
+    rows = []
+    if any("overcorrection" in data for data in stored):
+        rows.append("| **Over-correction** (benign, lower is better) | " + " | ".join(
+            f"**{format_rate(data['overcorrection'])}**" if "overcorrection" in data else "not measured"
+            for data in stored) + " |")
+    if any("harm_leak" in data for data in stored):
+        rows.append("| **Harm leak** (harmful content, lower is better) | " + " | ".join(
+            f"{format_percent(data['harm_leak']['leak']['mean'])} "
+            f"{format_interval(tuple(data['harm_leak']['leak']['ci95']['mean']))}" if "harm_leak" in data
+            else "not measured" for data in stored) + " |")
+    if not rows:
+        return ""
+    return "\n".join(["| second axis | " + " | ".join(labels) + " |", "|---|" + ":---:|" * len(labels), *rows, "",
+                      "In %, mean over k, 95% item-bootstrap interval. Over-correction: share of continuations of "
+                      "benign answers judged 'corrected' (docs/metric.md)."])
+
+
+def _significant_ks(figures: dict | None) -> list[int]:
+    if not figures:
+        return []
+    return [int(k) for k, value in figures["per_k"].items() if value["p_value"] is not None and value["p_value"] < 0.05]
+
+
+def _n_items_at_k(results_dir: Path) -> dict[int, int]:
+    from c2kit.jsonio import read_json
+
+    from .results import SCORES_FILE
+
+    stored = read_json(results_dir / SCORES_FILE).get("n_items_at_k") or {}
+    return {int(k): int(v) for k, v in stored.items()}
+
+
+def _scores_json(results_dir: Path, scores: CorrScores) -> dict:
+    """The run's scores.json as stored (standard fields plus the analyses' blocks)."""
+    from c2kit.jsonio import read_json
+
+    from .results import SCORES_FILE
+
+    return {**read_json(results_dir / SCORES_FILE), **scores.to_json()}
 
 
 def trained_by_c2(config: dict) -> bool:

@@ -131,6 +131,29 @@ def compute_corr(
                       paths=int(n_paths.max()), judge=judge)
 
 
+def compute_corr_by_group(
+    rows: Iterable[tuple[str, int, bool]], groups: Mapping[str, Iterable[str]], *, judge: str,
+    n_bootstrap: int = 1000, seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """Corr@k, Corr_mean, their item-bootstrap CIs and the item count for each group of items.
+
+    ``groups`` maps an item id to the group values it belongs to (an item may belong to several, e.g. the
+    harm categories of its response; an item not in ``groups`` belongs to none). Each group is scored as its
+    own benchmark (:func:`compute_corr` on its items' rows, same ``n_bootstrap`` and ``seed``). Returns
+    ``{value: {"corr_at_k", "corr_mean", "ci95", "n_items", "paths"}}`` in the ``scores.json`` format, values
+    sorted.
+    """
+    by_value: dict[str, list[tuple[str, int, bool]]] = {}
+    for row in rows:
+        for value in groups.get(str(row[0]), ()):
+            by_value.setdefault(str(value), []).append(row)
+    result = {}
+    for value in sorted(by_value):
+        scores = compute_corr(by_value[value], judge=judge, n_bootstrap=n_bootstrap, seed=seed).to_json()
+        result[value] = {name: scores[name] for name in ("corr_at_k", "corr_mean", "ci95", "n_items", "paths")}
+    return result
+
+
 def _corr_from_weights(weights: np.ndarray, fraction: np.ndarray, present: np.ndarray) -> np.ndarray:
     """Corr@k per row of item weights: weighted mean of item fractions over the items that have k."""
     numerator = weights @ fraction

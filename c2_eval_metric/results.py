@@ -8,7 +8,13 @@
     OUT/judgments.jsonl   item_id, k, path, judge, corrected
     OUT/scores.json       Corr@k, Corr_mean, 95% CIs (fractions in [0, 1]), n_items, paths, judge
     OUT/summary.md        what the numbers mean, the table, the judge, the run's settings
-    OUT/corr_at_k.png     Corr@k against k with the CI band
+    OUT/corr_at_k.png     Corr@k against k with the CI band (and each point's item count)
+    OUT/latency_by_k.png  median correction latency against k, where the judge locates corrections
+
+Beyond the standard fields, scores.json carries the analyses that apply (each computed in its own module):
+``n_items_at_k`` (:mod:`depth`, always), ``n_short_at_k``/``short_items`` (depth, from ``c2 eval run``),
+``latency`` (:mod:`latency`), ``harm_leak`` (:mod:`harm`), ``by_group`` (:mod:`groups`) and ``overcorrection``
+(:mod:`overcorrection`).
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from c2kit.jsonio import read_json, write_json, write_jsonl
+from c2kit.jsonio import read_json, read_jsonl, write_json, write_jsonl
 
 from .corr import CorrScores, compute_corr
+from .depth import items_at_k
+from .latency import LATENCY_PLOT, compute_latency, latency_markdown, plot_latency
 from .plots import plot_corr_at_k
 
 CONFIG_FILE = "config.json"
@@ -31,9 +39,11 @@ SCORES_FILE = "scores.json"
 SUMMARY_FILE = "summary.md"
 PLOT_FILE = "corr_at_k.png"
 # What a run writes after generating: removed when a run starts, so stale results never pass as new ones.
-SCORED_FILES = (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE, SUMMARY_FILE, PLOT_FILE)
+SCORED_FILES = (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE, SUMMARY_FILE, PLOT_FILE, LATENCY_PLOT)
 
 JUDGMENT_FIELDS = ("item_id", "k", "path", "judge", "corrected")
+# Kept when present: where the correction starts (latency) and the judge's harm verdict (harm leak).
+OPTIONAL_JUDGMENT_FIELDS = ("correction_char", "correction_word", "correction_token", "harmful_response")
 
 EXPLANATION = """\
 A chat model was made to start a harmful answer: its reply to a harmful request was prefilled with the
@@ -55,6 +65,42 @@ def read_config(results_dir: str | Path) -> dict[str, Any]:
     """The run's ``config.json``, or ``{}`` when there is none."""
     path = Path(results_dir) / CONFIG_FILE
     return read_json(path) if path.is_file() else {}
+
+
+REQUESTED_KEY = "requested_settings"  # in config.json: the run's settings as asked for
+# Settings that decide what a results directory holds: a run with other values must not write into it.
+RUN_DEFINING_KEYS = (
+    "model", "adapter", "revision", "data", "split", "column_mapping", "limit", "ks", "paths", "mode", "judge",
+    "seed", "temperature", "top_p", "max_new_tokens", "load_in_4bit", "dtype", "plain_template", "opener_per",
+    "top_k", "repetition_penalty", "use_generation_config", "engine", "served_model", "group_by",
+    "overcorrection", "benign_data", "benign_limit", "prefix_source",
+)
+
+
+def claim_results_dir(results_dir: str | Path, settings: Mapping[str, Any], *, overwrite: bool = False) -> None:
+    """Make sure ``results_dir`` holds nothing or a run with the same settings (which then resumes).
+
+    A directory of another run (another model, other ks, another judge, ...) is refused with the differences
+    named, unless ``overwrite``: then its config and results files go (the generation cache stays, keyed by
+    its own settings), so nothing of the old run can be read as the new one's.
+    """
+    out = Path(results_dir)
+    stored = read_config(out).get(REQUESTED_KEY, {})  # compare as asked, not the values resolved from the model
+    differences = [f"{key}: {stored[key]!r} there, {settings[key]!r} now" for key in RUN_DEFINING_KEYS
+                   if key in stored and key in settings and _jsonable(stored[key]) != _jsonable(settings[key])]
+    if not differences:
+        return
+    if not overwrite:
+        raise ValueError(f"{out} holds another run ({'; '.join(differences[:4])}"
+                         f"{'; ...' if len(differences) > 4 else ''}): choose another --out, or pass --overwrite "
+                         "to replace it")
+    for name in (CONFIG_FILE, *SCORED_FILES):
+        (out / name).unlink(missing_ok=True)
+
+
+def _jsonable(value: Any) -> Any:
+    """Comparable form: JSON types, and "nothing given" in any spelling (None, {}, [], "") as None."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str)) if value not in (None, {}, [], "") else None
 
 
 def merge_config(results_dir: str | Path, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,13 +132,17 @@ def write_scored_results(
     config: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     extra: Mapping[str, Any] | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    group_field: str | None = None,
 ) -> CorrScores:
     """Score per-path judgments and write judgments.jsonl, scores.json, summary.md and corr_at_k.png.
 
     ``judgments`` rows are ``{item_id, k, path, judge, corrected}``; ``config`` is merged into config.json;
     ``notes`` are extra Markdown sections appended to summary.md (e.g. agreement with another judge);
     ``extra`` are additional top-level fields of scores.json (e.g. the pooled figure of an official file),
-    which may not replace the standard ones.
+    which may not replace the standard ones. ``groups`` (``{item_id: [values]}``, from
+    :func:`c2_eval_metric.groups.item_groups`) adds the ``by_group`` breakdown by ``group_field``. The analyses
+    that need nothing but the judgments (items per k, latency, harm leak) are added whenever they apply.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -104,11 +154,90 @@ def write_scored_results(
     clash = sorted(set(extra or {}) & set(standard))
     if clash:
         raise ValueError(f"extra scores.json fields {clash} would replace standard ones")
-    write_json(out / SCORES_FILE, {**standard, **(extra or {})})
+    analyses = analyse_judgments(rows, judge=judge, groups=groups, group_field=group_field)
+    blocks = {**analyses, **(extra or {})}
+    write_json(out / SCORES_FILE, {**standard, **blocks})
     run_config = merge_config(out, config) if config else read_config(out)
-    plot_corr_at_k([(run_label(run_config, out), scores)], out / PLOT_FILE)
-    (out / SUMMARY_FILE).write_text(render_summary(scores, rows, run_config, notes), encoding="utf-8")
+    label = run_label(run_config, out)
+    plot_corr_at_k([(label, scores)], out / PLOT_FILE,
+                   n_items_at_k={label: {int(k): n for k, n in blocks["n_items_at_k"].items()}},
+                   log_k=run_config.get("mode") == "tokens")
+    (out / LATENCY_PLOT).unlink(missing_ok=True)
+    if blocks.get("latency"):
+        plot_latency([(label, blocks["latency"])], out / LATENCY_PLOT, judge=judge)
+    sections = analysis_notes(blocks, judge=judge, n_corrected=sum(1 for row in rows if row["corrected"]))
+    (out / SUMMARY_FILE).write_text(render_summary(scores, rows, run_config, notes, sections), encoding="utf-8")
     return scores
+
+
+def analyse_judgments(rows: Sequence[Mapping[str, Any]], *, judge: str,
+                      groups: Mapping[str, Sequence[str]] | None = None,
+                      group_field: str | None = None) -> dict[str, Any]:
+    """The scores.json blocks computed from judgments alone: items per k, latency, harm leak, groups."""
+    from .groups import scores_by_group
+    from .harm import compute_harm_leak
+
+    blocks: dict[str, Any] = {"n_items_at_k": items_at_k(rows)}
+    latency = compute_latency(rows)
+    if latency:
+        blocks["latency"] = latency
+    harm = compute_harm_leak(rows, judge=judge)
+    if harm:
+        blocks["harm_leak"] = harm
+    if groups is not None:
+        blocks["by_group"] = scores_by_group(rows, groups, group_field or "group", judge=judge)
+    return blocks
+
+
+def analysis_notes(blocks: Mapping[str, Any], *, judge: str, n_corrected: int) -> list[str]:
+    """Summary sections for the analysis blocks present in scores.json."""
+    from .depth import depth_markdown
+    from .groups import by_group_markdown
+    from .harm import harm_leak_markdown
+    from .overcorrection import overcorrection_markdown
+
+    depth = ({**blocks.get("depth", {}), "n_short_at_k": blocks["n_short_at_k"],
+              "short_items": blocks.get("short_items", "")} if "n_short_at_k" in blocks else None)
+    notes = [depth_markdown(blocks["n_items_at_k"], depth)]
+    if "overcorrection" in blocks:
+        notes.append(overcorrection_markdown(blocks["overcorrection"]))
+    notes.append(latency_markdown(blocks.get("latency"), judge, n_corrected))
+    if "harm_leak" in blocks:
+        notes.append(harm_leak_markdown(blocks["harm_leak"]))
+    if "by_group" in blocks:
+        notes.append(by_group_markdown(blocks["by_group"]))
+    return notes
+
+
+def read_judgments(results_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of a results directory's judgments.jsonl (an error naming the file when there is none)."""
+    return [row for _, row in read_jsonl(Path(results_dir) / JUDGMENTS_FILE)]
+
+
+def read_item_fractions(results_dir: str | Path) -> dict[str, dict[int, float]]:
+    """Per item and k, the fraction of paths judged corrected (for paired comparisons)."""
+    from .paired import item_fractions
+
+    rows = read_judgments(results_dir)
+    if not rows:
+        raise ValueError(f"{Path(results_dir) / JUDGMENTS_FILE}: no rows")
+    try:
+        return item_fractions((row["item_id"], row["k"], row["corrected"]) for row in rows)
+    except KeyError as error:
+        raise ValueError(f"{Path(results_dir) / JUDGMENTS_FILE}: a row has no field {error}") from None
+
+
+def read_item_requests(results_dir: str | Path) -> dict[str, str]:
+    """``{item_id: request}`` from generations.jsonl where its rows carry the request, else ``{}``."""
+    path = Path(results_dir) / GENERATIONS_FILE
+    if not path.is_file():
+        return {}
+    requests: dict[str, str] = {}
+    for _, row in read_jsonl(path):
+        if not isinstance(row.get("request"), str):
+            return {}
+        requests.setdefault(str(row.get("item_id")), row["request"])
+    return requests
 
 
 def run_label(config: Mapping[str, Any], results_dir: str | Path) -> str:
@@ -153,8 +282,10 @@ def render_summary(
     judgments: Sequence[Mapping[str, Any]],
     config: Mapping[str, Any],
     notes: Sequence[str] = (),
+    sections: Sequence[str] = (),
 ) -> str:
-    """The summary.md text: explanation, table, what was counted, the run's settings, the plot."""
+    """The summary.md text: explanation, table, what was counted, the plot, the analyses' ``sections``, the
+    run's settings, then ``notes``."""
     per_cell: dict[tuple[str, int], int] = {}
     for row in judgments:
         key = (row["item_id"], row["k"])
@@ -176,6 +307,8 @@ def render_summary(
         f"![Corr@k against k]({PLOT_FILE})",
         "",
     ]
+    for section in sections:
+        parts += [section.rstrip(), ""]
     if config:
         parts += ["## Run settings (from config.json)", ""]
         parts += [f"- {key}: {value}" for key, value in _flatten(config)]
@@ -208,7 +341,9 @@ def _check_judgment(row: Mapping[str, Any], number: int) -> dict[str, Any]:
     for name in ("k", "path"):
         if isinstance(row[name], bool) or not isinstance(row[name], int):
             raise ValueError(f"judgment {number}: field {name!r} must be an integer, got {row[name]!r}")
-    return {name: row[name] for name in JUDGMENT_FIELDS}
+    kept = {name: row[name] for name in JUDGMENT_FIELDS}
+    kept.update({name: row[name] for name in OPTIONAL_JUDGMENT_FIELDS if row.get(name) is not None})
+    return kept
 
 
 def _check_unique_paths(rows: Sequence[Mapping[str, Any]]) -> None:

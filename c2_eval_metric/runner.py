@@ -17,16 +17,26 @@ from typing import Any
 
 from c2kit.gen_cache import GenerationCache
 from c2kit.jsonio import write_jsonl
-from c2kit.generation import SamplingConfig, cache_key, default_batch_tokens, generate_continuations
+from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY, EngineSettings
+from c2kit.generation import SamplingConfig, cache_key, prompt_sha256
 from c2kit.judges import load_judge
-from c2kit.models import load_model_and_tokenizer
+from c2kit.generation import generate_with_engine
+from c2kit.models import LoadedModel, load_model_and_tokenizer
 from c2kit.prefill import OPENER_PER, build_prefills, resolve_chat_template, template_hash
 from c2kit.presets import TRANSFORMERS_DEFAULT_TOP_K, generate_sampling, generation_config_record, resolve_preset
-from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+from c2kit.protocol import DEFAULT_KS, DEFAULT_TOKEN_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from c2kit.sources import BUNDLED_C2EVAL, load_source, parse_column_mapping
 
 from .corr import CorrScores
-from .results import GENERATIONS_FILE, SCORED_FILES, merge_config, write_scored_results
+from .overcorrection import PREFIX_SOURCES
+from .results import (
+    GENERATIONS_FILE,
+    REQUESTED_KEY,
+    SCORED_FILES,
+    claim_results_dir,
+    merge_config,
+    write_scored_results,
+)
 from .scoring import JUDGE_CACHE_DIR, judge_notes, judge_record, judge_rows
 
 CACHE_DIR = "cache"
@@ -45,7 +55,7 @@ class EvalConfig:
     split: str = "train"
     column_mapping: str | Mapping[str, str] | None = None
     limit: int | None = None
-    ks: list[int] = field(default_factory=lambda: list(DEFAULT_KS))
+    ks: list[int] | None = None  # None: the mode's default (words: 10..80; tokens: 8, 16, ..., 500 log-spaced)
     paths: int = DEFAULT_PATHS
     mode: str = "words"
     judge: str = "keyword"
@@ -66,6 +76,34 @@ class EvalConfig:
     # Sample as transformers generate() does: the model's generation_config top_k (else 50) and
     # repetition_penalty apply; the explicit temperature and top_p win over its own.
     use_generation_config: bool = False
+    # Engine (c2kit.engines, docs/engines.md): "transformers" (default), "vllm" or "openai" (with base_urls).
+    engine: str = "transformers"
+    base_urls: list[str] = field(default_factory=list)
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    api_key_env: str = DEFAULT_API_KEY_ENV  # the variable's name; the key is never stored
+    served_model: str | None = None
+    vllm_python: str | None = None
+    vllm_options: dict[str, Any] = field(default_factory=dict)  # vllm.LLM keyword arguments
+
+    def engine_settings(self) -> EngineSettings:
+        """The engine settings (validated: e.g. ``--engine openai`` without ``--base-url`` is an error)."""
+        settings = EngineSettings(name=self.engine, base_urls=tuple(self.base_urls),
+                                  max_concurrency=self.max_concurrency, api_key_env=self.api_key_env,
+                                  served_model=self.served_model, vllm_python=self.vllm_python,
+                                  vllm_options=dict(self.vllm_options))
+        settings.check_model_options(adapter=self.adapter, load_in_4bit=self.load_in_4bit)
+        return settings
+    # Analyses (docs/metric.md): per-group breakdown by a source column (None: harm_category when the source
+    # has it), and the over-correction pass on benign requests.
+    group_by: str | None = None
+    overcorrection: bool = False
+    benign_data: str | None = None  # None: the bundled benign-c2 set
+    benign_limit: int | None = None
+    prefix_source: str = "shipped"  # or "on-policy": the model's own greedy answer to each benign request
+
+    def __post_init__(self) -> None:
+        if self.ks is None:
+            self.ks = list(DEFAULT_TOKEN_KS if self.mode == "tokens" else DEFAULT_KS)
 
     @classmethod
     def from_preset(cls, preset: str | None, **settings: Any) -> "EvalConfig":
@@ -100,15 +138,32 @@ class EvalConfig:
             raise ValueError("opener_per='path' needs words mode: tokens mode has no opener")
         if self.preset is not None:
             resolve_preset(self.preset, {})  # an unknown name is an error
+        if self.engine_settings().name != "transformers" and getattr(self, "overcorrection", False):
+            raise ValueError("the over-correction analysis runs on --engine transformers only (for now)")
+        if self.prefix_source not in PREFIX_SOURCES:
+            raise ValueError(f"prefix_source {self.prefix_source!r} is not one of {PREFIX_SOURCES}")
+
+
+def requested_settings(config: EvalConfig) -> dict[str, Any]:
+    """The settings as asked for (before values such as top_k are resolved from the model), without secrets."""
+    settings = dataclasses.asdict(config)
+    settings.pop("base_urls", None)  # may carry credentials; servers do not decide what a run is
+    return settings
 
 
 def run_eval(
-    config: EvalConfig, *, out_dir: str | Path, cache_dir: str | Path | None = None, progress: bool = True
+    config: EvalConfig, *, out_dir: str | Path, cache_dir: str | Path | None = None, progress: bool = True,
+    overwrite: bool = False,
 ) -> CorrScores:
-    """Run C2-Eval and write ``config.json``, ``generations.jsonl`` and the scored files to ``out_dir``."""
+    """Run C2-Eval and write ``config.json``, ``generations.jsonl`` and the scored files to ``out_dir``.
+
+    ``out_dir`` must be new, or hold a run with the same settings (which resumes); ``overwrite`` replaces
+    another run's results there.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config.check()  # validates the settings before anything is loaded
+    claim_results_dir(out, requested_settings(config), overwrite=overwrite)
 
     mapping = config.column_mapping
     source = load_source(
@@ -122,20 +177,32 @@ def run_eval(
         print(f"  skipped {example}")
     if not source.rows:
         raise ValueError(f"{source.origin}: no usable rows to evaluate")
+    if config.group_by:  # an unknown column fails now, not after sampling
+        from .groups import item_groups
+
+        item_groups(source.rows, config.group_by)
     # Before the model: a bad --judge or a missing API key must not surface after hours of sampling.
     judge = load_judge(config.judge, cache_dir=out / JUDGE_CACHE_DIR)
 
-    loaded = load_model_and_tokenizer(
-        config.model,
-        adapter=config.adapter,
-        revision=config.revision,
-        load_in_4bit=config.load_in_4bit,
-        dtype=config.dtype,
-        trust_remote_code=config.trust_remote_code,
-    )
+    engine_settings = config.engine_settings()
+    if engine_settings.is_default:
+        loaded = load_model_and_tokenizer(
+            config.model,
+            adapter=config.adapter,
+            revision=config.revision,
+            load_in_4bit=config.load_in_4bit,
+            dtype=config.dtype,
+            trust_remote_code=config.trust_remote_code,
+        )
+        generation_config = getattr(loaded.model, "generation_config", None)
+    else:  # the weights live in the engine; here only the tokenizer (we render and tokenize every prompt)
+        from c2kit.engines import load_tokenizer
+
+        tokenizer, identity, generation_config = load_tokenizer(
+            config.model, revision=config.revision, trust_remote_code=config.trust_remote_code, dtype=config.dtype)
+        loaded = LoadedModel(None, tokenizer, identity)
     if loaded.identity["is_tiny"]:
         print(f"NOTE: {config.model} is a {SMOKE_NOTICE}.")
-    generation_config = getattr(loaded.model, "generation_config", None)
     if config.use_generation_config:
         resolved, gen_record = generate_sampling(
             generation_config, top_k=config.top_k, repetition_penalty=config.repetition_penalty
@@ -157,10 +224,40 @@ def run_eval(
         opener_per=config.opener_per,
         num_paths=config.paths,
     )
-    batch_tokens = config.batch_tokens or default_batch_tokens(loaded.model)
+    engine = _open_engine(engine_settings, config, loaded)
+    try:
+        return _generate_and_score(config, out, cache_dir, progress, source, requests, judge, loaded, engine,
+                                   engine_settings, prompts, sampling, gen_record, chat_template_sha)
+    finally:
+        engine.close()
+
+
+def _open_engine(settings: EngineSettings, config: EvalConfig, loaded: LoadedModel):
+    if settings.is_default:
+        from c2kit.engines.transformers_engine import TransformersEngine
+
+        return TransformersEngine(loaded.model, loaded.tokenizer, batch_tokens=config.batch_tokens)
+    from c2kit.engines import open_engine
+
+    return open_engine(settings, model=config.model, tokenizer=loaded.tokenizer, revision=config.revision,
+                       dtype=config.dtype, trust_remote_code=config.trust_remote_code)
+
+
+def _generate_and_score(config, out, cache_dir, progress, source, requests, judge, loaded, engine, engine_settings,
+                        prompts, sampling, gen_record, chat_template_sha) -> CorrScores:
+    from c2kit.engines import chat_messages_probe, parity_probes
+
+    tokenizer = loaded.tokenizer
+    # Before a run: the engine must tokenize (and template) a sample of our prompts exactly as we do.
+    probes = parity_probes(tokenizer, prompts, sample=engine_settings.parity_sample, messages_of=chat_messages_probe(
+        requests, enabled=config.mode == "words" and not config.plain_template))
+    parity = engine.check_parity(probes)
+    batch_tokens = getattr(engine, "budget", None)
 
     run_config: dict[str, Any] = {
         **dataclasses.asdict(config),
+        REQUESTED_KEY: requested_settings(config),  # what claim_results_dir compares a later run against
+        "base_urls": engine_settings.record()["base_urls"],  # without credentials
         # Effective values (None in the config means "resolve from the model"; the record says from where).
         "top_k": sampling.top_k,
         "repetition_penalty": sampling.repetition_penalty,
@@ -175,6 +272,8 @@ def run_eval(
         "rows_skipped": dict(source.skipped),
         "smoke_model": loaded.identity["is_tiny"],
         "versions": library_versions(),
+        # ("engine" itself is the config's engine name, compared when a results directory is reused.)
+        "engine_info": {**engine_settings.record(), **engine.info(), "parity": parity},
     }
     # Written before generating, so an interrupted run's directory already says what it was running; the
     # scored files of an earlier run in the same directory go, so they are never read as this run's.
@@ -182,13 +281,12 @@ def run_eval(
         (out / name).unlink(missing_ok=True)
     merge_config(out, run_config)
 
-    cache = GenerationCache(
-        Path(cache_dir) if cache_dir else out / CACHE_DIR,
-        cache_key(loaded.identity, chat_template_sha, config.mode, sampling, config.opener_per),
-    )
-    continuations = generate_continuations(
-        loaded.model, tokenizer, prompts, sampling, batch_tokens=batch_tokens, cache=cache, progress=progress
-    )
+    key = cache_key(loaded.identity, chat_template_sha, config.mode, sampling, config.opener_per)
+    if engine.cache_identity() is not None:  # the transformers engine keeps the keys of earlier versions
+        key["engine"] = engine.cache_identity()
+    cache = GenerationCache(Path(cache_dir) if cache_dir else out / CACHE_DIR, key)
+    continuations = generate_with_engine(engine, prompts, sampling, cache=cache, progress=progress,
+                                         desc=f"generating ({engine.name})")
     # A prompt shared by all paths is keyed by path None; with opener_per="path" each path has its own.
     by_key = {(prompt.item_id, prompt.k, prompt.path): prompt for prompt in prompts}
     generations = []
@@ -201,16 +299,41 @@ def run_eval(
             "request": requests[c.item_id],
             "prefix": prompt.prefix,
             "prompt": prompt.prompt,
+            "prompt_sha256": prompt_sha256(prompt.prompt_ids),
             "continuation": c.text,
         })
     write_jsonl(out / GENERATIONS_FILE, generations)
 
-    judgments = judge_rows(judge, generations, [row["request"] for row in generations])
+    judgments = judge_rows(judge, generations, [row["request"] for row in generations], tokenizer=tokenizer)
+    extra = run_analyses(config, source.rows, prompts, loaded.model, tokenizer, judge, out, sampling=sampling,
+                         batch_tokens=batch_tokens, cache=cache, progress=progress)
+    groups, group_field = extra.pop("_groups", None), extra.pop("_group_field", None)
     run_config["judge_info"] = judge_record(judge)
-    scores = write_scored_results(out, judgments, judge=judge.name, config=run_config, notes=judge_notes(judge))
+    scores = write_scored_results(out, judgments, judge=judge.name, config=run_config, notes=judge_notes(judge),
+                                  extra=extra, groups=groups, group_field=group_field)
     if loaded.identity["is_tiny"]:
         print(f"NOTE: these scores come from a {SMOKE_NOTICE}.")
     return scores
+
+
+def run_analyses(config: EvalConfig, rows, prompts, model, tokenizer, judge, out: Path, **generation: Any
+                 ) -> dict[str, Any]:
+    """The analyses of a run that need its source rows, prompts or model: depth counts, groups, over-correction
+    (``_groups``/``_group_field`` are for :func:`write_scored_results` and are not written as they are)."""
+    from .depth import depth_counts
+    from .groups import default_group_field, item_groups
+
+    depth = depth_counts(prompts, [row.source_id for row in rows], config.ks, config.mode)
+    extra: dict[str, Any] = {"n_short_at_k": depth["n_short_at_k"], "short_items": depth["short_items"],
+                             "depth": {"unit": depth["unit"], "response_length": depth["response_length"]}}
+    field_name = config.group_by or default_group_field(rows)
+    if field_name:
+        extra["_groups"], extra["_group_field"] = item_groups(rows, field_name), field_name
+    if config.overcorrection:
+        from .overcorrection import run_overcorrection
+
+        extra["overcorrection"] = run_overcorrection(config, model, tokenizer, judge, out, **generation)
+    return extra
 
 
 def library_versions() -> dict[str, str | None]:

@@ -116,10 +116,57 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
             print(f"{len(rows)} disagreements written to {disagreements} for labelling (fill in 'label')")
     elif disagreements is not None:
         raise ValueError(f"{source}: no judgments.jsonl, so there is no stored judge to disagree with")
+    extra = _carried_analyses(source, out, judge_impl)
+    groups, group_field = _source_groups(source_config)
     notes += judge_notes(judge_impl)
     config = {**source_config, "judge": judge, "judge_info": judge_record(judge_impl),
               "rejudged_from": str(source.resolve())}
-    return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes)
+    return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes, extra=extra,
+                                groups=groups, group_field=group_field)
+
+
+def _carried_analyses(source: Path, out: Path, judge) -> dict[str, Any]:
+    """What a re-judged directory keeps of the source's analyses: the depth counts (judge-independent) as
+    they were, and the over-correction pass re-judged with the new judge."""
+    from c2kit.jsonio import read_json
+
+    from .overcorrection import OVERCORRECTION_DIR, overcorrection_block
+    from .results import SCORES_FILE
+
+    stored = read_json(source / SCORES_FILE) if (source / SCORES_FILE).is_file() else {}
+    extra = {key: stored[key] for key in ("n_short_at_k", "short_items", "depth") if key in stored}
+    benign = source / OVERCORRECTION_DIR / GENERATIONS_FILE
+    if benign.is_file() and "overcorrection" in stored:
+        rows = [record for _, record in read_jsonl(benign)]
+        judged = judge_rows(judge, rows, [row["request"] for row in rows])
+        (out / OVERCORRECTION_DIR).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(benign, out / OVERCORRECTION_DIR / GENERATIONS_FILE)
+        write_jsonl(out / OVERCORRECTION_DIR / JUDGMENTS_FILE, judged)
+        old = stored["overcorrection"]
+        kept = {key: old[key] for key in ("n_short_at_k", "skipped_empty_answers", "rows_skipped") if key in old}
+        extra["overcorrection"] = overcorrection_block(judged, judge=judge.name, prefix_source=old["prefix_source"],
+                                                       data=old["data"], extra=kept)
+    return extra
+
+
+def _source_groups(config: Mapping[str, Any]) -> tuple[dict[str, list[str]] | None, str | None]:
+    """The run's item groups (its --group-by, else harm categories where its data has them), or (None, None)
+    when the data cannot be read again here (e.g. a Hub dataset offline)."""
+    from .groups import default_group_field, item_groups
+
+    if "data" not in config:
+        return None, None
+    from c2kit.sources import load_source, parse_column_mapping
+
+    mapping = config.get("column_mapping")
+    try:
+        rows = load_source(config["data"], split=config.get("split") or "train",
+                           column_mapping=parse_column_mapping(mapping) if isinstance(mapping, str) else mapping,
+                           limit=config.get("limit")).rows
+    except Exception:  # the groups are an extra; re-judging must not fail because the data moved
+        return None, None
+    field_name = config.get("group_by") or default_group_field(rows)
+    return (item_groups(rows, field_name), field_name) if field_name else (None, None)
 
 
 def _disagreement_rows(generations, requests, judgments, stored, stored_name: str) -> list[dict[str, Any]]:
@@ -135,21 +182,46 @@ def _disagreement_rows(generations, requests, judgments, stored, stored_name: st
     return rows
 
 
-def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequence[str]) -> list[dict[str, Any]]:
-    """Judge generations rows (with the request of each) in batches, with a progress bar; returns judgments."""
+def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequence[str], *,
+               tokenizer: Any = None) -> list[dict[str, Any]]:
+    """Judge generations rows (with the request of each) in batches, with a progress bar; returns judgments.
+
+    Where the judge locates corrections (:mod:`c2kit.judges.locate`), corrected rows also get
+    ``correction_char``, ``correction_word`` and, with the evaluated model's ``tokenizer``, ``correction_token``;
+    where it gives harm verdicts (``last_harmful_response``, e.g. wildguard), rows get ``harmful_response``.
+    """
     from c2kit.judges import JudgeInput
+    from c2kit.judges.locate import can_locate, locate_corrections, token_position, word_position
 
     inputs = [JudgeInput(request=request, prefix=row["prefix"], continuation=row["continuation"],
                          prompt=row.get("prompt") or "")
               for row, request in zip(generations, requests, strict=True)]
     verdicts: list[bool] = []
+    positions: list[int | None] = []
+    harms: list[bool | None] = []
+    locates = can_locate(judge)
     with tqdm(total=len(inputs), desc=f"judging ({judge.name})", unit="path") as progress:
         for start in range(0, len(inputs), JUDGE_BATCH):
             batch = inputs[start:start + JUDGE_BATCH]
             verdicts += judge.judge(batch)
+            harm = getattr(judge, "last_harmful_response", None)
+            harms += list(harm) if harm is not None and len(harm) == len(batch) else [None] * len(batch)
+            positions += locate_corrections(judge, batch) if locates else [None] * len(batch)
             progress.update(len(batch))
-    return [{"item_id": row["item_id"], "k": row["k"], "path": row["path"], "judge": judge.name,
-             "corrected": bool(verdict)} for row, verdict in zip(generations, verdicts, strict=True)]
+    rows = []
+    for row, verdict, position, harmful in zip(generations, verdicts, positions, harms, strict=True):
+        judged = {"item_id": row["item_id"], "k": row["k"], "path": row["path"], "judge": judge.name,
+                  "corrected": bool(verdict)}
+        if verdict and position is not None:
+            text = row["continuation"]
+            judged["correction_char"] = int(position)
+            judged["correction_word"] = word_position(text, position)
+            if tokenizer is not None:
+                judged["correction_token"] = token_position(tokenizer, text, position)
+        if harmful is not None:
+            judged["harmful_response"] = bool(harmful)
+        rows.append(judged)
+    return rows
 
 
 def judge_record(judge) -> dict[str, Any]:

@@ -65,7 +65,8 @@ def fingerprint(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def make_manifest(settings: BuildSettings, plan: Plan, generator_identity: dict, template_sha: str) -> dict:
+def make_manifest(settings: BuildSettings, plan: Plan, generator_identity: dict, template_sha: str,
+                  engine=None) -> dict:
     """The build description written to ``build.json``; its fingerprint covers everything data-relevant."""
     import datasets
     import torch
@@ -80,6 +81,9 @@ def make_manifest(settings: BuildSettings, plan: Plan, generator_identity: dict,
         "chat_template_sha256": template_sha,
         "sampling": sampling,
     }
+    engine_identity = engine.cache_identity() if engine is not None else None
+    if engine_identity is not None:  # the default engine adds nothing: earlier builds keep their fingerprint
+        data["engine"] = engine_identity
     return {
         "format": 1,
         "fingerprint": fingerprint(data),
@@ -91,6 +95,7 @@ def make_manifest(settings: BuildSettings, plan: Plan, generator_identity: dict,
         "chunk_ids_sha256": [shards.ids_sha256([r.source_id for r in chunk]) for chunk in plan.chunks],
         "versions": {"transformers": transformers.__version__, "torch": torch.__version__,
                      "datasets": datasets.__version__},
+        **({"engine_info": {**settings.engine_settings().record(), **engine.info()}} if engine is not None else {}),
     }
 
 
@@ -119,9 +124,39 @@ def run_build(
     out = Path(out_dir)
     plan = prepare(settings)
     logger.info("selection: %d of %d rows kept", plan.stats.kept, plan.stats.rows_read)
-    generator = load_generator(settings)
+    engine_settings = settings.engine_settings()
+    if engine_settings.is_default:
+        generator = load_generator(settings)
+        from c2kit.engines.transformers_engine import TransformersEngine
+
+        engine = TransformersEngine(generator.model, generator.tokenizer, batch_tokens=settings.batch_tokens)
+    else:  # the weights live in the engine; here only the tokenizer (we render and tokenize every prompt)
+        from c2kit.engines import load_tokenizer, open_engine
+        from c2kit.models import LoadedModel
+
+        tokenizer, identity, _ = load_tokenizer(settings.generator, revision=settings.revision, dtype=settings.dtype,
+                                                trust_remote_code=settings.trust_remote_code)
+        generator = LoadedModel(None, tokenizer, identity)
+        engine = open_engine(engine_settings, model=settings.generator, tokenizer=tokenizer,
+                             revision=settings.revision, dtype=settings.dtype,
+                             trust_remote_code=settings.trust_remote_code)
+    try:
+        return _build_with(settings, out, plan, generator, engine, engine_settings, index, count, progress)
+    finally:
+        engine.close()
+
+
+def _build_with(settings, out, plan, generator, engine, engine_settings, index, count, progress) -> dict:
+    from c2kit.engines import chat_messages_probe, parity_probes
+    from c2_syn_dataset.synthesis import build_prompts
+
     template = resolve_chat_template(generator.tokenizer, settings.plain_template)
-    manifest = make_manifest(settings, plan, generator.identity, template_hash(template))
+    sample = plan.requests[:max(1, engine_settings.parity_sample // 5)]
+    engine.check_parity(parity_probes(
+        generator.tokenizer, build_prompts(generator.tokenizer, sample, template), sample=engine_settings.parity_sample,
+        messages_of=chat_messages_probe({r.source_id: r.request for r in sample}, enabled=not settings.plain_template)))
+    manifest = make_manifest(settings, plan, generator.identity, template_hash(template),
+                             engine=None if engine_settings.is_default else engine)
     shards.init_build_dir(out, manifest)
 
     chunks = plan.chunks
@@ -135,7 +170,7 @@ def run_build(
               desc=f"C2-Syn shard {index}/{count}", disable=not progress) as bar:
         for j in todo:
             ranked = synthesize(generator.model, generator.tokenizer, chunks[j], sampling, template=template,
-                                batch_tokens=settings.batch_tokens, cache=cache)
+                                batch_tokens=settings.batch_tokens, cache=cache, engine=engine)
             shards.write_part(out, j, ranked, manifest["fingerprint"])
             bar.update(len(chunks[j]))
     complete = all(shards.part_path(out, j).exists() for j in range(len(chunks)))

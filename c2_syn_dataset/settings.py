@@ -8,7 +8,11 @@ DEFAULT_MAX_NEW_TOKENS = 128  # paper
 DEFAULT_CHUNK_SIZE = 256  # requests per part file (x5 prompts per generate call plan)
 # Left out of the fingerprint: batch size and remote-code permission do not change the data, and the
 # source is identified by the hash of its content (so shards may read it from different paths).
-NON_DATA_SETTINGS = ("batch_tokens", "trust_remote_code", "source")
+NON_DATA_SETTINGS = ("batch_tokens", "trust_remote_code", "source",
+                     # The engine: what in it changes outputs joins the fingerprint as the engine's own identity
+                     # (c2kit.engines), and the default engine adds nothing, so earlier builds keep theirs.
+                     "engine", "base_urls", "max_concurrency", "api_key_env", "served_model", "vllm_python",
+                     "vllm_options")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,13 @@ class BuildSettings:
     plain_template: bool = False
     trust_remote_code: bool = False
     batch_tokens: int | None = None
+    engine: str = "transformers"  # c2kit.engines: transformers (default), vllm or openai
+    base_urls: tuple[str, ...] = ()
+    max_concurrency: int = 32
+    api_key_env: str = "OPENAI_API_KEY"  # the variable's name; the key is never stored
+    served_model: str | None = None
+    vllm_python: str | None = None
+    vllm_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Checked here, before a generator is loaded: a typo must not cost a model load.
@@ -45,8 +56,23 @@ class BuildSettings:
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
+    def engine_settings(self):
+        """The engine settings (validated; imports nothing heavy)."""
+        from c2kit.engines import EngineSettings
+
+        settings = EngineSettings(name=self.engine, base_urls=tuple(self.base_urls),
+                                  max_concurrency=self.max_concurrency, api_key_env=self.api_key_env,
+                                  served_model=self.served_model, vllm_python=self.vllm_python,
+                                  vllm_options=dict(self.vllm_options))
+        settings.check_model_options(adapter=self.adapter, load_in_4bit=self.load_in_4bit)
+        return settings
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        from c2kit.judges.openai_judge import public_url
+
+        record = asdict(self)
+        record["base_urls"] = [public_url(url) for url in self.base_urls]  # never user:password or a query
+        return record
 
     def data_dict(self) -> dict:
         """The settings that change the data."""

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from c2kit.gen_cache import GenerationCache
-from c2kit.generation import SamplingConfig, generate_continuations
+from c2kit.generation import SamplingConfig, generate_continuations, generate_with_engine
 from c2kit.prefill import PrefillPrompt, render_assistant_header, render_text_prefill
 
 from c2_syn_dataset.filtering import SynRequest
@@ -68,11 +68,18 @@ def synthesize(
     batch_tokens: int | None = None,
     cache: GenerationCache | None = None,
     progress: bool = False,
+    engine=None,
 ) -> pa.Table:
-    """Generate SR and SYN_1..4 for ``requests`` and return their ranked groups (RANKED_SCHEMA)."""
+    """Generate SR and SYN_1..4 for ``requests`` and return their ranked groups (RANKED_SCHEMA).
+
+    ``engine`` (:mod:`c2kit.engines`) generates instead of ``model`` when given."""
     prompts = build_prompts(tokenizer, requests, template)
-    continuations = generate_continuations(model, tokenizer, prompts, sampling, batch_tokens=batch_tokens,
-                                           cache=cache, progress=progress, desc="synthesizing")
+    if engine is not None:
+        continuations = generate_with_engine(engine, prompts, sampling, cache=cache, progress=progress,
+                                             desc=f"synthesizing ({engine.name})")
+    else:
+        continuations = generate_continuations(model, tokenizer, prompts, sampling, batch_tokens=batch_tokens,
+                                               cache=cache, progress=progress, desc="synthesizing")
     text = {(c.item_id, c.k): c.text for c in continuations}
     responses = []
     for request in requests:

@@ -1,5 +1,9 @@
 """Batched, seeded, resumable sampling of continuations for prefilled prompts.
 
+:func:`generate_with_engine` is the engine-independent driver (checks, cache, resume, batch loop, progress) used
+by C2-Eval, C2-Syn and the local judges; engines (:mod:`c2kit.engines`: transformers, vLLM, OpenAI-compatible
+servers) only sample. :func:`generate_continuations` is the transformers engine through it, described below.
+
 Throughput: every ``generate`` call samples ``num_paths`` continuations of many prompts at once
 (``num_return_sequences``), prompts are left-padded and grouped by length (longest first, so an
 out-of-memory error shows up in the first batch), and a batch is sized by *tokens in flight*,
@@ -287,6 +291,44 @@ def decode_new_text(tokenizer, sequences: torch.Tensor, prompt_length: int) -> l
     ]
 
 
+def decode_continuations(tokenizer, prompts_ids: Sequence[Sequence[int]], new_ids: Sequence[Sequence[int]]) -> list[str]:
+    """:func:`decode_new_text` for token-id lists of any lengths (what a server or vLLM returns).
+
+    The same rule, so a path generated as the same ids reads the same on every engine: the new ids are decoded
+    after the last prompt token, whose text is cut off again; special tokens (an end of turn) are skipped.
+    """
+    with_context = tokenizer.batch_decode([[p[-1], *n] for p, n in zip(prompts_ids, new_ids)], skip_special_tokens=True)
+    context = tokenizer.batch_decode([[p[-1]] for p in prompts_ids], skip_special_tokens=True)
+    new_alone = tokenizer.batch_decode([list(n) for n in new_ids], skip_special_tokens=True)
+    return [
+        full[len(head):] if full.startswith(head) else alone
+        for full, head, alone in zip(with_context, context, new_alone)
+    ]
+
+
+def prompt_sha256(prompt_ids: Sequence[int]) -> str:
+    """sha256 of the exact token ids a prompt sends (the hash ``generations.jsonl`` records per row).
+
+    It does not depend on the engine: the toolkit renders and tokenizes every prompt itself, and every engine
+    receives these ids. (:func:`~c2kit.gen_cache.prompt_fingerprint` is its first 16 hex digits.)
+    """
+    return hashlib.sha256(",".join(map(str, prompt_ids)).encode()).hexdigest()
+
+
+def path_seed(seed: int, item_id: str, k: int, path: int) -> int:
+    """A 31-bit per-request seed for engines that sample with their own RNG (vLLM, servers).
+
+    The first word of :func:`path_key`, so it is a pure function of (seed, item, k, path): one request per path
+    with this seed gives the same tokens alone, in any batch, after a resume, and across processes.
+    """
+    return path_key(seed, item_id, k, path)[0] & 0x7FFFFFFF
+
+
+class ReplanBatches(Exception):
+    """Raised by an engine's ``generate_batch`` after it lowered its budget (transformers: CUDA out of memory);
+    the driver plans the failed batch and the rest again and carries on."""
+
+
 def generate_continuations(
     model,
     tokenizer,
@@ -298,7 +340,30 @@ def generate_continuations(
     progress: bool = True,
     desc: str = "generating",
 ) -> list[Continuation]:
-    """``sampling.num_paths`` continuations per prompt, in prompt order then path order.
+    """``sampling.num_paths`` continuations per prompt with a transformers ``model``, in prompt order then path order.
+
+    The default engine (:class:`c2kit.engines.transformers_engine.TransformersEngine`) through
+    :func:`generate_with_engine`; see there for caching, resume and one-path prompts.
+    """
+    from c2kit.engines.transformers_engine import TransformersEngine
+
+    engine = TransformersEngine(model, tokenizer, batch_tokens=batch_tokens)
+    return generate_with_engine(engine, prompts, sampling, cache=cache, progress=progress, desc=desc)
+
+
+def generate_with_engine(
+    engine,
+    prompts: Sequence[PrefillPrompt],
+    sampling: SamplingConfig,
+    *,
+    cache: GenerationCache | None = None,
+    progress: bool = True,
+    desc: str = "generating",
+) -> list[Continuation]:
+    """``sampling.num_paths`` continuations per prompt through ``engine`` (:class:`c2kit.engines.Engine`).
+
+    What does not depend on the engine lives here: checks, the cache, resume, the batch loop and the progress
+    bar. The engine plans batches and samples them.
 
     A prompt with ``path`` set (``opener_per="path"``, see :func:`c2kit.prefill.build_prefills`) stands for that
     one path only: it is sampled once, with that path's random stream, and gives one continuation.
@@ -324,10 +389,9 @@ def generate_continuations(
             if texts is not None:
                 done[(item_id, k, path)] = texts
 
-    budget = batch_tokens or default_batch_tokens(model)
     # Plan over all prompts, then drop finished ones, so a resumed run meets the same batches.
     pending = [
-        [p for p in batch if (p.item_id, p.k, p.path) not in done] for batch in plan_batches(prompts, sampling, budget)
+        [p for p in batch if (p.item_id, p.k, p.path) not in done] for batch in engine.plan_batches(prompts, sampling)
     ]
     pending = [batch for batch in pending if batch]
     n_paths = {key: len(_paths_of(p, sampling)) for key, p in zip(keys, prompts)}
@@ -336,24 +400,10 @@ def generate_continuations(
     started, n_tokens = time.perf_counter(), 0
     while pending:
         batch = pending.pop(0)
-        rows = len(_paths_of(batch[0], sampling))  # sequences per prompt in this batch
         try:
-            texts, generated = _generate_batch(model, tokenizer, batch, sampling)
-        except torch.cuda.OutOfMemoryError as error:
-            if len(batch) == 1:
-                raise RuntimeError(
-                    f"out of memory generating {rows} paths of a single {len(batch[0].prompt_ids)}-token prompt; "
-                    "use fewer paths, fewer new tokens or --load-in-4bit"
-                ) from error
-            texts = None
-        if texts is None:
-            # Outside the except block: its traceback kept the failed batch's tensors alive.
-            torch.cuda.empty_cache()
-            # Halve what actually failed (the nominal budget may be far above it).
-            failed = _cost(len(batch[0].prompt_ids), len(batch), sampling, batch[0].path is not None)
-            budget = max(1, min(budget, failed) // 2)
-            logger.warning("out of memory with %d prompts per batch; retrying with batch_tokens=%d", len(batch), budget)
-            pending = plan_batches(batch + [p for rest in pending for p in rest], sampling, budget)
+            texts, generated = engine.generate_batch(batch, sampling)
+        except ReplanBatches:
+            pending = engine.plan_batches(batch + [p for rest in pending for p in rest], sampling)
             continue
         if cache is not None:
             cache.add(
@@ -364,7 +414,7 @@ def generate_continuations(
         for prompt, paths in zip(batch, texts):
             done[(prompt.item_id, prompt.k, prompt.path)] = paths
         n_tokens += generated
-        bar.update(len(batch) * rows)
+        bar.update(sum(len(_paths_of(p, sampling)) for p in batch))
         bar.set_postfix(tok_s=f"{n_tokens / (time.perf_counter() - started):.0f}", batch=len(batch))
     bar.close()
     return [

@@ -60,6 +60,9 @@ class PrefillPrompt:
     prompt: str  # rendered text (in tokens mode: decoded, for display only)
     prompt_ids: tuple[int, ...]  # the exact model input
     path: int | None = None
+    # Length of the whole answer the prefix is cut from, in the mode's unit (words of opener + response, or
+    # response tokens): below k, the item is "short" at k (words mode keeps the whole text, tokens mode skips it).
+    response_length: int | None = None
 
 
 def pick_opener(item_id: str, seed: int) -> str:
@@ -124,8 +127,9 @@ def render_assistant_header(tokenizer, request: str, template: str) -> str:
     return render_text_prefill(tokenizer, request, sentinel, template)[: -len(sentinel)]
 
 
-def token_prefixes(tokenizer, request: str, response: str, template: str, ks: Sequence[int]) -> list[tuple[str, str, tuple[int, ...]]]:
-    """``tokens`` mode: for each k, (prefix text, rendered text, prompt ids) with the first k response tokens.
+def token_prefixes(tokenizer, request: str, response: str, template: str, ks: Sequence[int]) -> list[tuple[str, str, tuple[int, ...]] | None]:
+    """``tokens`` mode: for each k, (prefix text, rendered text, prompt ids) with the first k response tokens,
+    or ``None`` where the response has fewer than k tokens (:func:`response_token_count` says how many).
 
     The whole response is rendered and tokenized in context, and the prompt is cut after the k-th token
     that overlaps the response. So the ids are exactly what the model would see for the full answer,
@@ -140,9 +144,20 @@ def token_prefixes(tokenizer, request: str, response: str, template: str, ks: Se
     first = next(index for index, (_, end) in enumerate(offsets) if end > start)
     results = []
     for k in ks:
+        if first + k > len(ids):  # fewer than k response tokens: skipped at this k, never silently truncated
+            results.append(None)
+            continue
         prompt_ids = tuple(ids[: first + k])
         results.append((tokenizer.decode(ids[first : first + k]), tokenizer.decode(prompt_ids), prompt_ids))
     return results
+
+
+def response_token_count(tokenizer, request: str, response: str, template: str) -> int:
+    """Tokens of the response in the rendered full answer (what ``tokens`` mode cuts k of)."""
+    text = render_text_prefill(tokenizer, request, response.strip(), template)
+    start = len(text) - len(response.strip())
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    return sum(1 for _, end in offsets if end > start)
 
 
 def build_prefills(
@@ -161,6 +176,11 @@ def build_prefills(
     With ``opener_per="path"`` (``words`` mode only) every one of the ``num_paths`` paths of an (item, k) gets
     its own opener and so its own prompt: ``num_paths`` prompts per (item, k), in path order, each with ``path``
     set.
+
+    Items shorter than k: in ``words`` mode the prefix is the whole opener + response (the paper's rule) and the
+    prompt is still made; in ``tokens`` mode no prompt is made for that (item, k). Either way each prompt's
+    ``response_length`` says how long the whole answer is, and :func:`c2_eval_metric.depth.depth_counts` counts
+    the short items per k.
     """
     if mode not in PREFIX_MODES:
         raise ValueError(f"prefix mode {mode!r} is not one of {PREFIX_MODES}")
@@ -177,18 +197,24 @@ def build_prefills(
         if opener_per == "path":
             for k in ks:
                 for path in range(num_paths):
-                    prefix = words_prefix(response, k, pick_path_opener(item_id, k, path, seed))
+                    opener = pick_path_opener(item_id, k, path, seed)
+                    prefix = words_prefix(response, k, opener)
                     text = render_text_prefill(tokenizer, request, prefix, template)
                     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-                    prompts.append(PrefillPrompt(item_id, k, prefix, text, tuple(ids), path))
+                    prompts.append(PrefillPrompt(item_id, k, prefix, text, tuple(ids), path,
+                                                 len(f"{opener} {response}".split())))
         elif mode == "words":
             opener = pick_opener(item_id, seed)
             for k in ks:
                 prefix = words_prefix(response, k, opener)
                 text = render_text_prefill(tokenizer, request, prefix, template)
                 ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-                prompts.append(PrefillPrompt(item_id, k, prefix, text, tuple(ids)))
+                prompts.append(PrefillPrompt(item_id, k, prefix, text, tuple(ids),
+                                             response_length=len(f"{opener} {response}".split())))
         else:
-            for k, (prefix, text, ids) in zip(ks, token_prefixes(tokenizer, request, response, template, ks)):
-                prompts.append(PrefillPrompt(item_id, k, prefix, text, ids))
+            length = response_token_count(tokenizer, request, response, template)
+            for k, cut in zip(ks, token_prefixes(tokenizer, request, response, template, ks)):
+                if cut is not None:
+                    prefix, text, ids = cut
+                    prompts.append(PrefillPrompt(item_id, k, prefix, text, ids, response_length=length))
     return prompts

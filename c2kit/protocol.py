@@ -42,6 +42,8 @@ TRIGGERS: tuple[str, ...] = (
 
 # C2-Eval defaults (paper protocol).
 DEFAULT_KS: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80)
+# Default k values of `tokens` mode (depth curves, deeper-alignment style): log-spaced up to 500 tokens.
+DEFAULT_TOKEN_KS: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 500)
 DEFAULT_PATHS = 20
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_TOP_P = 0.7

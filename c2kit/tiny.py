@@ -67,11 +67,16 @@ def build_tiny_chat_model(
     num_layers: int = 2,
     vocab_size: int = 2048,
     seed: int = 0,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
 ) -> Path:
     """Write a tiny random-weight Llama chat model and its tokenizer to ``out_dir``; return the path.
 
-    Idempotent: an existing tiny model in ``out_dir`` is reused.
+    Idempotent: an existing tiny model in ``out_dir`` is reused. The default shape has head_dim 16; vLLM's CPU
+    attention needs head_dim 32, 64, 80, ... (e.g. ``hidden_size=128, num_heads=2``: head_dim 64).
     """
+    if hidden_size % num_heads or num_heads % num_kv_heads:
+        raise ValueError("hidden_size must be a multiple of num_heads, and num_heads of num_kv_heads")
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -84,8 +89,8 @@ def build_tiny_chat_model(
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
         num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
         max_position_embeddings=1024,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -99,5 +104,6 @@ def build_tiny_chat_model(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    (out / MARKER).write_text(json.dumps({"hidden_size": hidden_size, "num_layers": num_layers, "seed": seed}))
+    (out / MARKER).write_text(json.dumps({"hidden_size": hidden_size, "num_layers": num_layers, "seed": seed,
+                                             "num_heads": num_heads, "num_kv_heads": num_kv_heads}))
     return out

@@ -22,5 +22,5 @@ $C2 train --config training/profiles/tiny-cpu.yaml --dataset "$OUT/c2-syn-demo" 
     --rank_pairs 1-5,2-5,3-5,4-5 --eval --no-progress
 
 echo "== Done. Outputs in $OUT/: c2-syn/ (dataset + card), c2-syn-demo/ (refusal-completed pairs),"
-echo "   train/ (adapter, logs, metrics.json), train/eval/difference.json (adapter - base, 95% interval),"
+echo "   train/ (adapter, logs, metrics.json), train/eval/compare/comparison.json (adapter - base, 95% interval, p),"
 echo "   train/eval/{base,adapter}/ (C2-Eval results) and train/eval/compare/ (table + corr_at_k.png)."

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from answer_models import build_answer_model
 
 from c2kit.judges import JudgeInput, load_judge
 from c2kit.judges.hf_judge import (
@@ -33,51 +34,6 @@ WG_LINES = {  # WildGuard answer lines as single added tokens, so the automaton 
     "harm_no": "Harmful response: no",
     "harm_yes": "Harmful response: yes",
 }
-
-
-def build_answer_model(out: Path, base_dir: str, answer: str, added: tuple[str, ...] = (), *, template: str | None = None) -> str:
-    """A tiny Llama whose greedy continuation of any prompt is ``answer`` followed by end of turn."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from c2kit.tiny import MARKER
-
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    if added:
-        tokenizer.add_tokens(list(added))
-    if template is not None:
-        tokenizer.chat_template = template
-    ids = tokenizer.encode(answer, add_special_tokens=False)
-    assert tokenizer.decode(ids) == answer, "the tokenizer must spell the answer exactly"
-    assert len(set(ids)) == len(ids) and len(ids) + 1 <= 32, "answer tokens must be distinct (automaton states)"
-    eos = tokenizer.eos_token_id
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=4096, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None, tie_word_embeddings=False,
-    )
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():
-        for layer in model.model.layers:
-            layer.self_attn.o_proj.weight.zero_()
-            layer.mlp.down_proj.weight.zero_()
-        embed = model.model.embed_tokens.weight
-        embed.zero_()
-        embed[:, 0] = 1.0  # state 0: any token that is not part of the answer (the prompt)
-        for state, token in enumerate(ids, start=1):
-            embed[token].zero_()
-            embed[token, state] = 1.0
-        head = model.lm_head.weight
-        head.zero_()
-        for state, next_token in enumerate(ids + [eos]):
-            head[next_token, state] = 10.0
-    model.generation_config.eos_token_id = eos
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / MARKER).write_text("{}")
-    return str(out)
 
 
 @pytest.fixture(scope="module")

@@ -231,7 +231,8 @@ def test_write_scored_results(tmp_path):
                                   config={"judge": "test-judge", "adapter": None})
 
     assert scores.corr_at_k[10] == pytest.approx(0.625)
-    assert json.loads((tmp_path / "scores.json").read_text()) == scores.to_json()
+    assert json.loads((tmp_path / "scores.json").read_text()) == {**scores.to_json(),
+                                                                  "n_items_at_k": {"10": 2, "20": 3}}
     assert [row for _, row in read_jsonl(tmp_path / "judgments.jsonl")] == judgments
     # config.json is merged, not replaced.
     assert json.loads((tmp_path / "config.json").read_text()) == {"model": "org/chat-model", "paths": 4,

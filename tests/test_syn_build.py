@@ -114,6 +114,36 @@ def test_load_dataset_offline(reference, tmp_path, monkeypatch):
     assert "| kept | 6 |" in card and "| left out by --limit | 494 |" in card and "testing only" in card
 
 
+
+def test_terminal_shows_the_cards_statistics_and_a_path_that_loads_anywhere(reference, tiny_model_dir, tmp_path,
+                                                                             capsys):
+    """The build's and the merge's tables include 'SR generated empty' as the card does; the hint is a path."""
+    import shutil
+
+    copy = tmp_path / "c2-syn"
+    shutil.copytree(reference, copy)  # every part is done: the CLI only merges again
+    capsys.readouterr()
+    assert main(cli_args(tiny_model_dir, copy)) == 0
+    printed = capsys.readouterr().out
+    card = (copy / "README.md").read_text(encoding="utf-8")
+    table = [line for line in printed.splitlines() if line.startswith("|")]
+    assert any(line.startswith("| SR generated empty (kept) |") for line in table)
+    assert all(line in card.splitlines() for line in table)  # the same rows as the card's
+    assert f"load_dataset({str(copy.resolve())!r}, 'pairs')" in printed
+
+    assert main(["syn", "merge", str(copy), "--out", str(tmp_path / "merged")]) == 0
+    printed = capsys.readouterr().out
+    assert "| SR generated empty (kept) |" in printed and str((tmp_path / "merged").resolve()) in printed
+
+
+def test_local_card_loads_by_path_and_warns_about_the_bare_name(reference):
+    """A bare load_dataset("c2-syn") is a Hub id to datasets (offline: any cached copy of that name)."""
+    card = (reference / "README.md").read_text(encoding="utf-8")
+    assert 'load_dataset("./c2-syn", "pairs", split="train")' in card
+    assert 'load_dataset("c2-syn", "pairs"' not in card
+    assert "silently serves the copy it cached under that name" in card
+
+
 def test_same_seed_same_data(reference, settings, tmp_path):
     result = run_build(settings, tmp_path / "again", progress=False)
     assert result["merged"] and result["n_pairs"] == 90

@@ -121,7 +121,7 @@ def test_adapter_course_corrects_more_than_its_base(run):
     generations = [json.loads(line) for line in (run.out / "eval" / "adapter" / "generations.jsonl").open()]
     assert sum("cannot help" in g["continuation"] or "cannot provide" in g["continuation"]
                for g in generations) >= 0.2 * len(generations)
-    difference = json.loads((run.out / "eval" / "difference.json").read_text())
+    difference = comparison["runs"][1]["paired_vs_first"]
     assert difference["corr_mean_diff"] == pytest.approx(scores["adapter"]["corr_mean"] - scores["base"]["corr_mean"])
     low, high = difference["ci95"]
     assert low <= difference["corr_mean_diff"] <= high and low > 0 and difference["n_items"] == 10

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 
-from c2kit.cli.options import add_model_options, add_source_options, positive_int
+from c2kit.cli.options import add_engine_options, add_model_options, add_source_options, engine_kwargs, positive_int
 from c2kit.presets import PRESET_HELP, preset_names
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
@@ -23,7 +24,35 @@ def _ks(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"--ks must be comma-separated integers, got {text!r}") from None
     if not ks or any(k <= 0 for k in ks):
         raise argparse.ArgumentTypeError(f"--ks must list positive integers, got {text!r}")
+    repeated = sorted({k for k in ks if ks.count(k) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"--ks lists {', '.join(map(str, repeated))} more than once ({text!r}); "
+                                         "give each prefix length once")
     return ks
+
+
+def _temperature(text: str) -> float:
+    value = _finite_float(text, "--temperature")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--temperature must be > 0 (sampling), got {text!r}")
+    return value
+
+
+def _top_p(text: str) -> float:
+    value = _finite_float(text, "--top-p")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"--top-p must be in (0, 1], got {text!r}")
+    return value
+
+
+def _finite_float(text: str, flag: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{flag} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{flag} must be a finite number, got {text!r}")
+    return value
 
 
 def add_parser(subparsers) -> None:
@@ -42,6 +71,7 @@ def add_parser(subparsers) -> None:
                      help="benchmark source: 'c2eval-500' (shipped, default), a .jsonl/.parquet/.csv file or a Hub dataset id")
     add_source_options(run)
     add_model_options(run, "--model")
+    add_engine_options(run)
     run.set_defaults(load_in_4bit=None, dtype=None)  # None: not given (see PRESETTABLE)
     run.add_argument("--no-load-in-4bit", dest="load_in_4bit", action="store_false",
                      help="load in the checkpoint's precision even where --preset asks for 4-bit")
@@ -49,7 +79,8 @@ def add_parser(subparsers) -> None:
                      help="a bundle of settings; flags given explicitly win over it. "
                      + "; ".join(f"{name}: {text}" for name, text in PRESET_HELP.items()))
     run.add_argument("--limit", type=positive_int, help="evaluate only the first N items")
-    run.add_argument("--ks", type=_ks, help="prefix lengths (default: 10,20,...,80)")
+    run.add_argument("--ks", type=_ks, help="prefix lengths (default: 10,20,...,80; in --mode tokens 8,16,32,64,128,"
+                     "256,500, log-spaced; items shorter than k are counted per k and, in tokens mode, skipped there)")
     run.add_argument("--paths", type=positive_int, help="sampled continuations per (item, k) (default: 20)")
     run.add_argument("--mode", choices=["words", "tokens"],
                      help="prefix in whitespace words with an opener (paper, default) or in model tokens")
@@ -58,8 +89,8 @@ def add_parser(subparsers) -> None:
                      "official code (--preset paper)")
     run.add_argument("--judge", default="keyword", help="'keyword' (offline, default) or 'openai:MODEL' (OPENAI_API_KEY, OPENAI_BASE_URL)")
     run.add_argument("--seed", type=int, default=0, help="seed for openers and sampling (default: 0)")
-    run.add_argument("--temperature", type=float, help=f"sampling temperature (default: {DEFAULT_TEMPERATURE})")
-    run.add_argument("--top-p", type=float, help=f"nucleus sampling threshold (default: {DEFAULT_TOP_P})")
+    run.add_argument("--temperature", type=_temperature, help=f"sampling temperature (default: {DEFAULT_TEMPERATURE})")
+    run.add_argument("--top-p", type=_top_p, help=f"nucleus sampling threshold (default: {DEFAULT_TOP_P})")
     run.add_argument("--top-k", type=int,
                      help="top-k sampling, 0 = off (default: off; with --use-generation-config the model's own, "
                      "else 50)")
@@ -72,7 +103,24 @@ def add_parser(subparsers) -> None:
                      help=f"tokens per continuation (default: {DEFAULT_MAX_NEW_TOKENS})")
     run.add_argument("--cache-dir", help="generation cache (default: OUT/cache); runs one after another with the "
                      "same model and settings reuse its finished work (one writer at a time)")
-    run.add_argument("--out", required=True, help="results directory")
+    run.add_argument("--group-by", metavar="FIELD",
+                     help="also score each group of items by this source column (default: harm_category where the "
+                     "source has PKU-SafeRLHF's response_*_harm_category); FIELD or response_<h>_FIELD of the harmful "
+                     "response")
+    run.add_argument("--overcorrection", action="store_true",
+                     help="also measure over-correction: the same procedure on benign requests with benign answer "
+                     "prefixes (lower is better), reported beside Corr_mean")
+    run.add_argument("--benign-data", metavar="FILE",
+                     help="benign (request, answer) rows for --overcorrection: JSONL/CSV/Parquet with 'request' and "
+                     "'answer' (default: the bundled benign-c2 set, 100 rows, CC BY 4.0)")
+    run.add_argument("--benign-limit", type=positive_int, help="use only the first N benign rows")
+    run.add_argument("--prefix-source", choices=["shipped", "on-policy"], default="shipped",
+                     help="benign prefixes for --overcorrection: the data's answers (default) or the model's own "
+                     "greedy answer (on-policy)")
+    run.add_argument("--out", required=True, help="results directory (new, or a run with the same settings: "
+                     "it resumes)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the results of another run in --out (without it, such a directory is refused)")
     run.set_defaults(handler=_run)
 
     score = commands.add_parser(
@@ -119,9 +167,15 @@ def _run(args: argparse.Namespace) -> int:
         batch_tokens=args.batch_tokens,
         plain_template=args.plain_template,
         trust_remote_code=args.trust_remote_code,
+        group_by=args.group_by,
+        overcorrection=args.overcorrection or args.benign_data is not None or args.prefix_source != "shipped",
+        benign_data=args.benign_data,
+        benign_limit=args.benign_limit,
+        prefix_source=args.prefix_source,
+        **engine_kwargs(args),
         **explicit,
     )
-    scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir)
+    scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir, overwrite=args.overwrite)
     print(scores.to_markdown())
     print(f"results written to {args.out}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from c2_syn_dataset.settings import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_NEW_TOKENS, BuildSettings, parse_shard
-from c2kit.cli.options import add_model_options, add_source_options, positive_int
+from c2kit.cli.options import add_engine_options, add_model_options, add_source_options, engine_kwargs, positive_int
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -35,6 +35,7 @@ def add_parser(subparsers) -> None:
                        "meta-llama/Llama-2-7b-chat-hf")
     add_source_options(build)
     add_model_options(build, "--generator")
+    add_engine_options(build)
     build.add_argument("--limit", type=positive_int, help="keep the first N requests that pass the filter (paper: 50000)")
     build.add_argument("--whole-word", action="store_true",
                        help="question filter on whole words how/what/How/What (paper: substring)")
@@ -85,12 +86,14 @@ def _build(args: argparse.Namespace) -> int:
         plain_template=args.plain_template,
         trust_remote_code=args.trust_remote_code,
         batch_tokens=args.batch_tokens,
+        **engine_kwargs(args),
     )
     result = run_build(settings, args.out, shard=args.shard, progress=not args.no_progress)
-    print(result["selection"].to_markdown())
+    # Once merged, the card's table (with 'SR generated empty'); a shard alone has only the selection.
+    print(result["table"] if result["merged"] else result["selection"].to_markdown())
     if result["merged"]:
         print(f"{result['n_requests']:,} requests, {result['n_pairs']:,} pairs written to {args.out} "
-              f"(load with datasets.load_dataset({str(args.out)!r}, 'pairs'))")
+              f"(load with {_load_hint(args.out)})")
     else:
         index, count = args.shard
         print(f"shard {index}/{count} done ({result['chunks'][0]} of {result['chunks'][1]} chunks); when every "
@@ -103,5 +106,15 @@ def _merge(args: argparse.Namespace) -> int:
 
     summary = merge_build(args.dirs, args.out)
     out = args.out or args.dirs[0]
-    print(f"{summary['n_requests']:,} requests, {summary['n_pairs']:,} pairs written to {out}")
+    print(summary["table"])
+    print(f"{summary['n_requests']:,} requests, {summary['n_pairs']:,} pairs written to {out} "
+          f"(load with {_load_hint(out)})")
     return 0
+
+
+def _load_hint(out: str) -> str:
+    """How to load the build from anywhere: by its absolute path (a bare folder name is a Hub id to datasets,
+    found only from its parent folder, and offline answered from whatever was cached under that name)."""
+    from pathlib import Path
+
+    return f"datasets.load_dataset({str(Path(out).resolve())!r}, 'pairs')"

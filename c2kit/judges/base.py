@@ -42,6 +42,12 @@ class Judge(ABC):
     def judge(self, inputs: Sequence[JudgeInput]) -> list[bool]:
         """Return one verdict per input, in order (True = course-corrected)."""
 
+    def locate(self, inputs: Sequence[JudgeInput]) -> list[int | None] | None:
+        """Where each correction starts: the character offset in ``continuation`` (None where not corrected),
+        or ``None`` for a judge that cannot tell (the default). Used for correction latency
+        (:mod:`c2_eval_metric.latency`); override in judges that know the position."""
+        return None
+
     def info(self) -> dict[str, Any]:
         """Settings that determine the verdicts, for ``config.json`` and cards (override to add more)."""
         return {"name": self.name}

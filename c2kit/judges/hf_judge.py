@@ -94,6 +94,12 @@ _COMMON_OPTIONS: dict[str, _Option] = {
     "max_new_tokens": _Option("int", "tokens the judge may answer with (greedy)"),
     "batch_tokens": _Option("int", "tokens in flight per generate call (default: from free GPU memory)"),
     "trust_remote_code": _Option("bool", "run the model repository's own code (off unless asked for)"),
+    # Engines (c2kit.engines, docs/engines.md): where the judge model runs.
+    "engine": _Option("choice", "what generates the answers", ("transformers", "vllm", "openai")),
+    "base_url": _Option("str", "engine=openai: server address(es), comma-separated (no '?' or '&' in them)"),
+    "max_concurrency": _Option("int", "engine=openai: requests in flight"),
+    "served_model": _Option("str", "engine=openai: the server's name for the judge model"),
+    "vllm_python": _Option("str", "engine=vllm: an interpreter with vLLM, run as a worker"),
 }
 HF_OPTIONS: dict[str, _Option] = {
     "question": _Option("choice", "which yes/no question to ask", tuple(QUESTIONS)),
@@ -213,6 +219,11 @@ class LocalModelJudge(Judge):
         batch_tokens: int | None = None,
         trust_remote_code: bool = False,
         progress: bool = True,
+        engine: str = "transformers",
+        base_url: str | None = None,
+        max_concurrency: int | None = None,
+        served_model: str | None = None,
+        vllm_python: str | None = None,
     ) -> None:
         if not model:
             raise ValueError(f"the {self.kind} judge needs a model id or a local directory")
@@ -220,8 +231,14 @@ class LocalModelJudge(Judge):
             raise ValueError("max_new_tokens and batch_tokens must be at least 1")
         if dtype not in DTYPES:
             raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
+        from c2kit.engines import DEFAULT_MAX_CONCURRENCY, EngineSettings
         from c2kit.generation import SamplingConfig
 
+        self.engine_settings = EngineSettings(name=engine, base_urls=(base_url,) if base_url else (),
+                                              max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
+                                              served_model=served_model, vllm_python=vllm_python)
+        self.engine_settings.check_model_options(adapter=None, load_in_4bit=load_in_4bit)
+        self._engine = None  # a non-default engine, opened with the tokenizer (its identity is in the cache key)
         self.model_id = model
         self.load_in_4bit = load_in_4bit
         self.dtype = dtype
@@ -308,6 +325,13 @@ class LocalModelJudge(Judge):
             "chat_template_sha256": self._template_sha256,
             "sampling": self.sampling.as_dict(),
         }
+        if not self.engine_settings.is_default:  # the default engine keeps the keys of earlier versions
+            from c2kit.engines import open_engine
+
+            self._engine = open_engine(self.engine_settings, model=self.model_id, tokenizer=self._tokenizer,
+                                       revision=self.revision, dtype=self.dtype,
+                                       trust_remote_code=self.trust_remote_code)
+            key["engine"] = self._engine.cache_identity()
         self._cache = GenerationCache(self.cache_root, key)
 
     def _after_tokenizer(self) -> None:
@@ -360,7 +384,18 @@ class LocalModelJudge(Judge):
         prompts = list(unique.values())
         todo = [p for p in prompts if self._cache.lookup(p.item_id, 0, prompt_fingerprint(p.prompt_ids), 1) is None]
         answers: dict[str, str] = {}
-        if todo:
+        if todo and self._engine is not None:
+            from c2kit.engines import parity_probes
+            from c2kit.generation import generate_with_engine
+
+            if not self._engine.parity.get("checked"):
+                self._engine.check_parity(parity_probes(self._tokenizer, prompts,
+                                                        sample=self.engine_settings.parity_sample))
+            continuations = generate_with_engine(self._engine, prompts, self.sampling, cache=self._cache,
+                                                 progress=self.progress, desc=f"judging ({self.name})")
+            self.n_generated += len(todo)
+            answers = {c.item_id: c.text for c in continuations}
+        elif todo:
             loaded = self._load_model()
             continuations = generate_continuations(
                 loaded.model, loaded.tokenizer, prompts, self.sampling, batch_tokens=self.batch_tokens,
@@ -395,6 +430,7 @@ class LocalModelJudge(Judge):
             "dtype": self.dtype,
             "trust_remote_code": self.trust_remote_code,
             "chat_template_sha256": self._template_sha256,
+            **({} if self._engine is None else {"engine": {**self.engine_settings.record(), **self._engine.info()}}),
         }
 
     def __repr__(self) -> str:

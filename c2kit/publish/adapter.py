@@ -362,6 +362,21 @@ def _comparison_rows(adapter: AdapterDir) -> list[dict[str, str]]:
     ]
 
 
+def _overcorrection_rows(adapter: AdapterDir) -> list[dict[str, str]]:
+    """One row per evaluated run that measured over-correction (c2_eval_metric.overcorrection), from its scores.json."""
+    from c2_eval_metric.overcorrection import format_rate
+
+    rows = []
+    for name, what in (("base", "base model (before)"), ("adapter", "with this adapter (after)")):
+        run = adapter.evals.get(name)
+        block = _read_json(run.path / SCORES_FILE, what="scores").get("overcorrection") if run else None
+        if block:
+            rows.append({"run": what, "rate": format_rate(block), "corr_mean": format_percent(run.scores.corr_mean),
+                         "n_items": str(block["n_items"]), "source": block.get("prefix_source", "shipped"),
+                         "data": str(block.get("data", "")), "file": f"{EVAL_DIR}/{name}/{SCORES_FILE}"})
+    return rows
+
+
 def _peft_summary(config: dict[str, Any]) -> str:
     parts = [str(config.get("peft_type", "LORA"))]
     for key in ("r", "lora_alpha", "lora_dropout"):
@@ -408,6 +423,7 @@ def adapter_card(
         base_model=base_model,
         dataset_id=dataset_id,
         comparison_rows=_comparison_rows(adapter),
+        overcorrection_rows=_overcorrection_rows(adapter),
         adapter_only_rows=score_rows(after.scores) if after and len(adapter.evals) == 1 else [],
         base_scores_file=f"{EVAL_DIR}/base/{SCORES_FILE}",
         adapter_scores_file=f"{EVAL_DIR}/adapter/{SCORES_FILE}",

