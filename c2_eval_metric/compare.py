@@ -25,6 +25,10 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     """
     if not dirs:
         raise ValueError("compare needs at least one results directory")
+    out = Path(out_dir)
+    for d in dirs:  # the comparison's plot and files must never replace a run's own
+        if Path(d).resolve() == out.resolve():
+            raise ValueError(f"--out {out} is one of the compared runs; write the comparison to another folder")
     runs = [(Path(d), read_scores(d)) for d in dirs]  # fails first, before anything is written
     labels = comparison_labels([d for d, _ in runs])
     gamed = [label for label, (d, scores) in zip(labels, runs)
@@ -39,7 +43,6 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     if gamed:
         table += f"\n\n**Caution ({', '.join(gamed)}):** {KEYWORD_GAMING_CAVEAT}"
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / COMPARISON_MD).write_text(table + "\n", encoding="utf-8")
     write_json(out / COMPARISON_JSON, {
@@ -47,6 +50,7 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
                   **({"paired_vs_first": paired[i][0], "paired_note": paired[i][1]} if i else {})}
                  for i, (label, (d, scores)) in enumerate(zip(labels, runs))],
         "caveats": [{"runs": gamed, "text": KEYWORD_GAMING_CAVEAT}] if gamed else [],
+        "warnings": comparability_warnings(list(zip(labels, (scores for _, scores in runs)))),
     })
     legend = [f"{label}: Δ Corr_mean vs {labels[0]} {format_difference(paired[i][0])} pts" if i and paired[i][0]
               else label for i, label in enumerate(labels)]
@@ -56,8 +60,15 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
                          "Δ: paired difference from the first run, percentage points)",
                    significant={legend[i]: _significant_ks(paired[i][0]) for i in range(1, len(runs))},
                    n_items_at_k={legend[i]: _n_items_at_k(d) for i, (d, _) in enumerate(runs)},
-                   footnote=f"Caution: {SHORT_GAMING_CAVEAT}" if gamed else None)
+                   footnote=_plot_footnote(labels, runs, gamed))
     return table
+
+
+def _plot_footnote(labels: Sequence[str], runs: Sequence[tuple[Path, CorrScores]], gamed: Sequence[str]) -> str | None:
+    notes = [warning.split(";")[0] for warning in comparability_warnings(list(zip(labels, (s for _, s in runs))))]
+    if gamed:
+        notes.append(SHORT_GAMING_CAVEAT)
+    return "Caution: " + "; ".join(notes) if notes else None
 
 
 def paired_vs_first(dirs: Sequence[str | Path]) -> list[tuple[dict | None, str | None]]:
@@ -197,12 +208,29 @@ def render_table(runs: Sequence[tuple[str, CorrScores]]) -> str:
     lines.append("| items × paths | " + " | ".join(f"{s.n_items} × {s.paths}" for _, s in runs) + " |")
     lines.append("")
     lines.append("Corr@k in %, with the 95% item-bootstrap interval in brackets.")
-    judges = {scores.judge for _, scores in runs}
-    if len(judges) > 1:
-        lines.append(f"**Warning:** the runs were judged by different judges ({', '.join(sorted(judges))}); "
-                     "their numbers are not directly comparable. Re-judge with `c2 eval score --results DIR "
-                     "--judge J` to compare under one judge.")
+    lines += [f"**Warning:** {warning}" for warning in comparability_warnings(runs)]
     return "\n".join(lines)
+
+
+def comparability_warnings(runs: Sequence[tuple[str, CorrScores]]) -> list[str]:
+    """What makes the runs' numbers not directly comparable: other judges, other k values, other item counts."""
+    warnings = []
+    judges = sorted({scores.judge for _, scores in runs})
+    if len(judges) > 1:
+        warnings.append(f"the runs were judged by different judges ({', '.join(judges)}); their numbers are not "
+                        "directly comparable. Re-judge with `c2 eval score --results DIR --judge J` to compare "
+                        "under one judge.")
+    k_sets = {tuple(sorted(scores.corr_at_k)) for _, scores in runs}
+    if len(k_sets) > 1:
+        shown = "; ".join(f"{label}: {', '.join(map(str, sorted(scores.corr_at_k)))}" for label, scores in runs)
+        warnings.append(f"the runs cover different k values ({shown}); Corr_mean averages over each run's own "
+                        "k values, so compare Corr_mean only over the same ones.")
+    n_items = {scores.n_items for _, scores in runs}
+    if len(n_items) > 1:
+        shown = "; ".join(f"{label}: {scores.n_items}" for label, scores in runs)
+        warnings.append(f"the runs stand on different numbers of items ({shown}); their scores are means over "
+                        "different items.")
+    return warnings
 
 
 def _cell(value: float, bounds: tuple[float, float]) -> str:

@@ -42,7 +42,10 @@ def test_compare_two_runs(two_runs, tmp_path):
     assert lines[5].startswith("| **Corr_mean** | **31.2 [") and "| **54.2 [" in lines[5]
     assert lines[6] == "| judge | `keyword-v1` | `keyword-v1` |"
     assert lines[7] == "| items × paths | 2 × 4 | 2 × 4 |"
-    assert "Warning" not in table
+    # The base skipped k=30, so the two Corr_means average different k values: said, not hidden.
+    assert ("**Warning:** the runs cover different k values (org/base-chat: 10, 20; org/c2-dpo-adapter: 10, 20, "
+            "30)") in table
+    assert "judged by different judges" not in table and "numbers of items" not in table
 
     assert (out / "comparison.md").read_text() == table + "\n"
     data = json.loads((out / "comparison.json").read_text())
@@ -61,6 +64,19 @@ def test_compare_labels_and_judge_warning(tmp_path):
     table = compare_runs([a, b, c], out_dir=tmp_path / "cmp")
     assert table.splitlines()[0] == "| k | m (seed0) | m (seed1) | llm-judged |"
     assert "Warning:** the runs were judged by different judges (keyword-v1, openai:gpt-4o)" in table
+
+
+def test_compare_warns_about_other_item_counts_and_never_writes_into_a_run(tmp_path):
+    a = _run_dir(tmp_path / "a", {10: [1, 2]}, config={"model": "m1"})
+    b = _run_dir(tmp_path / "b", {10: [1, 2, 3]}, config={"model": "m2"})
+    table = compare_runs([a, b], out_dir=tmp_path / "cmp")
+    assert "**Warning:** the runs stand on different numbers of items (m1: 2; m2: 3)" in table
+    data = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert any("different numbers of items" in warning for warning in data["warnings"])
+    own_plot = (a / "corr_at_k.png").read_bytes()
+    with pytest.raises(ValueError, match="is one of the compared runs"):
+        compare_runs([a, b], out_dir=a)
+    assert (a / "corr_at_k.png").read_bytes() == own_plot
 
 
 def test_local_models_are_labelled_by_directory_name(tmp_path):
