@@ -22,7 +22,7 @@ from c2kit.generation import SamplingConfig, cache_key, prompt_sha256
 from c2kit.judges import load_judge
 from c2kit.generation import generate_with_engine
 from c2kit.models import LoadedModel, load_model_and_tokenizer
-from c2kit.prefill import OPENER_PER, build_prefills, resolve_chat_template, template_hash
+from c2kit.prefill import OPENER_PER, build_prefills, drop_overlong, resolve_chat_template, template_hash
 from c2kit.presets import TRANSFORMERS_DEFAULT_TOP_K, generate_sampling, generation_config_record, resolve_preset
 from c2kit.protocol import DEFAULT_KS, DEFAULT_TOKEN_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from c2kit.sources import BUNDLED_C2EVAL, load_source, parse_column_mapping
@@ -224,12 +224,38 @@ def run_eval(
         opener_per=config.opener_per,
         num_paths=config.paths,
     )
+    prompts = _fitting_prompts(prompts, config, loaded, out, sampling.max_new_tokens)
     engine = _open_engine(engine_settings, config, loaded)
     try:
         return _generate_and_score(config, out, cache_dir, progress, source, requests, judge, loaded, engine,
                                    engine_settings, prompts, sampling, gen_record, chat_template_sha)
     finally:
         engine.close()
+
+
+def _fitting_prompts(prompts, config: EvalConfig, loaded: LoadedModel, out: Path, max_new_tokens: int) -> list:
+    """The prompts that fit the model's context; the others are counted per k in config.json and printed."""
+    from c2kit.models import context_window
+
+    if loaded.model is not None:
+        model_config = loaded.model.config
+    else:  # an engine holds the weights: read the window from the model's config
+        from transformers import AutoConfig
+
+        model_config = AutoConfig.from_pretrained(config.model, revision=config.revision,
+                                                  trust_remote_code=config.trust_remote_code)
+    window = context_window(model_config, loaded.tokenizer)
+    kept, dropped = drop_overlong(prompts, window, max_new_tokens)
+    if dropped:
+        counts = {str(k): len(items) for k, items in sorted(dropped.items())}
+        first_k = min(dropped)
+        print(f"left out (prompt + {max_new_tokens} new tokens > the model's {window} positions): "
+              + ", ".join(f"k={k}: {n} item(s)" for k, n in counts.items())
+              + f"; e.g. item {dropped[first_k][0]!r} at k={first_k}")
+        merge_config(out, {"too_long_for_context": {"context_window": window, "items_per_k": counts}})
+    if not kept:
+        raise ValueError(f"no prompt fits the model's {window} positions with {max_new_tokens} new tokens")
+    return kept
 
 
 def _open_engine(settings: EngineSettings, config: EvalConfig, loaded: LoadedModel):

@@ -117,6 +117,18 @@ def pin_cpu_4bit_kernels(model) -> int:
     return pinned
 
 
+def context_window(model_config, tokenizer=None) -> int | None:
+    """Positions the model can attend to (``max_position_embeddings`` and the like), else the tokenizer's
+    ``model_max_length`` when it is a real limit; ``None`` when neither says."""
+    config = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < 10**9 else None
+
+
 def _input_device_type(model) -> str:
     return model.get_input_embeddings().weight.device.type
 

@@ -218,3 +218,22 @@ def build_prefills(
                     prefix, text, ids = cut
                     prompts.append(PrefillPrompt(item_id, k, prefix, text, ids, response_length=length))
     return prompts
+
+
+def drop_overlong(prompts: Sequence[PrefillPrompt], context_window: int | None,
+                  max_new_tokens: int) -> tuple[list[PrefillPrompt], dict[int, list[str]]]:
+    """Prompts that fit the model's context with room for ``max_new_tokens``, and those that don't, by k.
+
+    A prompt longer than the model's positions would hang or fail deep inside generation (a 400K-token
+    request against 1,024 positions); such (item, k) prompts are left out and counted, never truncated
+    (cutting the request or the prefix would change the item).
+    """
+    if not context_window:
+        return list(prompts), {}
+    kept, dropped = [], {}
+    for prompt in prompts:
+        if len(prompt.prompt_ids) + max_new_tokens <= context_window:
+            kept.append(prompt)
+        elif prompt.item_id not in dropped.setdefault(prompt.k, []):
+            dropped[prompt.k].append(prompt.item_id)
+    return kept, dropped

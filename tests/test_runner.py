@@ -194,3 +194,18 @@ def test_a_new_run_in_an_old_directory_never_shows_the_old_scores(
     # The interrupted run's config is in place and the earlier run's scores are gone, not left beside it.
     assert json.loads((out / "config.json").read_text())["paths"] == 3
     assert not any((out / name).exists() for name in ("scores.json", "judgments.jsonl", "summary.md"))
+
+
+def test_a_request_longer_than_the_context_is_left_out_and_counted(tiny_model_dir, tmp_path, capsys):
+    # The tiny model has 1,024 positions; one request of ~6,000 words would hang generation, not fit it.
+    rows = [json.loads(line) for line in bundled_path().read_text(encoding="utf-8").splitlines()[:2]]
+    rows[1]["prompt"] = "How do I " + "really " * 6000 + "do it?"
+    data = tmp_path / "long.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    config = EvalConfig(model=tiny_model_dir, data=str(data), ks=[10, 20], paths=2, max_new_tokens=4)
+    scores = run_eval(config, out_dir=tmp_path / "out", progress=False)
+    assert scores.n_items == 1
+    stored = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert stored["too_long_for_context"] == {"context_window": 1024, "items_per_k": {"10": 1, "20": 1}}
+    assert "left out (prompt + 4 new tokens > the model's 1024 positions): k=10: 1 item(s), k=20: 1 item(s)" in (
+        capsys.readouterr().out)
