@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -72,8 +73,17 @@ class SamplingConfig:
             raise ValueError("num_paths and max_new_tokens must be at least 1")
         if not self.do_sample and self.num_paths != 1:
             raise ValueError("greedy decoding (do_sample=False) gives one path per prompt; set num_paths=1")
-        if self.temperature <= 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ValueError("need temperature > 0, 0 < top_p <= 1 and top_k >= 0")
+        problems = []
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            problems.append(f"temperature must be a finite number > 0, got {self.temperature!r}")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"top_p must be in (0, 1], got {self.top_p!r}")
+        if self.top_k < 0:
+            problems.append(f"top_k must be >= 0 (0: off), got {self.top_k!r}")
+        if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
+            problems.append(f"repetition_penalty must be a finite number > 0, got {self.repetition_penalty!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def as_dict(self) -> dict:
         return asdict(self)

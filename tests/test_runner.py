@@ -154,8 +154,10 @@ def test_no_usable_rows_is_a_clear_error(tiny_model_dir, tmp_path):
 
 
 def test_bad_sampling_settings_fail_before_loading(tmp_path):
-    with pytest.raises(ValueError, match="top_p"):
+    with pytest.raises(ValueError, match=r"^top_p must be in \(0, 1\], got 1.5$"):
         run_eval(EvalConfig(model="does-not-matter", top_p=1.5), out_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"^temperature must be a finite number > 0, got inf$"):
+        run_eval(EvalConfig(model="does-not-matter", temperature=float("inf")), out_dir=tmp_path, progress=False)
 
 
 def test_tokens_mode_run_and_a_bad_judge_fails_before_generating(tiny_model_dir, data_file, tmp_path, monkeypatch):
