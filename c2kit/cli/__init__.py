@@ -12,6 +12,7 @@ import os
 import sys
 
 from c2kit import __version__
+from c2kit.cli.quiet import quiet_library_noise
 from c2kit.judges.base import JudgeError
 
 COMMAND_MODULES = (
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_library_noise()
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
