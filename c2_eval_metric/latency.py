@@ -71,6 +71,13 @@ def bootstrap_median(values: Sequence[float], items: Sequence[str], *, n_bootstr
     return float(low), float(high)
 
 
+def _located_by(judge: str) -> str:
+    from c2kit.judges.locate import locator_for
+
+    locator = locator_for(judge) or judge
+    return f"`{judge}` itself" if locator == judge else f"{locator}, for the paths `{judge}` judged corrected"
+
+
 def latency_markdown(block: Mapping[str, Any] | None, judge: str, n_corrected: int = 0) -> str:
     """Summary section: median latency per k with its interval and what it stands on (or why there is none)."""
     lines = ["## Correction latency", ""]
@@ -84,7 +91,8 @@ def latency_markdown(block: Mapping[str, Any] | None, judge: str, n_corrected: i
     units = block["units"]
     lines += ["Where the correction starts in the continuation, counted in "
               + " and ".join(units) + " before it (0 = the continuation opens with it): median over the paths "
-              f"judged corrected whose correction `{judge}` located, 95% item-bootstrap interval.", "",
+              f"judged corrected whose correction was located (by {_located_by(judge)}), 95% item-bootstrap "
+              "interval.", "",
               "| k | " + " | ".join(f"median {unit} [95% CI]" for unit in units) + " | located / corrected paths "
               "| items |", "|---:|" + ":---:|" * len(units) + "---:|---:|"]
     for k, entry in block["by_k"].items():

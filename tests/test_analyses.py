@@ -140,8 +140,12 @@ def test_latency_positions_on_labelled_continuations(tiny_tokenizer):
     before = LABELLED[1][0][:31].rstrip()
     assert rows[1]["correction_token"] == len(tiny_tokenizer(before, add_special_tokens=False)["input_ids"])
     assert rows[0]["correction_token"] == 0 and "correction_token" not in rows[2]
-    # A judge that cannot locate (an LLM judge's yes/no) adds no positions.
-    assert "correction_char" not in judge_rows(_FixedJudge([True]), generations[:1], ["r"])[0]
+    # A model judge answers yes/no only: the paths it judges corrected are located by keyword-v3's phrases,
+    # and a path where no phrase is found stays unlocated.
+    model_judged = judge_rows(_FixedJudge([True, True, True]), generations, ["r"] * 3)
+    assert [row.get("correction_char") for row in model_judged] == [0, 31, None]
+    assert "correction_char" not in judge_rows(_FixedJudge([False]), generations[:1], ["r"])[0]
+    assert "correction_char" not in judge_rows(load_judge("keyword-v2"), generations[:1], ["r"])[0]
 
 
 def test_latency_medians_by_hand(tmp_path):

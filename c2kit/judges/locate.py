@@ -3,7 +3,9 @@
 A judge that knows the position implements :meth:`Judge.locate`. The keyword judge ``keyword-v3`` knows it
 without a change to its class: its decisive match (:func:`c2kit.judges.keyword.correction_start`, the start of
 the last uninterrupted correction) is used here. Model judges (``openai:``, ``hf:``, ``wildguard``) answer yes or
-no only and do not locate; ``keyword-v2`` is frozen as it was. Runs judged by those report no latency, and say so.
+no only: for the paths they judge corrected, the correction is located by keyword-v3's phrases in the same way,
+and a path where no phrase is found stays unlocated (the latency tables show located / corrected paths, so the
+coverage is visible). ``keyword-v2`` is frozen as it was and does not locate.
 
 Positions become counts into the continuation: words = whitespace-separated words that start before the
 correction; tokens = tokens of the continuation (re-tokenized with the evaluated model's tokenizer, offsets
@@ -26,9 +28,21 @@ def locate_corrections(judge: Judge, inputs: Sequence[JudgeInput]) -> list[int |
         return list(found)
     from c2kit.judges import keyword
 
-    if type(judge) is keyword.KeywordJudge:
-        return [keyword.correction_start(item.continuation) for item in inputs]
-    return None
+    if locator_for(judge.name) is None:
+        return None
+    return [keyword.correction_start(item.continuation) for item in inputs]
+
+
+def locator_for(judge_name: str) -> str | None:
+    """What locates corrections for this judge: the judge itself, keyword-v3's phrases, or nothing (None)."""
+    from c2kit.judges import keyword
+    from c2kit.judges.caveats import is_keyword_judge
+
+    if judge_name == keyword.NAME:
+        return judge_name
+    if is_keyword_judge(judge_name):  # another keyword version: its own list decided, not v3's
+        return None
+    return f"{keyword.NAME} phrases"
 
 
 def can_locate(judge: Judge) -> bool:
