@@ -252,6 +252,24 @@ def test_results_dry_run_equals_upload_and_loads_back(hub, capsys, tmp_path, res
 
 
 
+def test_results_upload_carries_the_latency_plot_and_the_overcorrection_run(hub, capsys, tmp_path, results_dir):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(results_dir, run)
+    (run / "latency_by_k.png").write_bytes((run / "corr_at_k.png").read_bytes())
+    (run / "overcorrection").mkdir()
+    for name in ("generations.jsonl", "judgments.jsonl", "scores.json"):
+        (run / "overcorrection" / name).write_text("{}\n")
+    preview = tmp_path / "preview"
+    code, out = publish(capsys, "results", str(run), "--repo-id", "org/c2-results", "--dry-run",
+                        "--preview-dir", str(preview))
+    assert code == 0, out
+    staged = {str(p.relative_to(preview)) for p in preview.rglob("*") if p.is_file()}
+    assert {"latency_by_k.png", "overcorrection/generations.jsonl", "overcorrection/judgments.jsonl",
+            "overcorrection/scores.json"} <= staged
+
+
 def test_results_card_of_a_smoke_run_says_so(hub, capsys, tmp_path, results_dir):
     from c2kit.publish.cards import SMOKE_NOTICE, SMOKE_TAG
 

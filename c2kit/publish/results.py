@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from c2_eval_metric.corr import CorrScores, compute_corr
+from c2_eval_metric.latency import LATENCY_PLOT
+from c2_eval_metric.overcorrection import OVERCORRECTION_DIR
 from c2_eval_metric.results import (
     CONFIG_FILE,
     GENERATIONS_FILE,
@@ -47,7 +49,9 @@ from .local_paths import collect_local_paths, run_plot
 
 GENERATION_FIELDS = ("item_id", "k", "path", "prefix", "prompt", "continuation")
 REQUIRED_FILES = (SCORES_FILE, CONFIG_FILE, GENERATIONS_FILE, JUDGMENTS_FILE)
-OPTIONAL_FILES = (SUMMARY_FILE, PLOT_FILE)
+OPTIONAL_FILES = (SUMMARY_FILE, PLOT_FILE, LATENCY_PLOT,
+                  # the over-correction run's own files (c2 eval run --overcorrection)
+                  *(f"{OVERCORRECTION_DIR}/{name}" for name in (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE)))
 TOLERANCE = 1e-9  # recomputed scores must match scores.json to float precision
 
 
