@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from c2kit.cli import main
 from c2kit.models import load_model_and_tokenizer
+
+PROFILE = Path(__file__).resolve().parent.parent / "training" / "profiles" / "tiny-cpu.yaml"
 
 
 def _run(argv, capsys) -> tuple[int, str]:
@@ -163,3 +166,13 @@ def test_bad_sampling_flags_are_named_before_anything_loads(tiny_model_dir, tmp_
     code, err = _run(["eval", "run", "--model", tiny_model_dir, "--out", str(tmp_path / "o"), *flags], capsys)
     assert code == 2 and message in _one_line(err)
     assert not (tmp_path / "o").exists()  # refused while parsing: no model loaded, nothing written
+
+
+def test_typo_in_the_training_base_model_is_one_line_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "llama-base").mkdir(parents=True)
+    code, err = _run(["train", "--config", str(PROFILE), "--model_name_or_path", "runs/llama-bse",
+                      "--dataset", "runs/missing-data", "--output_dir", str(tmp_path / "out")], capsys)
+    line = _one_line(err)
+    assert code == 2 and "model 'runs/llama-bse': no such local model folder" in line
+    assert "did you mean 'runs/llama-base'?" in line and not (tmp_path / "out").exists()

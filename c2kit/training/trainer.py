@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from c2kit.jsonio import read_json, write_json, write_jsonl
-from c2kit.training.config import ConfigError, TrainConfig, load_config, save_config, training_differences
+from c2kit.training.config import TINY_MODEL, ConfigError, TrainConfig, load_config, save_config, training_differences
+from c2kit.models import check_model
 from c2kit.training.data import DataError, load_pairs, pairs_fingerprint, split_pairs, to_dpo_format
 from c2kit.training.model import load_base_model, load_tokenizer, lora_config, resolve_base_model
 from c2kit.training.precision import Precision, cast_trainable_params_to_fp32, resolve_precision
@@ -141,6 +142,8 @@ def _jsonl_logger(path: Path):
 def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     """Train (or resume, or reuse a finished run) and write everything to ``config.output_dir``."""
     out = Path(config.output_dir)
+    if config.model_name_or_path != TINY_MODEL:  # a mistyped path or an unfetchable id: one line, before any work
+        check_model(config.model_name_or_path, config.revision)
     checkpoint, incomplete = find_checkpoints(out)
     previous = _previous_run(out, config, has_progress=checkpoint is not None)
     pairs = load_pairs(config.dataset, config_name=config.dataset_config, split=config.dataset_split,
