@@ -87,12 +87,7 @@ class EvalConfig:
 
     def engine_settings(self) -> EngineSettings:
         """The engine settings (validated: e.g. ``--engine openai`` without ``--base-url`` is an error)."""
-        settings = EngineSettings(name=self.engine, base_urls=tuple(self.base_urls),
-                                  max_concurrency=self.max_concurrency, api_key_env=self.api_key_env,
-                                  served_model=self.served_model, vllm_python=self.vllm_python,
-                                  vllm_options=dict(self.vllm_options))
-        settings.check_model_options(adapter=self.adapter, load_in_4bit=self.load_in_4bit)
-        return settings
+        return EngineSettings.of(self)
     # Analyses (docs/metric.md): per-group breakdown by a source column (None: harm_category when the source
     # has it), and the over-correction pass on benign requests.
     group_by: str | None = None

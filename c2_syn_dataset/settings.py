@@ -60,12 +60,7 @@ class BuildSettings:
         """The engine settings (validated; imports nothing heavy)."""
         from c2kit.engines import EngineSettings
 
-        settings = EngineSettings(name=self.engine, base_urls=tuple(self.base_urls),
-                                  max_concurrency=self.max_concurrency, api_key_env=self.api_key_env,
-                                  served_model=self.served_model, vllm_python=self.vllm_python,
-                                  vllm_options=dict(self.vllm_options))
-        settings.check_model_options(adapter=self.adapter, load_in_4bit=self.load_in_4bit)
-        return settings
+        return EngineSettings.of(self)
 
     def to_dict(self) -> dict:
         from c2kit.judges.openai_judge import public_url

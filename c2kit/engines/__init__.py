@@ -73,6 +73,17 @@ class EngineSettings:
         if self.max_concurrency < 1 or self.max_attempts < 1 or self.timeout <= 0 or self.parity_sample < 0:
             raise ValueError("max_concurrency and max_attempts must be at least 1, timeout > 0, parity_sample >= 0")
 
+    @classmethod
+    def of(cls, settings: Any) -> "EngineSettings":
+        """The checked engine settings of a run's config (``EvalConfig``, ``BuildSettings``): its ``engine``,
+        ``base_urls``, ... fields, with the options only the transformers engine has refused up front."""
+        engine = cls(name=settings.engine, base_urls=tuple(settings.base_urls),
+                     max_concurrency=settings.max_concurrency, api_key_env=settings.api_key_env,
+                     served_model=settings.served_model, vllm_python=settings.vllm_python,
+                     vllm_options=dict(settings.vllm_options))
+        engine.check_model_options(adapter=settings.adapter, load_in_4bit=settings.load_in_4bit)
+        return engine
+
     @property
     def is_default(self) -> bool:
         return self.name == "transformers"
