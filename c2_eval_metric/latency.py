@@ -66,7 +66,11 @@ def bootstrap_median(values: Sequence[float], items: Sequence[str], *, n_bootstr
     path_weights = weights[:, item_codes].astype(float)  # each path weighs as often as its item was drawn
     cumulative = np.cumsum(path_weights, axis=1)
     half = cumulative[:, -1:] / 2
-    medians = sorted_values[np.argmax(cumulative >= half, axis=1)]  # weighted lower median
+    # The median of the resampled paths, defined as np.median defines it (the point estimate): the mean of the
+    # two middle values when their count is even, so the estimate always lies inside its own interval.
+    lower = sorted_values[np.argmax(cumulative >= half, axis=1)]
+    upper = sorted_values[np.argmax(cumulative > half, axis=1)]
+    medians = (lower + upper) / 2
     low, high = np.percentile(medians, [2.5, 97.5])
     return float(low), float(high)
 
@@ -117,8 +121,8 @@ def plot_latency(runs: Sequence[tuple[str, Mapping[str, Any]]], path: str | Path
         ks = [int(k) for k in block["by_k"]]
         entries = list(block["by_k"].values())
         medians = [entry[f"median_{unit}"] for entry in entries]
-        lows = [m - entry[f"ci95_{unit}"][0] for m, entry in zip(medians, entries)]
-        highs = [entry[f"ci95_{unit}"][1] - m for m, entry in zip(medians, entries)]
+        lows = [max(0.0, m - entry[f"ci95_{unit}"][0]) for m, entry in zip(medians, entries)]
+        highs = [max(0.0, entry[f"ci95_{unit}"][1] - m) for m, entry in zip(medians, entries)]
         container = axes.errorbar(ks, medians, yerr=[lows, highs], marker="o", capsize=3, label=label)
         for k, median, entry in zip(ks, medians, entries):
             axes.annotate(f"n={entry['n_paths']}", (k, median), textcoords="offset points", xytext=(4, 4),

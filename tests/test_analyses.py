@@ -419,3 +419,24 @@ def test_rejudged_run_keeps_its_analyses(runs, tmp_path):
     assert scores["n_short_at_k"] == {"10": 0, "20": 0}
     assert "latency" not in scores  # keyword-v2 does not locate corrections
     assert "does not say where a correction starts" in (tmp_path / "summary.md").read_text()
+
+
+def test_latency_median_lies_inside_its_interval_and_plots(tmp_path):
+    import random
+
+    import numpy as np
+
+    from c2_eval_metric.latency import plot_latency
+
+    # One item, two paths at 0 and 10 words: the median is 5, and every resample of the one item gives 5 too.
+    assert bootstrap_median([0, 10], ["a", "a"]) == (5.0, 5.0)
+    rng = random.Random(1)
+    for _ in range(200):  # small random cases: the point estimate is always inside its interval
+        values = [rng.randint(0, 12) for _ in range(rng.randint(1, 6))]
+        items = [rng.choice("abc") for _ in values]
+        low, high = bootstrap_median(values, items, n_bootstrap=200)
+        assert low <= float(np.median(values)) <= high
+    rows = [{"item_id": "a", "k": 10, "path": p, "judge": "keyword-v3", "corrected": True, "correction_char": w,
+             "correction_word": w} for p, w in enumerate([0, 10])]
+    block = compute_latency(rows)
+    assert plot_latency([("run", block)], tmp_path / "latency.png", judge="keyword-v3").is_file()
