@@ -230,3 +230,16 @@ def test_c2_eval_run_through_a_server_gives_the_same_prompt_hashes(tiny_model_di
         if path.is_file():
             assert b"sk-from-env" not in path.read_bytes()
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["engine_info"]["name"] == "transformers"
+
+
+def test_an_engine_failure_through_the_cli_is_one_line_with_exit_2(tiny_model_dir, tmp_path, capsys):
+    from transformers import AutoTokenizer
+
+    from c2kit.cli import main
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    with FakeCompletionsServer(tokenizer, model=tiny_model_dir, tokenize_offset=1) as server:  # parity fails
+        code = main(["eval", "run", "--model", tiny_model_dir, "--limit", "1", "--ks", "10", "--paths", "1",
+                     "--engine", "openai", "--base-url", server.url, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("c2 eval: error: ") and "127.0.0.1" in err[0]

@@ -13,6 +13,7 @@ import sys
 
 from c2kit import __version__
 from c2kit.cli.quiet import quiet_library_noise
+from c2kit.engines.base import EngineError
 from c2kit.judges.base import JudgeError
 
 COMMAND_MODULES = (
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished work is saved and the run resumes where it stopped", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, JudgeError) as error:
+    except (ValueError, FileNotFoundError, JudgeError, EngineError) as error:
         # Bad input (a source row, a template, a setting): the library's message names the file, row or
         # field, a judge's its endpoint; a traceback would only bury it. C2_TRACEBACK=1 shows it for debugging.
         if os.environ.get("C2_TRACEBACK"):
