@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,9 @@ def claim_results_dir(results_dir: str | Path, settings: Mapping[str, Any], *, o
                          "to replace it")
     for name in (CONFIG_FILE, *SCORED_FILES):
         (out / name).unlink(missing_ok=True)
+    from .overcorrection import OVERCORRECTION_DIR  # its own results, also the old run's (a lazy import: it imports us)
+
+    shutil.rmtree(out / OVERCORRECTION_DIR, ignore_errors=True)
 
 
 def _jsonable(value: Any) -> Any:

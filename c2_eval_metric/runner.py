@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from c2kit.gen_cache import GenerationCache
+from c2kit.locks import DirectoryLock
 from c2kit.jsonio import write_jsonl
 from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY, EngineSettings
 from c2kit.generation import SamplingConfig, cache_key, prompt_sha256
@@ -158,8 +159,17 @@ def run_eval(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config.check()  # validates the settings before anything is loaded
-    claim_results_dir(out, requested_settings(config), overwrite=overwrite)
+    # One run per results directory: a second one would delete the first one's files while it still works.
+    lock = DirectoryLock(out, "results directory", name=".lock", advice=" or choose another --out")
+    try:
+        claim_results_dir(out, requested_settings(config), overwrite=overwrite)
+        return _run_in(out, config, cache_dir, progress)
+    finally:
+        lock.release()
 
+
+def _run_in(out: Path, config: EvalConfig, cache_dir: str | Path | None, progress: bool) -> CorrScores:
+    """The run itself, in a claimed and locked results directory."""
     mapping = config.column_mapping
     source = load_source(
         config.data,

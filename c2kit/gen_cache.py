@@ -22,7 +22,6 @@ doing all the work twice. The lock dies with its process, so a killed run never 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from c2kit.jsonio import write_json
+from c2kit.locks import DirectoryLock
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ KEY_FILE = "key.json"
 ROWS_FILE = "rows.jsonl"
 LOCK_FILE = "lock"
 ROW_FIELDS = {"item_id": str, "k": int, "path": int, "prompt_sha256": str, "text": str}
-_OPEN_LOCKS: dict[Path, list] = {}  # lock file -> [fd, users]: caches of one process share their directory's lock
 
 
 class CacheError(ValueError):
@@ -84,43 +83,16 @@ class GenerationCache:
         self.dir = Path(path) / key_hash(self.key)
         self.file = self.dir / ROWS_FILE
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock_file: Path | None = None
-        self._lock()
+        self._lock = DirectoryLock(self.dir, "generation cache", name=LOCK_FILE,
+                                   advice=" (this run would then reuse its work) or give another --cache-dir")
         self._check_key_file()
         self._rows: dict[tuple[str, int, int], CachedRow] = {}
         self._load()
 
     def close(self) -> None:
         """Release this cache's hold on the directory lock (also done when the object is collected)."""
-        lock_file, self._lock_file = getattr(self, "_lock_file", None), None
-        held = _OPEN_LOCKS.get(lock_file) if lock_file is not None else None
-        if held is not None:
-            held[1] -= 1
-            if held[1] == 0:
-                os.close(held[0])  # closing the descriptor releases the flock
-                del _OPEN_LOCKS[lock_file]
+        self._lock.release()
 
-    def __del__(self) -> None:
-        self.close()
-
-    def _lock(self) -> None:
-        lock_file = (self.dir / LOCK_FILE).resolve()
-        if lock_file in _OPEN_LOCKS:  # this process already holds it (e.g. a resumed run in one session)
-            _OPEN_LOCKS[lock_file][1] += 1
-        else:
-            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                raise CacheError(f"{self.dir}: the generation cache is in use by another run (pid {holder}); "
-                                 "wait for it to finish (this run would then reuse its work) or give another "
-                                 "--cache-dir") from None
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-            _OPEN_LOCKS[lock_file] = [fd, 1]
-        self._lock_file = lock_file
 
     def __len__(self) -> int:
         return len(self._rows)

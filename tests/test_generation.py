@@ -378,8 +378,8 @@ def test_a_second_process_on_the_same_cache_is_refused(tmp_path):
 
     cache = GenerationCache(tmp_path, KEY)  # this process holds the cache
     script = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
-              "from c2kit.gen_cache import GenerationCache, CacheError\n"
-              f"try:\n    GenerationCache({str(tmp_path)!r}, {KEY!r})\nexcept CacheError as e:\n    print(e)")
+              "from c2kit.gen_cache import GenerationCache\n"
+              f"try:\n    GenerationCache({str(tmp_path)!r}, {KEY!r})\nexcept ValueError as e:\n    print(e)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert f"in use by another run (pid {os.getpid()})" in result.stdout
     assert GenerationCache(tmp_path, KEY).dir == cache.dir  # the same process may open it again

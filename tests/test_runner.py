@@ -211,3 +211,21 @@ def test_a_request_longer_than_the_context_is_left_out_and_counted(tiny_model_di
     assert stored["too_long_for_context"] == {"context_window": 1024, "items_per_k": {"10": 1, "20": 1}}
     assert "left out (prompt + 4 new tokens > the model's 1024 positions): k=10: 1 item(s), k=20: 1 item(s)" in (
         capsys.readouterr().out)
+
+
+def test_a_second_run_on_the_same_results_directory_is_refused(tiny_model_dir, data_file, tmp_path):
+    import subprocess
+    import sys
+
+    from c2kit.locks import DirectoryLock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    held = DirectoryLock(out, "results directory", name=".lock")  # as a run in progress holds it
+    script = ("import sys\nfrom c2_eval_metric.runner import EvalConfig, run_eval\n"
+              f"try:\n    run_eval(EvalConfig(model={tiny_model_dir!r}), out_dir={str(out)!r})\n"
+              "except ValueError as e:\n    print(e)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "the results directory is in use by another run (pid" in result.stdout
+    assert not (out / "config.json").exists()  # refused before touching anything
+    held.release()
