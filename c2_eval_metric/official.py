@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from c2kit.jsonio import read_jsonl, write_jsonl
+from c2kit.judges.registry import public_spec
 from c2kit.protocol import OPENERS
 
 from .corr import CorrScores, format_interval, format_percent
@@ -434,7 +435,7 @@ def score_official(path: str | Path, *, out_dir: str | Path, judge: str) -> Corr
     }
     notes = [_pooled_note(pooled)] + _recovery_notes(report, assigned, Path(path).name) + judge_notes(judge_impl)
     print("\n\n".join(notes))
-    config = {"source": "official", "official_file": str(Path(path).resolve()), "judge": judge,
+    config = {"source": "official", "official_file": str(Path(path).resolve()), "judge": public_spec(judge),
               "judge_info": judge_record(judge_impl), "official_recovery": report}
     judgments = [{"item_id": row["item_id"], "k": row["k"], "path": row["path"], "judge": judge_impl.name,
                   "corrected": row["corrected"]} for row in assigned]

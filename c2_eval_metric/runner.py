@@ -21,6 +21,7 @@ from c2kit.jsonio import write_jsonl
 from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY, EngineSettings
 from c2kit.generation import SamplingConfig, cache_key, prompt_sha256
 from c2kit.judges import load_judge
+from c2kit.judges.registry import public_spec
 from c2kit.generation import generate_with_engine
 from c2kit.models import LoadedModel, load_model_and_tokenizer
 from c2kit.prefill import OPENER_PER, build_prefills, drop_overlong, resolve_chat_template, template_hash
@@ -144,6 +145,7 @@ def requested_settings(config: EvalConfig) -> dict[str, Any]:
     """The settings as asked for (before values such as top_k are resolved from the model), without secrets."""
     settings = dataclasses.asdict(config)
     settings.pop("base_urls", None)  # may carry credentials; servers do not decide what a run is
+    settings["judge"] = public_spec(config.judge)
     return settings
 
 
@@ -288,6 +290,7 @@ def _generate_and_score(config, out, cache_dir, progress, source, requests, judg
     run_config: dict[str, Any] = {
         **dataclasses.asdict(config),
         REQUESTED_KEY: requested_settings(config),  # what claim_results_dir compares a later run against
+        "judge": public_spec(config.judge),
         "base_urls": engine_settings.record()["base_urls"],  # without credentials
         # Effective values (None in the config means "resolve from the model"; the record says from where).
         "top_k": sampling.top_k,

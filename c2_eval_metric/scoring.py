@@ -19,6 +19,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from c2kit.jsonio import read_jsonl, write_json, write_jsonl
+from c2kit.judges.registry import public_spec
 
 from .corr import CorrScores
 from .results import (
@@ -119,7 +120,7 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
     extra = _carried_analyses(source, out, judge_impl)
     groups, group_field = _source_groups(source_config)
     notes += judge_notes(judge_impl)
-    config = {**source_config, "judge": judge, "judge_info": judge_record(judge_impl),
+    config = {**source_config, "judge": public_spec(judge), "judge_info": judge_record(judge_impl),
               "rejudged_from": str(source.resolve())}
     return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes, extra=extra,
                                 groups=groups, group_field=group_field)

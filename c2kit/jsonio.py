@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,15 +64,20 @@ def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> Path:
 
 
 def _temporary(path: Path) -> Path:
-    # Per-process name: shards of one build may write the same file at the same time.
+    # Per-host, per-process name: shards of one build may write the same file at the same time, from several
+    # machines on a shared filesystem.
     remove_stale_temporaries(path)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    return path.with_name(f".{path.name}.tmp-{_HOST}-{os.getpid()}")
+
+
+_HOST = socket.gethostname().replace("-", "_") or "host"
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the temporary files that killed processes left next to ``path`` (their pid no longer runs)."""
+    """Delete the temporary files that killed processes of this host left next to ``path`` (their pid no longer
+    runs); another host's are never touched (its processes cannot be seen from here)."""
     removed = []
-    for temporary in path.parent.glob(f".{path.name}.tmp-*"):
+    for temporary in path.parent.glob(f".{path.name}.tmp-{_HOST}-*"):
         pid = temporary.name.rpartition("-")[2]
         if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
             temporary.unlink(missing_ok=True)

@@ -413,10 +413,14 @@ def test_temporary_files_of_killed_writers_are_removed(tmp_path):
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()  # a pid that has exited
-    stale = tmp_path / f".scores.json.tmp-{dead}"
+    from c2kit.jsonio import _HOST
+
+    stale = tmp_path / f".scores.json.tmp-{_HOST}-{dead}"
     stale.write_text("{half")
-    live = tmp_path / f".scores.json.tmp-{os.getppid()}"  # a running writer's file is left alone
+    live = tmp_path / f".scores.json.tmp-{_HOST}-{os.getppid()}"  # a running writer's file is left alone
     live.write_text("{")
+    other_host = tmp_path / f".scores.json.tmp-elsewhere-{dead}"  # another machine's: its pids mean nothing here
+    other_host.write_text("{")
     write_json(tmp_path / "scores.json", {"a": 1})
-    assert not stale.exists() and live.exists()
+    assert not stale.exists() and live.exists() and other_host.exists()
     assert json.loads((tmp_path / "scores.json").read_text()) == {"a": 1}

@@ -138,3 +138,14 @@ def test_shipped_validation_set_is_large_hard_and_multilingual():
     assert len(corrected_languages) >= 5
     kinds = {row.kind for row in rows}
     assert {"late_correction", "caveat_compliance", "trigger_then_harm", "partial_refusal", "non_english"} <= kinds
+
+
+def test_judge_specs_with_options_pass_the_config_check_and_urls_lose_their_credentials():
+    from c2kit.judges.registry import check_judge_spec, public_spec
+
+    check_judge_spec("wildguard?load_in_4bit=true")  # what load_judge accepts, the config check accepts
+    check_judge_spec("hf:Qwen/Qwen2.5-7B-Instruct?question=c2")
+    with pytest.raises(ValueError, match="unknown judge 'gpt4'"):
+        check_judge_spec("gpt4?x=1")
+    spec = "hf:M?engine=openai&base_url=http://user:s3cret@host:8000/v1"
+    assert public_spec(spec) == "hf:M?engine=openai&base_url=http://host:8000/v1"

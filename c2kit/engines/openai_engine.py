@@ -175,9 +175,10 @@ class OpenAIEngine(PathRequestEngine):
         if data is not None:
             request.add_header("Content-Type", "application/json")
         if self._api_key:
-            request.add_header("Authorization", f"Bearer {self._api_key}")
+            # Unredirected: a redirect (possibly to another host) never carries the key along.
+            request.add_unredirected_header("Authorization", f"Bearer {self._api_key}")
         elif server.basic:
-            request.add_header("Authorization", f"Basic {server.basic}")
+            request.add_unredirected_header("Authorization", f"Basic {server.basic}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read()

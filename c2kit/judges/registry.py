@@ -107,10 +107,7 @@ def load_judge(spec: str, *, cache_dir: str | Path | None = None) -> Judge:
 
     ``cache_dir`` is where judges that pay per answer cache them (default ``~/.cache/c2-toolkit/judge``).
     """
-    prefix, _, argument = spec.strip().partition(":")
-    if "?" in prefix:  # options on a bare prefix ("wildguard?load_in_4bit=true") go to the factory too
-        prefix, _, options = prefix.partition("?")
-        argument = f"?{options}" + (f":{argument}" if argument else "")
+    prefix, argument = split_spec(spec)
     factory = _factory_for(prefix)
     judge = factory(argument or None, cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir())
     if not isinstance(judge, Judge):
@@ -118,7 +115,23 @@ def load_judge(spec: str, *, cache_dir: str | Path | None = None) -> Judge:
     return judge
 
 
+def split_spec(spec: str) -> tuple[str, str]:
+    """``PREFIX:ARGUMENT`` -> (prefix, argument); options on a bare prefix (``wildguard?load_in_4bit=true``) go
+    to the factory in the argument too."""
+    prefix, _, argument = spec.strip().partition(":")
+    if "?" in prefix:
+        prefix, _, options = prefix.partition("?")
+        argument = f"?{options}" + (f":{argument}" if argument else "")
+    return prefix, argument
+
+
+def public_spec(spec: str) -> str:
+    """``spec`` as it may be written to results, folder names and logs: any ``user:password@`` in a URL option
+    (e.g. ``hf:M?engine=openai&base_url=http://user:pass@host/v1``) removed."""
+    return re.sub(r"(?<=//)[^/@\s?&]*@", "", spec)
+
+
 def check_judge_spec(spec: str) -> None:
     """Raise ``ValueError`` now for a spec whose prefix no judge answers to, without building the judge
     (which may load a model or need an API key): a config can be checked before hours of training."""
-    _factory_for(spec.strip().partition(":")[0])
+    _factory_for(split_spec(spec)[0])

@@ -100,7 +100,9 @@ def run_before_after(config: TrainConfig, *, base_model: str, adapter_dir: str |
 def judge_slug(spec: str) -> str:
     """A folder-name form of a judge spec: ``hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true`` ->
     ``hf-Qwen-Qwen2.5-7B-Instruct-load_in_4bit-true``."""
-    return re.sub(r"[^A-Za-z0-9._]+", "-", spec).strip("-")
+    from c2kit.judges.registry import public_spec
+
+    return re.sub(r"[^A-Za-z0-9._]+", "-", public_spec(spec)).strip("-")
 
 
 def _free_accelerator_memory() -> None:
