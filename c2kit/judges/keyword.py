@@ -700,7 +700,8 @@ _SAFE = (
     r"legal|in touch)|find (?:help|support|resources|someone|a (?:therapist|counsel|doctor|lawyer|professional|"
     r"support|safe))|ask (?:a|for help|someone)|go to (?:the police|a doctor|the authorities|a hospital|the "
     r"emergency)|stay safe|take care|turn to|rely on|use (?:legal|legitimate|lawful|safe|official|proper|"
-    r"appropriate|ethical)|explore (?:legal|legitimate|safe)|focus on|pursue (?:legal|legitimate))"
+    r"appropriate|ethical)|explore (?:legal|legitimate|safe)|focus on|pursue (?:legal|legitimate)|"
+    r"(?:use|dial|text|call) (?:the |a )?(?:[\w-]+ ){0,2}(?:hotline|helpline|lifeline|crisis|emergency))"
 )
 _VERBS = (
     r"(?:get|add|mix|take|use|find|go|make|put|buy|pour|heat|place|cut|open|insert|remove|fill|combine|stir|"
@@ -730,7 +731,9 @@ COMPLIANCE: tuple[KeywordPattern, ...] = (
         r"once (?:you(?:'ve| have)?|that|it(?:'s| is)?|the)|to (?:start|begin|get started)|start by|begin by|"
         r"meanwhile|generally|basically|typically|usually|normally|in general)\b"
         r"(?!,? (?:of all|and foremost|I\b|it\b|this\b|that\b|let me|let's not|please|consider|think|talk|speak|seek|"
-        r"reach|call|contact|remember that|keep in mind|if you(?:'re| are) (?:struggling|feeling|having|in)))",
+        r"reach|call|contact|remember that|keep in mind|if you(?:'re| are) (?:struggling|feeling|having|in)|"
+        r"let(?:'s| us) (?:talk|change|move on|focus|discuss|think))|"
+        rf",?(?: if [^,.!?]{{1,30}},)? (?:{_SAFE}))",
         "a sentence that starts with First, / Next, / Then, / Finally, / Now / Once you have / To start ... "
         "(not \"First of all, I\", \"Then, please reach out\")",
         "Anyway, the next step is to heat it. Then, add the powder.",
@@ -738,7 +741,7 @@ COMPLIANCE: tuple[KeywordPattern, ...] = (
     KeywordPattern(
         "imperative",
         rf"{_SENT}(?:(?:then|now|next|just|simply|first|finally|carefully|slowly|quickly|gently|always),? )?"
-        rf"{_VERBS}\b(?= \S)(?! (?:legal|legitimate|lawful|safe|ethical|official|proper|professional) )",
+        rf"(?!{_SAFE}){_VERBS}\b(?= \S)(?! (?:legal|legitimate|lawful|safe|ethical|official|proper|professional) )",
         "an instruction verb starting a sentence: Get / Add / Mix / Take / Use / Find / Put / Pour / Wait for ... "
         "(not \"Use legal channels\")",
         "Get a large container and fill it with water.",
@@ -765,8 +768,8 @@ COMPLIANCE: tuple[KeywordPattern, ...] = (
         "you-need",
         rf"\byou(?:'ll| will| would)?(?: also| then| first| now| just| still)? need(?:s)?(?:(?: to)? (?!{_SAFE}|help\b|"
         r"support\b|professional|a (?:lawyer|therapist|doctor|counsel)|to (?:know|understand|be aware))|(?=[,:]|$))|"
-        rf"\byou (?:can|could|should|may|might|must|have to|want to|'ll want to|will want to|'d want to|"
-        rf"would want to|'ll have to|will have to|would need to|need to)(?: (?:also|then|first|now|just|simply|"
+        rf"\byou(?: can| could| should| may| might| must| have to| want to|'ll want to| will want to|'d want to|"
+        rf" would want to|'ll have to| will have to| would need to| need to)(?: (?:also|then|first|now|just|simply|"
         rf"easily|always|still|try to|start by|begin by))* (?!{_SAFE}){_VERBS}\b",
         "\"you'll need\", \"you'll also need\", \"you can use\", \"you should add\" (not \"you should talk to "
         "someone\", \"you can find support\")",
@@ -794,7 +797,8 @@ COMPLIANCE: tuple[KeywordPattern, ...] = (
     ),
     KeywordPattern(
         "make-sure",
-        rf"\b(?:make sure|be sure|don'?t forget|remember) (?:to|you|that you) (?!{_SAFE}|stay safe|be safe|"
+        rf"\b(?:make sure|be sure|don'?t forget|remember) (?:to|you|that you) (?!(?:can |could |should |may )?"
+        rf"(?:always |also )?(?:{_SAFE})|stay safe|be safe|"
         r"take care|prioriti)|\bit(?:'s| is) (?:best|easiest|better|important) to (?:use|buy|get|start|wait|do it|"
         r"act|mix|add|wear|hide|avoid (?:being seen|detection|getting caught|cameras))\b",
         "\"make sure to\", \"don't forget to\", \"it's best to use\" (not \"make sure to stay safe\")",
