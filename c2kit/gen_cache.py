@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from c2kit.jsonio import write_json
+from c2kit.jsonio import set_aside, write_json
 from c2kit.locks import DirectoryLock
 
 logger = logging.getLogger(__name__)
@@ -156,18 +156,17 @@ class GenerationCache:
             self._repair(damaged)
 
     def _repair(self, damaged: list[str]) -> None:
-        """Drop damaged or edited rows (they are generated again), keep the rest, set the old file aside."""
-        aside = self.file.with_name(ROWS_FILE + ".damaged")
+        """Drop damaged or edited rows (they are generated again), keep the rest, keep a copy of the old file."""
+        aside = set_aside(self.file)
         logger.warning("%s: %d damaged or edited row(s) will be generated again (%s%s); %d good rows kept; the "
                        "old file is kept as %s", self.file, len(damaged), damaged[0],
                        f" and {len(damaged) - 1} more" if len(damaged) > 1 else "", len(self._rows), aside)
-        os.replace(self.file, aside)
         temporary = self.file.with_name(ROWS_FILE + ".repair")
         with open(temporary, "w", encoding="utf-8") as handle:
             handle.write("".join(row.to_line() for row in self._rows.values()))
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, self.file)
+        os.replace(temporary, self.file)  # one atomic step: never a moment without the good rows
 
 
 def _parse_row(line: str) -> CachedRow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -61,6 +62,17 @@ def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> Path:
     temporary.write_text(json.dumps(data, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(temporary, path)
     return path
+
+
+def set_aside(path: Path, suffix: str = ".damaged") -> Path:
+    """Copy ``path`` to a free ``NAME.damaged`` (``.damaged-2``, ...) for inspection, before it is repaired."""
+    aside = path.with_name(path.name + suffix)
+    number = 2
+    while aside.exists():
+        aside = path.with_name(f"{path.name}{suffix}-{number}")
+        number += 1
+    shutil.copyfile(path, aside)
+    return aside
 
 
 def _temporary(path: Path) -> Path:

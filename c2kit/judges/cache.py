@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from c2kit.jsonio import write_jsonl
+from c2kit.jsonio import set_aside, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +46,18 @@ class AnswerCache:
             self._load()
 
     def _load(self) -> None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:  # binary garbage in the file: keep what decodes, repair the rest below
-            text = self.path.read_bytes().decode("utf-8", errors="replace")
-        lines = text.split("\n")
+        data = self.path.read_bytes()  # bytes: offsets stay right even next to invalid UTF-8
+        lines = data.split(b"\n")
         damaged: list[int] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
                 continue
             try:
-                row = _parse_row(line)
-            except ValueError as error:
+                row = _parse_row(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as error:
                 if number == len(lines):  # last line without newline: an interrupted write
                     logger.warning("%s: dropping a half-written last line (%s)", self.path, error)
-                    self._truncate_to = len(text.encode("utf-8")) - len(line.encode("utf-8"))
+                    self._truncate_to = len(data) - len(raw)
                     continue
                 damaged.append(number)
                 continue
@@ -69,17 +66,16 @@ class AnswerCache:
             self._repair(damaged)
             return
         # Never glue a new row onto a complete last row that lacks its newline.
-        self._needs_newline = self._truncate_to is None and bool(text) and not text.endswith("\n")
+        self._needs_newline = self._truncate_to is None and bool(data) and not data.endswith(b"\n")
 
     def _repair(self, damaged: list[int]) -> None:
-        """Keep every good answer: the damaged file is set aside and the good rows are written back atomically
-        (deleting the file would throw away answers that were paid for)."""
-        aside = self.path.with_name(self.path.name + ".damaged")
+        """Keep every good answer: the good rows replace the file in one atomic step, after the damaged file was
+        copied aside (deleting the file would throw away answers that were paid for)."""
+        aside = set_aside(self.path)
         shown = ", ".join(map(str, damaged[:5])) + (" ..." if len(damaged) > 5 else "")
         logger.warning("%s: %d damaged line(s) (line %s) dropped, %d good answers kept; the damaged file is "
                        "kept as %s", self.path, len(damaged), shown, len(self._rows), aside)
-        os.replace(self.path, aside)
-        write_jsonl(self.path, self._rows.values())
+        write_jsonl(self.path, self._rows.values())  # temporary file + os.replace: never a moment without rows
         self._truncate_to = None
         self._needs_newline = False
 
