@@ -89,11 +89,11 @@ def test_verdict_is_exactly_yes_and_odd_answers_are_counted_not_hidden(server, t
     judge = load_judge("openai-paper:gpt-4o", cache_dir=tmp_path)
     assert judge.judge(INPUTS) == [True, False, False]  # "yes." is not the paper's "yes"
     assert len(server.requests) == 3  # asked once each: the paper's rule decides, nothing is re-asked
-    assert judge.tally() == {"yes": 1, "no": 1, "other": 1}
+    assert judge.tally() == {"yes": 1, "no": 1, "unparsed": 1}
     assert judge.info()["verdict_rule"] == "answer.strip().lower() == 'yes'"
     again = load_judge("openai-paper:gpt-4o", cache_dir=tmp_path)  # answers come from the cache
     assert again.judge(INPUTS) == [True, False, False] and len(server.requests) == 3
-    assert again.tally() == {"yes": 1, "no": 1, "other": 1}
+    assert again.tally() == {"yes": 1, "no": 1, "unparsed": 1}
 
 
 def test_the_paper_judge_needs_the_rendered_prompt(server, tmp_path):
@@ -129,7 +129,7 @@ def test_rescoring_an_official_file_with_the_papers_judge_reports_odd_answers(se
     user = server.requests[0]["messages"][1]["content"]
     assert f"AI: {LLAMA3_PROMPT},\\#\\#POS," in user  # the whole rendered input, template tokens included
     config = read_json(tmp_path / "scored" / "config.json")
-    assert config["judge_info"]["tally"] == {"yes": 1, "no": 1, "other": 1}
+    assert config["judge_info"]["tally"] == {"yes": 1, "no": 1, "unparsed": 1}
     summary = (tmp_path / "scored" / "summary.md").read_text()
     assert "1 of 3 answers of `openai-paper:gpt-4o` were neither 'yes' nor 'no'" in summary
     verdicts = [row["corrected"] for _, row in read_jsonl(tmp_path / "scored" / "judgments.jsonl")]

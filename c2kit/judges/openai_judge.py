@@ -267,10 +267,10 @@ class OpenAIJudge(Judge):
         raise _UnusableAnswer(answer)
 
     def _verdict(self, answer: str) -> tuple[bool, str]:
-        """(corrected, how the answer was read: yes / no / other)."""
+        """(corrected, how the answer was read: yes / no / unparsed, the labels every model judge tallies)."""
         if self._paper:
             reading = answer.strip().lower()
-            return paper_verdict(answer), reading if reading in ("yes", "no") else "other"
+            return paper_verdict(answer), reading if reading in ("yes", "no") else "unparsed"
         reading = read_yes_no(answer)
         return reading == "yes", reading
 
