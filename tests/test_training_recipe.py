@@ -276,6 +276,13 @@ def test_incomplete_checkpoints_are_found(run, tmp_path):
     assert [(path.name, problem.split(" (")[0]) for path, problem in incomplete] == [
         ("checkpoint-30", "optimizer.pt unreadable"), ("checkpoint-20", "adapter_model.safetensors unreadable")]
     assert find_checkpoints(tmp_path / "none") == (None, [])
+    # A multi-process run saves one random state per process (rng_state_0.pth, ...): still complete.
+    multi = tmp_path / "multi"
+    shutil.copytree(run.out / "checkpoint-10", multi)
+    (multi / "rng_state.pth").rename(multi / "rng_state_0.pth")
+    assert checkpoint_problem(multi) is None
+    (multi / "rng_state_0.pth").unlink()
+    assert checkpoint_problem(multi) == "missing rng_state.pth"
 
 
 def test_preserved_rng_state_restores_every_generator():

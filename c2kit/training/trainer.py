@@ -44,8 +44,9 @@ EVAL_BEFORE_FILE = "eval_before.json"  # the held-out numbers before training, k
 INCOMPLETE_PREFIX = "incomplete-"  # incomplete checkpoints are moved aside to incomplete-checkpoint-N
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 # What the Trainer writes into a checkpoint of a PEFT model, and what resuming reads back.
-CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimizer.pt", "scheduler.pt",
-                    "rng_state.pth")
+CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimizer.pt", "scheduler.pt")
+# One random-state file per process: rng_state.pth on one device, rng_state_0.pth, _1.pth, ... on several.
+RNG_STATE_GLOB = "rng_state*.pth"
 # DPO metrics kept in metrics.json (TRL logs them as "rewards/margins", "eval_rewards/margins", ...).
 REPORTED = ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected")
 
@@ -292,6 +293,9 @@ def checkpoint_problem(path: Path) -> str | None:
     optimizer is memory-mapped, not read).
     """
     missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file() or (path / name).stat().st_size == 0]
+    rng_states = sorted(item.name for item in path.glob(RNG_STATE_GLOB))
+    if not rng_states:
+        missing.append("rng_state.pth")
     if missing:
         return f"missing {', '.join(missing)}"
     try:
@@ -311,7 +315,7 @@ def checkpoint_problem(path: Path) -> str | None:
     import torch
     from transformers.trainer_pt_utils import safe_globals  # the numpy types the Trainer's rng_state.pth holds
 
-    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+    for name in ("optimizer.pt", "scheduler.pt", *rng_states):
         try:
             with safe_globals():
                 torch.load(path / name, map_location="cpu", weights_only=True, mmap=name == "optimizer.pt")
