@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY
+
 DEFAULT_MAX_NEW_TOKENS = 128  # paper
 DEFAULT_CHUNK_SIZE = 256  # requests per part file (x5 prompts per generate call plan)
 # Left out of the fingerprint: batch size and remote-code permission do not change the data, and the
@@ -39,8 +41,8 @@ class BuildSettings:
     batch_tokens: int | None = None
     engine: str = "transformers"  # c2kit.engines: transformers (default), vllm or openai
     base_urls: tuple[str, ...] = ()
-    max_concurrency: int = 32
-    api_key_env: str = "OPENAI_API_KEY"  # the variable's name; the key is never stored
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    api_key_env: str = DEFAULT_API_KEY_ENV  # the variable's name; the key is never stored
     served_model: str | None = None
     vllm_python: str | None = None
     vllm_options: dict = field(default_factory=dict)

@@ -70,9 +70,18 @@ def key_hash(key: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
+def prompt_sha256(prompt_ids: Sequence[int]) -> str:
+    """sha256 of the exact token ids a prompt sends (the hash ``generations.jsonl`` records per row).
+
+    It does not depend on the engine: the toolkit renders and tokenizes every prompt itself, and every engine
+    receives these ids.
+    """
+    return hashlib.sha256(",".join(map(str, prompt_ids)).encode()).hexdigest()
+
+
 def prompt_fingerprint(prompt_ids: Sequence[int]) -> str:
-    """sha256 of the exact model input, so rows of a changed prompt are never served."""
-    return hashlib.sha256(",".join(map(str, prompt_ids)).encode()).hexdigest()[:16]
+    """The first 16 hex digits of :func:`prompt_sha256`: cache rows of a changed prompt are never served."""
+    return prompt_sha256(prompt_ids)[:16]
 
 
 class GenerationCache:

@@ -40,7 +40,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from c2kit.gen_cache import CachedRow, GenerationCache, prompt_fingerprint
+from c2kit.gen_cache import CachedRow, GenerationCache, prompt_fingerprint, prompt_sha256
 from c2kit.prefill import PrefillPrompt
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
@@ -314,15 +314,6 @@ def decode_continuations(tokenizer, prompts_ids: Sequence[Sequence[int]], new_id
         full[len(head):] if full.startswith(head) else alone
         for full, head, alone in zip(with_context, context, new_alone)
     ]
-
-
-def prompt_sha256(prompt_ids: Sequence[int]) -> str:
-    """sha256 of the exact token ids a prompt sends (the hash ``generations.jsonl`` records per row).
-
-    It does not depend on the engine: the toolkit renders and tokenizes every prompt itself, and every engine
-    receives these ids. (:func:`~c2kit.gen_cache.prompt_fingerprint` is its first 16 hex digits.)
-    """
-    return hashlib.sha256(",".join(map(str, prompt_ids)).encode()).hexdigest()
 
 
 def path_seed(seed: int, item_id: str, k: int, path: int) -> int:
