@@ -265,3 +265,11 @@ def test_preset_in_python_and_bad_settings():
 class _Scores:
     def to_markdown(self) -> str:
         return ""
+
+
+def test_the_preset_on_another_engine_names_the_preset_behind_4bit():
+    from c2_eval_metric.runner import EvalConfig
+
+    config = EvalConfig.from_preset("paper", model="m", engine="vllm")
+    with pytest.raises(ValueError, match=r"\(--preset paper loads in 4-bit: add --no-load-in-4bit\)"):
+        config.engine_settings()

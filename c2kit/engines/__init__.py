@@ -81,7 +81,13 @@ class EngineSettings:
                      max_concurrency=settings.max_concurrency, api_key_env=settings.api_key_env,
                      served_model=settings.served_model, vllm_python=settings.vllm_python,
                      vllm_options=dict(settings.vllm_options))
-        engine.check_model_options(adapter=settings.adapter, load_in_4bit=settings.load_in_4bit)
+        try:
+            engine.check_model_options(adapter=settings.adapter, load_in_4bit=settings.load_in_4bit)
+        except ValueError as error:
+            preset = getattr(settings, "preset", None)
+            if preset and settings.load_in_4bit and "--load-in-4bit" in str(error):  # the user never typed it
+                raise ValueError(f"{error} (--preset {preset} loads in 4-bit: add --no-load-in-4bit)") from None
+            raise
         return engine
 
     @property
