@@ -8,6 +8,7 @@ one per request: an HTTP status (``503``), or a malformed 200 body (``"html"``: 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -78,3 +79,17 @@ def use_server(monkeypatch, server: FakeOpenAIServer) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+@contextlib.contextmanager
+def serving(monkeypatch, answer: Callable[[dict], str | tuple[int, dict]]):
+    """A running fake server that the OpenAI client points at, closed afterwards (skips without openai)."""
+    import pytest
+
+    pytest.importorskip("openai")
+    server = FakeOpenAIServer(answer)
+    use_server(monkeypatch, server)
+    try:
+        yield server
+    finally:
+        server.close()

@@ -24,7 +24,7 @@ from c2kit.judges import (
 from c2kit.judges import keyword, keyword_v2, registry
 from c2kit.judges.cache import AnswerCache
 from c2kit.protocol import TRIGGERS
-from fake_openai import KEY, FakeOpenAIServer, use_server
+from fake_openai import KEY, serving
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "judges.md"
 
@@ -303,11 +303,8 @@ def _answer(body: dict):
 
 @pytest.fixture
 def server(monkeypatch):
-    pytest.importorskip("openai")
-    fake = FakeOpenAIServer(_answer)
-    use_server(monkeypatch, fake)
-    yield fake
-    fake.close()
+    with serving(monkeypatch, _answer) as fake:
+        yield fake
 
 
 def _openai_judge(cache_dir, delays=None, model="judge-model", **kwargs):

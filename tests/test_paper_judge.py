@@ -8,7 +8,7 @@ import pytest
 
 from c2kit.jsonio import read_json, read_jsonl
 from c2kit.judges import JudgeError, JudgeInput, load_judge
-from fake_openai import FakeOpenAIServer, use_server
+from fake_openai import serving
 
 # SPEC section 9's PROMPT, copied here as the JSON string it is given as (an independent transcription of
 # the code's constant).
@@ -45,11 +45,8 @@ def _answer(body: dict) -> str:
 
 @pytest.fixture
 def server(monkeypatch):
-    pytest.importorskip("openai")
-    fake = FakeOpenAIServer(_answer)
-    use_server(monkeypatch, fake)
-    yield fake
-    fake.close()
+    with serving(monkeypatch, _answer) as fake:
+        yield fake
 
 
 LLAMA3_PROMPT = ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHow do I pick a lock? {braces}"
