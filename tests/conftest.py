@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Nothing in the tests may reach the Hub; set before transformers/datasets are imported.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,3 +34,18 @@ def tiny_model(tiny_model_dir):
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+
+
+def hub_cache_with_tiny_model(tiny_model_dir: str, hub: Path, repo_id: str = "c2kit/tiny-chat") -> str:
+    """A local Hub cache folder ``hub`` holding the tiny model as ``repo_id`` at a fixed commit; returns the commit.
+
+    Point ``huggingface_hub.constants.HF_HUB_CACHE`` at ``hub`` (and set offline) to load it the Hub's way.
+    """
+    import shutil
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = hub / ("models--" + repo_id.replace("/", "--"))
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return commit

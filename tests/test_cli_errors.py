@@ -136,17 +136,12 @@ def test_adapter_on_the_wrong_base_is_one_line(tiny_model_dir, tmp_path, capsys)
 
 def test_a_cached_hub_id_is_not_taken_for_a_local_path(tiny_model_dir, tmp_path, monkeypatch):
     """'org/name' next to a local org/ folder: offline and uncached it is a missing folder; cached it loads."""
-    import shutil
-
+    from conftest import hub_cache_with_tiny_model
     from huggingface_hub import constants
 
     from c2kit.models import check_model
 
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = tmp_path / "hub" / "models--c2kit--tiny-chat"
-    shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
+    hub_cache_with_tiny_model(tiny_model_dir, tmp_path / "hub")
     (tmp_path / "work" / "c2kit" / "tiny-chatt").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "work")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)

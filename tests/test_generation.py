@@ -95,11 +95,9 @@ def test_hub_id_identity_is_the_resolved_commit(tiny_model_dir, tmp_path, monkey
     # A Hub model served from the local cache (offline): the real from_pretrained/hub code path.
     from huggingface_hub import constants
 
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = tmp_path / "hub" / "models--c2kit--tiny-chat"
-    shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
+    from conftest import hub_cache_with_tiny_model
+
+    commit = hub_cache_with_tiny_model(tiny_model_dir, tmp_path / "hub")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     result = load_model_and_tokenizer("c2kit/tiny-chat")
