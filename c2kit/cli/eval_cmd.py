@@ -17,6 +17,12 @@ PRESETTABLE = (
 )
 
 
+JUDGE_HELP = ("'keyword' (keyword-v3, offline, default), 'openai-paper:MODEL' (the paper's GPT-4o request, "
+              "verbatim), 'openai:MODEL' (our question; both need OPENAI_API_KEY, optional OPENAI_BASE_URL), "
+              "'hf:MODEL' (a local chat model, e.g. 'hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true') or "
+              "'wildguard'; docs/judges.md, and 'c2 judge validate' to check one")
+
+
 def _ks(text: str) -> list[int]:
     try:
         ks = [int(part) for part in text.split(",") if part.strip()]
@@ -87,7 +93,7 @@ def add_parser(subparsers) -> None:
     run.add_argument("--opener-per", choices=["item", "path"],
                      help="words mode: one opener per item (default) or a new one per (item, k, path), as the "
                      "official code (--preset paper)")
-    run.add_argument("--judge", default="keyword", help="'keyword' (offline, default) or 'openai:MODEL' (OPENAI_API_KEY, OPENAI_BASE_URL)")
+    run.add_argument("--judge", default="keyword", help=JUDGE_HELP)
     run.add_argument("--seed", type=int, default=0, help="seed for openers and sampling (default: 0)")
     run.add_argument("--temperature", type=_temperature, help=f"sampling temperature (default: {DEFAULT_TEMPERATURE})")
     run.add_argument("--top-p", type=_top_p, help=f"nucleus sampling threshold (default: {DEFAULT_TOP_P})")
@@ -135,7 +141,7 @@ def add_parser(subparsers) -> None:
                         "are recovered; reports the paper's pooled fraction per k and the item mean)")
     source.add_argument("--judged", help="judged JSONL file (item_id, k, path, corrected)")
     source.add_argument("--results", help="results directory of 'c2 eval run' to re-judge")
-    score.add_argument("--judge", default="keyword", help="judge for --official/--results (default: keyword)")
+    score.add_argument("--judge", default="keyword", help=f"judge for --official/--results: {JUDGE_HELP}")
     score.add_argument("--out", required=True, help="results directory to write")
     score.add_argument("--disagreements", metavar="FILE",
                        help="with --results: write the paths where --judge and the stored judge disagree as "
