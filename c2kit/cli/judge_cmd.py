@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from c2kit.cli.options import positive_int
+from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_tally
 
 
 def add_parser(subparsers) -> None:
@@ -28,6 +29,7 @@ def add_parser(subparsers) -> None:
                           "model judge's answers are cached in OUT/judge-cache")
     validate.add_argument("--bootstrap", type=positive_int, default=2000,
                           help="bootstrap resamples for the intervals (default: 2000)")
+    validate.add_argument(ACCEPT_FLAG, action="store_true", help=ACCEPT_HELP)
     validate.set_defaults(handler=_validate)
 
 
@@ -46,4 +48,5 @@ def _validate(args: argparse.Namespace) -> int:
         write_json(out / "validation.json", report.to_dict())
         write_jsonl(out / "errors.jsonl", report.errors)
         print(f"report written to {out / 'validation.json'}, misjudged rows to {out / 'errors.jsonl'}")
-    return 0
+    return check_tally(report.tally, judge.name, accept=args.accept_unparsed, command="c2 judge validate",
+                       where=str(out) if out else "")
