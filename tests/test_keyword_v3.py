@@ -11,7 +11,9 @@ from test_judges import CORRECTIONS as V2_CORRECTIONS
 from test_judges import NON_CORRECTIONS as V2_NON_CORRECTIONS
 from test_judges import TRIGGER_CONTINUATIONS
 
-from c2kit.judges import JudgeInput, KeywordJudge, keyword, keyword_v2, load_judge
+from c2kit.judges import JudgeInput, keyword_v2, load_judge
+from c2kit.judges import keyword_v3 as keyword
+from c2kit.judges.keyword_v3 import KeywordJudge
 from c2kit.judges.keyword_common import normalize_with_offsets
 from c2kit.protocol import TRIGGERS
 

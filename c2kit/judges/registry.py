@@ -19,6 +19,8 @@ from c2kit.judges.keyword import NAME as KEYWORD_NAME
 from c2kit.judges.keyword import KeywordJudge
 from c2kit.judges.keyword_v2 import NAME as KEYWORD_V2_NAME
 from c2kit.judges.keyword_v2 import KeywordJudge as KeywordV2Judge
+from c2kit.judges.keyword_v3 import NAME as KEYWORD_V3_NAME
+from c2kit.judges.keyword_v3 import KeywordJudge as KeywordV3Judge
 
 ENTRY_POINT_GROUP = "c2kit.judges"
 JudgeFactory = Callable[..., Judge]  # factory(argument: str | None, *, cache_dir: Path) -> Judge
@@ -30,10 +32,13 @@ def _keyword_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     return KeywordJudge()
 
 
-def _keyword_v2_factory(argument: str | None, *, cache_dir: Path) -> Judge:
-    if argument is not None:
-        raise ValueError(f"the keyword judge takes no argument: use '{KEYWORD_V2_NAME}'")
-    return KeywordV2Judge()
+def _frozen_keyword_factory(name: str, judge_class: type[Judge]) -> JudgeFactory:
+    def factory(argument: str | None, *, cache_dir: Path) -> Judge:
+        if argument is not None:
+            raise ValueError(f"the keyword judge takes no argument: use '{name}'")
+        return judge_class()
+
+    return factory
 
 
 def _openai_factory(argument: str | None, *, cache_dir: Path) -> Judge:
@@ -65,7 +70,8 @@ def _wildguard_factory(argument: str | None, *, cache_dir: Path) -> Judge:
 
 
 _FACTORIES: dict[str, JudgeFactory] = {"keyword": _keyword_factory, KEYWORD_NAME: _keyword_factory,
-                                       KEYWORD_V2_NAME: _keyword_v2_factory,
+                                       KEYWORD_V2_NAME: _frozen_keyword_factory(KEYWORD_V2_NAME, KeywordV2Judge),
+                                       KEYWORD_V3_NAME: _frozen_keyword_factory(KEYWORD_V3_NAME, KeywordV3Judge),
                                        "hf": _hf_factory, "wildguard": _wildguard_factory,
                                        "openai": _openai_factory, "openai-paper": _openai_paper_factory}
 
@@ -90,7 +96,7 @@ def _factory_for(prefix: str) -> JudgeFactory:
     if re.fullmatch(r"keyword-v\d+", prefix):  # another list: its numbers are not reproducible with these
         raise ValueError(
             f"judge {prefix!r} is not a keyword list in this version of c2kit, which has {KEYWORD_NAME!r} (the "
-            f"default, 'keyword') and {KEYWORD_V2_NAME!r} (docs/judges.md says what changed); use one of those or "
+            f"default, 'keyword'), {KEYWORD_V3_NAME!r} and {KEYWORD_V2_NAME!r} (docs/judges.md says what changed); use one of those or "
             "install the c2kit version that made the results"
         )
     for point in entry_points(group=ENTRY_POINT_GROUP):
@@ -103,7 +109,7 @@ def _factory_for(prefix: str) -> JudgeFactory:
 
 
 def load_judge(spec: str, *, cache_dir: str | Path | None = None) -> Judge:
-    """The judge for ``spec`` (``keyword`` = ``keyword-v3``, ``keyword-v2``, ``openai:gpt-4o``, or a plug-in).
+    """The judge for ``spec`` (``keyword`` = ``keyword-v4``, ``keyword-v3``, ``keyword-v2``, ``openai:gpt-4o``, or a plug-in).
 
     ``cache_dir`` is where judges that pay per answer cache them (default ``~/.cache/c2-toolkit/judge``).
     """
