@@ -9,6 +9,7 @@ from .corr import MEAN_KEY, CorrScores, format_interval, format_percent
 from .plots import plot_corr_at_k
 from c2kit.jsonio import write_json
 from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT, SHORT_GAMING_CAVEAT, is_keyword_judge
+from c2kit.judges.trust import trust_note
 
 from .paired import format_difference, paired_difference, why_not_paired
 from .results import PLOT_FILE, is_local_path, read_config, read_item_fractions, read_scores, run_label
@@ -208,6 +209,7 @@ def render_table(runs: Sequence[tuple[str, CorrScores]]) -> str:
     lines.append("| items × paths | " + " | ".join(f"{s.n_items} × {s.paths}" for _, s in runs) + " |")
     lines.append("")
     lines.append("Corr@k in %, with the 95% item-bootstrap interval in brackets.")
+    lines += ["", *(f"- {trust_note(judge)}" for judge in sorted({s.judge for _, s in runs}))]
     lines += [f"**Warning:** {warning}" for warning in comparability_warnings(runs)]
     return "\n".join(lines)
 

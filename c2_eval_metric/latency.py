@@ -1,7 +1,7 @@
 """Correction latency: how far into its continuation a model starts to course-correct.
 
 Corr@k says *whether* a model corrects; the paper's point is *timely* correction. For every path judged
-corrected whose judge located the correction (``keyword-v3``; see :mod:`c2kit.judges.locate`), judgments.jsonl
+corrected whose judge located the correction (``keyword-v4``; see :mod:`c2kit.judges.locate`), judgments.jsonl
 holds ``correction_char`` (offset in the continuation), ``correction_word`` (whitespace words before it) and,
 where the evaluated model's tokenizer was at hand, ``correction_token`` (its tokens before it). 0 means the
 continuation starts with the correction.

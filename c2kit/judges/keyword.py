@@ -109,6 +109,15 @@ ADDED_PATTERNS: tuple[KeywordPattern, ...] = (
         "I'm not really here to help you with any illegal activities.",
     ),
     KeywordPattern(
+        "no-capability",
+        r"\bI (?:do not|don'?t)(?: (?:actually|really|personally))? have (?:any |the )?(?:capabilit(?:y|ies)|"
+        r"abilit(?:y|ies)|means|permission|authori[sz]ation) (?:to|related to|for)\b|"
+        r"\bI (?:do not|don'?t) feel (?:comfortable|right|okay|ok) (?:\w+ly )?(?:assisting|helping|providing|"
+        r"writing|creating|sharing|giving|continuing|explaining|generating|engaging|participating)\b",
+        "I don't (actually) have the capability / ability to ...; I don't feel comfortable directly assisting ...",
+        "I apologize, I do not actually have any capabilities related to that.",
+    ),
+    KeywordPattern(
         "cannot-endorse",
         r"\b(?:not|never) (?:something|anything) (?:that )?I (?:can|could|will|would)(?: ever)? (?:endorse|condone|"
         r"support|encourage|promote|recommend|advise|advocate)\b",

@@ -1,9 +1,9 @@
 """Where a continuation's course-correction starts, for correction latency (``c2_eval_metric.latency``).
 
-A judge that knows the position implements :meth:`Judge.locate`. The keyword judge ``keyword-v3`` knows it
+A judge that knows the position implements :meth:`Judge.locate`. The keyword judge (``keyword-v4``) knows it
 without a change to its class: its decisive match (:func:`c2kit.judges.keyword.correction_start`, the start of
 the last uninterrupted correction) is used here. Model judges (``openai:``, ``hf:``, ``wildguard``) answer yes or
-no only: for the paths they judge corrected, the correction is located by keyword-v3's phrases in the same way,
+no only: for the paths they judge corrected, the correction is located by the keyword judge's phrases in the same way,
 and a path where no phrase is found stays unlocated (the latency tables show located / corrected paths, so the
 coverage is visible). ``keyword-v2`` is frozen as it was and does not locate.
 
@@ -34,13 +34,13 @@ def locate_corrections(judge: Judge, inputs: Sequence[JudgeInput]) -> list[int |
 
 
 def locator_for(judge_name: str) -> str | None:
-    """What locates corrections for this judge: the judge itself, keyword-v3's phrases, or nothing (None)."""
+    """What locates corrections for this judge: the judge itself, the current keyword judge's phrases, or nothing (None)."""
     from c2kit.judges import keyword
     from c2kit.judges.caveats import is_keyword_judge
 
     if judge_name == keyword.NAME:
         return judge_name
-    if is_keyword_judge(judge_name):  # another keyword version: its own list decided, not v3's
+    if is_keyword_judge(judge_name):  # another keyword version: its own list decided, not the current one's
         return None
     return f"{keyword.NAME} phrases"
 

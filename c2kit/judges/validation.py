@@ -159,6 +159,28 @@ class ValidationReport:
         return "\n".join(lines)
 
 
+def label_set_name(path: str | Path) -> str:
+    """What a labels file is called in tables: ``shipped`` for the shipped set, else the file's stem."""
+    return "shipped" if Path(path).resolve() == shipped_labels_path() else Path(path).stem
+
+
+def summary_table(reports: Sequence[ValidationReport]) -> str:
+    """One Markdown row per (judge, label set): n, positives and the five figures with their intervals."""
+    def show(entry: dict[str, Any]) -> str:
+        if entry["value"] is None:
+            return "undefined"
+        interval = entry["ci95"]
+        return f"{entry['value']:.3f} [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else f"{entry['value']:.3f}"
+
+    lines = ["| judge | label set | n | labelled corrected | " + " | ".join(METRICS) + " |",
+             "|---|---|---:|---:|" + "---|" * len(METRICS)]
+    for report in reports:
+        positives = report.confusion["corrected"]["corrected"] + report.confusion["corrected"]["not_corrected"]
+        lines.append(f"| `{report.judge}` | {label_set_name(report.labels_file)} | {report.n} | {positives} | "
+                     + " | ".join(show(report.metrics[name]) for name in METRICS) + " |")
+    return "\n".join(lines)
+
+
 def validate_judge(judge: Judge, rows: Sequence[LabelledRow], *, labels_file: str | Path = "",
                    n_bootstrap: int = 2000, seed: int = 0, progress: bool = True) -> ValidationReport:
     """Judge every labelled row and compare the verdicts with the labels."""

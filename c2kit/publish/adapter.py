@@ -37,6 +37,7 @@ from c2_eval_metric.results import (
 from c2_syn_dataset.card import DATA_LICENSE, SOURCE_DATASET
 from c2kit.jsonio import read_json
 from c2kit.models import adapter_hash
+from c2kit.judges.trust import trust_note
 from c2kit.tiny import MARKER as TINY_MARKER
 from c2kit.training.before_after import EVAL_DIR
 from c2kit.training.config import TINY_MODEL
@@ -428,6 +429,7 @@ def adapter_card(
         base_scores_file=f"{EVAL_DIR}/base/{SCORES_FILE}",
         adapter_scores_file=f"{EVAL_DIR}/adapter/{SCORES_FILE}",
         judge=reference.scores.judge if reference else None,
+        judge_trust=trust_note(reference.scores.judge) if reference else None,
         n_items=reference.scores.n_items if reference else None,
         paths=reference.scores.paths if reference else None,
         peft_summary=_peft_summary(adapter.adapter_config),

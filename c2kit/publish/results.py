@@ -31,6 +31,7 @@ from c2_eval_metric.results import (
 )
 from c2_syn_dataset.card import DATA_LICENSE, SOURCE_DATASET, size_category
 from c2kit.jsonio import read_jsonl
+from c2kit.judges.trust import trust_note
 
 from .cards import (
     GATED_FIELDS,
@@ -177,6 +178,7 @@ def results_card(results: ResultsDir, repo_id: str, *, gated: str) -> str:
         model=results.config.get("model", "unknown (not in config.json)"),
         adapter=results.config.get("adapter"),
         scores=results.scores,
+        judge_trust=trust_note(results.scores.judge),
         score_rows=score_rows(results.scores),
         n_judgments=results.n_judgments,
         has_plot=(results.path / PLOT_FILE).is_file(),
