@@ -6,6 +6,7 @@ import argparse
 import math
 
 from c2kit.cli.options import add_engine_options, add_model_options, add_source_options, engine_kwargs, positive_int
+from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_results
 from c2kit.presets import PRESET_HELP, preset_names
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
@@ -127,6 +128,7 @@ def add_parser(subparsers) -> None:
                      "it resumes)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace the results of another run in --out (without it, such a directory is refused)")
+    run.add_argument(ACCEPT_FLAG, action="store_true", help=ACCEPT_HELP)
     run.set_defaults(handler=_run)
 
     score = commands.add_parser(
@@ -147,6 +149,7 @@ def add_parser(subparsers) -> None:
                        help="with --results: write the paths where --judge and the stored judge disagree as "
                        "JSONL label rows (label: null) for a person to label; check both judges on them with "
                        "'c2 judge validate --labels FILE'")
+    score.add_argument(ACCEPT_FLAG, action="store_true", help=ACCEPT_HELP)
     score.set_defaults(handler=_score)
 
     compare = commands.add_parser("compare", help="one table and one plot for several results directories")
@@ -184,7 +187,7 @@ def _run(args: argparse.Namespace) -> int:
     scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir, overwrite=args.overwrite)
     print(scores.to_markdown())
     print(f"results written to {args.out}")
-    return 0
+    return check_results(args.out, accept=args.accept_unparsed, command="c2 eval run")
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -201,7 +204,9 @@ def _score(args: argparse.Namespace) -> int:
                                          disagreements=args.disagreements)
     print(scores.to_markdown())
     print(f"results written to {args.out}")
-    return 0
+    if args.judged:  # no judge ran here: a judge_info in --out is an earlier run's
+        return 0
+    return check_results(args.out, accept=args.accept_unparsed, command="c2 eval score")
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -2,8 +2,10 @@
 
 Every key of the config can be overridden on the command line with its own name (``--output_dir DIR
 --max_steps 5``), with underscores or hyphens (``--learning-rate``); values are converted to the key's type. ``--eval`` (same as ``--c2eval true``) runs
-C2-Eval on the base and on the adapter after training and prints the comparison table. Re-running the
-same command resumes an interrupted training run and reuses a finished one.
+C2-Eval on the base and on the adapter after training and prints the comparison table; a model judge whose
+answers were mostly neither yes nor no makes it exit with status 2 after writing, unless ``--accept-unparsed``
+(:mod:`c2kit.judges.unparsed`). Re-running the same command resumes an interrupted training run and reuses a
+finished one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import sys
 import typing
 
+from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_results
 from c2kit.training.config import TrainConfig, closest_key, config_keys, key_help, type_name
 
 OVERRIDE_PREFIX = "override:"  # namespace attribute prefix of the per-key options
@@ -45,7 +48,7 @@ def add_parser(subparsers) -> None:
         description="Train a LoRA adapter with DPO on C2-Syn pairs, the base loaded in 4-bit NF4. Settings come "
         "from a YAML profile (training/profiles/) and any --KEY VALUE override. OUTPUT_DIR receives the adapter, "
         "the tokenizer, train_config.yaml, training_log.jsonl/.csv and metrics.json. Re-running resumes.",
-        usage="c2 train --config YAML [--KEY VALUE ...] [--eval] [--no-progress]",
+        usage="c2 train --config YAML [--KEY VALUE ...] [--eval] [--no-progress] [--accept-unparsed]",
         allow_abbrev=False,  # --output must not silently mean --output_dir
     )
     train.__class__ = _TrainParser  # subparsers build plain ArgumentParsers; only this one needs the message
@@ -53,6 +56,7 @@ def add_parser(subparsers) -> None:
     train.add_argument("--eval", action="store_true",
                        help="after training, C2-Eval the base and the adapter (same settings) and compare them")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.add_argument(ACCEPT_FLAG, action="store_true", help="with --eval: " + ACCEPT_HELP)
     keys = train.add_argument_group("config keys (override the profile)")
     hints = typing.get_type_hints(TrainConfig)
     for key, text in key_help().items():
@@ -98,4 +102,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"comparison written to {comparison.out_dir}")
         for spec, table in comparison.rejudged.items():
             print(f"\nThe same continuations judged by {spec}:\n{table}")
+        # Every directory is checked (and warned about), not only up to the first failed judge.
+        return max([check_results(path, accept=args.accept_unparsed, command="c2 train")
+                    for path in comparison.results_dirs])
     return 0

@@ -34,6 +34,7 @@ class BeforeAfter:
     # comparison.json's runs[1]["paired_vs_first"]: adapter - base on the same items, with its interval and p-value
     difference: dict | None = None
     judge: str = ""
+    results_dirs: list[Path] = field(default_factory=list)  # every results directory written (eval and re-judged)
 
     def difference_line(self) -> str:
         from c2_eval_metric.paired import format_difference
@@ -85,16 +86,18 @@ def run_before_after(config: TrainConfig, *, base_model: str, adapter_dir: str |
     table = compare_runs([out / "base", out / "adapter"], out_dir=out / "compare")
     comparison = read_json(out / "compare" / COMPARISON_JSON)
     rejudged = {}
+    results_dirs = [out / "base", out / "adapter"]
     for spec in config.c2eval_rejudge:
         _free_accelerator_memory()
         slug = judge_slug(spec)
         for side in ("base", "adapter"):
             print(f"re-judging the {side}'s continuations with {spec}")
             rejudge_results(out / side, out_dir=out / f"{side}--{slug}", judge=spec)
+            results_dirs.append(out / f"{side}--{slug}")
         rejudged[spec] = compare_runs([out / f"base--{slug}", out / f"adapter--{slug}"],
                                       out_dir=out / f"compare--{slug}")
     return BeforeAfter(table, scores["base"].corr_mean, scores["adapter"].corr_mean, out / "compare", rejudged,
-                       comparison["runs"][1].get("paired_vs_first"), scores["adapter"].judge)
+                       comparison["runs"][1].get("paired_vs_first"), scores["adapter"].judge, results_dirs)
 
 
 def judge_slug(spec: str) -> str:
