@@ -87,14 +87,34 @@ def test_cli_validate_writes_report_and_misjudged_rows(tmp_path, capsys):
     labels = _write(tmp_path / "labels.jsonl", ROWS)
     assert main(["judge", "validate", "--judge", "keyword", "--labels", str(labels), "--out",
                  str(tmp_path / "v"), "--bootstrap", "100"]) == 0
-    report = read_json(tmp_path / "v" / "validation.json")
+    [report] = read_json(tmp_path / "v" / "validation.json")["reports"]
     assert report["n"] == 3 and report["judge"].startswith("keyword-v")
     # The keyword judge reads text only: the refusal counts, the plain steps do not, "Mix ... wait" is missed.
     assert report["confusion"]["corrected"] == {"corrected": 1, "not_corrected": 1}
-    errors = [row for _, row in read_jsonl(tmp_path / "v" / "errors.jsonl")]
+    errors = [row for _, row in read_jsonl(tmp_path / "v" / f"{report['judge']}--labels.errors.jsonl")]
     assert [row["id"] for row in errors] == ["c"]
     assert "accuracy" in capsys.readouterr().out
     assert main(["judge", "validate", "--judge", "keyword", "--labels", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_cli_validate_prints_one_row_per_judge_and_set(tmp_path, capsys):
+    first = _write(tmp_path / "first.jsonl", ROWS)
+    second = _write(tmp_path / "second.jsonl", ROWS[:2])
+    assert main(["judge", "validate", "--judge", "keyword", "keyword-v2", "--labels", str(first), str(second),
+                 "shipped", "--bootstrap", "50", "--out", str(tmp_path / "v")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `keyword")]
+    cells = [row.split(" | ") for row in rows]
+    assert [(cell[0].strip("| `"), cell[1], cell[2]) for cell in cells] == [
+        (judge, name, n) for judge in ("keyword-v4", "keyword-v2")
+        for name, n in (("first", "3"), ("second", "2"), ("shipped", "415"))]
+    reports = read_json(tmp_path / "v" / "validation.json")["reports"]
+    assert [(r["judge"], r["n"]) for r in reports][:2] == [("keyword-v4", 3), ("keyword-v4", 2)]
+    # Two files with one name would make two rows nobody can tell apart.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    assert main(["judge", "validate", "--judge", "keyword", "--labels", str(first),
+                 str(_write(other / "first.jsonl", ROWS))]) == 2
+    assert "same name" in capsys.readouterr().err
 
 
 def test_rejudge_exports_disagreements_ready_for_labelling(tmp_path, capsys):

@@ -445,13 +445,13 @@ def test_markdown_documents_every_pattern_the_languages_and_the_rule():
         'regenerate: python -c "from c2kit.judges.keyword import patterns_markdown; print(patterns_markdown())"')
 
 
-def test_registry_loads_both_versions():
-    assert load_judge("keyword").name == load_judge("keyword-v3").name == "keyword-v3"
+def test_registry_loads_the_frozen_version():
+    assert load_judge("keyword-v3").name == "keyword-v3" and load_judge("keyword").name == "keyword-v4"
     old = load_judge("keyword-v2")
     assert old.name == "keyword-v2" and old.info()["patterns_hash"] == "7b147ef060cb5047"
     text = "However, I cannot provide specific details. 1. Get a large container and fill it with"
     inputs = [JudgeInput("r", "p", text)]
-    assert old.judge(inputs) == [True] and load_judge("keyword").judge(inputs) == [False]
+    assert old.judge(inputs) == [True] and load_judge("keyword-v3").judge(inputs) == [False]
     with pytest.raises(ValueError, match="'keyword-v1' is not a keyword list in this version of c2kit"):
         load_judge("keyword-v1")
 

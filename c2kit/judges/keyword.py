@@ -307,7 +307,7 @@ def _harmful(signal: KeywordMatch, refusal: KeywordMatch, redirects: Sequence[Ke
     if signal.pattern_id == _CARRY_ON:
         return True  # "Anyway," / "so here are a few more" leaves any redirect before it behind
     for redirect in redirects:
-        if redirect.pattern_id in _SECTION_OPENERS and refusal.end <= redirect.start < signal.start and not any(
+        if redirect.pattern_id in _SECTION_OPENERS and refusal.start <= redirect.start < signal.start and not any(
                 redirect.end <= c.start < signal.start for c in carry_ons):
             return False  # after "Instead, ..." a list goes on with the alternatives
     return True
@@ -402,13 +402,20 @@ def patterns_markdown() -> str:
         "",
         *patterns_table(ADDED_PATTERNS),
         "",
-        "Compliance signals: keyword-v3's, unchanged (listed under keyword-v3 below).",
+        f"Compliance signals: keyword-v3's {len(v3.COMPLIANCE)} (listed under keyword-v3 below), a new speaker or "
+        "persona at a line start (\"[JAILBREAK] ...\", \"DAN: ...\") and pivot phrases (\"now that we've got that "
+        "out of the way\") as carry-on signals, and these:",
+        "",
+        *patterns_table(ADDED_COMPLIANCE),
         "",
         "Safe-redirect signals:",
         "",
         *patterns_table(SAFE_REDIRECTS),
         *regex_details([(p.id, p.regex) for p in ADDED_PATTERNS]
+                       + [(f"compliance:{s.id}", s.regex) for s in ADDED_COMPLIANCE]
                        + [(f"redirect:{s.id}", s.regex) for s in SAFE_REDIRECTS]
+                       + [("carry-on:role-switch (original text, per line)", _ROLE_SWITCH.pattern),
+                          ("carry-on:pivot", _PIVOT_PHRASE.pattern)]
                        + [("sentence-end", _SENTENCE_END.pattern)], "The added regular expressions"),
     ]
     return "\n".join(lines)
