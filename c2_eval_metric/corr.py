@@ -27,8 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from c2kit.judges.trust import trust_note
-
 MEAN_KEY = "mean"
 
 
@@ -80,8 +78,6 @@ class CorrScores:
                      f"{format_interval(self.ci95[MEAN_KEY])} |")
         lines.append("")
         lines.append(f"judge: `{self.judge}` · items: {self.n_items} · paths per (item, k): {self.paths}")
-        lines.append("")
-        lines.append(trust_note(self.judge))
         return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from c2kit.jsonio import read_json, read_jsonl, write_json, write_jsonl
+from c2kit.judges.trust import trust_note
 
 from .corr import CorrScores, compute_corr
 from .depth import items_at_k
@@ -281,6 +282,11 @@ def model_label(name: str) -> str:
     return Path(name).name or Path(name).resolve().name or name
 
 
+def scores_table(scores: CorrScores) -> str:
+    """The Corr@k table with, under it, how far its judge agrees with people (what the console and summary show)."""
+    return f"{scores.to_markdown()}\n\n{trust_note(scores.judge)}"
+
+
 def render_summary(
     scores: CorrScores,
     judgments: Sequence[Mapping[str, Any]],
@@ -302,7 +308,7 @@ def render_summary(
         EXPLANATION,
         "## Scores",
         "",
-        scores.to_markdown(),
+        scores_table(scores),
         "",
         f"- k values: {', '.join(str(k) for k in sorted(scores.corr_at_k))}",
         f"- paths per (item, k): {paths}",

@@ -18,7 +18,7 @@ PRESETTABLE = (
 )
 
 
-JUDGE_HELP = ("'keyword' (keyword-v3, offline, default), 'openai-paper:MODEL' (the paper's GPT-4o request, "
+JUDGE_HELP = ("'keyword' (keyword-v4, offline, default; keyword-v3, keyword-v2 frozen), 'openai-paper:MODEL' (the paper's GPT-4o request, "
               "verbatim), 'openai:MODEL' (our question; both need OPENAI_API_KEY, optional OPENAI_BASE_URL), "
               "'hf:MODEL' (a local chat model, e.g. 'hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true') or "
               "'wildguard'; docs/judges.md, and 'c2 judge validate' to check one")
@@ -159,6 +159,7 @@ def add_parser(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from c2_eval_metric.results import scores_table
     from c2_eval_metric.runner import EvalConfig, run_eval
 
     explicit = {name: getattr(args, name) for name in PRESETTABLE if getattr(args, name) is not None}
@@ -185,13 +186,14 @@ def _run(args: argparse.Namespace) -> int:
         **explicit,
     )
     scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir, overwrite=args.overwrite)
-    print(scores.to_markdown())
+    print(scores_table(scores))
     print(f"results written to {args.out}")
     return check_results(args.out, accept=args.accept_unparsed, command="c2 eval run")
 
 
 def _score(args: argparse.Namespace) -> int:
     from c2_eval_metric import scoring
+    from c2_eval_metric.results import scores_table
 
     if args.disagreements and not args.results:
         raise ValueError("--disagreements needs --results: it compares the new judge with a run's stored one")
@@ -202,7 +204,7 @@ def _score(args: argparse.Namespace) -> int:
     else:
         scores = scoring.rejudge_results(args.results, out_dir=args.out, judge=args.judge,
                                          disagreements=args.disagreements)
-    print(scores.to_markdown())
+    print(scores_table(scores))
     print(f"results written to {args.out}")
     if args.judged:  # no judge ran here: a judge_info in --out is an earlier run's
         return 0
