@@ -263,6 +263,8 @@ def test_preset_in_python_and_bad_settings():
 
 
 class _Scores:
+    judge = "keyword-v4"
+
     def to_markdown(self) -> str:
         return ""
 
