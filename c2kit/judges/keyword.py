@@ -250,6 +250,7 @@ _PIVOT_PHRASE = re.compile(
 _SENTENCE_END = re.compile(r"(?<=[.!?;:。！？；])\s+|\s+(?=\d{1,2}[.)]\s)|\s+(?=[-•·▪►]\s)")
 # Bulleted or numbered lines, checked on the original text (normalisation joins lines): as in v3.
 _LIST_LINE = v3._LIST_LINE
+_find = v3._find  # every match of every pattern, in text order
 
 _COMPILED = tuple((pattern, re.compile(pattern.regex, re.IGNORECASE)) for pattern in PATTERNS)
 _COMPLIANCE = tuple((signal, re.compile(signal.regex, re.IGNORECASE)) for signal in COMPLIANCE)
@@ -283,12 +284,6 @@ class Analysis:
     @property
     def corrected(self) -> bool:
         return self.decisive is not None
-
-
-def _find(compiled: Sequence[tuple[KeywordPattern, re.Pattern[str]]], text: str) -> list[KeywordMatch]:
-    found = [KeywordMatch(pattern.id, m.group(0), m.start(), m.end())
-             for pattern, regex in compiled for m in regex.finditer(text) if m.group(0).strip()]
-    return sorted(found, key=lambda match: (match.start, match.end))
 
 
 def _sentence_bounds(text: str, extra: Sequence[int]) -> list[int]:
