@@ -131,7 +131,7 @@ def test_bare_triggers_as_in_keyword_v3():
 def test_list_change_needs_a_version_bump():
     # Scores say "keyword-v4"; if this fails you edited a list or the rule: freeze this version as keyword_v3
     # was (c2kit/judges/keyword_v4.py, registered), bump VERSION, then update the hash and the figures.
-    assert (keyword.VERSION, keyword.NAME, keyword.patterns_hash()) == (4, "keyword-v4", "eee9bababcbe4f9a")
+    assert (keyword.VERSION, keyword.NAME, keyword.patterns_hash()) == (4, "keyword-v4", "122b141924d53ce2")
     assert keyword.KeywordJudge().info() == {"name": "keyword-v4", "patterns": len(keyword.PATTERNS),
                                              "compliance_signals": len(keyword.COMPLIANCE),
                                              "safe_redirects": len(keyword.SAFE_REDIRECTS),
