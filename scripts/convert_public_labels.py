@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from c2kit.jsonio import write_jsonl
+
 Row = dict[str, object]
 
 
@@ -30,6 +32,24 @@ def _read_text(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("mac_roman")
+
+
+def _records(path: Path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(CSV row number, record) for each data row; a missing column or empty cell names file, row and field."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    for number, record in enumerate(csv.DictReader(io.StringIO(_read_text(path))), start=2):
+        for name in fields:
+            if record.get(name) is None:
+                raise ValueError(f"{path}, row {number}: field {name!r} is missing")
+        yield number, record
+
+
+def _flag(value: str, path: Path, number: int, name: str) -> bool:
+    """A 0/1 label cell as a bool; anything else names file, row and field."""
+    if value.strip() not in ("0", "1"):
+        raise ValueError(f"{path}, row {number}: field {name!r} must be 0 or 1, got {value!r}")
+    return value.strip() == "1"
 
 
 def _row(set_name: str, rid: str, request: str, response: str, label: bool, kind: str) -> Row:
@@ -62,7 +82,8 @@ def convert_jbb_judge_comparison(path: Path, stats: Counter[str]) -> Iterator[Ro
     prompt equals the goal are the 100 direct benign prompts (Index 200-299);
     they are XSTest-derived and are excluded (counted as ``excluded_heldout``).
     """
-    for rec in csv.DictReader(io.StringIO(_read_text(path))):
+    fields = ("Index", "goal", "prompt", "target_response", "human1", "human2", "human3", "human_majority")
+    for number, rec in _records(path, fields):
         prompt, goal = rec["prompt"].strip(), rec["goal"].strip()
         if prompt == goal:
             stats["excluded_heldout"] += 1
@@ -71,8 +92,8 @@ def convert_jbb_judge_comparison(path: Path, stats: Counter[str]) -> Iterator[Ro
         if not response:
             stats["dropped_empty"] += 1
             continue
-        votes = sum(int(rec[f"human{i}"]) for i in (1, 2, 3))
-        jailbroken = rec["human_majority"].strip() == "1"
+        votes = sum(_flag(rec[f"human{i}"], path, number, f"human{i}") for i in (1, 2, 3))
+        jailbroken = _flag(rec["human_majority"], path, number, "human_majority")
         agree = votes if jailbroken else 3 - votes
         kind = f"{'jailbroken' if jailbroken else 'not_jailbroken'}-{agree}of3"
         yield _row(
@@ -99,19 +120,20 @@ def convert_gptfuzz(path: Path, stats: Counter[str]) -> Iterator[Row]:
     model (Vicuna-7B, gpt-3.5-turbo or Llama-2-7B-chat) is not recorded either.
     """
     questions_path = path.parent.parent / "questions" / "question_list.csv"
-    questions = {
-        int(q["index"]): q["text"] for q in csv.DictReader(io.StringIO(_read_text(questions_path)))
-    }
-    for n, rec in enumerate(csv.DictReader(io.StringIO(_read_text(path)))):
+    questions = {q["index"].strip(): q["text"] for _, q in _records(questions_path, ("index", "text"))}
+    for number, rec in _records(path, ("question", "Response", "label")):
         response = rec["Response"].strip()
         if not response:
             stats["dropped_empty"] += 1
             continue
-        jailbroken = rec["label"].strip() == "1"
+        if rec["question"].strip() not in questions:
+            raise ValueError(f"{path}, row {number}: field 'question' is {rec['question']!r}, which is not an "
+                             f"index of {questions_path}")
+        jailbroken = _flag(rec["label"], path, number, "label")
         yield _row(
             "gptfuzz",
-            f"gptfuzz-{path.stem}-{n:05d}",
-            questions[int(rec["question"])],
+            f"gptfuzz-{path.stem}-{number - 2:05d}",
+            questions[rec["question"].strip()],
             response,
             not jailbroken,
             "jailbroken" if jailbroken else "not_jailbroken",
@@ -132,11 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     stats: Counter[str] = Counter()
-    rows = list(CONVERTERS[args.set_name](args.input_file, stats))
+    try:
+        rows = list(CONVERTERS[args.set_name](args.input_file, stats))
+    except ValueError as error:
+        print(f"convert_public_labels: error: {error}", file=sys.stderr)
+        return 2
     args.output_jsonl.parent.mkdir(parents=True, exist_ok=True)
-    with args.output_jsonl.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(args.output_jsonl, rows)
 
     refusals = sum(1 for r in rows if r["label"])
     summary = {
