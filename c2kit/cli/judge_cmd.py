@@ -18,7 +18,7 @@ def add_parser(subparsers) -> None:
         "validate",
         help="accuracy, precision, recall, specificity and Cohen's kappa of judges on labelled texts",
         description="Judge labelled texts and compare with the labels: accuracy, precision, recall, "
-        "specificity and Cohen's kappa, each with a bootstrap 95%% interval. With one judge and one label set "
+        "specificity and Cohen's kappa, each with a bootstrap 95% interval. With one judge and one label set "
         "it prints the whole report (confusion matrix, accuracy per kind); with several it prints one row per "
         "judge and set. Without --labels the shipped validation set is used (c2kit/data/judge_validation.md "
         "describes it; name it 'shipped' to list it beside other files). Label files are JSONL rows: request, "
