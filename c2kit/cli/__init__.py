@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "c2kit.cli.train_cmd",
     "c2kit.cli.publish_cmd",
     "c2kit.cli.tiny_cmd",
+    "c2kit.cli.view_cmd",
 )
 
 

@@ -1,0 +1,312 @@
+"""Gather what the report shows from results directories and label files into one compact, JSON-ready dict.
+
+Inputs are results directories of ``c2 eval run`` / ``c2 eval score`` and label files (JSONL rows with request,
+prefix, continuation and label, e.g. the ``--disagreements`` output of ``c2 eval score``). Directories whose
+``generations.jsonl`` is byte-identical (a run and its re-judged copies) become one *column* with one verdict per
+judge; columns on the same items sit side by side with their paired difference.
+
+The dict is columnar so that 80,000 paths parse fast in a browser: every text (request, prefix, rendered prompt,
+continuation) is stored once in ``strings`` and referred to by index, and each column keeps parallel arrays
+(item, k, path, text indices) plus one verdict string per judge (``"1"`` corrected, ``"0"`` not, ``"-"`` not
+judged). Local paths never enter it: runs are named by :func:`c2_eval_metric.results.run_label`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from c2_eval_metric.overcorrection import OVERCORRECTION_DIR
+from c2_eval_metric.results import (
+    GENERATIONS_FILE,
+    JUDGMENTS_FILE,
+    PLOT_FILE,
+    SCORES_FILE,
+    read_config,
+    run_label,
+)
+from c2kit.jsonio import read_json, read_jsonl
+from c2kit.judges.trust import trust_note
+
+HARMFUL, BENIGN = "harmful", "overcorrection"  # the two item sets a run can hold
+_LABEL_ID = re.compile(r"^(?P<item>.+)/k(?P<k>\d+)/p(?P<path>\d+)$")  # ids of c2 eval score --disagreements rows
+
+
+@dataclass
+class _Strings:
+    """Each distinct text once; rows refer to it by index."""
+
+    table: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+
+    def add(self, text: str | None) -> int:
+        if text is None or text == "":
+            return -1
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.table)
+            self.table.append(text)
+        return found
+
+
+@dataclass
+class _Items:
+    """The items of one set, in first-seen order, with their request and categories."""
+
+    ids: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    requests: list[int] = field(default_factory=list)
+    categories: list[list[str]] = field(default_factory=list)
+
+    def add(self, item_id: str, request: int) -> int:
+        found = self.index.get(item_id)
+        if found is None:
+            found = self.index[item_id] = len(self.ids)
+            self.ids.append(item_id)
+            self.requests.append(request)
+            self.categories.append([])
+        return found
+
+
+def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None,
+                    plots: Mapping[Path, bytes] | None = None) -> dict[str, Any]:
+    """The report's data for ``inputs`` (results directories and label files), checked and columnar.
+
+    ``plots`` replaces a run's ``corr_at_k.png`` (keyed by its resolved directory), e.g. one drawn again
+    without a local path in its legend for publishing.
+    """
+    if not inputs:
+        raise ValueError("give at least one results directory or label file")
+    strings = _Strings()
+    items = {HARMFUL: _Items(), BENIGN: _Items()}
+    runs: list[dict[str, Any]] = []
+    columns: list[dict[str, Any]] = []
+    by_generations: dict[tuple[str, str], dict[str, Any]] = {}  # (set, generations hash) -> column
+    label_mode = False
+    for source in inputs:
+        path = Path(source)
+        if path.is_dir():
+            run_index = len(runs)
+            runs.append(_run_summary(path, plots or {}))
+            for item_set, folder in ((HARMFUL, path), (BENIGN, path / OVERCORRECTION_DIR)):
+                if item_set == BENIGN and not (folder / GENERATIONS_FILE).is_file():
+                    continue
+                _add_run_set(folder, item_set, run_index, runs, strings, items[item_set], columns, by_generations)
+        elif path.is_file():
+            label_mode = True
+            columns.append(_label_column(path, strings, items[HARMFUL], len(columns)))
+        else:
+            raise FileNotFoundError(f"{path}: no such results directory or label file")
+    _add_categories(inputs, runs, items[HARMFUL])
+    _check_judge_names(columns)
+    _label_keys(columns)
+    return {
+        "version": 1,
+        "title": title or " vs ".join(dict.fromkeys(column["label"] for column in columns)),
+        "label_mode": label_mode,
+        "strings": strings.table,
+        "runs": runs,
+        "paired": _paired(inputs, runs, columns),
+        "sets": {name: {"ids": found.ids, "requests": found.requests, "categories": found.categories}
+                 for name, found in items.items() if found.ids},
+        "columns": columns,
+    }
+
+
+def _run_summary(folder: Path, plots: Mapping[Path, bytes]) -> dict[str, Any]:
+    """What the report's header shows of a run: its label, judge, Corr@k table and plot."""
+    if not (folder / GENERATIONS_FILE).is_file():
+        raise FileNotFoundError(f"{folder}: no {GENERATIONS_FILE}; is this a results directory of 'c2 eval run'?")
+    config = read_config(folder)
+    scores = read_json(folder / SCORES_FILE) if (folder / SCORES_FILE).is_file() else {}
+    plot = plots.get(folder.resolve())
+    if plot is None and (folder / PLOT_FILE).is_file():
+        plot = (folder / PLOT_FILE).read_bytes()
+    judge = scores.get("judge") or config.get("judge") or "?"
+    tally = (config.get("judge_info") or {}).get("tally") or {}
+    return {
+        "label": run_label(config, folder),
+        "dir": folder.resolve().name,
+        "judge": judge,
+        "trust": trust_note(judge),
+        "scores": {key: scores[key] for key in ("corr_at_k", "corr_mean", "ci95", "n_items", "paths",
+                                                "n_items_at_k", "overcorrection") if key in scores},
+        "tally": tally,
+        "rejudged": bool(config.get("rejudged_from")),
+        "smoke": bool(config.get("smoke_model")),
+        "plot": base64.b64encode(plot).decode("ascii") if plot else None,
+    }
+
+
+def _add_run_set(folder: Path, item_set: str, run_index: int, runs: list[dict[str, Any]], strings: _Strings,
+                 items: _Items, columns: list[dict[str, Any]],
+                 by_generations: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """One run's paths of one item set: a new column, or a further judge of the column with the same
+    generations (a re-judged copy)."""
+    generations = folder / GENERATIONS_FILE
+    digest = hashlib.sha256(generations.read_bytes()).hexdigest()
+    column = by_generations.get((item_set, digest))
+    if column is None:
+        column = _new_column(generations, item_set, runs[run_index]["label"], len(columns), strings, items)
+        columns.append(column)
+        by_generations[(item_set, digest)] = column
+    column["runs"].append(run_index)
+    judgments = folder / JUDGMENTS_FILE
+    if judgments.is_file():
+        column["judges"].append(_judge_track(judgments, column))
+
+
+def _new_column(generations: Path, item_set: str, label: str, number: int, strings: _Strings,
+                items: _Items) -> dict[str, Any]:
+    arrays: dict[str, list[int]] = {name: [] for name in ("item", "k", "path", "request", "prefix", "prompt",
+                                                          "continuation")}
+    keys: dict[tuple[str, int, int], int] = {}
+    for row_number, row in read_jsonl(generations):
+        for name in ("item_id", "k", "path", "continuation"):
+            if name not in row:
+                raise ValueError(f"{generations}, row {row_number}: field {name!r} is missing")
+        if not isinstance(row["continuation"], str):
+            raise ValueError(f"{generations}, row {row_number}: field 'continuation' must be a string")
+        key = (str(row["item_id"]), int(row["k"]), int(row["path"]))
+        if key in keys:
+            raise ValueError(f"{generations}, row {row_number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} "
+                             f"repeats row {keys[key]}")
+        keys[key] = row_number
+        request = strings.add(row.get("request") if isinstance(row.get("request"), str) else None)
+        arrays["item"].append(items.add(key[0], request))
+        arrays["k"].append(key[1])
+        arrays["path"].append(key[2])
+        arrays["request"].append(request)
+        arrays["prefix"].append(strings.add(row.get("prefix") or ""))
+        arrays["prompt"].append(strings.add(row.get("prompt") or ""))
+        arrays["continuation"].append(strings.add(row["continuation"]))
+    if not keys:
+        raise ValueError(f"{generations}: no rows")
+    return {"label": label, "set": item_set, "id": f"c{number}", "runs": [], "judges": [], **arrays,
+            "_rows": {key: index for index, key in enumerate(keys)}}
+
+
+def _judge_track(judgments: Path, column: dict[str, Any]) -> dict[str, Any]:
+    """One judge's verdicts on a column's paths: a "0"/"1"/"-" string, where corrections start, unparsed rows."""
+    rows = column["_rows"]
+    verdicts = ["-"] * len(rows)
+    located: dict[str, int] = {}
+    unparsed: list[int] = []
+    names: set[str] = set()
+    for row_number, row in read_jsonl(judgments):
+        for name in ("item_id", "k", "path", "corrected"):
+            if name not in row:
+                raise ValueError(f"{judgments}, row {row_number}: field {name!r} is missing")
+        index = rows.get((str(row["item_id"]), int(row["k"]), int(row["path"])))
+        if index is None:
+            raise ValueError(f"{judgments}, row {row_number}: no path item_id {row['item_id']!r}, k {row['k']}, "
+                             f"path {row['path']} in {GENERATIONS_FILE}")
+        names.add(str(row.get("judge", "?")))
+        verdicts[index] = "1" if row["corrected"] is True else "0"
+        if isinstance(row.get("correction_char"), int):
+            located[str(index)] = row["correction_char"]
+        if row.get("unparsed") is True:
+            unparsed.append(index)
+    return {"name": " / ".join(sorted(names)) or "?", "verdicts": "".join(verdicts), "located": located,
+            "unparsed": unparsed}
+
+
+def _label_column(path: Path, strings: _Strings, items: _Items, number: int) -> dict[str, Any]:
+    """A label file (c2 judge validate's rows, e.g. c2 eval score --disagreements) as a column to label."""
+    arrays: dict[str, list[Any]] = {name: [] for name in ("item", "k", "path", "request", "prefix", "prompt",
+                                                          "continuation", "ids", "labels")}
+    verdicts: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    for row_number, row in read_jsonl(path):
+        for name in ("request", "prefix", "continuation"):
+            if not isinstance(row.get(name), str):
+                raise ValueError(f"{path}, row {row_number}: field {name!r} must be a string "
+                                 "(label rows have request, prefix, continuation, label)")
+        row_id = str(row.get("id", row_number))
+        if row_id in seen:
+            raise ValueError(f"{path}, row {row_number}: id {row_id!r} repeats row {seen[row_id]}")
+        seen[row_id] = row_number
+        label = row.get("label")
+        if label is not None and not isinstance(label, bool):
+            raise ValueError(f"{path}, row {row_number}: field 'label' must be true, false or null, got {label!r}")
+        match = _LABEL_ID.match(row_id)
+        item_id, k, path_index = (match["item"], int(match["k"]), int(match["path"])) if match else (row_id, 0, 0)
+        request = strings.add(row["request"])
+        arrays["item"].append(items.add(item_id, request))
+        for name, value in (("k", k), ("path", path_index), ("request", request),
+                            ("prefix", strings.add(row["prefix"])), ("prompt", strings.add(row.get("prompt") or "")),
+                            ("continuation", strings.add(row["continuation"])), ("ids", row_id), ("labels", label)):
+            arrays[name].append(value)
+        stated = row.get("verdicts") if isinstance(row.get("verdicts"), Mapping) else {}
+        for judge in stated:
+            verdicts.setdefault(str(judge), ["-"] * (len(arrays["item"]) - 1))
+        for judge, track in verdicts.items():
+            value = stated.get(judge)
+            track.append("1" if value is True else "0" if value is False else "-")
+    if not seen:
+        raise ValueError(f"{path}: no rows")
+    judges = [{"name": name, "verdicts": "".join(track), "located": {}, "unparsed": []}
+              for name, track in verdicts.items()]
+    return {"label": path.stem, "set": HARMFUL, "id": f"c{number}", "runs": [], "judges": judges, **arrays}
+
+
+def _add_categories(inputs: Iterable[str | Path], runs: list[dict[str, Any]], items: _Items) -> None:
+    """Each harmful item's categories (the run's --group-by, else PKU harm categories), from the runs' data."""
+    from c2_eval_metric.scoring import _source_groups  # the same groups scores.json's by_group uses
+
+    for source in inputs:
+        if not Path(source).is_dir():
+            continue
+        groups, _ = _source_groups(read_config(source))
+        for item_id, values in (groups or {}).items():
+            index = items.index.get(str(item_id))
+            if index is not None and not items.categories[index]:
+                items.categories[index] = [str(value) for value in values]
+
+
+def _check_judge_names(columns: list[dict[str, Any]]) -> None:
+    for column in columns:
+        column.pop("_rows", None)
+        seen: set[str] = set()
+        for track in column["judges"]:
+            name, number = track["name"], 2
+            while track["name"] in seen:  # the same judge twice (the same run given twice): tell them apart
+                track["name"] = f"{name} ({number})"
+                number += 1
+            seen.add(track["name"])
+
+
+def _label_keys(columns: list[dict[str, Any]]) -> None:
+    """The prefix of each run column's label ids (``item/kK/pP``, as c2 eval score --disagreements writes): none
+    with one column per item set, else the column's label, so labels of two runs on the same item stay apart."""
+    runs = [column for column in columns if "ids" not in column]
+    single = all(sum(other["set"] == column["set"] for other in runs) == 1 for column in runs)
+    taken: set[tuple[str, str]] = set()
+    for column in runs:
+        key, number = ("" if single else f"{column['label']}:"), 2
+        while (column["set"], key) in taken:
+            key = f"{column['label']}#{number}:"
+            number += 1
+        taken.add((column["set"], key))
+        column["key"] = key
+
+
+def _paired(inputs: Sequence[str | Path], runs: list[dict[str, Any]], columns: list[dict[str, Any]]) -> list[dict]:
+    """Paired differences of each later harmful column from the first (their first runs), as c2 eval compare."""
+    from c2_eval_metric.compare import paired_vs_first
+
+    directories = [Path(source) for source in inputs if Path(source).is_dir()]
+    firsts = [column["runs"][0] for column in columns if column["set"] == HARMFUL and column["runs"]]
+    if len(firsts) < 2:
+        return []
+    dirs = [directories[index] for index in firsts]
+    out = []
+    for index, (figures, reason) in zip(firsts[1:], paired_vs_first(dirs)[1:]):
+        out.append({"label": runs[index]["label"], "versus": runs[firsts[0]]["label"], "figures": figures,
+                    "reason": reason})
+    return out
