@@ -54,6 +54,7 @@ OPTIONAL_FILES = (SUMMARY_FILE, PLOT_FILE, LATENCY_PLOT,
                   # the over-correction run's own files (c2 eval run --overcorrection)
                   *(f"{OVERCORRECTION_DIR}/{name}" for name in (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE)))
 TOLERANCE = 1e-9  # recomputed scores must match scores.json to float precision
+REPORT_FILE = "report.html"  # c2 publish results --report: the run as c2 view shows it
 
 
 @dataclass(frozen=True)
@@ -196,13 +197,18 @@ def publish_results(
     dry_run: bool = False,
     preview_dir: str | Path | None = None,
     gated: str = "auto",
+    report: bool = False,
 ) -> PublishResult:
-    """Check, preview or upload a results directory as the dataset ``repo_id``."""
+    """Check, preview or upload a results directory as the dataset ``repo_id``; with ``report``, add
+    ``report.html`` (``c2 view`` of the run, local paths replaced as in the other files)."""
     check_repo_id(repo_id)
     results = read_results_dir(results_dir)
     files: dict[str, FileSource] = {name: results.path / name for name in results.files}
     if PLOT_FILE in files:  # drawn again with a clean label if the run's was a local path
         files[PLOT_FILE] = run_plot(results.path, results.config, results.scores)
+    local_paths = collect_local_paths(results.path, results.path.resolve(), results.config)
+    if report:
+        files[REPORT_FILE] = results_report(results, local_paths, plot=files.get(PLOT_FILE))
     files["README.md"] = results_card(results, repo_id, gated=gated).encode("utf-8")
     return publish_files(
         files,
@@ -213,5 +219,17 @@ def publish_results(
         preview_dir=preview_dir,
         gated=gated,
         commit_message=f"Publish C2-Eval results ({results.scores.judge}) with c2-toolkit",
-        local_paths=collect_local_paths(results.path, results.path.resolve(), results.config),
+        local_paths=local_paths,
     )
+
+
+def results_report(results: ResultsDir, local_paths: set[str], *, plot: FileSource | None) -> bytes:
+    """The run's ``c2 view`` report, its data compressed inside, so local paths are replaced before packing."""
+    from c2kit.view import build_view_data, render_html
+
+    from .local_paths import replacements, scrub_text
+
+    pairs = replacements(local_paths)
+    plots = {results.path.resolve(): plot if isinstance(plot, bytes) else Path(plot).read_bytes()} if plot else None
+    data = build_view_data([results.path], plots=plots)
+    return render_html(data, clean_text=lambda text: scrub_text(text, pairs))

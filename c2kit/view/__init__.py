@@ -5,6 +5,6 @@ report (:mod:`c2kit.view.report`, template ``template.html`` with its CSS and sc
 """
 
 from .collect import build_view_data
-from .report import Report, build_report, render_html
+from .report import Report, build_report, read_report_data, render_html
 
-__all__ = ["Report", "build_report", "build_view_data", "render_html"]
+__all__ = ["Report", "build_report", "build_view_data", "read_report_data", "render_html"]

@@ -27,6 +27,8 @@ from c2_eval_metric.results import (
     JUDGMENTS_FILE,
     PLOT_FILE,
     SCORES_FILE,
+    is_local_path,
+    model_label,
     read_config,
     run_label,
 )
@@ -118,6 +120,16 @@ def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None,
     }
 
 
+def judge_label(name: str) -> str:
+    """A judge's name without a local path: ``hf:/home/me/judges/qwen?question=c2`` -> ``hf:qwen?question=c2``
+    (Hub ids and other names unchanged), so a report can be shared."""
+    kind, colon, rest = name.partition(":")
+    model, mark, query = rest.partition("?")
+    if not colon or not model or not is_local_path(model):
+        return name
+    return f"{kind}:{model_label(model)}{mark}{query}"
+
+
 def _run_summary(folder: Path, plots: Mapping[Path, bytes]) -> dict[str, Any]:
     """What the report's header shows of a run: its label, judge, Corr@k table and plot."""
     if not (folder / GENERATIONS_FILE).is_file():
@@ -127,15 +139,17 @@ def _run_summary(folder: Path, plots: Mapping[Path, bytes]) -> dict[str, Any]:
     plot = plots.get(folder.resolve())
     if plot is None and (folder / PLOT_FILE).is_file():
         plot = (folder / PLOT_FILE).read_bytes()
-    judge = scores.get("judge") or config.get("judge") or "?"
+    judge = judge_label(scores.get("judge") or config.get("judge") or "?")
     tally = (config.get("judge_info") or {}).get("tally") or {}
     return {
         "label": run_label(config, folder),
         "dir": folder.resolve().name,
         "judge": judge,
         "trust": trust_note(judge),
-        "scores": {key: scores[key] for key in ("corr_at_k", "corr_mean", "ci95", "n_items", "paths",
-                                                "n_items_at_k", "overcorrection") if key in scores},
+        "scores": {key: scores[key] for key in ("corr_at_k", "corr_mean", "ci95", "n_items", "paths", "n_items_at_k")
+                   if key in scores},
+        "overcorrection": {key: value for key, value in (scores.get("overcorrection") or {}).items()
+                           if key in ("rate_at_k", "rate_mean", "ci95", "n_items", "paths")} or None,
         "tally": tally,
         "rejudged": bool(config.get("rejudged_from")),
         "smoke": bool(config.get("smoke_model")),
@@ -212,7 +226,8 @@ def _judge_track(judgments: Path, column: dict[str, Any]) -> dict[str, Any]:
             located[str(index)] = row["correction_char"]
         if row.get("unparsed") is True:
             unparsed.append(index)
-    return {"name": " / ".join(sorted(names)) or "?", "verdicts": "".join(verdicts), "located": located,
+    return {"name": " / ".join(sorted(judge_label(name) for name in names)) or "?", "verdicts": "".join(verdicts),
+            "located": located,
             "unparsed": unparsed}
 
 
@@ -243,8 +258,9 @@ def _label_column(path: Path, strings: _Strings, items: _Items, number: int) -> 
                             ("continuation", strings.add(row["continuation"])), ("ids", row_id), ("labels", label)):
             arrays[name].append(value)
         stated = row.get("verdicts") if isinstance(row.get("verdicts"), Mapping) else {}
+        stated = {judge_label(str(judge)): value for judge, value in stated.items()}
         for judge in stated:
-            verdicts.setdefault(str(judge), ["-"] * (len(arrays["item"]) - 1))
+            verdicts.setdefault(judge, ["-"] * (len(arrays["item"]) - 1))
         for judge, track in verdicts.items():
             value = stated.get(judge)
             track.append("1" if value is True else "0" if value is False else "-")

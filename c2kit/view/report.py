@@ -11,6 +11,7 @@ import base64
 import gzip
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -20,6 +21,7 @@ from typing import Any
 from .collect import build_view_data
 
 PLACEHOLDER = "__C2_DATA__"
+_EMBEDDED = re.compile(rb'<script id="c2-data" type="application/octet-stream">([A-Za-z0-9+/=]*)</script>')
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,14 @@ def render_html(data: Mapping[str, Any], *, clean_text: Callable[[str], str] | N
     template = resources.files("c2kit.view").joinpath("template.html").read_text(encoding="utf-8")
     head, tail = template.split(PLACEHOLDER)
     return (head + packed + tail).encode("utf-8")
+
+
+def read_report_data(html: bytes) -> dict[str, Any]:
+    """The view data embedded in a report written by :func:`render_html` (to check or reuse a report)."""
+    found = _EMBEDDED.search(html)
+    if found is None:
+        raise ValueError("not a c2 view report: no embedded data")
+    return json.loads(gzip.decompress(base64.b64decode(found.group(1))))
 
 
 def build_report(inputs: Sequence[str | Path], out: str | Path | None = None, *, title: str | None = None,
