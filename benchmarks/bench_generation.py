@@ -4,7 +4,7 @@ Both loops sample the same workload (the shipped benchmark items, prefilled in `
 continuations of ``--max-new-tokens`` tokens per (item, k)):
 
 * official-style: like the original C2-Eval code, 10 prompts x 1 path per ``generate`` call;
-* ours: :func:`c2kit.generation.generate_continuations` (many prompts x all paths per call, grouped by
+* ours: :func:`c2kit.engines.transformers_engine.generate_continuations` (many prompts x all paths per call, grouped by
   length, sized by tokens in flight).
 
 Tokens/s counts ``paths x max_new_tokens`` (the unit of the full benchmark's 500 x 8 x 20 x 32 = 2.56M
@@ -29,7 +29,8 @@ from pathlib import Path
 
 import torch
 
-from c2kit.generation import SamplingConfig, default_batch_tokens, generate_continuations
+from c2kit.engines.transformers_engine import default_batch_tokens, generate_continuations
+from c2kit.generation import SamplingConfig
 from c2kit.models import load_model_and_tokenizer, prepare_tokenizer
 from c2kit.prefill import PrefillPrompt, build_prefills
 from c2kit.sources import load_source

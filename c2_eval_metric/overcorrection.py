@@ -71,7 +71,8 @@ def on_policy_answers(model, tokenizer, items: Sequence[tuple[str, str, str]], *
                       plain_template: bool = False, batch_tokens: int | None = None, progress: bool = True
                       ) -> dict[str, str]:
     """The model's greedy answer to each request (``items``: ``(item_id, request, _)``), as ``{item_id: text}``."""
-    from c2kit.generation import SamplingConfig, generate_continuations
+    from c2kit.engines.transformers_engine import generate_continuations
+    from c2kit.generation import SamplingConfig
     from c2kit.prefill import PrefillPrompt, render_assistant_header, resolve_chat_template
 
     template = resolve_chat_template(tokenizer, plain_template)
@@ -89,7 +90,7 @@ def run_overcorrection(config, model, tokenizer, judge, out_dir: str | Path, *, 
                        cache=None, progress: bool = True) -> dict[str, Any]:
     """Generate, judge and score the benign pass of a run (``config``: :class:`~c2_eval_metric.runner.EvalConfig`);
     writes ``OUT/overcorrection/`` and returns the ``overcorrection`` block."""
-    from c2kit.generation import generate_continuations
+    from c2kit.engines.transformers_engine import generate_continuations
     from c2kit.prefill import build_prefills
 
     from .depth import depth_counts

@@ -19,7 +19,8 @@ from c2kit.gen_cache import GenerationCache
 from c2kit.locks import DirectoryLock
 from c2kit.jsonio import write_jsonl
 from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY, EngineSettings
-from c2kit.generation import SamplingConfig, cache_key, prompt_sha256
+from c2kit.gen_cache import prompt_sha256
+from c2kit.generation import SamplingConfig, cache_key
 from c2kit.judges import load_judge
 from c2kit.judges.registry import public_spec
 from c2kit.generation import generate_with_engine

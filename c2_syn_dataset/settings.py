@@ -65,7 +65,7 @@ class BuildSettings:
         return EngineSettings.of(self)
 
     def to_dict(self) -> dict:
-        from c2kit.judges.openai_judge import public_url
+        from c2kit.http_client import public_url
 
         record = asdict(self)
         record["base_urls"] = [public_url(url) for url in self.base_urls]  # never user:password or a query

@@ -26,7 +26,7 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_mo
 
 @dataclass
 class LoadedModel:
-    """A model ready for :func:`c2kit.generation.generate_continuations`, with what identifies it."""
+    """A model ready for :func:`c2kit.engines.transformers_engine.generate_continuations`, with what identifies it."""
 
     model: Any
     tokenizer: Any

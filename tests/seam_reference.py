@@ -14,7 +14,9 @@ cache keys and every prompt hash are the same on any machine) through the ``c2``
 
 Recorded per run: ``generations.jsonl``, every generation cache's ``key.json`` and ``rows.jsonl`` under its key
 hash, the judge's generation cache, the settings parts of ``config.json`` / ``build.json`` that generation
-depends on, and the C2-Syn rows (parquet, as JSON lines).
+depends on, and the C2-Syn rows (parquet, as JSON lines). C2-Syn's build id (its fingerprint, the name of its
+cache folder and data files) is left out: it names a local generator by its absolute path, which differs
+between work directories; the rows of its generation cache are compared under the name ``BUILD``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ RECORD = "record"  # REFERENCE / RECORD holds the recorded files, by run
 # Parts of config.json / build.json that generation depends on (the rest holds versions, ports and times).
 CONFIG_KEYS = ("sampling", "model_identity", "chat_template_sha256", "batch_tokens_used", "generation_config")
 ENGINE_INFO_KEYS = ("name", "sampler", "served_model", "decoded_by", "batch_tokens")
-BUILD_KEYS = ("fingerprint", "sampling", "generator", "chat_template_sha256", "chunk_ids_sha256")
+BUILD_KEYS = ("sampling", "chat_template_sha256", "chunk_ids_sha256")
+GENERATOR_KEYS = ("content_sha256", "dtype", "is_tiny", "load_in_4bit")  # not "model": an absolute path
 
 EVAL_ARGS = ["eval", "run", "--model", MODEL, "--limit", "2", "--ks", "10,20", "--max-new-tokens", "8"]
 
@@ -81,19 +84,24 @@ def _records(work: Path) -> Iterator[tuple[str, str]]:
     import pyarrow.parquet as pq
 
     for run in sorted(path for path in work.iterdir() if path.is_dir() and path.name != MODEL):
+        syn = (run / "build.json").exists()
         for path in sorted(run.rglob("*")):
             name = path.relative_to(work).as_posix()
-            if path.name in ("generations.jsonl", "key.json", "rows.jsonl"):
+            if syn and path.parent.parent.name.startswith("shard-"):  # cache/shard-i-of-n/<build id>/...
+                name = (path.parent.parent / "BUILD" / path.name).relative_to(work).as_posix()
+            if path.name in ("generations.jsonl", "rows.jsonl") or (path.name == "key.json" and not syn):
                 yield name, path.read_text(encoding="utf-8")
             elif path.name == "config.json" and path.parent == run:
                 yield name, _config_record(path)
             elif path.name == "build.json":
                 build = json.loads(path.read_text(encoding="utf-8"))
-                yield name, _json_text({key: build[key] for key in BUILD_KEYS})
+                record = {key: build[key] for key in BUILD_KEYS}
+                record["generator"] = {key: build["generator"][key] for key in GENERATOR_KEYS}
+                yield name, _json_text(record)
             elif path.suffix == ".parquet" and path.parent.name in ("ranked", "pairs"):
                 rows = pq.read_table(path).to_pylist()
-                yield name + ".jsonl", "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n"
-                                               for row in rows)
+                yield f"{run.name}/{path.parent.name}.jsonl", "".join(
+                    json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows)
 
 
 def make_records(work: Path) -> dict[str, str]:
@@ -126,7 +134,7 @@ def measuring_margins() -> Iterator[dict[str, float]]:
     import torch
     from transformers import LlamaForCausalLM
 
-    from c2kit.generation import SeededSampler, uniform_draws
+    from c2kit.engines.transformers_engine import SeededSampler, uniform_draws
 
     margins = {"sampled": float("inf"), "greedy": float("inf"), "sampled_draws": 0, "greedy_steps": 0}
     greedy = {"on": False}

@@ -14,8 +14,8 @@ import pytest
 
 from c2kit.engines import EngineError, EngineSettings, parity_probes, split_base_urls
 from c2kit.engines.openai_engine import OpenAIEngine
-from c2kit.gen_cache import GenerationCache
-from c2kit.generation import SamplingConfig, generate_with_engine, path_seed, prompt_sha256
+from c2kit.gen_cache import GenerationCache, prompt_sha256
+from c2kit.generation import SamplingConfig, generate_with_engine, path_seed
 from c2kit.prefill import build_prefills
 
 from fake_completions import FakeCompletionsServer
@@ -59,7 +59,7 @@ def test_requests_carry_our_ids_a_seed_per_path_and_every_sampling_setting(tiny_
 
 
 def test_texts_are_decoded_client_side_by_the_transformers_rule(tiny_tokenizer, prompts):
-    from c2kit.generation import decode_continuations
+    from c2kit.engines.base import decode_continuations
 
     with FakeCompletionsServer(tiny_tokenizer) as server:
         [first, *_] = generate_with_engine(engine_for(server, tiny_tokenizer), prompts[:1], SAMPLING, progress=False)

@@ -12,17 +12,16 @@ import pytest
 import torch
 
 from c2kit.gen_cache import CacheError, CachedRow, GenerationCache, key_hash, prompt_fingerprint
-from c2kit.generation import (
+from c2kit.engines.transformers_engine import (
     CPU_BATCH_TOKENS,
-    SamplingConfig,
     SeededSampler,
     default_batch_tokens,
     generate_continuations,
     kv_bytes_per_token,
-    path_key,
     plan_batches,
     uniform_draws,
 )
+from c2kit.generation import SamplingConfig, path_key
 from c2kit.models import adapter_hash, dir_content_hash, load_model_and_tokenizer
 from c2kit.prefill import PrefillPrompt, build_prefills
 from c2kit.sources import load_source
@@ -391,7 +390,7 @@ def test_decoding_keeps_the_space_a_sentencepiece_tokenizer_drops_at_sequence_st
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from c2kit.generation import decode_new_text
+    from c2kit.engines.transformers_engine import decode_new_text
 
     vocab = {"<unk>": 0, "▁you": 1, "▁that": 2, "▁the": 3, "▁cat": 4, "</s>": 5}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))

@@ -60,16 +60,16 @@ def judge_models(tmp_path_factory, tiny_model_dir) -> dict[str, str]:
 @pytest.fixture()
 def generated(monkeypatch) -> list[int]:
     """Counts the judge prompts that reach ``generate`` (one entry per batch: its number of prompts)."""
-    import c2kit.generation as generation
+    from c2kit.engines import transformers_engine
 
     calls: list[int] = []
-    original = generation._generate_batch
+    original = transformers_engine._generate_batch
 
     def counting(model, tokenizer, batch, sampling):
         calls.append(len(batch))
         return original(model, tokenizer, batch, sampling)
 
-    monkeypatch.setattr(generation, "_generate_batch", counting)
+    monkeypatch.setattr(transformers_engine, "_generate_batch", counting)
     return calls
 
 

@@ -14,10 +14,11 @@ from transformers import GenerationConfig
 
 from c2_eval_metric import runner
 from c2_eval_metric.runner import EvalConfig
-from c2kit import generation
+from c2kit.engines import transformers_engine
 from c2kit.cli import main
 from c2kit.gen_cache import key_hash
-from c2kit.generation import SamplingConfig, cache_key, generate_continuations
+from c2kit.engines.transformers_engine import generate_continuations
+from c2kit.generation import SamplingConfig, cache_key
 from c2kit.prefill import build_prefills, pick_path_opener
 from c2kit.presets import PRESETS, generate_sampling, resolve_preset
 from c2kit.protocol import OPENERS
@@ -39,8 +40,8 @@ class Spy:
 
     def __init__(self, monkeypatch):
         self.batches, self.calls = 0, []
-        self.original = generation._generate_batch
-        monkeypatch.setattr(generation, "_generate_batch", self)
+        self.original = transformers_engine._generate_batch
+        monkeypatch.setattr(transformers_engine, "_generate_batch", self)
 
     def __call__(self, model, *args, **kwargs):
         self.batches += 1
@@ -169,7 +170,7 @@ def test_generation_config_top_k_and_repetition_penalty_as_generate_resolves_the
 def test_seeded_sampler_applies_warpers_in_generate_order():
     from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-    sampler = generation.SeededSampler(torch.zeros((1, 2), dtype=torch.int64), 1, SamplingConfig(top_k=50))
+    sampler = transformers_engine.SeededSampler(torch.zeros((1, 2), dtype=torch.int64), 1, SamplingConfig(top_k=50))
     assert [type(w) for w in sampler.warpers] == [TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from c2_eval_metric.runner import SMOKE_NOTICE, EvalConfig, run_eval
-from c2kit import generation
+from c2kit.engines import transformers_engine
 from c2kit.cli import main
 from c2kit.judges import load_judge
 from c2kit.sources import bundled_path
@@ -46,8 +46,8 @@ class GenerateCounter:
     def __init__(self, monkeypatch, interrupt_on: int | None = None):
         self.calls = 0
         self.interrupt_on = interrupt_on
-        self.original = generation._generate_batch
-        monkeypatch.setattr(generation, "_generate_batch", self)
+        self.original = transformers_engine._generate_batch
+        monkeypatch.setattr(transformers_engine, "_generate_batch", self)
 
     def __call__(self, *args, **kwargs):
         self.calls += 1

@@ -18,8 +18,8 @@ def main() -> None:
 
     from c2kit.engines import chat_messages_probe, parity_probes
     from c2kit.engines.vllm_engine import VLLMEngine
-    from c2kit.gen_cache import GenerationCache
-    from c2kit.generation import SamplingConfig, generate_with_engine, prompt_sha256
+    from c2kit.gen_cache import GenerationCache, prompt_sha256
+    from c2kit.generation import SamplingConfig, generate_with_engine
     from c2kit.models import prepare_tokenizer
     from c2kit.prefill import build_prefills
 

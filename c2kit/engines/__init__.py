@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from c2kit.engines.base import Engine, EngineError, ParityProbe, PathRequestEngine
+from c2kit.http_client import public_url
 
 ENGINE_NAMES = ("transformers", "vllm", "openai")
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -96,8 +97,6 @@ class EngineSettings:
 
     def record(self) -> dict[str, Any]:
         """The settings for ``config.json``: URLs without credentials, the key's variable name, never the key."""
-        from c2kit.judges.openai_judge import public_url
-
         record = asdict(self)
         record["base_urls"] = [public_url(url) for url in self.base_urls]
         return record

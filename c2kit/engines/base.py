@@ -13,7 +13,7 @@ batch loop and the progress bar, so they are the same on every engine. An engine
 :class:`PathRequestEngine` is the layer shared by vLLM (in-process or worker) and OpenAI-compatible servers:
 every path is one request with ``n=1`` and its own seed :func:`c2kit.generation.path_seed` (a pure function of
 (seed, item, k, path)), the prompt goes out as the toolkit's token ids, and the generated token ids come back and
-are decoded here with :func:`c2kit.generation.decode_continuations`, the rule the transformers engine uses.
+are decoded here with :func:`decode_continuations`, the rule every engine (the transformers one too) decodes by.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from c2kit.generation import path_seed, paths_of
 from c2kit.prefill import PrefillPrompt
 
 
@@ -50,6 +51,23 @@ class ParityProbe:
     text: str
     ids: tuple[int, ...]
     messages: list[dict[str, str]] | None = None
+
+
+def decode_continuations(tokenizer, prompts_ids: Sequence[Sequence[int]], new_ids: Sequence[Sequence[int]]) -> list[str]:
+    """The text of each path's new token ids, decoded the same way on every engine.
+
+    Decoding the new ids alone is wrong for SentencePiece-style tokenizers (Llama-2, Mistral): they drop the
+    leading space of a sequence's first word, so "...you that" + " the" would read "...you thatthe". So the new
+    ids are decoded after the last prompt token, whose text is cut off again; special tokens (an end of turn,
+    padding) are skipped. A path generated as the same ids thus reads the same on every engine.
+    """
+    with_context = tokenizer.batch_decode([[p[-1], *n] for p, n in zip(prompts_ids, new_ids)], skip_special_tokens=True)
+    context = tokenizer.batch_decode([[p[-1]] for p in prompts_ids], skip_special_tokens=True)
+    new_alone = tokenizer.batch_decode([list(n) for n in new_ids], skip_special_tokens=True)
+    return [
+        full[len(head):] if full.startswith(head) else alone  # e.g. a multi-byte character split at the boundary
+        for full, head, alone in zip(with_context, context, new_alone)
+    ]
 
 
 def first_difference(a: Sequence[int], b: Sequence[int]) -> int:
@@ -119,12 +137,10 @@ class PathRequestEngine(Engine):
 
         The engine batches continuously on its own; a batch here is only how much work is saved at once.
         """
-        from c2kit.generation import _paths_of
-
         batches: list[list[PrefillPrompt]] = []
         size = 0
         for prompt in prompts:
-            paths = len(_paths_of(prompt, sampling))
+            paths = len(paths_of(prompt, sampling))
             if not batches or size + paths > self.batch_paths:
                 batches.append([])
                 size = 0
@@ -133,12 +149,10 @@ class PathRequestEngine(Engine):
         return batches
 
     def generate_batch(self, batch: Sequence[PrefillPrompt], sampling) -> tuple[list[list[str]], int]:
-        from c2kit.generation import _paths_of, decode_continuations, path_seed
-
         requests = [
             PathRequest(tuple(p.prompt_ids), path_seed(sampling.seed, p.item_id, p.k, path), f"{p.item_id}/{p.k}/{path}")
             for p in batch
-            for path in _paths_of(p, sampling)
+            for path in paths_of(p, sampling)
         ]
         outputs = self._sample(requests, sampling)
         # Token ids are decoded here; an engine that could only return text (a server without token ids) gave str.
@@ -152,7 +166,7 @@ class PathRequestEngine(Engine):
                     for out in outputs)
         out, start = [], 0
         for prompt in batch:
-            n = len(_paths_of(prompt, sampling))
+            n = len(paths_of(prompt, sampling))
             out.append(texts[start:start + n])
             start += n
         return out, n_new

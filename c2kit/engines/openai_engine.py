@@ -14,40 +14,27 @@ version (``/version``, where present) and, on a sample of prompts, to tokenize t
 messages (``/tokenize``, vLLM's: with ``continue_final_message``), which must give our ids exactly.
 
 Faults: connection errors, timeouts, HTTP 408/409/429/5xx and malformed bodies are retried with exponential
-backoff (:func:`c2kit.judges.openai_judge.default_backoff`); other 4xx fail at once. Whatever ends a run is one
-line naming the URL (without credentials: :func:`~c2kit.judges.openai_judge.public_url`) and what happened. The
-key is read from the environment (``OPENAI_API_KEY`` or ``--api-key-env``), sent only as a bearer header, and
+backoff (:mod:`c2kit.http_client`, shared with the OpenAI judges); other 4xx fail at once. Whatever ends a run is
+one line naming the URL (without credentials: :func:`~c2kit.http_client.public_url`) and what happened. The key
+is read from the environment (``OPENAI_API_KEY`` or ``--api-key-env``), sent only as a bearer header, and
 redacted from every message.
 """
 
 from __future__ import annotations
 
-import base64
-import http.client
 import itertools
-import json
 import logging
-import socket
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from c2kit.engines.base import EngineError, ParityProbe, PathRequest, PathRequestEngine, parity_message, sampling_fields
-from c2kit.judges.openai_judge import RETRY_STATUSES, default_backoff, public_url
+from c2kit.http_client import (Fatal, GaveUp, Missing, Retry, Stopped, UrlSecrets, default_backoff, public_url,
+                               redact, request_json, with_retries)
 
 logger = logging.getLogger(__name__)
-
-
-class _Retry(Exception):
-    """A failure worth another attempt (the message says what happened)."""
-
-
-class _Fatal(Exception):
-    """A failure no retry fixes (4xx other than 408/409/429)."""
 
 
 class _Server:
@@ -57,15 +44,12 @@ class _Server:
         url = url.strip()
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"--base-url {public_url(url)!r} must start with http:// or https://")
-        parts = urlsplit(url)
         # user:password becomes a Basic header and a query (a token some gateways want) rides on every request;
         # both stay out of everything shown (``public``).
-        userinfo = parts.netloc.rpartition("@")[0]
-        self.secrets = [secret for secret in (userinfo, parts.query) if secret]
-        self.basic = base64.b64encode(unquote(userinfo).encode()).decode() if userinfo else None
-        if self.basic:
-            self.secrets.append(self.basic)
-        self.query = parts.query
+        secrets = UrlSecrets.of(url)
+        self.secrets = secrets.all()
+        self.basic = secrets.basic
+        self.query = urlsplit(url).query
         self.url = url
         bare = public_url(url).rstrip("/")
         self.root = bare[: -len("/v1")] if bare.endswith("/v1") else bare
@@ -120,7 +104,7 @@ class OpenAIEngine(PathRequestEngine):
                 raise EngineError(f"engine openai: {server.public}/v1/models: malformed body (no data list)") from None
             try:
                 server.version = str(self._call(server, "GET", server.root + "/version", retry_missing=False)["version"])
-            except (_Missing, KeyError, TypeError):
+            except (Missing, KeyError, TypeError):
                 server.version = None
         ids = [[m["id"] for m in server.models] for server in self.servers]
         if served_model is None:
@@ -161,77 +145,48 @@ class OpenAIEngine(PathRequestEngine):
     # -- HTTP ----------------------------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
-        for server in self.servers:
-            for secret in server.secrets:
-                text = text.replace(secret, "***")
-        return " ".join(text.split())[:300]
+        return redact(text, [self._api_key or "", *(secret for server in self.servers for secret in server.secrets)])
 
     def _once(self, server: _Server, method: str, url: str, body: dict | None) -> dict:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url + (f"?{server.query}" if server.query else ""), data=data, method=method)
-        request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
         if self._api_key:
-            # Unredirected: a redirect (possibly to another host) never carries the key along.
-            request.add_unredirected_header("Authorization", f"Bearer {self._api_key}")
-        elif server.basic:
-            request.add_unredirected_header("Authorization", f"Basic {server.basic}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as error:
-            detail = self._redact(error.read().decode("utf-8", "replace"))
-            if error.code == 404:
-                raise _Missing(f"HTTP 404: {detail}") from None
-            if error.code in RETRY_STATUSES or error.code >= 500:
-                raise _Retry(f"HTTP {error.code}: {detail}") from None
-            raise _Fatal(f"HTTP {error.code}: {detail}") from None
-        except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError,
-                http.client.HTTPException, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise _Retry(f"{type(reason).__name__}: {self._redact(str(reason))}" if str(reason)
-                         else type(reason).__name__) from None
-        try:
-            parsed = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise _Retry(f"malformed response body ({len(raw)} bytes, not JSON)") from None
-        if not isinstance(parsed, dict):
-            raise _Retry("malformed response body (not a JSON object)")
-        return parsed
+            authorization = f"Bearer {self._api_key}"
+        else:
+            authorization = f"Basic {server.basic}" if server.basic else None
+        return request_json(url + (f"?{server.query}" if server.query else ""), method, body, timeout=self.timeout,
+                            authorization=authorization, redact_text=self._redact)
 
     def _call(self, server: _Server | None, method: str, url: str | Callable[[_Server], str],
               body: dict | None = None, *, parse: Callable[[dict], Any] = lambda b: b,
               retry_missing: bool = True) -> Any:
         """One call with retries. ``server`` None: each attempt takes the next server in turn (``url`` is then a
         function of the server). The last failure is one line naming the URL."""
-        last_url, reason = "", ""
-        for attempt in range(self.max_attempts):
+        last_url = ""
+
+        def attempt() -> Any:
+            nonlocal last_url
             if self._stop.is_set():
-                raise EngineError("engine openai: stopped (another request failed)")
+                raise Stopped
             target = server or self._next_server()
             last_url = url(target) if callable(url) else url
             try:
                 return parse(self._once(target, method, last_url, body))
-            except _Missing as missing:
+            except Missing as missing:
                 if not retry_missing:
                     raise
                 raise EngineError(f"engine openai: {public_url(last_url)}: {missing} (is this an OpenAI-compatible "
                                   "server? --base-url is the server's address, e.g. http://127.0.0.1:8000/v1)") from None
-            except _Fatal as fatal:
+            except Fatal as fatal:
                 raise EngineError(f"engine openai: {public_url(last_url)} rejected the request: {fatal}") from None
-            except _Retry as retry:
-                reason = str(retry)
-            if attempt + 1 < self.max_attempts:
-                delay = self.backoff(attempt)
-                logger.warning("engine openai: %s: %s; retry %d/%d in %.1fs", public_url(last_url), reason,
-                               attempt + 1, self.max_attempts - 1, delay)
-                if self._stop.wait(delay):
-                    raise EngineError("engine openai: stopped (another request failed)")
-        raise EngineError(f"engine openai: {public_url(last_url)}: {reason} (gave up after {self.max_attempts} "
-                          "attempts; finished batches are cached, so running the same command again resumes)")
+
+        try:
+            return with_retries(attempt, max_attempts=self.max_attempts, backoff=self.backoff,
+                                where=lambda: f"engine openai: {public_url(last_url)}", wait=self._stop.wait)
+        except Stopped:
+            raise EngineError("engine openai: stopped (another request failed)") from None
+        except GaveUp as gave_up:
+            raise EngineError(f"engine openai: {public_url(last_url)}: {gave_up.reason} (gave up after "
+                              f"{self.max_attempts} attempts; finished batches are cached, so running the same "
+                              "command again resumes)") from None
 
     def _next_server(self) -> _Server:
         with self._turn_lock:
@@ -266,18 +221,18 @@ class OpenAIEngine(PathRequestEngine):
             try:
                 choice = response["choices"][0]
             except (KeyError, IndexError, TypeError):
-                raise _Retry("malformed response body (no choices)") from None
+                raise Retry("malformed response body (no choices)") from None
             echoed = response.get("prompt_token_ids", choice.get("prompt_token_ids"))
             if isinstance(echoed, list) and echoed and list(echoed) != list(request.prompt_ids):
-                raise _Fatal(f"the server received other prompt ids than were sent for {request.label}")
+                raise Fatal(f"the server received other prompt ids than were sent for {request.label}")
             ids = choice.get("token_ids")
             if isinstance(ids, list) and all(isinstance(i, int) for i in ids):
                 return ids
             if ids is not None:
-                raise _Retry("malformed response body (token_ids is not a list of integers)")
+                raise Retry("malformed response body (token_ids is not a list of integers)")
             text = choice.get("text")
             if not isinstance(text, str):
-                raise _Retry("malformed response body (neither token_ids nor text)")
+                raise Retry("malformed response body (neither token_ids nor text)")
             if not self._warned_text:
                 self._warned_text = True
                 logger.warning("engine openai: the server returns no token ids (return_token_ids); using its text")
@@ -297,7 +252,7 @@ class OpenAIEngine(PathRequestEngine):
                 try:
                     theirs = self._call(server, "POST", server.root + "/tokenize", body, parse=_tokens,
                                         retry_missing=False)
-                except _Missing:
+                except Missing:
                     unsupported.append(server.public)
                     break
                 if list(theirs) != list(probe.ids):
@@ -321,12 +276,8 @@ class OpenAIEngine(PathRequestEngine):
         return self.parity
 
 
-class _Missing(Exception):
-    """HTTP 404: the route does not exist on this server."""
-
-
 def _tokens(body: dict) -> list[int]:
     tokens = body.get("tokens")
     if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
-        raise _Retry("malformed /tokenize body (no token list)")
+        raise Retry("malformed /tokenize body (no token list)")
     return tokens

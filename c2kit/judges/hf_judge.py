@@ -19,7 +19,7 @@
 
 Mechanics shared by both (:class:`LocalModelJudge`): every judge prompt becomes a
 :class:`~c2kit.prefill.PrefillPrompt` (``item_id`` = hash of the prompt text, ``k`` = 0; identical
-questions are asked once) and goes through :func:`c2kit.generation.generate_continuations` with a
+questions are asked once) and goes through :func:`c2kit.engines.transformers_engine.generate_continuations` with a
 :class:`~c2kit.gen_cache.GenerationCache` under ``cache_dir/hf-judge/``, keyed by the judge model's identity
 (Hub commit or content hash), 4-bit and dtype, the prompt format, the chat-template hash and the decoding
 settings. Answers are appended batch by batch, so a killed run resumes where it stopped, and a call whose
@@ -374,7 +374,7 @@ class LocalModelJudge(Judge):
         self._prepare()
         texts = [self._prompt_text(item) for item in inputs]
         from c2kit.gen_cache import prompt_fingerprint
-        from c2kit.generation import generate_continuations
+        from c2kit.engines.transformers_engine import generate_continuations
         from c2kit.prefill import PrefillPrompt
 
         unique: dict[str, PrefillPrompt] = {}

@@ -21,7 +21,8 @@ Shared by both:
 * Cost: answers are cached on disk under a hash of the exact request (model, prompt version, inputs,
   settings, endpoint), so re-judging stored continuations costs nothing; duplicates are asked once.
 * Robustness: rate limits, timeouts, connection errors, 5xx and 200 responses whose body is not a chat
-  completion (malformed JSON, an HTML error page from a proxy) are retried with exponential backoff.
+  completion (malformed JSON, an HTML error page from a proxy) are retried with exponential backoff
+  (:mod:`c2kit.http_client`, shared with the ``openai`` engine).
 * Empty answers: a 200 with no choices, or a choice whose ``message.content`` is null, empty or blank, is
   retried the same way (``max_attempts`` in all). One that stays empty is a failed request, not an answer:
   it is never cached, so the next run asks again, and in this run the input counts as ``unparsed`` (not
@@ -32,22 +33,19 @@ Shared by both:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import os
-import random
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tqdm.auto import tqdm
 
+from c2kit.http_client import GaveUp, Retry, UrlSecrets, default_backoff, public_url, redact, retryable, with_retries
 from c2kit.judges.base import Judge, JudgeError, JudgeInput
 from c2kit.judges.cache import AnswerCache, default_cache_dir
 from c2kit.judges.prompts import QUESTIONS, paper_verdict, read_yes_no
@@ -57,8 +55,6 @@ logger = logging.getLogger(__name__)
 PROMPT_VERSION = QUESTIONS["c2"].version  # of ``openai:MODEL``; ``openai-paper:MODEL`` has its own
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 CACHE_FILE = "openai_judge.jsonl"
-# HTTP statuses worth retrying besides 5xx: request timeout, conflict, rate limit (the SDK's own list).
-RETRY_STATUSES = frozenset({408, 409, 429})
 
 # Request fields that limit the answer's length: the current name and the legacy one.
 TOKEN_PARAMS = ("max_completion_tokens", "max_tokens")
@@ -73,21 +69,6 @@ def parse_yes_no(answer: str) -> bool | None:
     """``True`` for yes, ``False`` for no (leading punctuation/markdown allowed), ``None`` otherwise."""
     reading = read_yes_no(answer)
     return None if reading == "unparsed" else reading == "yes"
-
-
-def public_url(url: str) -> str:
-    """``url`` without what may be a secret: user:password, query and fragment (scheme, host, port, path stay)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def default_backoff(attempt: int) -> float:
-    """Seconds to wait before retry ``attempt`` (0-based): 1, 2, 4, ... capped at 60, with jitter."""
-    return min(60.0, 2.0**attempt) * random.uniform(0.5, 1.0)
 
 
 def _import_openai():
@@ -238,49 +219,40 @@ class OpenAIJudge(Judge):
     def _redact(self, text: str) -> str:
         """``text`` without the key and without the endpoint's user:password (as written and as the Basic auth
         header the HTTP client makes of it, which servers may echo) and query."""
-        parts = urlsplit(self.base_url)
-        userinfo = parts.netloc.rpartition("@")[0]
-        basic = base64.b64encode(unquote(userinfo).encode()).decode() if userinfo else ""
-        for secret in (self._client.api_key, userinfo, basic, parts.query):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return redact(text, (self._client.api_key, *UrlSecrets.of(self.base_url).all()))
 
     def _complete(self, payload: dict[str, Any]) -> str:
         """One chat completion, retried with backoff on rate limits, timeouts, connection errors, 5xx and
         malformed or empty 200 bodies. Raises :class:`_EmptyAnswer` when the last attempt was still empty."""
         openai = self._openai
-        for attempt in range(self.max_attempts):
+
+        def attempt() -> str:
             try:
                 return _answer_text(self._client.chat.completions.create(**payload))
             except openai.APIStatusError as error:
-                if error.status_code not in RETRY_STATUSES and error.status_code < 500:
+                if not retryable(error.status_code):
                     raise JudgeError(
                         f"judge {self.name}: {self.endpoint} rejected the request (HTTP {error.status_code}): "
                         f"{self._redact(str(error))}"
                     ) from None
-                reason = f"HTTP {error.status_code}"
-                last = error
+                raise Retry(f"HTTP {error.status_code}") from error
             except openai.APIConnectionError as error:  # includes APITimeoutError
-                reason = type(error).__name__
-                last = error
+                raise Retry(type(error).__name__) from error
             except _EmptyAnswer as error:
-                reason = str(error)
-                last = error
+                raise Retry(str(error)) from error
             except (_MalformedResponse, openai.APIResponseValidationError, ValueError) as error:
-                reason = "malformed response body"  # ValueError: the body was cut-off or invalid JSON
-                last = error
-            if attempt + 1 < self.max_attempts:
-                delay = self.backoff(attempt)
-                logger.warning("judge %s: %s, retry %d/%d in %.1fs", self.name, reason, attempt + 1,
-                               self.max_attempts - 1, delay)
-                time.sleep(delay)
-        if isinstance(last, _EmptyAnswer):
-            raise last
-        raise JudgeError(
-            f"judge {self.name}: gave up after {self.max_attempts} attempts at {self.endpoint}: "
-            f"{type(last).__name__}: {self._redact(str(last))}"
-        ) from None
+                raise Retry("malformed response body") from error  # ValueError: cut-off or invalid JSON
+
+        try:
+            return with_retries(attempt, max_attempts=self.max_attempts, backoff=self.backoff,
+                                where=lambda: f"judge {self.name}")
+        except GaveUp as gave_up:
+            if isinstance(gave_up.cause, _EmptyAnswer):
+                raise gave_up.cause from None
+            raise JudgeError(
+                f"judge {self.name}: gave up after {self.max_attempts} attempts at {self.endpoint}: "
+                f"{type(gave_up.cause).__name__}: {self._redact(str(gave_up.cause))}"
+            ) from None
 
     def _ask(self, payload: dict[str, Any]) -> str:
         """An answer. The toolkit's question asks again when the answer is neither yes nor no; the paper's
