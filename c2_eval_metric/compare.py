@@ -12,7 +12,7 @@ from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT, SHORT_GAMING_CAVEAT, is_
 from c2kit.judges.trust import trust_note
 
 from .paired import format_difference, paired_difference, why_not_paired
-from .results import PLOT_FILE, is_local_path, read_config, read_item_fractions, read_scores, run_label
+from .results import PLOT_FILE, is_local_path, prefix_mode, read_config, read_item_fractions, read_scores, run_label
 
 COMPARISON_MD = "comparison.md"
 COMPARISON_JSON = "comparison.json"
@@ -32,9 +32,10 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
             raise ValueError(f"--out {out} is one of the compared runs; write the comparison to another folder")
     runs = [(Path(d), read_scores(d)) for d in dirs]  # fails first, before anything is written
     labels = comparison_labels([d for d, _ in runs])
+    modes = [prefix_mode(read_config(d)) for d, _ in runs]
     gamed = [label for label, (d, scores) in zip(labels, runs)
              if is_keyword_judge(scores.judge) and trained_by_c2(read_config(d))]
-    table = render_table(list(zip(labels, (scores for _, scores in runs))))
+    table = render_table(list(zip(labels, (scores for _, scores in runs))), modes)
     paired = paired_vs_first([d for d, _ in runs])
     if len(runs) > 1:
         table += "\n\n" + render_paired(labels, paired)
@@ -51,22 +52,24 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
                   **({"paired_vs_first": paired[i][0], "paired_note": paired[i][1]} if i else {})}
                  for i, (label, (d, scores)) in enumerate(zip(labels, runs))],
         "caveats": [{"runs": gamed, "text": KEYWORD_GAMING_CAVEAT}] if gamed else [],
-        "warnings": comparability_warnings(list(zip(labels, (scores for _, scores in runs)))),
+        "warnings": comparability_warnings(list(zip(labels, (scores for _, scores in runs))), modes),
     })
     legend = [f"{label}: Δ Corr_mean vs {labels[0]} {format_difference(paired[i][0])} pts" if i and paired[i][0]
               else label for i, label in enumerate(labels)]
     judges = ", ".join(sorted({scores.judge for _, scores in runs}))
+    mode = modes[0] if len(set(modes)) == 1 else None
     plot_corr_at_k(list(zip(legend, (scores for _, scores in runs))), out / PLOT_FILE,
                    title=f"Course-correction: Corr@k by run (judge: {judges}; band: 95% CI;\n"
                          "Δ: paired difference from the first run, percentage points)",
                    significant={legend[i]: _significant_ks(paired[i][0]) for i in range(1, len(runs))},
                    n_items_at_k={legend[i]: _n_items_at_k(d) for i, (d, _) in enumerate(runs)},
-                   footnote=_plot_footnote(labels, runs, gamed))
+                   footnote=_plot_footnote(labels, runs, gamed, modes), mode=mode, log_k=mode == "tokens")
     return table
 
 
-def _plot_footnote(labels: Sequence[str], runs: Sequence[tuple[Path, CorrScores]], gamed: Sequence[str]) -> str | None:
-    notes = [warning.split(";")[0] for warning in comparability_warnings(list(zip(labels, (s for _, s in runs))))]
+def _plot_footnote(labels: Sequence[str], runs: Sequence[tuple[Path, CorrScores]], gamed: Sequence[str],
+                   modes: Sequence[str | None]) -> str | None:
+    notes = [headline for headline, _, _ in _incomparable(list(zip(labels, (s for _, s in runs))), modes)]
     if gamed:
         notes.append(SHORT_GAMING_CAVEAT)
     return "Caution: " + "; ".join(notes) if notes else None
@@ -194,7 +197,7 @@ def comparison_labels(dirs: Sequence[str | Path]) -> list[str]:
     return _unique_labels([run_label(read_config(d), d) for d in paths], paths)
 
 
-def render_table(runs: Sequence[tuple[str, CorrScores]]) -> str:
+def render_table(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | None] = ()) -> str:
     """Markdown: a row per k (union over runs) and a Corr_mean row; cells are "value [low, high]" in %."""
     ks = sorted({k for _, scores in runs for k in scores.corr_at_k})
     lines = ["| k | " + " | ".join(label for label, _ in runs) + " |",
@@ -210,29 +213,38 @@ def render_table(runs: Sequence[tuple[str, CorrScores]]) -> str:
     lines.append("")
     lines.append("Corr@k in %, with the 95% item-bootstrap interval in brackets.")
     lines += ["", *(f"- {trust_note(judge)}" for judge in sorted({s.judge for _, s in runs}))]
-    lines += [f"**Warning:** {warning}" for warning in comparability_warnings(runs)]
+    lines += [f"**Warning:** {warning}" for warning in comparability_warnings(runs, modes)]
     return "\n".join(lines)
 
 
-def comparability_warnings(runs: Sequence[tuple[str, CorrScores]]) -> list[str]:
-    """What makes the runs' numbers not directly comparable: other judges, other k values, other item counts."""
-    warnings = []
+def comparability_warnings(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | None] = ()) -> list[str]:
+    """What makes the runs' numbers not directly comparable: other judges, other k units (``modes``, per run:
+    "words", "tokens" or None when unknown), other k values, other item counts."""
+    return [f"{headline} ({shown}); {consequence}" for headline, shown, consequence in _incomparable(runs, modes)]
+
+
+def _incomparable(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | None]) -> list[tuple[str, str, str]]:
+    # (what differs, per run, what it means): the plot's footer shows only the first part.
+    found = []
+    if len({mode for mode in modes if mode}) > 1:
+        found.append(("the runs count k in different units",
+                      "; ".join(f"{label}: {mode or 'unknown'}" for (label, _), mode in zip(runs, modes)),
+                      "Corr@k at the same k is not the same prefix length, so the plot's k axis names no unit."))
     judges = sorted({scores.judge for _, scores in runs})
     if len(judges) > 1:
-        warnings.append(f"the runs were judged by different judges ({', '.join(judges)}); their numbers are not "
-                        "directly comparable. Re-judge with `c2 eval score --results DIR --judge J` to compare "
-                        "under one judge.")
-    k_sets = {tuple(sorted(scores.corr_at_k)) for _, scores in runs}
-    if len(k_sets) > 1:
-        shown = "; ".join(f"{label}: {', '.join(map(str, sorted(scores.corr_at_k)))}" for label, scores in runs)
-        warnings.append(f"the runs cover different k values ({shown}); Corr_mean averages over each run's own "
-                        "k values, so compare Corr_mean only over the same ones.")
-    n_items = {scores.n_items for _, scores in runs}
-    if len(n_items) > 1:
-        shown = "; ".join(f"{label}: {scores.n_items}" for label, scores in runs)
-        warnings.append(f"the runs stand on different numbers of items ({shown}); their scores are means over "
-                        "different items.")
-    return warnings
+        found.append(("the runs were judged by different judges", ", ".join(judges),
+                      "their numbers are not directly comparable. Re-judge with `c2 eval score --results DIR "
+                      "--judge J` to compare under one judge."))
+    if len({tuple(sorted(scores.corr_at_k)) for _, scores in runs}) > 1:
+        found.append(("the runs cover different k values",
+                      "; ".join(f"{label}: {', '.join(map(str, sorted(scores.corr_at_k)))}" for label, scores in runs),
+                      "Corr_mean averages over each run's own k values, so compare Corr_mean only over the same "
+                      "ones."))
+    if len({scores.n_items for _, scores in runs}) > 1:
+        found.append(("the runs stand on different numbers of items",
+                      "; ".join(f"{label}: {scores.n_items}" for label, scores in runs),
+                      "their scores are means over different items."))
+    return found
 
 
 def _cell(value: float, bounds: tuple[float, float]) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .corr import compute_corr_by_group, format_interval, format_percent
+from .corr import MEAN_KEY, compute_corr_by_group, format_interval, format_percent
 
 DEFAULT_GROUP_FIELD = "harm_category"
 NO_VALUE = "(none)"
@@ -83,16 +83,32 @@ def scores_by_group(judgments: Sequence[Mapping[str, Any]], groups: Mapping[str,
 
 def by_group_markdown(block: Mapping[str, Any]) -> str:
     """A summary section: one row per group with its items, Corr_mean and Corr@k (percent, 95% CI)."""
+    return "\n".join([f"## By {block['field']}", "",
+                      "Each group of items scored on its own (an item can be in several groups, so groups do not "
+                      "add up to the whole); Corr in %, 95% item-bootstrap interval in brackets.", "",
+                      by_group_table(block)])
+
+
+def by_group_console(block: Mapping[str, Any]) -> str:
+    """What the console shows under the Corr@k table: one line of context and a table with an interval only on
+    Corr_mean (the summary has one on every cell)."""
+    return (f"By {block['field']} (each group scored on its own; an item can be in several; Corr in %, "
+            f"95% CI on Corr_mean):\n\n{by_group_table(block, intervals_per_k=False)}")
+
+
+def by_group_table(block: Mapping[str, Any], *, intervals_per_k: bool = True) -> str:
+    """One row per group: items, Corr_mean [95% CI] and Corr@k per k (with its interval if ``intervals_per_k``)."""
     groups = block["groups"]
     ks = sorted({int(k) for figures in groups.values() for k in figures["corr_at_k"]})
-    lines = [f"## By {block['field']}", "",
-             f"Each group of items scored on its own (an item can be in several groups, so groups do not add up "
-             f"to the whole); Corr in %, 95% item-bootstrap interval in brackets.", "",
-             "| group | items | Corr_mean | " + " | ".join(f"Corr@{k}" for k in ks) + " |",
+    lines = ["| group | items | Corr_mean | " + " | ".join(f"Corr@{k}" for k in ks) + " |",
              "|---|---:|:---:|" + ":---:|" * len(ks)]
     for value, figures in groups.items():
-        cells = [f"{format_percent(figures['corr_at_k'][str(k)])} {format_interval(figures['ci95'][str(k)])}"
-                 if str(k) in figures["corr_at_k"] else "–" for k in ks]
-        mean = f"{format_percent(figures['corr_mean'])} {format_interval(figures['ci95']['mean'])}"
-        lines.append(f"| {value} | {figures['n_items']} | {mean} | " + " | ".join(cells) + " |")
+        cells = [_value(figures, str(k), intervals_per_k) if str(k) in figures["corr_at_k"] else "–" for k in ks]
+        lines.append(f"| {value} | {figures['n_items']} | {_value(figures, MEAN_KEY, True)} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _value(figures: Mapping[str, Any], key: str, interval: bool) -> str:
+    value = figures["corr_mean"] if key == MEAN_KEY else figures["corr_at_k"][key]
+    return f"{format_percent(value)} {format_interval(figures['ci95'][key])}" if interval else format_percent(value)

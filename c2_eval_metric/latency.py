@@ -108,32 +108,37 @@ def latency_markdown(block: Mapping[str, Any] | None, judge: str, n_corrected: i
     return "\n".join(lines)
 
 
-def plot_latency(runs: Sequence[tuple[str, Mapping[str, Any]]], path: str | Path, *, judge: str) -> Path:
-    """Median latency (tokens where every run has them, else words) against k, with 95% CI bars and n."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def plot_latency(runs: Sequence[tuple[str, Mapping[str, Any]]], path: str | Path, *, judge: str,
+                 mode: str | None = None) -> Path:
+    """Save :func:`draw_latency`'s figure as a PNG."""
+    path = Path(path)
+    draw_latency(runs, judge=judge, mode=mode).savefig(path)
+    return path
+
+
+def draw_latency(runs: Sequence[tuple[str, Mapping[str, Any]]], *, judge: str, mode: str | None = None):
+    """Median latency (tokens where every run has them, else words) against k, with 95% CI bars and n;
+    ``mode`` (the runs' ``--mode``) names the unit of k."""
+    from .plots import finish_figure, k_axis_label, new_figure, set_k_ticks
 
     unit = "tokens" if all("tokens" in block["units"] for _, block in runs) else "words"
-    figure = Figure(figsize=(6.4, 4.2), dpi=120)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    figure, axes = new_figure()
+    entries = []
     for label, block in runs:
         ks = [int(k) for k in block["by_k"]]
-        entries = list(block["by_k"].values())
-        medians = [entry[f"median_{unit}"] for entry in entries]
-        lows = [max(0.0, m - entry[f"ci95_{unit}"][0]) for m, entry in zip(medians, entries)]
-        highs = [max(0.0, entry[f"ci95_{unit}"][1] - m) for m, entry in zip(medians, entries)]
-        container = axes.errorbar(ks, medians, yerr=[lows, highs], marker="o", capsize=3, label=label)
-        for k, median, entry in zip(ks, medians, entries):
+        points = list(block["by_k"].values())
+        medians = [entry[f"median_{unit}"] for entry in points]
+        lows = [max(0.0, m - entry[f"ci95_{unit}"][0]) for m, entry in zip(medians, points)]
+        highs = [max(0.0, entry[f"ci95_{unit}"][1] - m) for m, entry in zip(medians, points)]
+        container = axes.errorbar(ks, medians, yerr=[lows, highs], marker="o", capsize=3)
+        entries.append((container, label))
+        for k, median, entry in zip(ks, medians, points):
             axes.annotate(f"n={entry['n_paths']}", (k, median), textcoords="offset points", xytext=(4, 4),
                           fontsize=7, color=container[0].get_color())
-    axes.set_xlabel("prefix length k (words or tokens of the harmful answer)")
-    axes.set_ylabel(f"median correction start ({unit} into the continuation)")
+    set_k_ticks(axes, [int(k) for _, block in runs for k in block["by_k"]], log_k=mode == "tokens")
+    axes.set_xlabel(k_axis_label(mode, log_k=mode == "tokens"))
+    axes.set_ylabel(f"median correction start\n({unit} into the continuation)")
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)
-    axes.set_title(f"Correction latency (judge: {judge}; bars: 95% CI; n: corrected paths located)", fontsize=9)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path)
-    return path
+    return finish_figure(figure, axes, title=f"Correction latency (judge: {judge}; bars: 95% CI; "
+                         "n: corrected paths located)", legend=entries)

@@ -157,15 +157,29 @@ def format_rate(block: Mapping[str, Any], key: str = "mean") -> str:
 
 
 def overcorrection_markdown(block: Mapping[str, Any]) -> str:
-    """Summary section: over-correction rate per k and its mean, with 95% CIs."""
-    lines = ["## Over-correction (benign requests)", "",
-             f"The same procedure on {block['n_items']} benign requests with the start of a benign answer "
-             f"({'the model’s own greedy answer' if block['prefix_source'] == 'on-policy' else 'shipped answers'}, "
-             f"data `{block['data']}`): the share of continuations judged 'corrected' by `{block['judge']}` is "
-             "an over-correction (refusing or lecturing about something harmless). **Lower is better**; read it "
-             "beside Corr_mean: a model that refuses everything scores high on both.", "",
-             "| k | over-correction (%) [95% CI] | items |", "|---:|:---:|---:|"]
+    """Summary section: what over-correction is, then :func:`overcorrection_table`."""
+    return "\n".join(["## Over-correction (benign requests)", "",
+                      f"The same procedure on {block['n_items']} benign requests with the start of a benign answer "
+                      f"({_prefixes(block)}, data `{block['data']}`): the share of continuations judged 'corrected' "
+                      f"by `{block['judge']}` is an over-correction (refusing or lecturing about something "
+                      "harmless). **Lower is better**; read it beside Corr_mean: a model that refuses everything "
+                      "scores high on both.", "", overcorrection_table(block)])
+
+
+def overcorrection_console(block: Mapping[str, Any]) -> str:
+    """What the console shows under the Corr@k table: one line of context and :func:`overcorrection_table`."""
+    return (f"Over-correction on {block['n_items']} benign requests ({_prefixes(block)}; share of continuations "
+            f"judged 'corrected'; lower is better):\n\n{overcorrection_table(block)}")
+
+
+def overcorrection_table(block: Mapping[str, Any]) -> str:
+    """Over-correction rate per k and its mean (percent, 95% CI), with the items at each k."""
+    lines = ["| k | over-correction (%) [95% CI] | items |", "|---:|:---:|---:|"]
     for k in block["rate_at_k"]:
         lines.append(f"| {k} | {format_rate(block, k)} | {block['n_items_at_k'].get(k, '')} |")
     lines.append(f"| **mean** | **{format_rate(block)}** | {block['n_items']} |")
     return "\n".join(lines)
+
+
+def _prefixes(block: Mapping[str, Any]) -> str:
+    return "the model’s own greedy answer" if block["prefix_source"] == "on-policy" else "shipped answers"

@@ -7,7 +7,8 @@
     OUT/generations.jsonl one row per path (written by whoever generated or imported the continuations)
     OUT/judgments.jsonl   item_id, k, path, judge, corrected
     OUT/scores.json       Corr@k, Corr_mean, 95% CIs (fractions in [0, 1]), n_items, paths, judge
-    OUT/summary.md        what the numbers mean, the table, the judge, the run's settings
+    OUT/summary.md        what the numbers mean, the table, the judge, the run's main settings
+    OUT/agreement.json    after re-judging (``c2 eval score --results``): agreement with the stored judge
     OUT/corr_at_k.png     Corr@k against k with the CI band (and each point's item count)
     OUT/latency_by_k.png  median correction latency against k, where the judge locates corrections
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,16 @@ GENERATIONS_FILE = "generations.jsonl"
 JUDGMENTS_FILE = "judgments.jsonl"
 SCORES_FILE = "scores.json"
 SUMMARY_FILE = "summary.md"
+AGREEMENT_FILE = "agreement.json"
 PLOT_FILE = "corr_at_k.png"
 # What a run writes after generating: removed when a run starts, so stale results never pass as new ones.
 SCORED_FILES = (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE, SUMMARY_FILE, PLOT_FILE, LATENCY_PLOT)
 
 JUDGMENT_FIELDS = ("item_id", "k", "path", "judge", "corrected")
-# Kept when present: where the correction starts (latency) and the judge's harm verdict (harm leak).
-OPTIONAL_JUDGMENT_FIELDS = ("correction_char", "correction_word", "correction_token", "harmful_response")
+# Kept when present: where the correction starts (latency), the judge's harm verdict (harm leak) and whether
+# its answer was unparsed (c2 view's filter).
+OPTIONAL_JUDGMENT_FIELDS = ("correction_char", "correction_word", "correction_token", "harmful_response",
+                            "unparsed")
 
 EXPLANATION = """\
 A chat model was made to start a harmful answer: its reply to a harmful request was prefilled with the
@@ -108,6 +112,15 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str)) if value not in (None, {}, [], "") else None
 
 
+def prefix_mode(config: Mapping[str, Any]) -> str | None:
+    """What k counts in a run: its ``--mode`` ("words"/"tokens"); words for the official raw results (the
+    paper's prefixes); None when unknown (scores imported from a judged file)."""
+    mode = config.get("mode")
+    if mode in ("words", "tokens"):
+        return mode
+    return "words" if config.get("source") == "official" else None
+
+
 def merge_config(results_dir: str | Path, config: Mapping[str, Any]) -> dict[str, Any]:
     """Update ``config.json`` with ``config`` (top-level keys), keeping what other writers put there."""
     merged = read_config(results_dir)
@@ -166,10 +179,10 @@ def write_scored_results(
     label = run_label(run_config, out)
     plot_corr_at_k([(label, scores)], out / PLOT_FILE,
                    n_items_at_k={label: {int(k): n for k, n in blocks["n_items_at_k"].items()}},
-                   log_k=run_config.get("mode") == "tokens")
+                   log_k=prefix_mode(run_config) == "tokens", mode=prefix_mode(run_config))
     (out / LATENCY_PLOT).unlink(missing_ok=True)
     if blocks.get("latency"):
-        plot_latency([(label, blocks["latency"])], out / LATENCY_PLOT, judge=judge)
+        plot_latency([(label, blocks["latency"])], out / LATENCY_PLOT, judge=judge, mode=prefix_mode(run_config))
     sections = analysis_notes(blocks, judge=judge, n_corrected=sum(1 for row in rows if row["corrected"]))
     (out / SUMMARY_FILE).write_text(render_summary(scores, rows, run_config, notes, sections), encoding="utf-8")
     return scores
@@ -287,6 +300,40 @@ def scores_table(scores: CorrScores) -> str:
     return f"{scores.to_markdown()}\n\n{trust_note(scores.judge)}"
 
 
+def results_report(results_dir: str | Path, scores: CorrScores) -> str:
+    """What the console shows of a scored results directory: :func:`scores_table`, then one compact table for
+    each further result it holds: over-correction (``--overcorrection``), the groups (``--group-by`` or harm
+    categories) and, after re-judging, the agreement with the stored judge."""
+    from c2kit.judges.agreement import Agreement
+
+    from .groups import by_group_console
+    from .overcorrection import overcorrection_console
+
+    out = Path(results_dir)
+    stored = read_json(out / SCORES_FILE)
+    parts = [scores_table(scores)]
+    if "overcorrection" in stored:
+        parts.append(overcorrection_console(stored["overcorrection"]))
+    if "by_group" in stored:
+        parts.append(by_group_console(stored["by_group"]))
+    agreement = _current_agreement(out, scores)
+    if agreement:
+        parts.append(f"{Agreement.from_dict(agreement).to_compact_markdown()}\n(stored judge from "
+                     f"{agreement['stored_in']}; details in {out / SUMMARY_FILE}, {out / AGREEMENT_FILE})")
+    return "\n\n".join(parts)
+
+
+def _current_agreement(out: Path, scores: CorrScores) -> dict[str, Any] | None:
+    # An agreement.json left by an earlier re-judging into this folder must not pass as this one's.
+    path = out / AGREEMENT_FILE
+    if not path.is_file():
+        return None
+    record = read_json(path)
+    current = (record.get("new_judge") == scores.judge
+               and record.get("stored_in") == read_config(out).get("rejudged_from"))
+    return record if current else None
+
+
 def render_summary(
     scores: CorrScores,
     judgments: Sequence[Mapping[str, Any]],
@@ -320,26 +367,57 @@ def render_summary(
     for section in sections:
         parts += [section.rstrip(), ""]
     if config:
-        parts += ["## Run settings (from config.json)", ""]
-        parts += [f"- {key}: {value}" for key, value in _flatten(config)]
-        parts.append("")
+        parts += ["## Run settings", "", settings_table(config), "",
+                  f"Every setting, with the sampling actually used, library versions and the model's identity "
+                  f"hash: `{CONFIG_FILE}`.", ""]
     for note in notes:
         parts += [note.rstrip(), ""]
     return "\n".join(parts)
 
 
-def _flatten(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
-    # One line per setting; nested dicts (library versions, sampling) become dotted keys, unset options
-    # are left out and long values (templates, long lists) are shortened so the summary stays readable.
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if value is None:
+def settings_table(config: Mapping[str, Any]) -> str:
+    """The run's main settings as a short two-column table (unset ones left out; config.json has them all)."""
+    rows = [
+        ("scored from", _joined(config, ("official_file", "`{}` (official raw results)"),
+                                ("judged_file", "`{}` (judged rows)"), ("rejudged_from", "re-judged from `{}`"))),
+        ("model", ", ".join(filter(None, [_joined(config, ("model", "`{}`"), ("adapter", "+ adapter `{}`"), sep=" "),
+                                          _joined(config, ("revision", "revision {}"), ("load_in_4bit", "4-bit"),
+                                                  ("dtype", "dtype {}"))]))),
+        ("data", _joined(config, ("data", "`{}`"), ("split", "split {}"), ("limit", "first {} rows"),
+                         ("column_mapping", "columns {}"))),
+        ("prefixes", _joined(config, ("ks", "k = {}"), ("mode", "in {}"), ("paths", "{} paths per (item, k)"),
+                             ("opener_per", "opener per {}"))),
+        ("sampling", _joined(config, ("temperature", "temperature {}"), ("top_p", "top_p {}"), ("top_k", "top_k {}"),
+                             ("repetition_penalty", "repetition_penalty {}"), ("max_new_tokens", "{} new tokens"),
+                             ("use_generation_config", "the model's generation_config"), ("seed", "seed {}"))),
+        ("judge", _joined(config, ("judge", "`{}`")) + _judge_version(config)),
+        ("engine", _joined(config, ("engine", "{}"), ("served_model", "serving `{}`"))),
+        ("preset", _joined(config, ("preset", "{}"))),
+        ("also measured", _joined(config, ("overcorrection", "over-correction"), ("benign_data", "on `{}`"),
+                                  ("group_by", "groups by {}"))),
+    ]
+    lines = ["| setting | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in rows if value]
+    return "\n".join(lines)
+
+
+def _joined(config: Mapping[str, Any], *parts: tuple[str, str], sep: str = ", ") -> str:
+    # Each part's template filled with the setting's value, for the settings that are set (a flag: when true;
+    # dtype "auto" and a repetition penalty of 1 are the defaults and say nothing).
+    shown = []
+    for key, template in parts:
+        value = config.get(key)
+        if value in (None, "", [], {}, False) or (key, value) in (("dtype", "auto"), ("repetition_penalty", 1.0)):
             continue
-        if isinstance(value, Mapping):
-            yield from _flatten(value, f"{name}.")
-            continue
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        yield name, f"`{text}`" if len(text) <= 100 else f"`{text[:97]}...`"
+        text = ", ".join(map(str, value)) if isinstance(value, list) else (
+            json.dumps(value, ensure_ascii=False) if isinstance(value, Mapping) else str(value))
+        shown.append(template.format(text if len(text) <= 100 else f"{text[:97]}...").replace("|", "\\|"))
+    return sep.join(shown)
+
+
+def _judge_version(config: Mapping[str, Any]) -> str:
+    name = (config.get("judge_info") or {}).get("name")
+    return f" ({name})" if name and name != config.get("judge") else ""
 
 
 def _check_judgment(row: Mapping[str, Any], number: int) -> dict[str, Any]:

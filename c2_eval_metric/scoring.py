@@ -23,6 +23,7 @@ from c2kit.judges.registry import public_spec
 
 from .corr import CorrScores
 from .results import (
+    AGREEMENT_FILE,
     GENERATIONS_FILE,
     JUDGMENTS_FILE,
     read_config,
@@ -32,7 +33,6 @@ from .results import (
 # The official raw result format lives in its own module; the CLI and older callers import it from here.
 from .official import OFFICIAL_FIELDS, extract_prefix, official_item_id, read_official, score_official  # noqa: E402,F401
 
-AGREEMENT_FILE = "agreement.json"
 JUDGE_CACHE_DIR = "judge-cache"
 JUDGE_BATCH = 256  # inputs per judge call: large enough for an LLM judge's concurrency, small for progress
 

@@ -242,8 +242,10 @@ def test_write_scored_results(tmp_path):
     assert "| 10 | 62.5 |" in summary
     assert "judge: `test-judge` · items: 3" in summary
     assert "- paths per (item, k): 1 to 4 (unequal" in summary
-    assert "- model: `org/chat-model`" in summary
-    assert "- adapter:" not in summary  # unset settings are left out
+    # The run's settings as a short table (unset ones left out); config.json keeps the full record.
+    assert ("## Run settings\n\n| setting | value |\n|---|---|\n| model | `org/chat-model` |\n"
+            "| prefixes | 4 paths per (item, k) |\n| judge | `test-judge` |\n\nEvery setting") in summary
+    assert "adapter" not in summary.split("## Run settings")[1]
     assert "![Corr@k against k](corr_at_k.png)" in summary
     assert (tmp_path / "corr_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,27 @@ class Agreement:
             row = self.confusion[label]
             lines.append(f"| {label.replace('_', ' ')} | {row['corrected']} | {row['not_corrected']} |")
         return "\n".join(lines)
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Agreement:
+        """The inverse of :meth:`to_dict` (extra keys, such as agreement.json's, are ignored)."""
+        return cls(n=int(record["n"]), agreement=float(record["agreement"]), kappa=record["kappa"],
+                   confusion={a: dict(row) for a, row in record["confusion"].items()},
+                   names=tuple(record["judges"]))
+
+    def to_compact_markdown(self) -> str:
+        """One line saying who was compared, and a one-row table: agreement, kappa and the four counts."""
+        a, b = self.names
+        kappa = "undefined" if self.kappa is None else f"{self.kappa:.3f}"
+        both, only_a = self.confusion["corrected"]["corrected"], self.confusion["corrected"]["not_corrected"]
+        only_b, neither = self.confusion["not_corrected"]["corrected"], self.confusion["not_corrected"]["not_corrected"]
+        return "\n".join([
+            f"Agreement of `{a}` and `{b}` on {self.n} continuations (counts: paths each judged corrected):",
+            "",
+            f"| agreement | Cohen's kappa | both | only `{a}` | only `{b}` | neither |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {self.agreement:.1%} | {kappa} | {both} | {only_a} | {only_b} | {neither} |",
+        ])
 
 
 def judge_agreement(a: Sequence[bool], b: Sequence[bool], *, names: tuple[str, str] = ("a", "b")) -> Agreement:

@@ -1,0 +1,187 @@
+"""Every plot the toolkit writes fits its figure: for 1 to 8 runs with long names, each text (title, legend,
+axis labels, tick labels, point labels, footer) lies inside the figure, the legend stays off the data, the axes
+keep their width, k ticks are integers and the k axis names its unit."""
+
+from __future__ import annotations
+
+import random
+from unittest import mock
+
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+from c2_eval_metric.compare import compare_runs
+from c2_eval_metric.corr import compute_corr
+from c2_eval_metric.latency import compute_latency
+from c2_eval_metric.plots import AXES_HEIGHT_IN, draw_corr_at_k, wrap_text
+from c2_eval_metric.results import write_scored_results
+
+LONG = "meta-llama/Llama-2-7b-chat-hf + llama2-7b-chat-c2-dpo-rank1-5-seed{}-with-a-very-long-adapter-name"
+FOOTNOTE = ("Caution: keyword judge on a C2-Syn-trained adapter: it can be gamed by the training triggers; "
+            "confirm with a model judge before trusting the difference; the runs were judged by different judges")
+
+
+@pytest.fixture
+def saved_figures(monkeypatch) -> list[Figure]:
+    """Every figure saved while the test runs (the plotting code draws and saves them as it always does)."""
+    figures: list[Figure] = []
+    original = Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        figures.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return figures
+
+
+def drawn_texts(figure: Figure) -> list[Text]:
+    """The texts a draw of ``figure`` really puts on the canvas (visible, non-empty), in drawing order."""
+    drawn: list[Text] = []
+    original = Text.draw
+
+    def draw(self, renderer):
+        if self.get_visible() and self.get_text().strip():
+            drawn.append(self)
+        return original(self, renderer)
+
+    with mock.patch.object(Text, "draw", draw):  # Annotation.draw calls Text.draw too
+        figure.canvas.draw()
+    return drawn
+
+
+def check_fits(figure: Figure, *, expect: tuple[str, ...] = ()) -> list[Text]:
+    """Each drawn text inside the figure, the legend off the axes, the axes not squeezed; returns the texts."""
+    texts = drawn_texts(figure)
+    renderer = figure.canvas.get_renderer()
+    bounds = figure.bbox
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert (box.x0 >= bounds.x0 - 0.5 and box.y0 >= bounds.y0 - 0.5 and box.x1 <= bounds.x1 + 0.5
+                and box.y1 <= bounds.y1 + 0.5), f"{text.get_text()!r} at {box} is not inside the figure {bounds}"
+    strings = [text.get_text() for text in texts]
+    for wanted in expect:  # the title, footer and legend labels were among the texts checked
+        assert any(wanted in s.replace("\n", " ") for s in strings), f"{wanted!r} not drawn: {strings}"
+    axes = figure.axes[0]
+    assert {axes.xaxis.label, axes.yaxis.label} <= set(texts)
+    assert sum(1 for text in texts if text in axes.get_xticklabels()) >= 2
+    assert sum(1 for text in texts if text in axes.get_yticklabels()) >= 2
+    area = axes.get_window_extent(renderer)
+    for legend in figure.legends:
+        assert set(legend.get_texts()) <= set(texts)
+        assert not legend.get_window_extent(renderer).overlaps(area), "the legend covers the data"
+    assert area.width >= 0.75 * bounds.width  # the plot area is not squeezed aside by long labels
+    assert area.height == pytest.approx(AXES_HEIGHT_IN * figure.dpi, abs=1)
+    return texts
+
+
+def x_ticks(figure: Figure) -> list[str]:
+    axes = figure.axes[0]
+    lo, hi = sorted(axes.get_xlim())
+    return [label.get_text() for label, tick in zip(axes.get_xticklabels(), axes.get_xticks()) if lo <= tick <= hi]
+
+
+def _scores(seed: int, ks, judge: str = "keyword-v4", items: int = 12):
+    rng = random.Random(seed)
+    rows = [(f"item{i}", k, rng.random() < 0.5) for i in range(items) for k in ks for _ in range(3)]
+    return compute_corr(rows, judge=judge, n_bootstrap=50)
+
+
+@pytest.mark.parametrize("n_runs", [1, 2, 3, 5, 8])
+def test_corr_plot_fits_long_names_and_many_runs(n_runs):
+    ks = list(range(10, 90, 10))
+    labels = [LONG.format(i) + (": Δ Corr_mean vs base +47.5 [+35.8, +59.2] pts" if i else "") for i in range(n_runs)]
+    runs = [(label, _scores(i, ks)) for i, label in enumerate(labels)]
+    # Counts that differ between runs go next to the points (annotations must fit as well).
+    counts = {label: {k: 12 - (k // 20) - i for k in ks} for i, label in enumerate(labels)}
+    figure = draw_corr_at_k(runs, title="Course-correction: Corr@k by run (judge: keyword-v4; band: 95% CI;\n"
+                            "Δ: paired difference from the first run, percentage points)", footnote=FOOTNOTE,
+                            significant={label: [10, 30] for label in labels[1:]}, n_items_at_k=counts,
+                            mode="words")
+    texts = check_fits(figure, expect=("Course-correction: Corr@k by run", "percentage points)", FOOTNOTE,
+                                       *(f"Corr_mean {100 * s.corr_mean:.1f}%" for _, s in runs)))
+    if n_runs == 1:  # one run's counts go under the k ticks
+        assert x_ticks(figure) == [f"{k}\nn={counts[labels[0]][k]}" for k in ks]
+        assert figure.axes[0].get_xlabel() == "prefix length k (words of the harmful answer); n: items at that k"
+    else:  # counts differing between runs go next to each point: those labels were checked too
+        assert sum(1 for text in texts if text.get_text().startswith("n=")) == n_runs * len(ks)
+        assert x_ticks(figure) == [str(k) for k in ks]
+        assert figure.axes[0].get_xlabel() == "prefix length k (words of the harmful answer)"
+
+
+def test_single_run_ticks_are_the_ks_and_counts_go_under_them():
+    figure = draw_corr_at_k([("base-model", _scores(0, [10, 20, 30]))], mode="words",
+                            n_items_at_k={"base-model": {10: 12, 20: 11, 30: 9}})
+    check_fits(figure, expect=("Course-correction (judge: keyword-v4", "base-model (Corr_mean"))
+    assert x_ticks(figure) == ["10\nn=12", "20\nn=11", "30\nn=9"]  # no 12.5, 17.5, ...
+    assert figure.axes[0].get_xlabel() == "prefix length k (words of the harmful answer); n: items at that k"
+
+
+def test_many_ks_get_integer_ticks_and_tokens_name_their_unit():
+    many = draw_corr_at_k([("run", _scores(0, range(3, 40, 3)))], mode="words")  # 13 k values
+    check_fits(many)
+    assert x_ticks(many) and all(label.isdigit() for label in x_ticks(many))
+    tokens = draw_corr_at_k([("run", _scores(0, [8, 16, 32, 64, 128, 256, 500]))], mode="tokens", log_k=True)
+    check_fits(tokens)
+    assert x_ticks(tokens) == ["8", "16", "32", "64", "128", "256", "500"]
+    assert tokens.axes[0].get_xlabel() == "prefix length k (model tokens of the harmful answer, log scale)"
+    unknown = draw_corr_at_k([("run", _scores(0, [10, 20]))])
+    assert unknown.axes[0].get_xlabel() == "prefix length k (of the harmful answer)"
+
+
+def test_a_word_longer_than_a_line_is_broken_and_names_are_not_math():
+    figure = draw_corr_at_k([("org/" + "x" * 300 + "$a$_b", _scores(0, [10, 20]))])
+    renderer = figure.canvas.get_renderer()
+    check_fits(figure)
+    label = figure.legends[0].get_texts()[0].get_text()
+    assert label.replace("\n", "").startswith("org/" + "x" * 300 + "$a$_b")  # shown whole, "$" not read as TeX
+    assert wrap_text("a-b/c " * 40, 8, 200, renderer).count("\n") >= 3
+
+
+def _judgments(seed: int, ks, items: int = 6, paths: int = 2, judge: str = "keyword-v4") -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(items):
+        for k in ks:
+            if k > 30 and i >= items - 2:  # two items too short for the deepest prefixes: counts vary with k
+                continue
+            for p in range(paths):
+                corrected = rng.random() < 0.6
+                rows.append({"item_id": f"item{i}", "k": k, "path": p, "judge": judge, "corrected": corrected,
+                             **({"correction_char": 3, "correction_word": rng.randint(0, 9)} if corrected else {})})
+    return rows
+
+
+def test_every_plot_a_run_and_a_comparison_write_fits(tmp_path, saved_figures):
+    # The real writers: a run's corr_at_k.png and latency_by_k.png, and the comparison of 3 runs whose adapters
+    # have long local names, in tokens mode, the last judged by another judge (a caution footer).
+    dirs = []
+    for i in range(3):
+        judge = "keyword-v3" if i == 2 else "keyword-v4"
+        adapter = tmp_path / "adapters" / LONG.format(i).split(" + ")[1]
+        dirs.append(tmp_path / f"run{i}")
+        write_scored_results(dirs[-1], _judgments(i, [8, 16, 32, 64], judge=judge), judge=judge,
+                             config={"model": "meta-llama/Llama-2-7b-chat-hf", "adapter": str(adapter),
+                                     "mode": "tokens"})
+    single = list(saved_figures)
+    assert len(single) == 6  # Corr@k and latency, per run
+    for figure in single:
+        check_fits(figure, expect=("judge: keyword-v",))
+        assert "model tokens of the harmful answer" in figure.axes[0].get_xlabel()
+    compare_runs(dirs, out_dir=tmp_path / "cmp")
+    figure = saved_figures[-1]
+    texts = check_fits(figure, expect=("Corr@k by run", "Caution: the runs were judged by different judges",
+                                       "seed2-with-a-very-long-adapter-name"))
+    assert x_ticks(figure) == ["8\nn=6", "16\nn=6", "32\nn=4", "64\nn=4"]
+    assert sum(1 for text in texts if "Corr_mean" in text.get_text()) == 3
+
+
+def test_latency_plot_of_several_long_named_runs_fits():
+    from c2_eval_metric.latency import draw_latency
+
+    runs = [(LONG.format(i), compute_latency(_judgments(i, [10, 20, 30, 40]))) for i in range(3)]
+    figure = draw_latency(runs, judge="keyword-v4", mode="words")
+    check_fits(figure, expect=("Correction latency (judge: keyword-v4", "seed2-with-a-very-long-adapter-name"))
+    assert x_ticks(figure) == ["10", "20", "30", "40"]
+    assert figure.axes[0].get_xlabel() == "prefix length k (words of the harmful answer)"
