@@ -116,7 +116,8 @@ def add_parser(subparsers) -> None:
                      "response")
     run.add_argument("--overcorrection", action="store_true",
                      help="also measure over-correction: the same procedure on benign requests with benign answer "
-                     "prefixes (lower is better), reported beside Corr_mean")
+                     "prefixes (lower is better), printed under the Corr@k table and in OUT/summary.md and "
+                     "OUT/scores.json")
     run.add_argument("--benign-data", metavar="FILE",
                      help="benign (request, answer) rows for --overcorrection: JSONL/CSV/Parquet with 'request' and "
                      "'answer' (default: the bundled benign-c2 set, 100 rows, CC BY 4.0)")
@@ -136,7 +137,8 @@ def add_parser(subparsers) -> None:
         help="score stored outputs: official raw results, judged rows, or re-judge a results directory",
         description="Score without generating. --official: the original C2-Eval raw result JSONL (keys k, request, "
         "'full response', 'truly response'). --judged: JSONL rows item_id, k, path, corrected. --results: a "
-        "results directory from 'c2 eval run', re-judged with --judge; agreement with its stored judge is reported.",
+        "results directory from 'c2 eval run', re-judged with --judge; its agreement with the stored judge is printed under the Corr@k table and "
+        "written to OUT/agreement.json and OUT/summary.md.",
     )
     source = score.add_mutually_exclusive_group(required=True)
     source.add_argument("--official", help="official raw result JSONL file (any chat template: prefix and continuation "
@@ -159,7 +161,7 @@ def add_parser(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from c2_eval_metric.results import scores_table
+    from c2_eval_metric.results import results_report
     from c2_eval_metric.runner import EvalConfig, run_eval
 
     explicit = {name: getattr(args, name) for name in PRESETTABLE if getattr(args, name) is not None}
@@ -186,14 +188,14 @@ def _run(args: argparse.Namespace) -> int:
         **explicit,
     )
     scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir, overwrite=args.overwrite)
-    print(scores_table(scores))
+    print(results_report(args.out, scores))
     print(f"results written to {args.out}")
     return check_results(args.out, accept=args.accept_unparsed, command="c2 eval run")
 
 
 def _score(args: argparse.Namespace) -> int:
     from c2_eval_metric import scoring
-    from c2_eval_metric.results import scores_table
+    from c2_eval_metric.results import results_report
 
     if args.disagreements and not args.results:
         raise ValueError("--disagreements needs --results: it compares the new judge with a run's stored one")
@@ -204,7 +206,7 @@ def _score(args: argparse.Namespace) -> int:
     else:
         scores = scoring.rejudge_results(args.results, out_dir=args.out, judge=args.judge,
                                          disagreements=args.disagreements)
-    print(scores_table(scores))
+    print(results_report(args.out, scores))
     print(f"results written to {args.out}")
     if args.judged:  # no judge ran here: a judge_info in --out is an earlier run's
         return 0
