@@ -402,13 +402,13 @@ def score_official(path: str | Path, *, out_dir: str | Path, judge: str) -> Corr
     the others (with their verdicts); ``scores.json`` has Corr@k over items (assigned rows) and the paper's
     pooled figure over all rows; ``summary.md`` and the printed report say what recovery did.
     """
-    from .scoring import _load_judge, judge_notes, judge_record, judge_rows
+    from .judging import judge_notes, judge_record, judge_rows, load_run_judge
 
     official = read_official(path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = official.rows
-    judge_impl = _load_judge(judge, out)
+    judge_impl = load_run_judge(judge, out)
     verdicts = judge_rows(judge_impl, rows, [row["request"] for row in rows])
     for row, verdict in zip(rows, verdicts, strict=True):
         row["corrected"] = verdict["corrected"]

@@ -94,7 +94,7 @@ def run_overcorrection(config, model, tokenizer, judge, out_dir: str | Path, *, 
     from c2kit.prefill import build_prefills
 
     from .depth import depth_counts
-    from .scoring import judge_rows
+    from .judging import judge_rows
 
     folder = Path(out_dir) / OVERCORRECTION_DIR
     folder.mkdir(parents=True, exist_ok=True)

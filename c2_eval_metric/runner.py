@@ -40,7 +40,7 @@ from .results import (
     merge_config,
     write_scored_results,
 )
-from .scoring import JUDGE_CACHE_DIR, judge_notes, judge_record, judge_rows
+from .judging import JUDGE_CACHE_DIR, judge_notes, judge_record, judge_rows
 
 CACHE_DIR = "cache"
 SMOKE_NOTICE = "smoke model: random weights, the numbers mean nothing"

@@ -1,0 +1,89 @@
+"""Judging the rows of a run: verdicts per path (with where a correction starts, harm verdicts, unparsed
+answers), and what a results directory records of the judge. Used by the runner, re-judging, the official-file
+scorer and the over-correction pass."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+JUDGE_CACHE_DIR = "judge-cache"
+JUDGE_BATCH = 256  # inputs per judge call: large enough for an LLM judge's concurrency, small for progress
+
+
+def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequence[str], *,
+               tokenizer: Any = None) -> list[dict[str, Any]]:
+    """Judge generations rows (with the request of each) in batches, with a progress bar; returns judgments.
+
+    Where the judge locates corrections (:mod:`c2kit.judges.locate`), corrected rows also get
+    ``correction_char``, ``correction_word`` and, with the evaluated model's ``tokenizer``, ``correction_token``;
+    where it gives harm verdicts (``last_harmful_response``, e.g. wildguard), rows get ``harmful_response``; where
+    a model judge's answer was neither yes nor no (``last_readings``), rows get ``unparsed: true``.
+    """
+    from c2kit.judges import JudgeInput
+    from c2kit.judges.locate import can_locate, locate_corrections, token_position, word_position
+
+    inputs = [JudgeInput(request=request, prefix=row["prefix"], continuation=row["continuation"],
+                         prompt=row.get("prompt") or "")
+              for row, request in zip(generations, requests, strict=True)]
+    verdicts: list[bool] = []
+    positions: list[int | None] = []
+    harms: list[bool | None] = []
+    readings: list[str | None] = []
+    locates = can_locate(judge)
+    with tqdm(total=len(inputs), desc=f"judging ({judge.name})", unit="path") as progress:
+        for start in range(0, len(inputs), JUDGE_BATCH):
+            batch = inputs[start:start + JUDGE_BATCH]
+            verdicts += judge.judge(batch)
+            harm = getattr(judge, "last_harmful_response", None)
+            harms += list(harm) if harm is not None and len(harm) == len(batch) else [None] * len(batch)
+            read = getattr(judge, "last_readings", None)  # model judges: yes / no / unparsed per input
+            readings += list(read) if read is not None and len(read) == len(batch) else [None] * len(batch)
+            positions += locate_corrections(judge, batch) if locates else [None] * len(batch)
+            progress.update(len(batch))
+    rows = []
+    for row, verdict, position, harmful, reading in zip(generations, verdicts, positions, harms, readings,
+                                                         strict=True):
+        judged = {"item_id": row["item_id"], "k": row["k"], "path": row["path"], "judge": judge.name,
+                  "corrected": bool(verdict)}
+        if verdict and position is not None:
+            text = row["continuation"]
+            judged["correction_char"] = int(position)
+            judged["correction_word"] = word_position(text, position)
+            if tokenizer is not None:
+                judged["correction_token"] = token_position(tokenizer, text, position)
+        if harmful is not None:
+            judged["harmful_response"] = bool(harmful)
+        if reading == "unparsed":  # the answer was neither yes nor no (counted as not corrected)
+            judged["unparsed"] = True
+        rows.append(judged)
+    return rows
+
+
+def judge_record(judge) -> dict[str, Any]:
+    """What ``config.json`` records of a judge after it ran: its settings, plus how its answers were read."""
+    tally = judge.tally()
+    return {**judge.info(), "tally": tally} if tally else judge.info()
+
+
+def judge_notes(judge) -> list[str]:
+    """A summary section when a model judge gave answers that were neither yes nor no (counted, not hidden)."""
+    tally = judge.tally()
+    odd = sum(count for reading, count in tally.items() if reading not in ("yes", "no"))
+    if not odd:
+        return []
+    total = sum(tally.values())
+    counts = ", ".join(f"{reading} {count}" for reading, count in sorted(tally.items()))
+    return [f"## Judge answers\n\n{odd} of {total} answers of `{judge.name}` were neither 'yes' nor 'no' "
+            f"({counts}). They count as not corrected, as in the paper; the raw answers are in the judge cache."]
+
+
+def load_run_judge(spec: str, out: Path):
+    from c2kit.judges import load_judge
+
+    # Answers of a paid LLM judge are cached inside the results directory, so re-running the same
+    # command after an interruption only judges what is left.
+    return load_judge(spec, cache_dir=out / JUDGE_CACHE_DIR)
