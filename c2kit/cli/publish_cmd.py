@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 
+from c2kit.cli.options import add_out_argument
+
 TOKEN_HELP = ("The token comes from HF_TOKEN or `hf auth login` and is never written or printed. Repos are created "
               "private unless --public; an existing repo keeps its visibility.")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo-id", required=True, help="target repo on the Hub, ORG/NAME")
-    parser.add_argument("--public", action="store_true", help="create the repo public (default: private)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="write the exact folder that would be uploaded to --preview-dir and print its tree; "
+    parser.add_argument("--public", action=argparse.BooleanOptionalAction, default=False,
+                        help="create the repo public (default: private)")
+    parser.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=False,
+                        help="write the exact folder that would be uploaded to --out and print its tree; "
                         "no network, no token needed")
-    parser.add_argument("--preview-dir",
-                        help="where --dry-run writes the folder (default: publish-preview/ORG__NAME; must be empty)")
+    add_out_argument(parser, "where --dry-run writes the folder (default: publish-preview/ORG__NAME; empty, or an "
+                     "earlier dry run's preview, which it replaces)",
+                     "--preview-dir", required=False)
 
 
 def _gated(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +86,7 @@ def add_parser(subparsers) -> None:
 
 
 def _common_kwargs(args: argparse.Namespace) -> dict:
-    return {"repo_id": args.repo_id, "public": args.public, "dry_run": args.dry_run, "preview_dir": args.preview_dir}
+    return {"repo_id": args.repo_id, "public": args.public, "dry_run": args.dry_run, "preview_dir": args.out}
 
 
 def _dataset(args: argparse.Namespace) -> int:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 
 from c2_syn_dataset.settings import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_NEW_TOKENS, BuildSettings, parse_shard
-from c2kit.cli.options import add_engine_options, add_model_options, add_source_options, engine_kwargs, positive_int
+from c2kit.cli.options import (
+    add_data_argument,
+    add_engine_options,
+    add_model_argument,
+    add_model_options,
+    add_out_argument,
+    add_source_options,
+    engine_kwargs,
+    positive_int,
+)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -23,21 +32,21 @@ def add_parser(subparsers) -> None:
         "build",
         help="filter a PKU-SafeRLHF-style source, generate SR and SYN_1..4, write ranked groups and pairs",
         description="Select harmful requests (paper filter), cut each harmful response four times, let the "
-        "generator answer the bare request (SR) and continue opener + cut + trigger (SYN_1..4), rank "
+        "generator (--model) answer the bare request (SR) and continue opener + cut + trigger (SYN_1..4), rank "
         "SR > SYN_1 > ... > SYN_4 > FHR and write all 15 pairs per request as Parquet with a dataset card. "
         "Work is saved per chunk; re-running the same command resumes. With --shard I/N, N processes split "
         "the chunks; the last one to finish (or 'c2 syn merge') writes the dataset.",
     )
-    build.add_argument("--source", required=True,
-                       help="'c2eval-500' (shipped), a .jsonl/.parquet/.csv file, or a Hub dataset id "
-                       "(e.g. PKU-Alignment/PKU-SafeRLHF)")
-    build.add_argument("--generator", required=True, help="aligned chat model (Hub id or local path), e.g. "
-                       "meta-llama/Llama-2-7b-chat-hf")
+    add_data_argument(build, "source of requests and harmful responses: 'c2eval-500' (shipped), a "
+                      ".jsonl/.parquet/.csv file, or a Hub dataset id (e.g. PKU-Alignment/PKU-SafeRLHF)", "--source",
+                      required=True)
+    add_model_argument(build, "the generator: an aligned chat model (Hub id or local path), e.g. "
+                       "meta-llama/Llama-2-7b-chat-hf", "--generator")
     add_source_options(build)
-    add_model_options(build, "--generator")
+    add_model_options(build)
     add_engine_options(build)
     build.add_argument("--limit", type=positive_int, help="keep the first N requests that pass the filter (paper: 50000)")
-    build.add_argument("--whole-word", action="store_true",
+    build.add_argument("--whole-word", action=argparse.BooleanOptionalAction, default=False,
                        help="question filter on whole words how/what/How/What (paper: substring)")
     build.add_argument("--seed", type=int, default=0, help="seed for steps, openers, triggers and sampling (default: 0)")
     build.add_argument("--max-new-tokens", type=positive_int, default=DEFAULT_MAX_NEW_TOKENS,
@@ -49,8 +58,9 @@ def add_parser(subparsers) -> None:
                        help=f"requests per saved part (the unit of resume and sharding; default: {DEFAULT_CHUNK_SIZE})")
     build.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                        help="build only chunks j with j mod N == I (0-based), e.g. 0/4 .. 3/4 on four GPUs")
-    build.add_argument("--no-progress", action="store_true", help="no progress bar")
-    build.add_argument("--out", required=True, help="output directory (name it c2-syn to load it as 'c2-syn')")
+    build.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                       help="show a progress bar (default: on)")
+    add_out_argument(build, "output directory (name it c2-syn to load it as 'c2-syn')")
     build.set_defaults(handler=_build)
 
     merge = commands.add_parser(
@@ -60,7 +70,7 @@ def add_parser(subparsers) -> None:
         "--shard I/N', into ranked/ and pairs/ Parquet files plus README.md.",
     )
     merge.add_argument("dirs", nargs="+", help="build directories (shards of the same build)")
-    merge.add_argument("--out", help="where to write the dataset (default: the first directory)")
+    add_out_argument(merge, "where to write the dataset (default: the first directory)", required=False)
     merge.set_defaults(handler=_merge)
 
 
@@ -68,8 +78,8 @@ def _build(args: argparse.Namespace) -> int:
     from c2_syn_dataset.pipeline import run_build
 
     settings = BuildSettings(
-        source=args.source,
-        generator=args.generator,
+        source=args.data,
+        generator=args.model,
         split=args.split,
         column_mapping=args.column_mapping,
         limit=args.limit,
@@ -88,7 +98,7 @@ def _build(args: argparse.Namespace) -> int:
         batch_tokens=args.batch_tokens,
         **engine_kwargs(args),
     )
-    result = run_build(settings, args.out, shard=args.shard, progress=not args.no_progress)
+    result = run_build(settings, args.out, shard=args.shard, progress=args.progress)
     # Once merged, the card's table (with 'SR generated empty'); a shard alone has only the selection.
     print(result["table"] if result["merged"] else result["selection"].to_markdown())
     if result["merged"]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from c2kit.cli.options import add_out_argument
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -12,7 +14,7 @@ def add_parser(subparsers) -> None:
         description="Train a small tokenizer on the shipped benchmark text and initialise a 2-layer Llama with a "
         "ChatML chat template. Nothing is downloaded. Use it to try every command on a laptop.",
     )
-    parser.add_argument("--out", required=True, help="directory to write the model and tokenizer to")
+    add_out_argument(parser, "directory to write the model and tokenizer to")
     parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default: 0)")
     parser.set_defaults(handler=_build)
 

@@ -1,7 +1,10 @@
 """``c2 train --config YAML [--KEY VALUE ...] [--eval]``: DPO with 4-bit QLoRA on C2-Syn, then C2-Eval.
 
-Every key of the config can be overridden on the command line with its own name (``--output_dir DIR
---max_steps 5``), with underscores or hyphens (``--learning-rate``); values are converted to the key's type. ``--eval`` (same as ``--c2eval true``) runs
+Every key of the config can be overridden on the command line with its own name (``--max_steps 5``), with
+underscores or hyphens (``--learning-rate``), as every ``c2`` flag; values are converted to the key's type. A
+boolean key is a bare flag (``--load_in_4bit``, ``--no-load_in_4bit``) that also takes the YAML value
+(``--load_in_4bit false``). ``output_dir``, ``model_name_or_path`` and ``dataset`` are ``--out``, ``--model`` and
+``--data`` as in the other commands (their key names stay as aliases). ``--eval`` (same as ``--c2eval``) runs
 C2-Eval on the base and on the adapter after training and prints the comparison table; a model judge whose
 answers were mostly neither yes nor no makes it exit with status 2 after writing, unless ``--accept-unparsed``
 (:mod:`c2kit.judges.unparsed`). Re-running the same command resumes an interrupted training run and reuses a
@@ -14,31 +17,13 @@ import argparse
 import sys
 import typing
 
+from c2kit.cli.parser import BoolKeyAction, add_aliased
 from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_results
-from c2kit.training.config import TrainConfig, closest_key, config_keys, key_help, type_name
+from c2kit.training.config import TrainConfig, key_help, type_name
 
 OVERRIDE_PREFIX = "override:"  # namespace attribute prefix of the per-key options
-
-
-class _TrainParser(argparse.ArgumentParser):
-    """Suggests the closest config key when an option is unknown (argparse would say 'unrecognized arguments')."""
-
-    def parse_known_args(self, args=None, namespace=None):
-        namespace, extras = super().parse_known_args(args, namespace)
-        if extras:
-            self.error(unknown_options_message(extras))
-        return namespace, extras
-
-
-def unknown_options_message(extras: list[str]) -> str:
-    """``unknown option --learning-rat (did you mean --learning_rate?)``, one clause per unknown option."""
-    options = [word for word in extras if word.startswith("-")] or extras
-    described = []
-    for option in options:
-        close = closest_key(option.lstrip("-").split("=", 1)[0])
-        described.append(option + (f" (did you mean --{close}?)" if close else ""))
-    return (f"unknown option{'s' if len(described) > 1 else ''} {', '.join(described)}; "
-            f"'c2 train --help' lists the {len(config_keys())} config keys (--KEY VALUE, with _ or -)")
+# The keys every c2 command names the same way (--out, --model, --data); their YAML names stay as aliases.
+COMMON_NAMES = {"output_dir": "--out", "model_name_or_path": "--model", "dataset": "--data"}
 
 
 def add_parser(subparsers) -> None:
@@ -46,32 +31,38 @@ def add_parser(subparsers) -> None:
         "train",
         help="DPO on C2-Syn with a 4-bit QLoRA adapter (TRL), optionally C2-Eval before/after",
         description="Train a LoRA adapter with DPO on C2-Syn pairs, the base loaded in 4-bit NF4. Settings come "
-        "from a YAML profile (training/profiles/) and any --KEY VALUE override. OUTPUT_DIR receives the adapter, "
-        "the tokenizer, train_config.yaml, training_log.jsonl/.csv and metrics.json. Re-running resumes.",
+        "from a YAML profile (training/profiles/) and any --KEY VALUE override (a boolean key is a bare flag, "
+        "--KEY or --no-KEY, or --KEY true|false). --out receives the adapter, the tokenizer, train_config.yaml, "
+        "training_log.jsonl/.csv and metrics.json. Re-running resumes.",
         usage="c2 train --config YAML [--KEY VALUE ...] [--eval] [--no-progress] [--accept-unparsed]",
-        allow_abbrev=False,  # --output must not silently mean --output_dir
     )
-    train.__class__ = _TrainParser  # subparsers build plain ArgumentParsers; only this one needs the message
     train.add_argument("--config", required=True, help="YAML profile, e.g. training/profiles/tiny-cpu.yaml")
-    train.add_argument("--eval", action="store_true",
-                       help="after training, C2-Eval the base and the adapter (same settings) and compare them")
-    train.add_argument("--no-progress", action="store_true", help="no progress bars")
-    train.add_argument(ACCEPT_FLAG, action="store_true", help="with --eval: " + ACCEPT_HELP)
+    train.add_argument("--eval", action=argparse.BooleanOptionalAction,
+                       help="after training, C2-Eval the base and the adapter (same settings) and compare them "
+                       "(the c2eval key)")
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                       help="show progress bars (default: on)")
+    train.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False,
+                       help="with --eval: " + ACCEPT_HELP)
     keys = train.add_argument_group("config keys (override the profile)")
     hints = typing.get_type_hints(TrainConfig)
     for key, text in key_help().items():
-        spellings = [f"--{key}"] + ([f"--{key.replace('_', '-')}"] if "_" in key else [])  # both are accepted
-        keys.add_argument(*spellings, dest=OVERRIDE_PREFIX + key, default=argparse.SUPPRESS,
-                          metavar=type_name(hints[key]).upper().replace(" ", "_"), help=text)
+        names = [COMMON_NAMES[key], f"--{key}"] if key in COMMON_NAMES else [f"--{key}"]
+        if hints[key] is bool:
+            add_aliased(keys, *names, action=BoolKeyAction, dest=OVERRIDE_PREFIX + key, default=argparse.SUPPRESS,
+                        help=text)
+        else:
+            add_aliased(keys, *names, dest=OVERRIDE_PREFIX + key, default=argparse.SUPPRESS,
+                        metavar=type_name(hints[key]).upper().replace(" ", "_"), help=text)
     train.set_defaults(handler=_train)
 
 
-def overrides_from_args(args: argparse.Namespace) -> dict[str, str]:
-    """The ``--KEY VALUE`` options given on the command line (``--eval`` sets ``c2eval``)."""
+def overrides_from_args(args: argparse.Namespace) -> dict[str, typing.Any]:
+    """The ``--KEY VALUE`` options given on the command line (``--eval`` / ``--no-eval`` set ``c2eval``)."""
     overrides = {name[len(OVERRIDE_PREFIX):]: value for name, value in vars(args).items()
                  if name.startswith(OVERRIDE_PREFIX)}
-    if args.eval:
-        overrides["c2eval"] = "true"
+    if args.eval is not None:
+        overrides["c2eval"] = "true" if args.eval else "false"
     return overrides
 
 
@@ -83,7 +74,7 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config, overrides_from_args(args))
-        result = run_training(config, progress=not args.no_progress)
+        result = run_training(config, progress=args.progress)
     except (ConfigError, DataError, PrecisionError) as error:  # the user's input: a message, not a traceback
         print(f"c2 train: error: {error}", file=sys.stderr)
         return 2
@@ -96,7 +87,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"adapter, tokenizer, config, logs and metrics written to {result.output_dir}")
     if config.c2eval:
         comparison = run_before_after(config, base_model=result.base_model, adapter_dir=result.output_dir,
-                                      progress=not args.no_progress)
+                                      progress=args.progress)
         print(comparison.table)
         print(comparison.difference_line())
         print(f"comparison written to {comparison.out_dir}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
@@ -19,6 +20,7 @@ from typing import Any
 
 from c2_syn_dataset.schema import N_RANKS  # 0 = SR, 1..4 = SYN_1..SYN_4, 5 = FHR
 from c2kit.judges.registry import check_judge_spec
+from c2kit.paths import output_dir_problem
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS
 
 TINY_MODEL = "tiny"  # model_name_or_path value that builds c2kit's tiny offline model
@@ -31,6 +33,9 @@ NOT_TRAINING_KEYS = frozenset({"output_dir", "dataset", "logging_steps", "save_s
 NULL_WORDS = ("none", "null", "~")
 TRUE_WORDS = ("true", "yes", "1", "on")
 FALSE_WORDS = ("false", "no", "0", "off")
+# A count, size or seed beyond this is a typo, and beyond what islice, torch and numpy accept: refused by name
+# before any work rather than as "Stop argument for islice() must be None or an integer" minutes later.
+MAX_INT = 2**31 - 1
 
 
 class ConfigError(ValueError):
@@ -289,7 +294,7 @@ def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainC
 
 def validate(config: TrainConfig, *, where: str = "config") -> None:
     """Check values that have a type but not every value makes sense; raise ConfigError naming the key."""
-    problems: list[str] = []
+    problems = _range_problems(config)
     positive = ("lora_r", "lora_alpha", "max_length", "per_device_train_batch_size", "per_device_eval_batch_size",
                 "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "tiny_hidden_size",
                 "tiny_num_layers", "c2eval_paths", "c2eval_max_new_tokens")
@@ -300,6 +305,12 @@ def validate(config: TrainConfig, *, where: str = "config") -> None:
         value = getattr(config, key)
         if value is not None and value <= 0:
             problems.append(f"{key} must be positive or null, got {value}")
+    for key in ("seed", "c2eval_seed"):
+        if getattr(config, key) < 0:
+            problems.append(f"{key} must be >= 0, got {getattr(config, key)}")
+    problem = output_dir_problem(config.output_dir)
+    if problem:
+        problems.append(f"output_dir: {problem}")
     if config.num_eval_pairs < 0:
         problems.append(f"num_eval_pairs must be >= 0, got {config.num_eval_pairs}")
     if config.beta <= 0 or config.learning_rate <= 0:
@@ -337,6 +348,18 @@ def validate(config: TrainConfig, *, where: str = "config") -> None:
         problems.append(f"c2eval_ks must list positive integers, got {config.c2eval_ks}")
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
+
+
+def _range_problems(config: TrainConfig) -> list[str]:
+    """Integers beyond :data:`MAX_INT` and floats that are not finite (``.inf``, ``nan``), by key."""
+    problems = []
+    for key, value in config.to_dict().items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+                problems.append(f"{key} is too large (at most {MAX_INT}), got {item}")
+            elif isinstance(item, float) and not math.isfinite(item):
+                problems.append(f"{key} must be a finite number, got {item}")
+    return problems
 
 
 def parse_rank_pair(text: str) -> tuple[int, int]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from c2kit.prefill import render_assistant_header, resolve_chat_template
+from c2kit.sources import hub_dataset_error
 from c2kit.training.config import TrainConfig, parse_rank_pair
 
 TEXT_COLUMNS = ("prompt", "chosen", "rejected")
@@ -73,6 +74,11 @@ def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train"
     try:
         loaded = datasets.load_dataset(dataset, config_name, split=split, revision=revision, **local)
     except Exception as error:  # datasets raises many types (FileNotFound, ValueError, HF hub errors)
+        # Offline, no such dataset, gated: one line that says a local folder works.
+        unreachable = hub_dataset_error(dataset, error, "give the local folder written by 'c2 syn build --out', "
+                                        "or download the dataset where the Hub is reachable")
+        if unreachable is not None:
+            raise DataError(str(unreachable)) from None
         raise DataError(f"{dataset}: cannot load config {config_name!r}, split {split!r}: {error}") from error
     missing = [column for column in TEXT_COLUMNS if column not in loaded.column_names]
     if missing:
