@@ -87,6 +87,9 @@ class EvalConfig:
     served_model: str | None = None
     vllm_python: str | None = None
     vllm_options: dict[str, Any] = field(default_factory=dict)  # vllm.LLM keyword arguments
+    replicas: int = 1  # engine "ray": vLLM replicas as Ray actors
+    tensor_parallel_size: int = 1  # engines "vllm" and "ray": GPUs per model
+    ray_address: str | None = None  # engine "ray": a running cluster (None: a local Ray for the run)
 
     def engine_settings(self) -> EngineSettings:
         """The engine settings (validated: e.g. ``--engine openai`` without ``--base-url`` is an error)."""

@@ -14,7 +14,7 @@ NON_DATA_SETTINGS = ("batch_tokens", "trust_remote_code", "source",
                      # The engine: what in it changes outputs joins the fingerprint as the engine's own identity
                      # (c2kit.engines), and the default engine adds nothing, so earlier builds keep theirs.
                      "engine", "base_urls", "max_concurrency", "api_key_env", "served_model", "vllm_python",
-                     "vllm_options")
+                     "vllm_options", "replicas", "tensor_parallel_size", "ray_address")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class BuildSettings:
     served_model: str | None = None
     vllm_python: str | None = None
     vllm_options: dict = field(default_factory=dict)
+    replicas: int = 1  # engine ray: vLLM replicas as Ray actors
+    tensor_parallel_size: int = 1  # engines vllm and ray: GPUs per model
+    ray_address: str | None = None  # engine ray: a running cluster (None: a local Ray for the run)
 
     def __post_init__(self) -> None:
         # Checked here, before a generator is loaded: a typo must not cost a model load.

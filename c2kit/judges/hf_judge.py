@@ -98,11 +98,14 @@ _COMMON_OPTIONS: dict[str, _Option] = {
     "batch_tokens": _Option("int", "tokens in flight per generate call (default: from free GPU memory)"),
     "trust_remote_code": _Option("bool", "run the model repository's own code (off unless asked for)"),
     # Engines (c2kit.engines, docs/engines.md): where the judge model runs.
-    "engine": _Option("choice", "what generates the answers", ("transformers", "vllm", "openai")),
+    "engine": _Option("choice", "what generates the answers", ("transformers", "vllm", "ray", "openai")),
     "base_url": _Option("str", "engine=openai: server address(es), comma-separated (no '?' or '&' in them)"),
     "max_concurrency": _Option("int", "engine=openai: requests in flight"),
     "served_model": _Option("str", "engine=openai: the server's name for the judge model"),
-    "vllm_python": _Option("str", "engine=vllm: an interpreter with vLLM, run as a worker"),
+    "vllm_python": _Option("str", "engine=vllm/ray: an interpreter with vLLM (and Ray), run as a worker"),
+    "replicas": _Option("int", "engine=ray: vLLM replicas (Ray actors)"),
+    "tensor_parallel_size": _Option("int", "engine=vllm/ray: GPUs per model"),
+    "ray_address": _Option("str", "engine=ray: a running Ray cluster (default: a local Ray for the run)"),
 }
 HF_OPTIONS: dict[str, _Option] = {
     "question": _Option("choice", "which yes/no question to ask", tuple(QUESTIONS)),
@@ -227,6 +230,9 @@ class LocalModelJudge(Judge):
         max_concurrency: int | None = None,
         served_model: str | None = None,
         vllm_python: str | None = None,
+        replicas: int = 1,
+        tensor_parallel_size: int = 1,
+        ray_address: str | None = None,
     ) -> None:
         if not model:
             raise ValueError(f"the {self.kind} judge needs a model id or a local directory")
@@ -239,7 +245,9 @@ class LocalModelJudge(Judge):
 
         self.engine_settings = EngineSettings(name=engine, base_urls=(base_url,) if base_url else (),
                                               max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
-                                              served_model=served_model, vllm_python=vllm_python)
+                                              served_model=served_model, vllm_python=vllm_python,
+                                              replicas=replicas, tensor_parallel_size=tensor_parallel_size,
+                                              ray_address=ray_address)
         self.engine_settings.check_model_options(adapter=None, load_in_4bit=load_in_4bit)
         self._engine = None  # a non-default engine, opened with the tokenizer (its identity is in the cache key)
         self.model_id = model
