@@ -47,6 +47,22 @@ def test_unparsed_answers_are_recorded_per_path(view_runs):
     assert "unparsed" not in keyword_rows
 
 
+def test_an_api_judge_marks_its_unparsed_answers_per_path(monkeypatch, tmp_path):
+    from c2_eval_metric.judging import judge_rows
+    from c2kit.judges.openai_judge import OpenAIJudge
+    from fake_openai import serving
+
+    rows = [{"item_id": "0", "k": 10, "path": path, "prefix": "Sure,", "prompt": "[INST] r [/INST] Sure,",
+             "continuation": text} for path, text in enumerate(("no, I refuse.", "here is how", "hmm"))]
+    answers = {"no, I refuse.": "yes", "here is how": "no", "hmm": "perhaps"}
+    with serving(monkeypatch, lambda body: next(a for t, a in answers.items() if t in json.dumps(body))):
+        judge = OpenAIJudge("m", question="paper", cache_dir=tmp_path, progress=False, backoff=lambda attempt: 0.0)
+        judged = judge_rows(judge, rows, ["r"] * 3)
+    assert judge.last_readings == ["yes", "no", "unparsed"]
+    assert [row["corrected"] for row in judged] == [True, False, False]
+    assert [row.get("unparsed") for row in judged] == [None, None, True]
+
+
 def test_cli_writes_one_self_contained_file(view_runs, tmp_path):
     out = tmp_path / "report.html"
     code, printed = run_cli("view", str(view_runs["refuser"]), str(view_runs["rejudged"]), str(view_runs["complier"]),
@@ -60,7 +76,6 @@ def test_cli_writes_one_self_contained_file(view_runs, tmp_path):
     assert b"<link" not in html and b"@import" not in html
     data = read_report_data(html)
     assert data["columns"][0]["judges"][0]["verdicts"] == "1" * 12
-    assert all(run["plot"] for run in data["runs"])  # each run's corr_at_k.png, embedded
     assert str(view_runs["refuser"].parent) not in json.dumps(data)  # no local path inside
 
 

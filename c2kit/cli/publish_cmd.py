@@ -80,6 +80,8 @@ def add_parser(subparsers) -> None:
         "is checked against judgments.jsonl first. " + TOKEN_HELP,
     )
     results.add_argument("dir", help="results directory (scores.json, judgments.jsonl, generations.jsonl, config.json)")
+    results.add_argument("--report", action=argparse.BooleanOptionalAction, default=False,
+                         help="also upload report.html: the run as 'c2 view' shows it, to browse in a browser")
     _common(results)
     _gated(results)
     results.set_defaults(handler=_results)
@@ -114,7 +116,7 @@ def _adapter(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> int:
     from c2kit.publish.results import publish_results
 
-    return _run(publish_results, args.dir, gated=args.gated, **_common_kwargs(args))
+    return _run(publish_results, args.dir, gated=args.gated, report=args.report, **_common_kwargs(args))
 
 
 def _run(publish, *args, **kwargs) -> int:

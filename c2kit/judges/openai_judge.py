@@ -172,6 +172,7 @@ class OpenAIJudge(Judge):
         self.progress = progress
         self.cache = AnswerCache(Path(cache_dir or default_cache_dir()) / CACHE_FILE)
         self._tally: Counter[str] = Counter()
+        self.last_readings: list[str] = []  # how each answer of the last call was read: yes / no / unparsed
         self._openai = openai
         # Retries are ours (injectable backoff, logged without secrets), so the SDK's are off.
         self._client = openai.OpenAI(api_key=api_key, base_url=self.base_url, max_retries=0, timeout=timeout)
@@ -317,10 +318,11 @@ class OpenAIJudge(Judge):
             logger.warning("judge %s: %d of %d answers stayed empty after %d attempts each; they count as "
                            "unparsed (not corrected) in this run and are not cached, so the next run asks again",
                            self.name, len(empty), len(todo), self.max_attempts)
-        verdicts = []
+        verdicts, self.last_readings = [], []
         for key in keys:
             row = self._cached(key)
             corrected, reading = self._verdict(row["answer"]) if row is not None else (False, "unparsed")
             self._tally[reading] += 1
+            self.last_readings.append(reading)
             verdicts.append(corrected)
         return verdicts

@@ -208,7 +208,7 @@ def publish_results(
         files[PLOT_FILE] = run_plot(results.path, results.config, results.scores)
     local_paths = collect_local_paths(results.path, results.path.resolve(), results.config)
     if report:
-        files[REPORT_FILE] = results_report(results, local_paths, plot=files.get(PLOT_FILE))
+        files[REPORT_FILE] = results_report(results, local_paths)
     files["README.md"] = results_card(results, repo_id, gated=gated).encode("utf-8")
     return publish_files(
         files,
@@ -219,17 +219,17 @@ def publish_results(
         preview_dir=preview_dir,
         gated=gated,
         commit_message=f"Publish C2-Eval results ({results.scores.judge}) with c2-toolkit",
+        roots=[results.path],
         local_paths=local_paths,
     )
 
 
-def results_report(results: ResultsDir, local_paths: set[str], *, plot: FileSource | None) -> bytes:
+def results_report(results: ResultsDir, local_paths: set[str]) -> bytes:
     """The run's ``c2 view`` report, its data compressed inside, so local paths are replaced before packing."""
     from c2kit.view import build_view_data, render_html
 
     from .local_paths import replacements, scrub_text
 
     pairs = replacements(local_paths)
-    plots = {results.path.resolve(): plot if isinstance(plot, bytes) else Path(plot).read_bytes()} if plot else None
-    data = build_view_data([results.path], plots=plots)
+    data = build_view_data([results.path])
     return render_html(data, clean_text=lambda text: scrub_text(text, pairs))

@@ -13,7 +13,6 @@ judged). Local paths never enter it: runs are named by :func:`c2_eval_metric.res
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +24,6 @@ from c2_eval_metric.overcorrection import OVERCORRECTION_DIR
 from c2_eval_metric.results import (
     GENERATIONS_FILE,
     JUDGMENTS_FILE,
-    PLOT_FILE,
     SCORES_FILE,
     is_local_path,
     model_label,
@@ -75,13 +73,8 @@ class _Items:
         return found
 
 
-def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None,
-                    plots: Mapping[Path, bytes] | None = None) -> dict[str, Any]:
-    """The report's data for ``inputs`` (results directories and label files), checked and columnar.
-
-    ``plots`` replaces a run's ``corr_at_k.png`` (keyed by its resolved directory), e.g. one drawn again
-    without a local path in its legend for publishing.
-    """
+def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None) -> dict[str, Any]:
+    """The report's data for ``inputs`` (results directories and label files), checked and columnar."""
     if not inputs:
         raise ValueError("give at least one results directory or label file")
     strings = _Strings()
@@ -94,7 +87,7 @@ def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None,
         path = Path(source)
         if path.is_dir():
             run_index = len(runs)
-            runs.append(_run_summary(path, plots or {}))
+            runs.append(_run_summary(path))
             for item_set, folder in ((HARMFUL, path), (BENIGN, path / OVERCORRECTION_DIR)):
                 if item_set == BENIGN and not (folder / GENERATIONS_FILE).is_file():
                     continue
@@ -130,15 +123,12 @@ def judge_label(name: str) -> str:
     return f"{kind}:{model_label(model)}{mark}{query}"
 
 
-def _run_summary(folder: Path, plots: Mapping[Path, bytes]) -> dict[str, Any]:
-    """What the report's header shows of a run: its label, judge, Corr@k table and plot."""
+def _run_summary(folder: Path) -> dict[str, Any]:
+    """What the report's header shows of a run: its label, judge and Corr@k table (the page draws the plot)."""
     if not (folder / GENERATIONS_FILE).is_file():
         raise FileNotFoundError(f"{folder}: no {GENERATIONS_FILE}; is this a results directory of 'c2 eval run'?")
     config = read_config(folder)
     scores = read_json(folder / SCORES_FILE) if (folder / SCORES_FILE).is_file() else {}
-    plot = plots.get(folder.resolve())
-    if plot is None and (folder / PLOT_FILE).is_file():
-        plot = (folder / PLOT_FILE).read_bytes()
     judge = judge_label(scores.get("judge") or config.get("judge") or "?")
     tally = (config.get("judge_info") or {}).get("tally") or {}
     return {
@@ -153,7 +143,6 @@ def _run_summary(folder: Path, plots: Mapping[Path, bytes]) -> dict[str, Any]:
         "tally": tally,
         "rejudged": bool(config.get("rejudged_from")),
         "smoke": bool(config.get("smoke_model")),
-        "plot": base64.b64encode(plot).decode("ascii") if plot else None,
     }
 
 

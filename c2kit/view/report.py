@@ -2,7 +2,7 @@
 
 The browser inflates the data with ``DecompressionStream`` and renders one page of items at a time, so a full
 C2-Eval run (500 items x 8 k x 20 paths = 80,000 continuations) stays a few megabytes and opens in a second or
-two. Nothing is fetched: CSS, script, data and plots are all inside the one file.
+two. Nothing is fetched: CSS, script and data are inside the one file, and the plots are drawn as inline SVG.
 """
 
 from __future__ import annotations
@@ -64,10 +64,9 @@ def read_report_data(html: bytes) -> dict[str, Any]:
 
 
 def build_report(inputs: Sequence[str | Path], out: str | Path | None = None, *, title: str | None = None,
-                 clean_text: Callable[[str], str] | None = None,
-                 plots: Mapping[Path, bytes] | None = None) -> Report:
+                 clean_text: Callable[[str], str] | None = None) -> Report:
     """Build the report of ``inputs`` (results directories and label files) and write it to ``out``."""
-    data = build_view_data(inputs, title=title, plots=plots)
+    data = build_view_data(inputs, title=title)
     html = render_html(data, clean_text=clean_text)
     path = None
     if out is not None:

@@ -1,0 +1,239 @@
+"""c2 view in a real headless Chromium (selenium + Debian's chromium-driver): real runs' reports, deep links, every
+filter, keyboard labelling read back by c2 judge validate, a screenshot, and a full-size run's speed.
+
+Skipped, with the reason, where Chromium cannot be installed (tests/browser_env.py). ``C2_VIEW_SCREENSHOT=FILE``
+keeps the screenshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from browser_env import chrome_driver
+from view_runs import COMPLIANCE, REFUSAL, run_cli, view_runs  # noqa: F401 (fixture)
+
+FIRST_VIEW_LIMIT_MS = 3000  # issue 17: a full-size run opens in <= 3 s
+FILTER_LIMIT_MS = 300  # and a filter change takes <= 300 ms
+SIZE_LIMIT_BYTES = 40 * 10**6
+
+# Change one filter control the way a person does (value, then its event) and time the handler, including the
+# layout of what it drew (forced), then also the next frame.
+CHANGE_FILTER = """
+const done = arguments[arguments.length - 1];
+const control = document.getElementById(arguments[0]);
+const start = performance.now();
+if (control.type === 'checkbox') control.checked = arguments[1]; else control.value = arguments[1];
+control.dispatchEvent(new Event(control.type === 'search' ? 'input' : 'change'));
+void document.body.offsetHeight;
+const laidOut = performance.now() - start;
+requestAnimationFrame(() => setTimeout(() => done([laidOut, performance.now() - start]), 0));
+"""
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads):
+    driver, reason = chrome_driver(downloads)
+    if driver is None:
+        pytest.skip(f"no headless Chromium: {reason}")
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def report(view_runs, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    code, _ = run_cli("view", str(view_runs["refuser"]), str(view_runs["rejudged"]), str(view_runs["complier"]),
+                      "--out", str(out))
+    assert code == 0
+    return out
+
+
+def open_report(driver, path: Path, fragment: str = "", *, fresh: bool = True) -> dict:
+    """Open the report (at ``fragment``), wait until its first view is drawn; its timings (ms since navigation)."""
+    driver.get(path.as_uri() + fragment)
+    if fresh:  # labels of an earlier test must not carry over
+        driver.execute_script("localStorage.clear()")
+        driver.get("about:blank")
+        driver.get(path.as_uri() + fragment)
+    deadline = time.monotonic() + 60
+    while not driver.execute_script("return document.body.dataset.ready === '1'"):
+        assert time.monotonic() < deadline, driver.execute_script("return document.getElementById('status').textContent")
+        time.sleep(0.02)
+    return driver.execute_script("return window.c2view.timings")
+
+
+def counts(driver) -> tuple[int, int, int]:
+    data = driver.execute_script("return Object.assign({}, document.getElementById('counts').dataset)")
+    return int(data["items"]), int(data["paths"]), int(data["total"])
+
+
+def change(driver, control: str, value) -> list[float]:
+    return driver.execute_async_script(CHANGE_FILTER, control, value)
+
+
+def press(driver, keys: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    driver.execute_script("document.activeElement && document.activeElement.blur()")
+    for key in keys:
+        ActionChains(driver).send_keys(key).perform()
+
+
+def test_a_real_runs_report_shows_scores_verdicts_and_continuations(browser, report):
+    open_report(browser, report)
+    assert counts(browser) == (3, 24, 24)  # 3 items x 2 k x 2 paths, refuser and complier side by side
+    text = browser.find_element("tag name", "body").text
+    assert text.startswith("Content warning.")
+    for expected in ("refuser-model", "complier-model", "Corr_mean", "keyword-v4", "hf:unsure-judge",
+                     "Over-correction", "Paired: complier-model − refuser-model", REFUSAL, COMPLIANCE,
+                     "3 of 3 items · 24 of 24 paths match",
+                     "paired difference at k=10: complier-model − refuser-model = -100.0 points"):
+        assert expected in text, expected
+    charts = browser.find_elements("css selector", "#summary svg.chart")  # each run's plot, drawn inline
+    assert len(charts) == 3
+    # the refuser's Corr@k is 100% at both k: its two points sit on the top line
+    points = charts[0].find_elements("css selector", "circle")
+    assert len(points) == 4 and {p.get_attribute("cy") for p in points[:2]} == {"12"}
+    path = browser.find_element("css selector", ".path")
+    # the request, the prefilled prefix and the continuation, apart; the located correction highlighted
+    assert [part.get_attribute("class") for part in path.find_elements("css selector", ".part")] == [
+        "part req", "part pre", "part cont"]
+    assert path.find_element("css selector", "mark.corr").text == REFUSAL
+    assert "keyword-v4: corrected" in path.text and "unparsed answer" in path.text
+
+
+def test_a_deep_link_opens_the_item_at_k(browser, report):
+    open_report(browser, report, "#item=1&k=20")
+    detail = browser.find_element("id", "detail")
+    assert detail.find_element("tag name", "h2").text.startswith("item 1")
+    assert detail.find_element("css selector", ".ktabs button.current").text.startswith("k=20")
+    ids = [node.get_attribute("data-label-id") for node in detail.find_elements("css selector", ".path")]
+    assert ids == ["refuser-model:1/k20/p0", "refuser-model:1/k20/p1", "complier-model:1/k20/p0",
+                   "complier-model:1/k20/p1"]
+    browser.execute_script("location.hash = '#item=2&k=10'")  # a link followed inside the open page
+    time.sleep(0.2)
+    assert detail.find_element("tag name", "h2").text.startswith("item 2")
+    open_report(browser, report, "#item=benign%3Ab001&k=10")  # an over-correction item
+    assert browser.find_element("id", "f-set").get_attribute("value") == "overcorrection"
+    assert "item benign:b001" in browser.find_element("id", "detail").text
+    open_report(browser, report, "#item=nonexistent&k=10")
+    assert browser.find_element("id", "status").text == "The link names item nonexistent, which is not in this report."
+
+
+def test_each_filter(browser, report):
+    open_report(browser, report)
+    expected = [("f-k", "10", (3, 12)), ("f-k", "", (3, 24)), ("f-cat", "Cybercrime", (2, 16)), ("f-cat", "", (3, 24)),
+                ("f-corr", "1", (3, 12)), ("f-corr", "0", (3, 12)), ("f-corr", "", (3, 24)),
+                ("f-disagree", True, (3, 12)), ("f-disagree", False, (3, 24)),
+                ("f-unparsed", True, (3, 12)), ("f-unparsed", False, (3, 24)),
+                ("f-text", "more details", (3, 12)), ("f-text", "no such text", (0, 0)), ("f-text", "", (3, 24)),
+                ("f-labelled", "yes", (0, 0)), ("f-labelled", "no", (3, 24)), ("f-labelled", "", (3, 24))]
+    for control, value, (items, paths) in expected:
+        change(browser, control, value)
+        assert counts(browser)[:2] == (items, paths), (control, value)
+    change(browser, "f-disagree", True)  # what is left is the refuser's paths, where the two judges differ
+    assert {node.get_attribute("data-col") for node in browser.find_elements("css selector", ".path")} == {"c0"}
+    change(browser, "f-disagree", False)
+    change(browser, "f-set", "overcorrection")
+    assert counts(browser) == (3, 24, 24)
+    assert "benign" in browser.find_element("id", "detail").find_element("tag name", "h2").text
+
+
+def test_label_five_paths_with_the_keyboard_and_validate_them(browser, report, downloads, tmp_path, capsys):
+    open_report(browser, report)
+    press(browser, "l")
+    assert "labelling" in browser.find_element("tag name", "body").get_attribute("class")
+    press(browser, "1j0j1j0j1")
+    assert browser.find_element("id", "label-count").text == "5 labelled"
+    for old in downloads.glob("*.jsonl"):
+        old.unlink()
+    browser.find_element("id", "b-download").click()
+    deadline = time.monotonic() + 20
+    while not list(downloads.glob("*.jsonl")):
+        assert time.monotonic() < deadline, "the labels were not downloaded"
+        time.sleep(0.1)
+    (saved,) = downloads.glob("*.jsonl")
+    time.sleep(0.2)
+    rows = [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines()]
+    assert {row["id"]: row["label"] for row in rows} == {
+        "refuser-model:0/k10/p0": True, "refuser-model:0/k10/p1": False, "refuser-model:0/k20/p0": True,
+        "complier-model:0/k10/p0": True, "complier-model:0/k10/p1": False}
+    assert {row["continuation"] for row in rows} == {REFUSAL, COMPLIANCE}
+    code, _ = run_cli("judge", "validate", "--judge", "keyword", "--labels", str(saved), "--out", str(tmp_path))
+    assert code == 0
+    result = json.loads((tmp_path / "validation.json").read_text())
+    report_row = result["reports"][0] if "reports" in result else result
+    # keyword-v4 says the refusals correct and the compliances do not: 3 of the 5 labels agree
+    assert report_row["n"] == 5 and report_row["metrics"]["accuracy"]["value"] == pytest.approx(0.6)
+    open_report(browser, report, fresh=False)  # the labels survive a reload
+    assert browser.find_element("id", "label-count").text == "5 labelled"
+    change(browser, "f-labelled", "yes")
+    assert counts(browser)[:2] == (1, 5)
+
+
+def test_disagreements_open_straight_into_label_mode(browser, view_runs, tmp_path):
+    out = tmp_path / "label.html"
+    assert run_cli("view", str(view_runs["disagreements"]), "--out", str(out))[0] == 0
+    open_report(browser, out)
+    assert "labelling" in browser.find_element("tag name", "body").get_attribute("class")
+    assert counts(browser) == (3, 12, 12)
+    press(browser, "0")
+    rows = browser.execute_script("return window.c2view.labelRows()")
+    first = json.loads(view_runs["disagreements"].read_text().splitlines()[0])
+    assert [(row["id"], row["label"]) for row in rows] == [(first["id"], False)]
+
+
+def test_screenshot(browser, report, tmp_path):
+    open_report(browser, report, "#item=1&k=10")
+    target = Path(os.environ.get("C2_VIEW_SCREENSHOT") or tmp_path / "view.png")
+    assert browser.save_screenshot(str(target))
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 20_000
+
+
+@pytest.fixture(scope="module")
+def full_size_report(tmp_path_factory) -> tuple[Path, float]:
+    from c2kit.view import build_report
+    from view_synthetic import write_rejudged_copy, write_synthetic_run
+
+    root = tmp_path_factory.mktemp("full-size")
+    run = write_synthetic_run(root / "run")
+    rejudged = write_rejudged_copy(run, root / "rejudged")
+    start = time.perf_counter()
+    built = build_report([run, rejudged], root / "report.html")
+    return built.path, time.perf_counter() - start
+
+
+def test_a_full_size_run_opens_fast(browser, full_size_report):
+    path, build_s = full_size_report
+    size = path.stat().st_size
+    assert size <= SIZE_LIMIT_BYTES
+    timings = open_report(browser, path)
+    assert counts(browser) == (500, 80_000, 80_000)
+    assert timings["ready"] <= FIRST_VIEW_LIMIT_MS, timings
+    measured = {}
+    for control, value in (("f-k", "40"), ("f-cat", "Drugs"), ("f-corr", "1"), ("f-disagree", True),
+                           ("f-unparsed", True), ("f-unparsed", False), ("f-labelled", "no"), ("f-text", "cannot"),
+                           ("f-text", ""), ("b-reset", None)):
+        if control == "b-reset":
+            start = time.perf_counter()
+            browser.find_element("id", "b-reset").click()
+            assert counts(browser)[:2] == (500, 80_000)
+            continue
+        laid_out, framed = change(browser, control, value)
+        measured[f"{control}={value}"] = (laid_out, framed)
+        assert laid_out <= FILTER_LIMIT_MS, (control, value, laid_out)
+    assert counts(browser)[1] > 0
+    print(f"\nfull-size report: {size / 1e6:.1f} MB, built in {build_s:.1f} s; first view {timings['ready']:.0f} ms "
+          f"(data inflated and parsed by {timings['loaded']:.0f} ms); filter changes (handler+layout / to next frame, "
+          "ms): " + ", ".join(f"{name} {a:.0f}/{b:.0f}" for name, (a, b) in measured.items()))
