@@ -2,7 +2,13 @@
 
     python training/train.py --config training/profiles/llama2-7b-chat-t4.yaml --output_dir runs/llama2 --eval
 
-All the logic lives in :mod:`c2kit.training`; run ``python training/train.py --help`` for every key.
+On several GPUs (or several CPU processes), launch it with one of the configs in ``training/accelerate/``:
+
+    accelerate launch --config_file training/accelerate/ddp.yaml --num_processes 4 training/train.py \\
+        --config training/profiles/llama2-7b-chat-24gb.yaml --output_dir runs/llama2-ddp
+
+Only the main process writes, prints and runs C2-Eval. All the logic lives in :mod:`c2kit.training`; run
+``python training/train.py --help`` for every key and docs/training.md for the launches.
 """
 
 import sys

@@ -5,6 +5,11 @@
   embeddings, LM head) to fp32 for stable fp16/bf16 training, and turns on gradient checkpointing
   non-reentrantly (the reentrant variant needs the input-grad hook and breaks with frozen inputs).
 * ``sdpa`` attention: memory-efficient on a T4, where FlashAttention-2 does not run.
+* Several GPUs: under DDP each process loads its own copy on its own GPU (``device_map={"": local rank}``).
+  Under FSDP or DeepSpeed ZeRO-3, which shard only floating-point tensors, the packed 4-bit weights are stored
+  in the model's float dtype (``bnb_4bit_quant_storage``, bf16 for bf16 training, else fp32) and the launcher
+  places them, so there is no device map; the k-bit preparation is skipped there, since its fp32 copies of
+  norms and embeddings would mix dtypes in the tensors FSDP flattens (PEFT's FSDP-QLoRA recipe does the same).
 * The tiny model (``model_name_or_path: tiny``) is built offline into ``OUTPUT/base-model``.
 """
 
@@ -62,37 +67,53 @@ def ensure_pad_token(tokenizer) -> str:
     return (f"pad token = EOS {eos!r} (no other special token; safe for DPO: TRL masks by length, not by pad id)")
 
 
-def quantization_config(precision: Precision):
-    """4-bit NF4 with double quantisation, computing in the training dtype."""
+def sharded_storage_dtype(precision: Precision):
+    """The float dtype FSDP and ZeRO-3 shard the 4-bit weights in: bf16 under bf16, fp32 under fp16 or fp32.
+
+    PEFT's FSDP-QLoRA guide: bf16 storage for bf16 training; fp16 mixed precision needs fp32 storage.
+    """
+    import torch
+
+    return torch.bfloat16 if precision.bf16 else torch.float32
+
+
+def quantization_config(precision: Precision, *, sharded: bool = False):
+    """4-bit NF4 with double quantisation, computing in the training dtype (stored as floats when ``sharded``)."""
     from transformers import BitsAndBytesConfig
 
+    storage = {"bnb_4bit_quant_storage": sharded_storage_dtype(precision)} if sharded else {}
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=precision.torch_dtype,
+        **storage,
     )
 
 
-def load_base_model(model_path: str, config: TrainConfig, precision: Precision):
-    """Load the base (4-bit when ``load_in_4bit``) on the training device, prepared for k-bit training."""
-    import torch
+def load_base_model(model_path: str, config: TrainConfig, precision: Precision, *, local_index: int = 0,
+                    sharded: str | None = None):
+    """Load the base (4-bit when ``load_in_4bit``) on this process's device, prepared for k-bit training.
+
+    ``local_index`` is the process's index on its machine (its GPU); ``sharded`` is ``fsdp`` or ``zero3`` when
+    the launcher shards the weights (:func:`c2kit.training.distributed.sharded_launch`).
+    """
     from transformers import AutoModelForCausalLM
 
     kwargs = {
         "revision": None if Path(model_path).is_dir() else config.revision,
         "trust_remote_code": config.trust_remote_code,
         "attn_implementation": config.attn_implementation,
-        "dtype": precision.torch_dtype,
+        "dtype": sharded_storage_dtype(precision) if sharded else precision.torch_dtype,
     }
     if config.load_in_4bit:
-        kwargs["quantization_config"] = quantization_config(precision)
-    if not precision.use_cpu:
-        kwargs["device_map"] = {"": torch.cuda.current_device()}  # one GPU; bnb places the 4-bit weights there
+        kwargs["quantization_config"] = quantization_config(precision, sharded=bool(sharded))
+    if not precision.use_cpu and not sharded:
+        kwargs["device_map"] = {"": local_index}  # one copy per GPU; bnb places the 4-bit weights there
     model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
     if config.load_in_4bit and precision.use_cpu:
         pin_cpu_4bit_kernels(model)
-    if config.load_in_4bit:
+    if config.load_in_4bit and not sharded:
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(

@@ -14,7 +14,12 @@ The LoRA initialisation is seeded, the data order is a function of the seed, the
 optimizer, scheduler and random states saved in the checkpoint, and the held-out evaluation before training
 runs with the random states saved and restored around it, so it cannot shift the training's random stream.
 A checkpoint counts only when it is complete (:func:`checkpoint_problem`): one cut short by a kill during
-its save is moved aside to ``incomplete-checkpoint-N`` and the run resumes from the one before.
+its save is moved aside to ``incomplete-checkpoint-N`` and the run resumes from the one before. The log
+resumes too: the running sums the Trainer keeps only in memory travel in the checkpoint
+(:mod:`c2kit.training.running_totals`), so a resumed run's ``training_log.jsonl`` is the uninterrupted one's.
+
+Several processes (``accelerate launch``, ``torchrun``) train one adapter together; the main process alone
+writes the directory and prints (:mod:`c2kit.training.distributed`).
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from c2kit.jsonio import read_json, write_json, write_jsonl
 from c2kit.training.config import TINY_MODEL, ConfigError, TrainConfig, load_config, save_config, training_differences
 from c2kit.models import check_model
 from c2kit.training.data import DataError, load_pairs, pairs_fingerprint, split_pairs, to_dpo_format
+from c2kit.training.distributed import (Processes, batch_report, check_launch, effective_batch_size,
+                                        main_process_output, processes_of, sharded_launch)
 from c2kit.training.model import load_base_model, load_tokenizer, lora_config, resolve_base_model
 from c2kit.training.precision import Precision, cast_trainable_params_to_fp32, resolve_precision
+from c2kit.training.running_totals import running_totals
 
 CONFIG_FILE = "train_config.yaml"
 DATA_FILE = "train_data.json"  # the dataset and the fingerprint of the pairs selected from it
@@ -44,7 +52,11 @@ EVAL_BEFORE_FILE = "eval_before.json"  # the held-out numbers before training, k
 INCOMPLETE_PREFIX = "incomplete-"  # incomplete checkpoints are moved aside to incomplete-checkpoint-N
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 # What the Trainer writes into a checkpoint of a PEFT model, and what resuming reads back.
-CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimizer.pt", "scheduler.pt")
+CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors")
+# The optimizer's state: optimizer.pt in one process and under DDP, optimizer.bin under FSDP (full state dict).
+# DeepSpeed saves optimizer and scheduler in the folder its `latest` file names (global_stepN/) instead.
+OPTIMIZER_FILES = ("optimizer.pt", "optimizer.bin")
+DEEPSPEED_LATEST = "latest"
 # One random-state file per process: rng_state.pth on one device, rng_state_0.pth, _1.pth, ... on several.
 RNG_STATE_GLOB = "rng_state*.pth"
 # DPO metrics kept in metrics.json (TRL logs them as "rewards/margins", "eval_rewards/margins", ...).
@@ -59,6 +71,7 @@ class TrainResult:
     base_model: str
     metrics: dict[str, Any]
     reused: bool  # True when a finished run with the same config was found and not trained again
+    main_process: bool = True  # False in the other processes of a multi-process run: they report nothing
 
 
 def dpo_args(config: TrainConfig, precision: Precision, *, progress: bool = True):
@@ -100,11 +113,13 @@ def dpo_args(config: TrainConfig, precision: Precision, *, progress: bool = True
         report_to="none",
         disable_tqdm=not progress,
         dataloader_pin_memory=not precision.use_cpu,
+        # DDP: every LoRA weight gets a gradient at every step, so DDP need not search the graph for unused
+        # ones, as TRL advises for LoRA on several GPUs.
+        ddp_find_unused_parameters=False,
     )
 
 
-def build_trainer(model, tokenizer, args, config: TrainConfig, train_dataset, eval_dataset=None,
-                  callbacks: list | None = None):
+def build_trainer(model, tokenizer, args, config: TrainConfig, train_dataset, eval_dataset=None):
     """``DPOTrainer`` with LoRA on all linear layers and no reference model (the adapter-disabled base is it).
 
     Trainable parameters are cast back to fp32 unless training under bf16 autocast (see
@@ -120,7 +135,6 @@ def build_trainer(model, tokenizer, args, config: TrainConfig, train_dataset, ev
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=lora_config(config),
-        callbacks=callbacks,
     )
     if not args.bf16:  # only under bf16 autocast may the LoRA weights stay in TRL's bf16
         cast_trainable_params_to_fp32(trainer.model)
@@ -141,54 +155,78 @@ def _jsonl_logger(path: Path):
 
 
 def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
-    """Train (or resume, or reuse a finished run) and write everything to ``config.output_dir``."""
-    out = Path(config.output_dir)
+    """Train (or resume, or reuse a finished run) and write everything to ``config.output_dir``.
+
+    Under ``accelerate launch`` or ``torchrun`` every process runs this; the main process alone writes and
+    prints (:mod:`c2kit.training.distributed`), and only its result has ``main_process`` set.
+    """
+    check_launch()
     if config.model_name_or_path != TINY_MODEL:  # a mistyped path or an unfetchable id: one line, before any work
         check_model(config.model_name_or_path, config.revision)
+    precision = resolve_precision(config.precision)
+    args = dpo_args(config, precision, progress=progress)
+    processes = processes_of(args)  # sets up the process group when there are several
+    with main_process_output(processes):
+        return _run(config, precision, args, processes)
+
+
+def _run(config: TrainConfig, precision: Precision, args, processes: Processes) -> TrainResult:
+    out = Path(config.output_dir)
+    # Every process decides from the directory as it is now; the main process changes it only after the barrier.
     checkpoint, incomplete = find_checkpoints(out)
     previous = _previous_run(out, config, has_progress=checkpoint is not None)
-    pairs = load_pairs(config.dataset, config_name=config.dataset_config, split=config.dataset_split,
-                       revision=config.dataset_revision)
+    with args.main_process_first(desc="loading the pairs"):  # one process fills the datasets cache, then the rest
+        pairs = load_pairs(config.dataset, config_name=config.dataset_config, split=config.dataset_split,
+                           revision=config.dataset_revision)
     split = split_pairs(pairs, config, origin=f"{config.dataset} [{config.dataset_config}/{config.dataset_split}]")
     print(split.report())
     data = {"dataset": config.dataset, "sha256": pairs_fingerprint(split)}
-    base_model = resolve_base_model(config)
+    with args.main_process_first(local=False, desc="building the tiny model"):  # into output_dir, shared by all nodes
+        base_model = resolve_base_model(config)
     if previous is not None:
         _check_same_data(out, previous["data"], data)
         if previous["metrics"] is not None:
             print(f"{out}: already trained with this config; reusing it (delete the directory to train again)")
-            return TrainResult(out, base_model, previous["metrics"], reused=True)
+            return TrainResult(out, base_model, previous["metrics"], reused=True, main_process=processes.is_main)
     has_eval = split.eval is not None and len(split.eval) > 0
     if config.eval_steps is not None and not has_eval:
         raise DataError(f"{split.origin}: eval_steps needs held-out pairs, but none are left (every request is "
                         "used for training); set eval_steps null")
+    eval_before = _saved_eval_before(out) if checkpoint is not None else None
 
-    precision = resolve_precision(config.precision)
-    args = dpo_args(config, precision, progress=progress)
     tokenizer = load_tokenizer(base_model, config)
-    train_dataset = to_dpo_format(split.train, tokenizer, plain_template=config.plain_template)
-    eval_dataset = to_dpo_format(split.eval, tokenizer, plain_template=config.plain_template) if has_eval else None
+    with args.main_process_first(desc="rendering prompts"):
+        train_dataset = to_dpo_format(split.train, tokenizer, plain_template=config.plain_template)
+        eval_dataset = to_dpo_format(split.eval, tokenizer, plain_template=config.plain_template) if has_eval else None
     # The LoRA weights are initialised inside DPOTrainer before it seeds anything itself: seed here, so they do
     # not depend on what ran earlier in the process.
     from transformers import set_seed
 
     set_seed(config.seed)
-    model = load_base_model(base_model, config, precision)
-    trainer = build_trainer(model, tokenizer, args, config, train_dataset, eval_dataset,
-                            callbacks=[_jsonl_logger(out / LOG_JSONL)])
+    model = load_base_model(base_model, config, precision, local_index=processes.local_index,
+                            sharded=sharded_launch())
+    trainer = build_trainer(model, tokenizer, args, config, train_dataset, eval_dataset)
+    # The running sums first: they correct the final train_loss before the log line is written.
+    trainer.add_callback(running_totals(trainer, processes.index, checkpoint))
+    trainer.add_callback(_jsonl_logger(out / LOG_JSONL))
     trainer.model.print_trainable_parameters()
-    print(f"precision {precision.name} on {'CPU' if precision.use_cpu else 'GPU'}")
+    print(f"precision {precision.name} on {'CPU' if precision.use_cpu else 'GPU'}; "
+          + batch_report(config, len(train_dataset), processes))
 
     # Everything is checked: from here on the directory says what it is running.
-    out.mkdir(parents=True, exist_ok=True)
-    for path, problem in incomplete:
-        aside = _move_aside(path)
-        print(f"{path.name} is incomplete ({problem}), probably cut short by a kill while it was saved: moved "
-              f"it to {aside.name}" + (f"; resuming from {Path(checkpoint).name}" if checkpoint else
-                                       "; no complete checkpoint left, training from the start"))
-    save_config(config, out / CONFIG_FILE)
-    write_json(out / DATA_FILE, data)
-    _keep_log_through(out / LOG_JSONL, checkpoint)
+    if processes.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        for path, problem in incomplete:
+            aside = _move_aside(path)
+            print(f"{path.name} is incomplete ({problem}), probably cut short by a kill while it was saved: moved "
+                  f"it to {aside.name}" + (f"; resuming from {Path(checkpoint).name}" if checkpoint else
+                                           "; no complete checkpoint left, training from the start"))
+        save_config(config, out / CONFIG_FILE)
+        write_json(out / DATA_FILE, data)
+        _keep_log_through(out / LOG_JSONL, checkpoint)
+        if eval_before is None:
+            (out / EVAL_BEFORE_FILE).unlink(missing_ok=True)
+    processes.wait_for_everyone()
     metrics: dict[str, Any] = {
         "base_model": base_model,
         "precision": precision.name,
@@ -196,11 +234,11 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         "data": split.report(),
         "num_train_pairs": len(train_dataset),
         "num_eval_pairs": len(eval_dataset) if eval_dataset is not None else 0,
+        "num_processes": processes.count,
+        "effective_batch_size": effective_batch_size(config, processes),
     }
-    if checkpoint is None:
-        (out / EVAL_BEFORE_FILE).unlink(missing_ok=True)
     if eval_dataset is not None and config.eval_before_training:
-        metrics["eval_before"] = _eval_before(trainer, out, resuming=checkpoint is not None)
+        metrics["eval_before"] = eval_before if eval_before is not None else _eval_before(trainer, out, processes)
     if checkpoint:
         print(f"resuming from {checkpoint}")
     _reset_peak_memory(precision)
@@ -211,33 +249,45 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     metrics["train_final"] = _last_train_log(trainer.state.log_history)
     metrics["peak_gpu_memory_gib"] = _peak_memory_gib(precision)
     if eval_dataset is not None:
-        metrics["eval_after"] = _pick(trainer.evaluate(), "eval_")
+        metrics["eval_after"] = _pick(trainer.evaluate(), "eval_")  # every process scores its share
     from c2_eval_metric.runner import library_versions  # imports torch: kept out of module import time
 
     metrics["versions"] = {**library_versions(), "trl": metadata.version("trl")}
 
-    trainer.save_model(str(out))  # the adapter (PEFT saves only the LoRA weights) and the tokenizer
-    _write_log_csv(trainer.state.log_history, out / LOG_CSV)
-    write_json(out / METRICS_FILE, metrics)  # last, and atomically: it marks the run as finished
-    return TrainResult(out, base_model, metrics, reused=False)
+    _save_adapter(trainer, out)  # the adapter (PEFT saves only the LoRA weights) and the tokenizer
+    if processes.is_main:
+        _write_log_csv(trainer.state.log_history, out / LOG_CSV)
+        write_json(out / METRICS_FILE, metrics)  # last, and atomically: it marks the run as finished
+    processes.wait_for_everyone()  # no process reports the run finished before metrics.json exists
+    return TrainResult(out, base_model, metrics, reused=False, main_process=processes.is_main)
 
 
-def _eval_before(trainer, out: Path, *, resuming: bool) -> dict:
+def _save_adapter(trainer, out: Path) -> None:
+    """Every process takes part (FSDP gathers the sharded weights); the main process writes the files."""
+    if trainer.is_fsdp_enabled:  # a full state dict, so the adapter is one safetensors file as without FSDP
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(str(out))
+
+
+def _saved_eval_before(out: Path) -> dict | None:
+    """The held-out numbers an interrupted run measured before training (``eval_before.json``), if readable."""
+    try:
+        return read_json(out / EVAL_BEFORE_FILE)
+    except (OSError, ValueError):  # missing, or cut short: measure again
+        return None
+
+
+def _eval_before(trainer, out: Path, processes: Processes) -> dict:
     """The held-out numbers with the adapter still zero, measured without touching the training's random stream.
 
-    A resumed run carries them over from ``eval_before.json`` (written when they were measured); if that file
-    is missing (a run copied without it), they are measured again: the adapter is still zero here, since the
-    checkpoint's weights are only loaded by ``train()``.
+    A resumed run carries them over from ``eval_before.json`` (:func:`_saved_eval_before`); if that file is
+    missing (a run copied without it), they are measured again: the adapter is still zero here, since the
+    checkpoint's weights are only loaded by ``train()``. Every process scores its share; the main one writes.
     """
-    path = out / EVAL_BEFORE_FILE
-    if resuming and path.is_file():
-        try:
-            return read_json(path)
-        except (OSError, ValueError):
-            pass  # cut short: measure again
     with preserved_rng_state():
         values = _pick(trainer.evaluate(), "eval_")
-    write_json(path, values)
+    if processes.is_main:
+        write_json(out / EVAL_BEFORE_FILE, values)
     return values
 
 
@@ -290,9 +340,17 @@ def checkpoint_problem(path: Path) -> str | None:
 
     Checked: ``trainer_state.json`` (parses, has ``global_step``), the adapter weights (safetensors header and
     tensor list), and the optimizer, scheduler and random states (each opens with ``torch.load``; the
-    optimizer is memory-mapped, not read).
+    optimizer is memory-mapped, not read). A DeepSpeed checkpoint holds its optimizer and scheduler in the
+    folder its ``latest`` file names: that folder must exist and hold files.
     """
-    missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file() or (path / name).stat().st_size == 0]
+    missing = [name for name in CHECKPOINT_FILES if not _nonempty_file(path / name)]
+    states = _deepspeed_states(path)
+    if states is None:
+        optimizer = next((name for name in OPTIMIZER_FILES if _nonempty_file(path / name)), None)
+        missing += [] if optimizer else [OPTIMIZER_FILES[0]]
+        missing += [] if _nonempty_file(path / "scheduler.pt") else ["scheduler.pt"]
+    elif not states.is_dir() or not any(states.iterdir()):
+        missing.append(f"{states.name}/ (the DeepSpeed states its '{DEEPSPEED_LATEST}' file names)")
     rng_states = sorted(item.name for item in path.glob(RNG_STATE_GLOB))
     if not rng_states:
         missing.append("rng_state.pth")
@@ -315,13 +373,26 @@ def checkpoint_problem(path: Path) -> str | None:
     import torch
     from transformers.trainer_pt_utils import safe_globals  # the numpy types the Trainer's rng_state.pth holds
 
-    for name in ("optimizer.pt", "scheduler.pt", *rng_states):
+    torch_files = [] if states is not None else [optimizer, "scheduler.pt"]
+    for name in (*torch_files, *rng_states):
         try:
             with safe_globals():
-                torch.load(path / name, map_location="cpu", weights_only=True, mmap=name == "optimizer.pt")
+                torch.load(path / name, map_location="cpu", weights_only=True, mmap=name in OPTIMIZER_FILES)
         except Exception as error:  # a truncated zip archive, pickle or storage
             return f"{name} unreadable ({' '.join(str(error).split())[:200]})"
     return None
+
+
+def _nonempty_file(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
+def _deepspeed_states(path: Path) -> Path | None:
+    """The folder of a DeepSpeed checkpoint's optimizer and scheduler states, None if ``path`` is not one."""
+    latest = path / DEEPSPEED_LATEST
+    if not latest.is_file():
+        return None
+    return path / (latest.read_text(encoding="utf-8").strip() or "?")
 
 
 def _move_aside(path: Path) -> Path:
