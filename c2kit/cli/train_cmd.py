@@ -78,6 +78,8 @@ def _train(args: argparse.Namespace) -> int:
     except (ConfigError, DataError, PrecisionError) as error:  # the user's input: a message, not a traceback
         print(f"c2 train: error: {error}", file=sys.stderr)
         return 2
+    if not result.main_process:  # another process of a multi-process run: the main one reports and runs C2-Eval
+        return 0
     metrics = result.metrics
     for when in ("eval_before", "eval_after"):
         if when in metrics:
