@@ -126,6 +126,16 @@ def publish(capsys, *argv: str) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
+def previewed_files(preview: Path) -> dict[str, bytes]:
+    """The preview's files as `hf upload` (upload_folder) would send them: its ignore list drops the dry-run mark."""
+    from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
+    from huggingface_hub.utils import filter_repo_objects
+
+    names = [p.relative_to(preview).as_posix() for p in preview.rglob("*") if p.is_file()]
+    return {name: (preview / name).read_bytes()
+            for name in filter_repo_objects(names, ignore_patterns=DEFAULT_IGNORE_PATTERNS)}
+
+
 def assert_no_token(server: FakeHub, repo_type: str, repo_id: str, output: str) -> None:
     assert TOKEN not in output
     for path, content in server.repo(repo_type, repo_id).files.items():
@@ -220,7 +230,7 @@ def test_results_dry_run_equals_upload_and_loads_back(hub, capsys, tmp_path, res
                         "--preview-dir", str(preview))
     assert code == 0 and "nothing was sent" in out and "judgments.jsonl" in out
     assert hub.requests == []  # a dry run needs no network
-    previewed = {str(p.relative_to(preview)): p.read_bytes() for p in preview.rglob("*") if p.is_file()}
+    previewed = previewed_files(preview)
 
     code, out = publish(capsys, "results", str(results_dir), "--repo-id", "org/c2-results")
     assert code == 0, out
@@ -265,7 +275,7 @@ def test_results_upload_carries_the_latency_plot_and_the_overcorrection_run(hub,
     code, out = publish(capsys, "results", str(run), "--repo-id", "org/c2-results", "--dry-run",
                         "--preview-dir", str(preview))
     assert code == 0, out
-    staged = {str(p.relative_to(preview)) for p in preview.rglob("*") if p.is_file()}
+    staged = set(previewed_files(preview))
     assert {"latency_by_k.png", "overcorrection/generations.jsonl", "overcorrection/judgments.jsonl",
             "overcorrection/scores.json"} <= staged
 
@@ -361,7 +371,7 @@ def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, a
     assert code == 0, out
     repo = hub.repo("model", "org/tiny-c2-lora")
     assert not repo.private  # --public
-    assert repo.files == {str(p.relative_to(preview)): p.read_bytes() for p in preview.rglob("*") if p.is_file()}
+    assert repo.files == previewed_files(preview)
     assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
             "train_config.yaml", "metrics.json", "training_log.jsonl", "eval/base/scores.json",
             "eval/adapter/scores.json", "eval/compare/comparison.md", "eval/compare/comparison.json"} <= set(repo.files)
@@ -545,7 +555,7 @@ def test_published_files_carry_no_local_paths(hub, capsys, monkeypatch, tmp_path
     code, out = publish(capsys, *args)
     assert code == 0, out
     files = hub.repo("model", "org/private-paths").files
-    assert files == {str(p.relative_to(preview)): p.read_bytes() for p in preview.rglob("*") if p.is_file()}
+    assert files == previewed_files(preview)
     basetemp = str(tmp_path_factory.getbasetemp())
     assert_no_local_paths(files, basetemp, os.path.realpath(basetemp), str(home), tiny_model_dir)
     published_config = yaml.safe_load(files["train_config.yaml"])
@@ -570,7 +580,7 @@ def test_published_files_carry_no_local_paths(hub, capsys, monkeypatch, tmp_path
     code, out = publish(capsys, *args)
     assert code == 0, out
     files = hub.repo("dataset", "org/private-results").files
-    assert files == {str(p.relative_to(preview)): p.read_bytes() for p in preview.rglob("*") if p.is_file()}
+    assert files == previewed_files(preview)
     assert_no_local_paths(files, basetemp, os.path.realpath(basetemp), str(home), tiny_model_dir)
     assert json.loads(files["config.json"])["data"] == "<local>/c2eval.jsonl"
     assert f"C2-Eval results: {label}" in files["README.md"].decode()
@@ -710,3 +720,79 @@ def test_secret_scan_finds_a_token_split_across_read_chunks(tmp_path):
     for chunk_size in (1, 7, 101, 110, 4096):  # the token straddles chunk boundaries for most of these
         assert _contains_any(path, [TOKEN.encode()], chunk_size=chunk_size)
     assert not _contains_any(path, [TOKEN.encode()[:-1] + b"!"], chunk_size=7)
+
+
+# -- links out of the published folder, and dry-run previews ----------------------------------------------
+
+
+def link_out(path: Path, outside: Path) -> Path:
+    """Replace ``path`` by a symlink to a copy of it in ``outside``: a file the user never meant to publish."""
+    outside.mkdir(exist_ok=True)
+    target = outside / path.name
+    shutil.copyfile(path, target)
+    path.unlink()
+    path.symlink_to(target)
+    return target
+
+
+@pytest.mark.parametrize("kind", ["results", "dataset", "adapter", "metric"])
+def test_publish_follows_no_symlink_out_of_the_folder(hub, capsys, monkeypatch, tmp_path, kind, request):
+    """Every artifact kind: a file that is a link out of the published folder is refused before staging."""
+    import c2_eval_metric
+
+    outside = tmp_path / "outside"
+    if kind == "metric":
+        folder = tmp_path / "metric"
+        shutil.copytree(c2_eval_metric.METRIC_PATH, folder, ignore=shutil.ignore_patterns("__pycache__"))
+        monkeypatch.setattr(c2_eval_metric, "METRIC_PATH", str(folder))
+        linked, argv = folder / "requirements.txt", ["metric"]
+    else:
+        source = request.getfixturevalue({"results": "results_dir", "dataset": "syn_dir",
+                                          "adapter": "adapter_dir"}[kind])
+        folder = tmp_path / kind
+        shutil.copytree(source, folder)
+        linked = folder / {"results": "summary.md", "dataset": "build.json", "adapter": "training_log.jsonl"}[kind]
+        argv = [kind, str(folder), *(["--base-model", "org/tiny-chat"] if kind == "adapter" else [])]
+    target = link_out(linked, outside)
+    preview = tmp_path / "preview"
+    for dry_run in (["--dry-run", "--preview-dir", str(preview)], []):
+        code, out = publish(capsys, *argv, "--repo-id", f"org/{kind}_x", *dry_run)
+        assert code == 2, out
+        assert f"{linked} leads through a symlink to {target}, outside the folder" in out, out
+        assert "Traceback" not in out
+    assert not preview.exists()
+    assert hub.requests == []  # nothing reached the Hub
+
+
+def test_a_link_inside_the_published_folder_is_followed(hub, capsys, tmp_path, results_dir):
+    run = copy_results(results_dir, tmp_path / "run")
+    (run / "summary.md").rename(run / "summary-v2.md")
+    (run / "summary.md").symlink_to("summary-v2.md")  # relative, inside the folder
+    preview = tmp_path / "preview"
+    code, out = publish(capsys, "results", str(run), "--repo-id", "org/r", "--dry-run", "--preview-dir", str(preview))
+    assert code == 0, out
+    assert previewed_files(preview)["summary.md"] == (run / "summary-v2.md").read_bytes()
+
+
+def test_a_dry_run_replaces_its_own_preview_and_no_other_folder(hub, capsys, caplog, tmp_path, results_dir):
+    preview = tmp_path / "preview"
+    args = ("results", str(results_dir), "--repo-id", "org/r", "--dry-run", "--preview-dir", str(preview))
+    assert publish(capsys, *args)[0] == 0
+    first = previewed_files(preview)
+    (preview / "summary.md").write_text("edited by hand")
+    (preview / "stale.txt").write_text("left over")
+    code, out = publish(capsys, *args)
+    assert code == 0, out
+    assert f"{preview}: the preview of an earlier dry run, replaced" in caplog.text
+    assert previewed_files(preview) == first  # written again from the run; the stray file is gone
+    assert ".cache" not in out and "c2-publish-preview" not in out  # the tree shows what would be uploaded
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    code, out = publish(capsys, *args[:-1], str(mine))
+    assert code == 2
+    assert f"error: {mine} is not empty and is not the preview of an earlier dry run: remove it or choose another " \
+           "--out" in out
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (mine / "notes.txt").read_text() == "my notes"
+    assert hub.requests == []

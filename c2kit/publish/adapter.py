@@ -492,6 +492,13 @@ def _comparison_files(adapter: AdapterDir) -> dict[str, FileSource]:
         return {name: (Path(tmp) / name).read_bytes() for name in present}
 
 
+def adapter_roots(adapter: AdapterDir) -> list[Path]:
+    """What the adapter repo is published from: its folder, the eval runs (which --eval-base/--eval-adapter may
+    place elsewhere) and a --train-config file given explicitly."""
+    return [adapter.path, *(run.path for run in adapter.evals.values()),
+            *([adapter.train_config_path] if adapter.train_config_path else [])]
+
+
 def local_paths(adapter: AdapterDir) -> set[str]:
     """Absolute local paths the adapter's files mention (see :mod:`c2kit.publish.local_paths`)."""
     found = collect_local_paths(adapter.path, adapter.path.resolve(), adapter.train_config_path,
@@ -539,5 +546,6 @@ def publish_adapter(
         dry_run=dry_run,
         preview_dir=preview_dir,
         commit_message=f"Publish course-correction adapter for {base} with c2-toolkit",
+        roots=adapter_roots(adapter),
         local_paths=local_paths(adapter),
     )

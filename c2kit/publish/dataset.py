@@ -171,5 +171,6 @@ def publish_dataset(
         preview_dir=preview_dir,
         gated=gated,
         commit_message=f"Publish C2-Syn ({syn.rows['pairs']} pairs) with c2-toolkit",
+        roots=[syn.path],
         local_paths=collect_local_paths(syn.path, syn.path.resolve(), syn.manifest),
     )

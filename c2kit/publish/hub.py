@@ -8,10 +8,17 @@ files are replaced by placeholders first (:mod:`c2kit.publish.local_paths`).
 The token comes from ``HF_TOKEN`` or the local ``hf auth login`` (``huggingface_hub.get_token()``); it is
 handed to ``HfApi`` in memory only, never written or printed, and the staged files are scanned for it (and for
 ``OPENAI_API_KEY``) before anything is sent.
+
+Only files inside the folders an artifact is published from are staged: a file reached through a symlink that
+leads out of them (``summary.md -> ~/notes.md``) is refused, for every artifact, before anything is read.
+A dry run marks its preview folder (``.cache/huggingface/c2-publish-preview.json``, a place ``upload_folder``
+and ``hf upload`` ignore), so a later dry run may replace that folder; any other non-empty folder is refused.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import tempfile
@@ -26,6 +33,10 @@ GATED_CHOICES = ("auto", "manual", "none")
 SECRET_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY")
 
 FileSource = Path | bytes  # a local file to copy, or generated content
+# Inside a dry run's preview: what marks it as one (Hub uploads skip .cache/huggingface/).
+PREVIEW_MARKER = Path(".cache", "huggingface", "c2-publish-preview.json")
+
+logger = logging.getLogger(__name__)
 
 
 class PublishError(ValueError):
@@ -65,7 +76,7 @@ def stage_files(files: Mapping[str, FileSource], folder: Path, *, link: bool = F
     """
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()):
-        raise PublishError(f"{folder} is not empty: remove it or choose another --preview-dir")
+        raise PublishError(f"{folder} is not empty: remove it or choose another --out")
     for path_in_repo, source in files.items():
         target = folder / path_in_repo
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -82,12 +93,52 @@ def stage_files(files: Mapping[str, FileSource], folder: Path, *, link: bool = F
     return sorted(files)
 
 
+def check_inside(files: Mapping[str, FileSource], roots: Iterable[str | Path]) -> None:
+    """Refuse a local file that resolves outside every folder in ``roots`` (a symlink leading out of the folder
+    being published); a ``PublishError`` names the file and where it leads."""
+    roots = list(roots)
+    resolved = [Path(root).resolve() for root in roots]
+    for source in files.values():
+        if isinstance(source, bytes):
+            continue
+        target = Path(source).resolve()
+        if not any(target.is_relative_to(root) for root in resolved):
+            where = f"the folder{'s' if len(roots) > 1 else ''} being published ({', '.join(map(str, roots))})"
+            raise PublishError(f"{source} leads through a symlink to {target}, outside {where}; publish follows "
+                               "no link out: copy the file in instead (nothing was staged or uploaded)")
+
+
+def _is_own_preview(folder: Path) -> bool:
+    return not folder.is_symlink() and (folder / PREVIEW_MARKER).is_file()
+
+
+def _prepare_preview(folder: Path) -> None:
+    """Empty ``folder`` if an earlier dry run wrote it (with a notice); refuse any other non-empty folder."""
+    if not folder.exists() or not any(folder.iterdir()):
+        return
+    if not _is_own_preview(folder):
+        raise PublishError(f"{folder} is not empty and is not the preview of an earlier dry run: remove it or "
+                           "choose another --out")
+    shutil.rmtree(folder)
+    logger.warning("%s: the preview of an earlier dry run, replaced", folder)
+
+
+def _mark_preview(folder: Path, repo_id: str) -> None:
+    marker = folder / PREVIEW_MARKER
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"written_by": "c2 publish --dry-run", "repo_id": repo_id}) + "\n",
+                      encoding="utf-8")
+
+
 def format_tree(folder: Path) -> str:
-    """A ``tree``-like listing of ``folder`` with file sizes, for the dry-run output."""
+    """A ``tree``-like listing of ``folder`` with file sizes, for the dry-run output (the preview mark left out)."""
     folder = Path(folder)
     lines = [f"{folder}/"]
+    hidden = PREVIEW_MARKER.parts[:-1]
+    paths = [path for path in folder.rglob("*") if path.relative_to(folder).parts[:len(hidden)] != hidden
+             and path.relative_to(folder).parts != hidden[:1]]
     # Sorting by path parts lists every folder right before its content (a pre-order walk).
-    for path in sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).parts):
+    for path in sorted(paths, key=lambda p: p.relative_to(folder).parts):
         relative = path.relative_to(folder)
         indent = "│   " * (len(relative.parts) - 1)
         label = f"{relative.name}/" if path.is_dir() else f"{relative.name}  ({_human_size(path.stat().st_size)})"
@@ -156,6 +207,7 @@ def publish_files(
     space_sdk: str | None = None,
     gated: str = "none",
     commit_message: str,
+    roots: Iterable[str | Path],
     local_paths: Iterable[str | Path] = (),
 ) -> PublishResult:
     """Preview (``dry_run``) or upload ``files`` as one commit to ``repo_id``, creating the repo if needed.
@@ -167,12 +219,16 @@ def publish_files(
     ``local_paths`` are the absolute local paths the artifact's files mention: in every text file they (and any
     path under the home directory) are replaced by a placeholder (:mod:`c2kit.publish.local_paths`) before
     staging, for the preview and the upload alike.
+
+    ``roots`` are the folders (or single files) the artifact is published from: a local file in ``files`` that
+    resolves outside all of them is refused (:func:`check_inside`).
     """
     if repo_type not in REPO_TYPES:
         raise PublishError(f"unknown repo type {repo_type!r}; expected one of {REPO_TYPES}")
     if gated not in GATED_CHOICES:
         raise PublishError(f"--gated must be one of {GATED_CHOICES}, got {gated!r}")
     check_repo_id(repo_id)
+    check_inside(files, roots)
     from .local_paths import scrub_files
 
     files = scrub_files(files, local_paths)
@@ -180,7 +236,9 @@ def publish_files(
         from huggingface_hub import get_token
 
         preview = Path(preview_dir) if preview_dir else Path("publish-preview") / repo_id.replace("/", "__")
+        _prepare_preview(preview)
         staged = stage_files(files, preview)
+        _mark_preview(preview, repo_id)
         assert_no_secrets(preview, extra=(get_token() or "",))  # the real upload would refuse: say so now
         return PublishResult(repo_id, repo_type, tuple(staged), preview_dir=preview)
 

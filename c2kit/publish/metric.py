@@ -118,7 +118,7 @@ def publish_metric(
     preview_dir: str | Path | None = None,
 ) -> PublishResult:
     """Check, preview or upload the C2-Eval metric module as the Space ``repo_id``."""
-    from c2_eval_metric import space_files
+    from c2_eval_metric import METRIC_PATH, space_files
 
     from c2kit.judges.keyword import NAME as KEYWORD_JUDGE
 
@@ -147,4 +147,5 @@ def publish_metric(
         dry_run=dry_run,
         preview_dir=preview_dir,
         commit_message="Publish the C2-Eval evaluate metric with c2-toolkit",
+        roots=[Path(METRIC_PATH)],
     )
