@@ -1,4 +1,9 @@
-"""JSON and JSON-lines files: reading with errors that name the file and line, atomic writing."""
+"""JSON and JSON-lines files: reading with errors that name the file and line, atomic writing.
+
+Files are read as UTF-8 with or without a byte-order mark (``utf-8-sig``, as Windows editors save them), the
+same as YAML files. JSON nested too deeply for Python's recursive decoder (thousands of levels, which no real
+row has) is a one-line error naming the file, row and the top-level field it is under, not a RecursionError.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,16 @@ from pathlib import Path
 from typing import Any
 
 
+ENCODING = "utf-8-sig"  # UTF-8; a leading byte-order mark is dropped
+TOO_DEEP = "JSON nested too deeply to read (thousands of levels of lists or objects)"
+
+
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line number, object)`` for each non-empty line; errors name the file and the line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding=ENCODING) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -24,6 +33,8 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path}, row {number}: not valid JSON ({error.msg})") from None
+            except RecursionError:
+                raise ValueError(f"{path}, row {number}{_deep_field(line)}: {TOO_DEEP}") from None
             if not isinstance(record, dict):
                 raise ValueError(f"{path}, row {number}: expected a JSON object, got {type(record).__name__}")
             yield number, record
@@ -34,13 +45,51 @@ def read_json(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    text = path.read_text(encoding=ENCODING)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    except RecursionError:
+        raise ValueError(f"{path}{_deep_field(text)}: {TOO_DEEP}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def _deep_field(text: str) -> str:
+    """``, field 'NAME'``: the top-level key whose value holds the deepest nesting of ``text`` ('' if none).
+
+    A character scan, so it works where the recursive decoder does not (string contents are skipped).
+    """
+    depth = deepest = 0
+    key = deepest_key = None
+    in_string = escaped = False
+    start = 0
+    for position, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+                if depth == 1 and text[position + 1:].lstrip().startswith(":"):
+                    key = text[start:position + 1]
+        elif char == '"':
+            in_string, start = True, position
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_key = depth, key
+        elif char in "]}":
+            depth -= 1
+    if deepest_key is None:
+        return ""
+    try:
+        return f", field {json.loads(deepest_key)!r}"
+    except ValueError:
+        return ""
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
