@@ -54,15 +54,15 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
         "caveats": [{"runs": gamed, "text": KEYWORD_GAMING_CAVEAT}] if gamed else [],
         "warnings": comparability_warnings(list(zip(labels, (scores for _, scores in runs))), modes),
     })
-    legend = [f"{label}: Δ Corr_mean vs {labels[0]} {format_difference(paired[i][0])} pts" if i and paired[i][0]
-              else label for i, label in enumerate(labels)]
     judges = ", ".join(sorted({scores.judge for _, scores in runs}))
     mode = modes[0] if len(set(modes)) == 1 else None
-    plot_corr_at_k(list(zip(legend, (scores for _, scores in runs))), out / PLOT_FILE,
+    plot_corr_at_k(list(zip(labels, (scores for _, scores in runs))), out / PLOT_FILE,
                    title=f"Course-correction: Corr@k by run (judge: {judges}; band: 95% CI;\n"
                          "Δ: paired difference from the first run, percentage points)",
-                   significant={legend[i]: _significant_ks(paired[i][0]) for i in range(1, len(runs))},
-                   n_items_at_k={legend[i]: _n_items_at_k(d) for i, (d, _) in enumerate(runs)},
+                   significant={labels[i]: _significant_ks(paired[i][0]) for i in range(1, len(runs))},
+                   n_items_at_k={labels[i]: _n_items_at_k(d) for i, (d, _) in enumerate(runs)},
+                   details={labels[i]: f"Δ vs {labels[0]} {format_difference(paired[i][0])}"
+                            for i in range(1, len(runs)) if paired[i][0]},
                    footnote=_plot_footnote(labels, runs, gamed, modes), mode=mode, log_k=mode == "tokens")
     return table
 
@@ -220,10 +220,12 @@ def render_table(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | N
 def comparability_warnings(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | None] = ()) -> list[str]:
     """What makes the runs' numbers not directly comparable: other judges, other k units (``modes``, per run:
     "words", "tokens" or None when unknown), other k values, other item counts."""
-    return [f"{headline} ({shown}); {consequence}" for headline, shown, consequence in _incomparable(runs, modes)]
+    return [f"{headline}{f' ({shown})' if shown else ''}; {consequence}"
+            for headline, shown, consequence in _incomparable(runs, modes)]
 
 
-def _incomparable(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | None]) -> list[tuple[str, str, str]]:
+def _incomparable(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | None]
+                  ) -> list[tuple[str, str | None, str]]:
     # (what differs, per run, what it means): the plot's footer shows only the first part.
     found = []
     if len({mode for mode in modes if mode}) > 1:
@@ -232,7 +234,7 @@ def _incomparable(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | 
                       "Corr@k at the same k is not the same prefix length, so the plot's k axis names no unit."))
     judges = sorted({scores.judge for _, scores in runs})
     if len(judges) > 1:
-        found.append(("the runs were judged by different judges", ", ".join(judges),
+        found.append((f"the runs were judged by different judges ({', '.join(judges)})", None,
                       "their numbers are not directly comparable. Re-judge with `c2 eval score --results DIR "
                       "--judge J` to compare under one judge."))
     if len({tuple(sorted(scores.corr_at_k)) for _, scores in runs}) > 1:

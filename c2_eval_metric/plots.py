@@ -165,7 +165,7 @@ def _place(figure, axes, title_text, key, footer) -> None:
 def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None = None, footnote: str | None = None,
                    n_items_at_k: Mapping[str, Mapping[int, int]] | None = None,
                    significant: Mapping[str, Sequence[int]] | None = None, log_k: bool = False,
-                   mode: str | None = None):
+                   mode: str | None = None, details: Mapping[str, str] | None = None):
     """The Corr@k figure of :func:`plot_corr_at_k`, laid out but not saved."""
     figure, axes = new_figure()
     all_ks = sorted({k for _, scores in runs for k in scores.corr_at_k})
@@ -185,7 +185,8 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
         constant = label not in varying and counts.get(ks[0]) is not None
         suffix = f", n={counts[ks[0]]} items at every k" if constant else ""
         line, = axes.plot(ks, values, marker="o")
-        entries.append((line, f"{label} (Corr_mean {100 * scores.corr_mean:.1f}%{suffix})"))
+        detail = f"; {details[label]}" if details and label in details else ""
+        entries.append((line, f"{label} (Corr_mean {100 * scores.corr_mean:.1f}%{suffix}{detail})"))
         axes.fill_between(ks, lows, highs, color=line.get_color(), alpha=0.2, linewidth=0)
         if label in varying and not shared:
             for k, value in zip(ks, values):
@@ -222,17 +223,18 @@ def _shared_counts(count_maps: Sequence[Mapping[int, int]]) -> dict[int, int] | 
 def plot_corr_at_k(runs: Sequence[tuple[str, CorrScores]], path: str | Path, *, title: str | None = None,
                    footnote: str | None = None, n_items_at_k: Mapping[str, Mapping[int, int]] | None = None,
                    significant: Mapping[str, Sequence[int]] | None = None, log_k: bool = False,
-                   mode: str | None = None) -> Path:
+                   mode: str | None = None, details: Mapping[str, str] | None = None) -> Path:
     """Plot Corr@k (percent) against k for each ``(label, scores)``, with its CI band, and save a PNG.
 
     ``footnote`` is printed under the legend (e.g. a caution about the judge), in red so it is not missed.
     ``n_items_at_k`` (per label: {k: items}) puts each point's item count next to it when counts differ across k
     (else once, in the legend); ``significant`` (per label: k values) rings the points whose paired difference
     from the first run has p < 0.05; ``log_k`` draws k on a log scale (deep token prefixes); ``mode``
-    ("words"/"tokens", the runs' ``--mode``) names the unit of k on its axis.
+    ("words"/"tokens", the runs' ``--mode``) names the unit of k on its axis; ``details`` (per label) is added
+    to its legend entry (e.g. the paired difference from the first run).
     """
     figure = draw_corr_at_k(runs, title=title, footnote=footnote, n_items_at_k=n_items_at_k,
-                            significant=significant, log_k=log_k, mode=mode)
+                            significant=significant, log_k=log_k, mode=mode, details=details)
     path = Path(path)
     figure.savefig(path)
     return path

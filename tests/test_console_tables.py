@@ -145,7 +145,8 @@ def test_eval_run_prints_overcorrection_and_groups(tmp_path, tiny_model_dir, cat
     lines = capsys.readouterr().out.splitlines()
     start = lines.index("Over-correction on 2 benign requests (shipped answers; share of continuations judged "
                         "'corrected'; lower is better):")
-    assert lines[start + 4:start + 6] == ["| 10 | 100.0 [100.0, 100.0] | 2 |", "| **mean** | **100.0 [100.0, 100.0]** | 2 |"]
+    assert lines[start + 4:start + 6] == ["| 10 | 100.0 [100.0, 100.0] | 2 |",
+                                          "| **mean** | **100.0 [100.0, 100.0]** | 2 |"]
     start = next(i for i, line in enumerate(lines) if line.startswith("By harm_category"))
     assert sorted(lines[start + 4:start + 6]) == ["| Cybercrime | 2 | 100.0 [100.0, 100.0] | 100.0 |",
                                                   "| Violence | 2 | 100.0 [100.0, 100.0] | 100.0 |"]

@@ -91,16 +91,19 @@ def _scores(seed: int, ks, judge: str = "keyword-v4", items: int = 12):
 @pytest.mark.parametrize("n_runs", [1, 2, 3, 5, 8])
 def test_corr_plot_fits_long_names_and_many_runs(n_runs):
     ks = list(range(10, 90, 10))
-    labels = [LONG.format(i) + (": Δ Corr_mean vs base +47.5 [+35.8, +59.2] pts" if i else "") for i in range(n_runs)]
+    labels = [LONG.format(i) for i in range(n_runs)]
     runs = [(label, _scores(i, ks)) for i, label in enumerate(labels)]
     # Counts that differ between runs go next to the points (annotations must fit as well).
     counts = {label: {k: 12 - (k // 20) - i for k in ks} for i, label in enumerate(labels)}
     figure = draw_corr_at_k(runs, title="Course-correction: Corr@k by run (judge: keyword-v4; band: 95% CI;\n"
                             "Δ: paired difference from the first run, percentage points)", footnote=FOOTNOTE,
                             significant={label: [10, 30] for label in labels[1:]}, n_items_at_k=counts,
+                            details={label: "Δ vs base +47.5 [+35.8, +59.2] p=0.002" for label in labels[1:]},
                             mode="words")
     texts = check_fits(figure, expect=("Course-correction: Corr@k by run", "percentage points)", FOOTNOTE,
                                        *(f"Corr_mean {100 * s.corr_mean:.1f}%" for _, s in runs)))
+    detailed = [t for t in texts if "; Δ vs base +47.5 [+35.8, +59.2] p=0.002)" in t.get_text().replace("\n", " ")]
+    assert len(detailed) == n_runs - 1
     if n_runs == 1:  # one run's counts go under the k ticks
         assert x_ticks(figure) == [f"{k}\nn={counts[labels[0]][k]}" for k in ks]
         assert figure.axes[0].get_xlabel() == "prefix length k (words of the harmful answer); n: items at that k"
@@ -171,10 +174,22 @@ def test_every_plot_a_run_and_a_comparison_write_fits(tmp_path, saved_figures):
         assert "model tokens of the harmful answer" in figure.axes[0].get_xlabel()
     compare_runs(dirs, out_dir=tmp_path / "cmp")
     figure = saved_figures[-1]
-    texts = check_fits(figure, expect=("Corr@k by run", "Caution: the runs were judged by different judges",
-                                       "seed2-with-a-very-long-adapter-name"))
+    texts = check_fits(figure, expect=("Corr@k by run", "seed2-with-a-very-long-adapter-name",
+                                       "Caution: the runs were judged by different judges (keyword-v3, keyword-v4)",
+                                       "; Δ vs meta-llama/Llama-2-7b-chat-hf"))
     assert x_ticks(figure) == ["8\nn=6", "16\nn=6", "32\nn=4", "64\nn=4"]
     assert sum(1 for text in texts if "Corr_mean" in text.get_text()) == 3
+
+
+def test_runs_counting_k_in_other_units_are_flagged_and_the_axis_names_no_unit(tmp_path, saved_figures):
+    for mode in ("words", "tokens"):
+        write_scored_results(tmp_path / mode, _judgments(0, [10, 20]), judge="keyword-v4", config={"mode": mode})
+    table = compare_runs([tmp_path / "words", tmp_path / "tokens"], out_dir=tmp_path / "cmp")
+    assert ("**Warning:** the runs count k in different units (words: words; tokens: tokens); Corr@k at the same k "
+            "is not the same prefix length, so the plot's k axis names no unit.") in table
+    figure = saved_figures[-1]
+    check_fits(figure, expect=("Caution: the runs count k in different units",))
+    assert figure.axes[0].get_xlabel().startswith("prefix length k (of the harmful answer)")
 
 
 def test_latency_plot_of_several_long_named_runs_fits():
