@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from c2kit.gen_cache import GenerationCache
-from c2kit.locks import DirectoryLock
+from c2kit.locks import lock_output_folder
 from c2kit.jsonio import write_jsonl
 from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY, EngineSettings
 from c2kit.gen_cache import prompt_sha256
@@ -163,10 +163,10 @@ def run_eval(
     another run's results there.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     config.check()  # validates the settings before anything is loaded
-    # One run per results directory: a second one would delete the first one's files while it still works.
-    lock = DirectoryLock(out, "results directory", name=".lock", advice=" or choose another --out")
+    # One run per results directory: a second one would delete the first one's files while it still works (a
+    # C2-Syn build included: the lock is theirs too, and a folder holding a build is refused).
+    lock = lock_output_folder(out, "c2 eval run")
     try:
         claim_results_dir(out, requested_settings(config), overwrite=overwrite)
         return _run_in(out, config, cache_dir, progress)

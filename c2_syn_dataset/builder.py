@@ -31,7 +31,7 @@ from c2kit import __version__
 from c2kit.prefill import resolve_chat_template
 
 from c2_syn_dataset.pairs import pairs_from_ranked
-from c2_syn_dataset.pipeline import fingerprint, load_generator, prepare
+from c2_syn_dataset.pipeline import fingerprint, generator_fingerprint_identity, load_generator, prepare
 from c2_syn_dataset.schema import CONFIG_SCHEMAS
 from c2_syn_dataset.settings import BuildSettings
 from c2_syn_dataset.synthesis import synthesize
@@ -92,7 +92,7 @@ def builder_hash(settings: BuildSettings, source_sha: str) -> str:
     """Cache hash: package version + source content + data settings + generator identity (no model load)."""
     from c2kit.models import adapter_hash, model_identity
 
-    generator = model_identity(settings.generator, settings.revision)
+    generator = generator_fingerprint_identity(model_identity(settings.generator, settings.revision))
     if settings.adapter and Path(settings.adapter).is_dir():
         generator["adapter_sha256"] = adapter_hash(Path(settings.adapter))
     return fingerprint({"c2kit_version": __version__, "source_sha256": source_sha,

@@ -17,12 +17,13 @@ from tqdm.auto import tqdm
 
 from c2kit import __version__
 from c2kit.gen_cache import GenerationCache
+from c2kit.locks import lock_output_folder
 from c2kit.prefill import resolve_chat_template, template_hash
 from c2kit.sources import LoadedSource, load_source
 
 from c2_syn_dataset import shards
 from c2_syn_dataset.filtering import SelectionStats, SynRequest, select_requests
-from c2_syn_dataset.settings import BuildSettings
+from c2_syn_dataset.settings import BuildSettings, spelling_free
 from c2_syn_dataset.synthesis import synthesize
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,10 @@ def source_sha256(loaded: LoadedSource) -> str:
 
 def prepare(settings: BuildSettings) -> Plan:
     """Load the source and select the requests; raise when none is kept (with the counts)."""
-    loaded = load_source(settings.source, split=settings.split, column_mapping=settings.column_mapping)
+    # Duplicate rows stay, as they always have: dropping them would change the source hash, and so the id, of
+    # every earlier build of a source that has some.
+    loaded = load_source(settings.source, split=settings.split, column_mapping=settings.column_mapping,
+                         drop_duplicates=False)
     requests, stats = select_requests(loaded, seed=settings.seed, limit=settings.limit,
                                       whole_word=settings.whole_word)
     if not requests:
@@ -63,6 +67,12 @@ def prepare(settings: BuildSettings) -> Plan:
 
 def fingerprint(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def generator_fingerprint_identity(identity: dict) -> dict:
+    """The generator's identity as the build id sees it: a local model or adapter by its resolved path
+    (:func:`~c2_syn_dataset.settings.spelling_free`), a Hub id unchanged."""
+    return {**identity, **{key: spelling_free(identity[key]) for key in ("model", "adapter") if identity.get(key)}}
 
 
 def make_manifest(settings: BuildSettings, plan: Plan, generator_identity: dict, template_sha: str,
@@ -77,7 +87,7 @@ def make_manifest(settings: BuildSettings, plan: Plan, generator_identity: dict,
         "c2kit_version": __version__,
         "source": {"origin": plan.stats.origin, "sha256": plan.source_sha256},
         "settings_data": settings.data_dict(),
-        "generator": generator_identity,
+        "generator": generator_fingerprint_identity(generator_identity),
         "chat_template_sha256": template_sha,
         "sampling": sampling,
     }
@@ -122,6 +132,15 @@ def run_build(
     """
     index, count = shard
     out = Path(out_dir)
+    # Shards of one build share the folder; an eval run (or a folder holding one's results) is refused.
+    lock = lock_output_folder(out, "c2 syn build", shared=True)
+    try:
+        return _prepare_and_build(settings, out, index, count, progress)
+    finally:
+        lock.release()
+
+
+def _prepare_and_build(settings: BuildSettings, out: Path, index: int, count: int, progress: bool) -> dict:
     plan = prepare(settings)
     logger.info("selection: %d of %d rows kept", plan.stats.kept, plan.stats.rows_read)
     engine_settings = settings.engine_settings()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY
 
@@ -75,8 +76,11 @@ class BuildSettings:
         return record
 
     def data_dict(self) -> dict:
-        """The settings that change the data."""
-        return {key: value for key, value in self.to_dict().items() if key not in NON_DATA_SETTINGS}
+        """The settings that change the data (a local generator or adapter named by :func:`spelling_free`)."""
+        record = {key: value for key, value in self.to_dict().items() if key not in NON_DATA_SETTINGS}
+        for key in ("generator", "adapter"):
+            record[key] = spelling_free(record[key])
+        return record
 
     def sampling(self):
         """The shared generation layer's SamplingConfig for these settings (imports torch)."""
@@ -84,6 +88,16 @@ class BuildSettings:
 
         return sampling_config(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
                                top_p=self.top_p, seed=self.seed)
+
+
+def spelling_free(name: str | None) -> str | None:
+    """A local folder as its resolved absolute path, so ``models/g``, ``./models/g`` and ``/abs/models/g`` are one
+    build (a resumed build may spell it differently); a Hub id (no such folder here) as given, so Hub builds keep
+    their id."""
+    if name is None:
+        return None
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -9,11 +9,15 @@ decoding), the selection statistics, and a hash of each chunk's source ids.
 Because chunks are global, a chunk is generated with the same prompts and batches whether the build is
 sharded or not, so merged shards equal an unsharded build. Shards may write into one shared directory or
 into one directory each; :func:`merge_build` joins them.
+
+A part that cannot be read (truncated by a full disk or a partial copy) is moved aside as ``NAME.damaged``
+and its chunk built again, with a one-line notice; :func:`merge_build` names such a part instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +29,8 @@ from c2_syn_dataset.card import build_table, render_card
 from c2_syn_dataset.filtering import SelectionStats
 from c2_syn_dataset.pairs import write_config_files
 from c2_syn_dataset.schema import N_PAIRS, RANKED_SCHEMA
-from c2kit.jsonio import read_json, write_json
+from c2kit.jsonio import read_json, set_aside, write_json
+from c2kit.locks import lock_output_folder
 
 MANIFEST = "build.json"
 PARTS_DIR = "parts"
@@ -34,6 +39,13 @@ FINGERPRINT_KEY = b"c2syn_fingerprint"
 
 class BuildMismatchError(ValueError):
     """A directory holds (part of) a different build than the one asked for."""
+
+
+class DamagedPartError(ValueError):
+    """A part file that Parquet cannot read (a ValueError, so the CLI shows it as one line)."""
+
+
+logger = logging.getLogger(__name__)
 
 
 def ids_sha256(source_ids: Sequence[str]) -> str:
@@ -91,7 +103,11 @@ def write_part(out_dir: str | Path, chunk: int, ranked: pa.Table, fingerprint: s
 
 def read_part(path: Path, *, fingerprint: str, ids_hash: str) -> pa.Table:
     """Read a part and check it belongs to this build and chunk; the error names the file."""
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        reason = (str(error).splitlines() or ["unreadable"])[0].split(f"'{path}': ")[-1]  # the path is said once
+        raise DamagedPartError(f"{path}: damaged part file ({reason})") from None
     stored = (table.schema.metadata or {}).get(FINGERPRINT_KEY, b"").decode()
     if stored != fingerprint:
         raise BuildMismatchError(f"{path}: part of another build (fingerprint {stored or 'missing'}, "
@@ -102,11 +118,18 @@ def read_part(path: Path, *, fingerprint: str, ids_hash: str) -> pa.Table:
 
 
 def part_done(out_dir: str | Path, chunk: int, manifest: dict) -> bool:
-    """True when chunk's part exists and checks out (a foreign part raises instead of being overwritten)."""
+    """True when chunk's part exists and checks out (a foreign part raises instead of being overwritten); a
+    damaged part is moved aside, so the chunk is built again."""
     path = part_path(out_dir, chunk)
     if not path.exists():
         return False
-    read_part(path, fingerprint=manifest["fingerprint"], ids_hash=manifest["chunk_ids_sha256"][chunk])
+    try:
+        read_part(path, fingerprint=manifest["fingerprint"], ids_hash=manifest["chunk_ids_sha256"][chunk])
+    except DamagedPartError as error:
+        aside = set_aside(path)
+        path.unlink()
+        logger.warning("%s; moved to %s, chunk %d is built again", error, aside.name, chunk)
+        return False
     return True
 
 
@@ -119,6 +142,14 @@ def merge_build(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -
     if not dirs:
         raise ValueError("merge needs at least one build directory")
     out = Path(out_dir if out_dir is not None else dirs[0])
+    lock = lock_output_folder(out, "c2 syn build", shared=True)  # taken again (shared) when a build merges
+    try:
+        return _merge_into(dirs, out)
+    finally:
+        lock.release()
+
+
+def _merge_into(dirs: Sequence[str | Path], out: Path) -> dict:
     manifest = read_manifest(dirs[0])
     for directory in dirs[1:]:
         other = read_manifest(directory)
@@ -131,7 +162,11 @@ def merge_build(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -
         if found is None:
             missing.append(chunk)
             continue
-        tables.append(read_part(found, fingerprint=manifest["fingerprint"], ids_hash=ids_hash))
+        try:
+            tables.append(read_part(found, fingerprint=manifest["fingerprint"], ids_hash=ids_hash))
+        except DamagedPartError as error:
+            raise DamagedPartError(f"{error}; run 'c2 syn build' again for the shard of chunk {chunk} (shard "
+                                   f"{chunk} mod N): it moves the part aside and builds the chunk again") from None
     if missing:
         shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
         raise FileNotFoundError(

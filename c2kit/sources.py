@@ -11,10 +11,19 @@ no unsafe response) are skipped and counted per reason, never silently dropped; 
 first bad row into an error naming the file, row and field. A bad *file* is an error naming it: one that is
 not UTF-8 text or not readable in its format, one with no rows (a zero-row Parquet file, a header-only CSV),
 or one where two rows share an id (``id`` in the column mapping), which names both rows.
+
+Without an id column, a row equal to an earlier one in every column (as ``pandas.drop_duplicates`` compares;
+a file of only request and harmful response: the same request and harmful response) is skipped as
+``duplicate row`` by default, naming both rows, so a repeated row is never scored as a second item
+(``drop_duplicates=False`` keeps them). Rows that differ in any column are kept, even where they give the same
+C2-Eval item: PKU-SafeRLHF has such rows (another ``response_1``, another annotation), and the paper's 500
+items hold five such pairs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -100,12 +109,14 @@ def load_source(
     column_mapping: Mapping[str, str] | None = None,
     limit: int | None = None,
     strict: bool = False,
+    drop_duplicates: bool = True,
 ) -> LoadedSource:
     """Load and validate rows; see the module docstring for what ``source`` may be."""
     mapping = _check_mapping(column_mapping)
     origin, records = _read_records(source, split)
     loaded = LoadedSource(origin=origin, rows=[])
     seen_ids: dict[str, int] = {}  # id -> row it was first read from
+    seen_rows: dict[bytes, int] = {}  # hash of a whole record -> row it was first read from
     for row_number, record in records:
         try:
             row = _to_row(record, row_number, mapping)
@@ -114,6 +125,12 @@ def load_source(
                     f"{origin}: source id {row.source_id!r} appears twice (rows {seen_ids[row.source_id]} and "
                     f"{row_number}, field {mapping['id']!r}); ids must be unique: they key the generations, "
                     "judgments and caches")
+            if drop_duplicates and "id" not in mapping:
+                content = _record_hash(record)
+                if content in seen_rows:
+                    raise SourceError(f"the same row as row {seen_rows[content]} (a duplicate: it would count as "
+                                      "a second item)", "duplicate row")
+                seen_rows[content] = row_number
             seen_ids[row.source_id] = row_number
             loaded.rows.append(row)
         except SourceError as error:
@@ -127,6 +144,12 @@ def load_source(
     if loaded.n_read == 0:
         raise ValueError(f"{origin}: no rows to read (the source is empty)")
     return loaded
+
+
+def _record_hash(record: Mapping[str, Any]) -> bytes:
+    """A digest of every column of a record (a hash, not the text: a Hub dataset can have 300,000 rows)."""
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str, ensure_ascii=False).encode(
+        "utf-8", errors="surrogatepass")).digest()
 
 
 def _check_mapping(column_mapping: Mapping[str, str] | None) -> dict[str, str]:

@@ -229,3 +229,77 @@ def test_a_second_run_on_the_same_results_directory_is_refused(tiny_model_dir, d
     assert "the results directory is in use by another run (pid" in result.stdout
     assert not (out / "config.json").exists()  # refused before touching anything
     held.release()
+
+
+def test_duplicate_rows_are_dropped_and_counted_naming_both_rows(tiny_model_dir, tmp_path, capsys):
+    from c2kit.sources import SourceError, load_source
+
+    lines = bundled_path().read_text(encoding="utf-8").splitlines()[:2]
+    mapped = [{"question": json.loads(line)["prompt"], "answer": json.loads(line)["response_0"]} for line in lines]
+    pku = tmp_path / "pku.jsonl"  # row 3 repeats row 1 exactly
+    pku.write_text("\n".join([lines[0], lines[1], lines[0]]) + "\n", encoding="utf-8")
+    pairs = tmp_path / "pairs.jsonl"  # request + harmful response only; row 4 repeats row 2
+    pairs.write_text("".join(json.dumps(row) + "\n" for row in [*mapped, mapped[0] | {"answer": "other"}, mapped[1]]),
+                     encoding="utf-8")
+
+    config = EvalConfig(model=tiny_model_dir, data=str(pku), ks=[10], paths=1, max_new_tokens=2)
+    scores = run_eval(config, out_dir=tmp_path / "out", progress=False)
+    assert scores.n_items == 2  # not 3: the repeated row is not a second item
+    out = capsys.readouterr().out
+    assert f"{pku}: read 3 rows, kept 2, skipped 1 (duplicate row: 1)" in out
+    assert "  skipped row 3: the same row as row 1 (a duplicate: it would count as a second item)" in out
+    stored = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert stored["n_items"] == 2 and stored["rows_skipped"] == {"duplicate row": 1}
+
+    mapping = {"request": "question", "harmful_response": "answer"}
+    loaded = load_source(pairs, column_mapping=mapping)
+    assert [row.source_id for row in loaded.rows] == ["0", "1", "2"]  # a different answer is another item
+    assert loaded.skipped_examples == ["row 4: the same row as row 2 (a duplicate: it would count as a second item)"]
+    with pytest.raises(SourceError, match=r"pairs\.jsonl, row 4: the same row as row 2"):
+        load_source(pairs, column_mapping=mapping, strict=True)
+    assert len(load_source(pairs, column_mapping=mapping, drop_duplicates=False).rows) == 4
+    # With an id column the ids say what an item is: two ids with the same text are two items.
+    with_ids = tmp_path / "ids.jsonl"
+    with_ids.write_text("".join(json.dumps(row | {"uid": f"u{n}"}) + "\n" for n, row in enumerate(mapped * 2)))
+    assert len(load_source(with_ids, column_mapping=mapping | {"id": "uid"}).rows) == 4
+
+
+def test_the_shipped_benchmark_keeps_its_500_items():
+    """Five pairs of its rows give the same item but differ in another column (response_1, labels, annotation
+    ids): no row is a duplicate, and all 500 items are the paper's."""
+    from c2kit.sources import load_source
+
+    loaded = load_source("c2eval-500")
+    assert len(loaded.rows) == 500 and not loaded.skipped
+
+
+def test_an_eval_run_is_refused_in_a_folder_a_build_writes_or_wrote(tiny_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from c2kit.locks import LockedError
+
+    building = tmp_path / "building"
+    script = ("import sys\nfrom c2kit.locks import lock_output_folder\n"
+              f"lock = lock_output_folder({str(building)!r}, 'c2 syn build', shared=True)\n"
+              "print('held', flush=True)\nsys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockedError, match=rf"building: the results directory is in use by another run \(pid "
+                                              rf"{holder.pid}: c2 syn build\); wait for it to finish or choose "
+                                              "another --out"):
+            run_eval(EvalConfig(model=tiny_model_dir), out_dir=building, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(p.name for p in building.iterdir()) == [".lock"]
+
+    built = tmp_path / "built"
+    (built / "parts").mkdir(parents=True)
+    (built / "build.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"built holds files that c2 syn build writes \(build.json, parts\); c2 eval "
+                                         "run needs a folder of its own: choose another --out"):
+        run_eval(EvalConfig(model=tiny_model_dir), out_dir=built, progress=False)
+    assert main(["eval", "run", "--model", tiny_model_dir, "--out", str(built)]) == 2
+    assert sorted(p.name for p in built.iterdir()) == [".lock", "build.json", "parts"]

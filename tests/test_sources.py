@@ -48,7 +48,7 @@ def test_bad_rows_are_skipped_and_counted_by_reason(tmp_path):
         dict(GOOD, prompt="   "),
         dict(GOOD, is_response_1_safe=True),
         dict(GOOD, is_response_0_safe="maybe"),
-        GOOD,
+        dict(GOOD, prompt="How do I do the other thing?"),  # not a repeat of row 1: that would be a duplicate
     ]
     loaded = load_source(write_jsonl(tmp_path / "mixed.jsonl", rows))
     assert len(loaded.rows) == 2

@@ -229,3 +229,107 @@ def test_prompts_and_decoding(tiny_tokenizer):
     assert (sampled.do_sample, sampled.temperature, sampled.top_p, sampled.seed) == (True, 0.7, 0.9, 3)
     with pytest.raises(ValueError, match="temperature must be >= 0"):
         sampling_config(temperature=-1)
+
+
+def test_a_damaged_part_is_moved_aside_and_built_again(reference, settings, tmp_path, caplog):
+    import shutil
+
+    from c2_syn_dataset.shards import DamagedPartError
+
+    out = tmp_path / "damaged"
+    shutil.copytree(reference, out)
+    part = out / "parts" / "chunk-00001.parquet"
+    part.write_bytes(part.read_bytes()[:100])  # truncated, as a full disk or a partial copy leaves it
+    cached_rows = sum(1 for _ in next((out / "cache").rglob("rows.jsonl")).open())
+    result = run_build(settings, out, progress=False)
+    assert result["merged"]
+    assert f"{part}: damaged part file (" in caplog.text
+    assert "moved to chunk-00001.parquet.damaged, chunk 1 is built again" in caplog.text
+    assert (out / "parts" / "chunk-00001.parquet.damaged").stat().st_size == 100
+    rebuilt, ref = tables(out), tables(reference)
+    assert all(rebuilt[c].equals(ref[c]) for c in ref)
+    # Rebuilt from the generation cache: no prompt was generated a second time.
+    assert sum(1 for _ in next((out / "cache").rglob("rows.jsonl")).open()) == cached_rows == 5 * LIMIT
+
+    other = out / "parts" / "chunk-00002.parquet"
+    other.write_bytes(b"")
+    with pytest.raises(DamagedPartError, match=r"chunk-00002\.parquet: damaged part file \(.*\); run 'c2 syn build' "
+                                               r"again for the shard of chunk 2"):
+        merge_build([out])
+    assert main(["syn", "merge", str(out)]) == 2  # one line, exit 2
+
+
+def test_the_build_id_does_not_depend_on_how_the_generator_path_is_spelled(reference, settings, monkeypatch):
+    from pathlib import Path
+
+    model = Path(settings.generator)
+    monkeypatch.chdir(model.parent.parent)
+    for spelling in (f"{model.parent.name}/{model.name}", f"./{model.parent.name}/{model.name}/"):
+        respelled = dataclasses.replace(settings, generator=spelling)
+        result = run_build(respelled, reference, progress=False)  # resumes the build: nothing to generate
+        assert result["merged"]
+        assert result["fingerprint"] == json.loads((reference / "build.json").read_text())["fingerprint"]
+
+
+def test_hub_generators_keep_their_build_id(settings):
+    """A Hub id is not a folder here: the fingerprint payload names it as before, so earlier builds resume."""
+    from c2_syn_dataset.pipeline import generator_fingerprint_identity
+
+    hub = dataclasses.replace(settings, generator="meta-llama/Llama-2-7b-chat-hf", adapter="org/some-adapter")
+    assert hub.data_dict()["generator"] == "meta-llama/Llama-2-7b-chat-hf"
+    assert hub.data_dict()["adapter"] == "org/some-adapter"
+    identity = {"model": "meta-llama/Llama-2-7b-chat-hf", "revision": "08751db2aca9bf2f7f80d2e516117a53d7450235",
+                "is_tiny": False, "load_in_4bit": False, "dtype": "auto", "adapter": "org/some-adapter"}
+    assert generator_fingerprint_identity(identity) == identity
+
+
+def hold_lock(folder, command: str, *, shared: bool):
+    """Another process holding ``folder``'s output lock as ``command`` does; returns it (kill it when done)."""
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom c2kit.locks import lock_output_folder\n"
+              f"lock = lock_output_folder({str(folder)!r}, {command!r}, shared={shared})\n"
+              "print('held', flush=True)\nsys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_build_is_refused_in_a_folder_an_eval_run_writes_or_wrote(settings, tmp_path):
+    from c2kit.locks import LockedError
+
+    running = tmp_path / "running"
+    holder = hold_lock(running, "c2 eval run", shared=False)
+    try:
+        with pytest.raises(LockedError, match=rf"running: the C2-Syn build directory is in use by another run "
+                                              rf"\(pid {holder.pid}: c2 eval run\); wait for it to finish or choose "
+                                              "another --out"):
+            run_build(settings, running, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(p.name for p in running.iterdir()) == [".lock"]  # nothing of a build was written
+
+    finished = tmp_path / "finished"
+    finished.mkdir()
+    (finished / "config.json").write_text("{}")
+    (finished / "scores.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"finished holds files that c2 eval run writes \(config.json, scores.json\); "
+                                         "c2 syn build needs a folder of its own: choose another --out"):
+        run_build(settings, finished, progress=False)
+    assert main(cli_args(settings.generator, finished)) == 2
+    assert not (finished / "build.json").exists()
+
+
+def test_shards_of_one_build_share_the_folder_lock(reference, settings, tmp_path):
+    import shutil
+
+    out = tmp_path / "shared"
+    shutil.copytree(reference, out)
+    holder = hold_lock(out, "c2 syn build", shared=True)  # another shard, still running
+    try:
+        assert run_build(settings, out, shard=(1, 2), progress=False)["merged"]
+    finally:
+        holder.kill()
+        holder.wait()
