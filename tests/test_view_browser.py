@@ -196,6 +196,7 @@ def test_disagreements_open_straight_into_label_mode(browser, view_runs, tmp_pat
 
 def test_screenshot(browser, report, tmp_path):
     open_report(browser, report, "#item=1&k=10")
+    press(browser, "l1j")  # label mode, one path labelled, the next one in focus
     target = Path(os.environ.get("C2_VIEW_SCREENSHOT") or tmp_path / "view.png")
     assert browser.save_screenshot(str(target))
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 20_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
@@ -18,7 +19,7 @@ def add_parser(subparsers) -> None:
     view.add_argument("inputs", nargs="+", metavar="RUN",
                       help="results directories of 'c2 eval run' / 'c2 eval score', or label files (JSONL, e.g. "
                       "the --disagreements output of 'c2 eval score', which open in label mode)")
-    view.add_argument("--out", required=True, help="the HTML file to write, e.g. report.html")
+    view.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write, e.g. report.html")
     view.add_argument("--title", help="the report's title (default: the runs' names)")
     view.set_defaults(handler=_view)
 
@@ -26,7 +27,7 @@ def add_parser(subparsers) -> None:
 def _view(args: argparse.Namespace) -> int:
     from c2kit.view import build_report
 
-    if not args.out.lower().endswith((".html", ".htm")):
+    if not args.out.lower().endswith((".html", ".htm")) or Path(args.out).is_dir():
         raise ValueError(f"--out {args.out!r}: give an .html file name, e.g. report.html")
     report = build_report(args.inputs, args.out, title=args.title)
     print(f"report written to {report.path} ({report.n_paths:,} paths of {report.n_items:,} items, "
