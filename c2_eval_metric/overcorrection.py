@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from c2kit.jsonio import write_jsonl
+from c2kit.jsonio import read_jsonl, write_jsonl
 
 from .corr import compute_corr, format_interval, format_percent
 
@@ -60,11 +60,8 @@ def load_benign(data: str | None = None, *, split: str = "train", limit: int | N
 
 
 def _has_id(path: Path) -> bool:
-    import json
-
-    with open(path, encoding="utf-8") as handle:
-        first = next((line for line in handle if line.strip()), "{}")
-    return "id" in json.loads(first)
+    _, first = next(read_jsonl(path), (0, {}))  # the shared reader: a byte-order mark, a bad line named
+    return "id" in first
 
 
 def on_policy_answers(model, tokenizer, items: Sequence[tuple[str, str, str]], *, max_new_tokens: int,

@@ -69,3 +69,17 @@ def test_eval_run_on_a_too_deep_row_is_one_line_with_exit_2(tiny_model_dir, tmp_
     assert code == 2
     assert err.strip().splitlines() == [f"c2 eval: error: {data}, row 2, field 'meta': JSON nested too deeply to "
                                         "read (thousands of levels of lists or objects)"]
+
+
+def test_benign_data_with_a_byte_order_mark_and_no_id_column_loads(tmp_path):
+    """--benign-data (over-correction) looks at its first row for an id column: through the same reader."""
+    from c2_eval_metric.overcorrection import bundled_benign_path, load_benign
+
+    rows = [json.loads(line) for line in bundled_benign_path().read_text(encoding="utf-8").splitlines()[:2]]
+    path = tmp_path / "benign.jsonl"
+    path.write_text("".join(json.dumps({"request": r["request"], "answer": r["answer"]}) + "\n" for r in rows),
+                    encoding="utf-8-sig")
+    items, loaded = load_benign(str(path))
+    assert [(item_id, request) for item_id, request, _ in items] == [("benign:0", rows[0]["request"]),
+                                                                      ("benign:1", rows[1]["request"])]
+    assert loaded.report() == f"{path}: read 2 rows, kept 2"
