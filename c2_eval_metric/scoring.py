@@ -111,7 +111,8 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
         if disagreements is not None:
             rows = _disagreement_rows(generations, requests, judgments, stored, stored_name)
             write_jsonl(disagreements, rows)
-            print(f"{len(rows)} disagreements written to {disagreements} for labelling (fill in 'label')")
+            print(f"{len(rows)} disagreements written to {disagreements} for labelling (fill in 'label', or label "
+                  f"them with the keyboard in a browser: c2 view {disagreements} --out label.html)")
     elif disagreements is not None:
         raise ValueError(f"{source}: no judgments.jsonl, so there is no stored judge to disagree with")
     extra = _carried_analyses(source, out, judge_impl)

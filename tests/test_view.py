@@ -79,6 +79,14 @@ def test_cli_writes_one_self_contained_file(view_runs, tmp_path):
     assert str(view_runs["refuser"].parent) not in json.dumps(data)  # no local path inside
 
 
+def test_rejudging_points_to_labelling_in_the_browser(view_runs, tmp_path):
+    code, printed = run_cli("eval", "score", "--results", str(view_runs["refuser"]), "--judge", "keyword-v2",
+                            "--out", str(tmp_path / "v2"), "--disagreements", str(tmp_path / "d.jsonl"))
+    assert code == 0
+    assert (f"disagreements written to {tmp_path / 'd.jsonl'} for labelling (fill in 'label', or label them with the "
+            f"keyboard in a browser: c2 view {tmp_path / 'd.jsonl'} --out label.html)") in printed
+
+
 def test_a_disagreements_file_opens_in_label_mode(view_runs):
     rows = [json.loads(line) for line in view_runs["disagreements"].read_text().splitlines()]
     assert len(rows) == 12
