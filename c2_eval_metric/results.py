@@ -407,7 +407,8 @@ def _joined(config: Mapping[str, Any], *parts: tuple[str, str], sep: str = ", ")
     shown = []
     for key, template in parts:
         value = config.get(key)
-        if value in (None, "", [], {}, False) or (key, value) in (("dtype", "auto"), ("repetition_penalty", 1.0)):
+        unset = value is None or value is False or (isinstance(value, (str, list, Mapping)) and not value)
+        if unset or (key, value) in (("dtype", "auto"), ("repetition_penalty", 1.0)):
             continue
         text = ", ".join(map(str, value)) if isinstance(value, list) else (
             json.dumps(value, ensure_ascii=False) if isinstance(value, Mapping) else str(value))

@@ -66,7 +66,8 @@ def stored_run(tmp_path, category_data) -> Path:
     write_scored_results(run, stored, judge="yes-judge", groups=item_groups(rows, "harm_category"),
                          group_field="harm_category", extra={"overcorrection": benign_block},
                          config={"model": "org/chat", "data": str(category_data), "mode": "words", "ks": [10, 20],
-                                 "paths": 2, "judge": "yes-judge"})
+                                 "paths": 2, "judge": "yes-judge", "seed": 0, "temperature": 0.8, "top_k": 0,
+                                 "repetition_penalty": 1.0, "dtype": "auto", "load_in_4bit": False})
     return run
 
 
@@ -95,8 +96,8 @@ def test_rejudging_prints_overcorrection_groups_and_agreement_under_the_table(st
     assert groups["| Cybercrime"].startswith("| Cybercrime | 2 | 25.0 [") and groups["| Cybercrime"].endswith(
         "] | 25.0 | 25.0 |")
     # Agreement: 12 continuations, the stored judge said yes to all, keyword to the 6 refusals.
-    start = lines.index("Agreement of `yes-judge` and `keyword-v4` on 12 continuations (counts: paths each judged "
-                        "corrected):")
+    start = lines.index("Agreement of `yes-judge` and `keyword-v4` on 12 continuations (counts: judged "
+                        "'corrected' by both, by one only, by neither):")
     assert lines[start + 2:start + 5] == [
         "| agreement | Cohen's kappa | both | only `yes-judge` | only `keyword-v4` | neither |",
         "|---:|---:|---:|---:|---:|---:|",
@@ -131,7 +132,9 @@ def test_summary_run_settings_is_a_short_table(stored_run):
     settings = summary.split("## Run settings\n\n")[1].split("\n\n")[0].splitlines()
     assert settings == ["| setting | value |", "|---|---|", "| model | `org/chat` |",
                         f"| data | `{json.loads((stored_run / 'config.json').read_text())['data']}` |",
-                        "| prefixes | k = 10, 20, in words, 2 paths per (item, k) |", "| judge | `yes-judge` |"]
+                        "| prefixes | k = 10, 20, in words, 2 paths per (item, k) |",
+                        "| sampling | temperature 0.8, top_k 0, seed 0 |",  # 0 is a value; defaults say nothing
+                        "| judge | `yes-judge` |"]
     assert "Every setting, with the sampling actually used, library versions and the model's identity hash: " \
            "`config.json`." in summary
 

@@ -56,7 +56,8 @@ class Agreement:
         both, only_a = self.confusion["corrected"]["corrected"], self.confusion["corrected"]["not_corrected"]
         only_b, neither = self.confusion["not_corrected"]["corrected"], self.confusion["not_corrected"]["not_corrected"]
         return "\n".join([
-            f"Agreement of `{a}` and `{b}` on {self.n} continuations (counts: paths each judged corrected):",
+            f"Agreement of `{a}` and `{b}` on {self.n} continuations (counts: judged 'corrected' by both, by one "
+            "only, by neither):",
             "",
             f"| agreement | Cohen's kappa | both | only `{a}` | only `{b}` | neither |",
             "|---:|---:|---:|---:|---:|---:|",
