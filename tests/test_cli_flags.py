@@ -49,7 +49,8 @@ def test_values_after_a_double_dash_are_not_respelt():
 
 
 @pytest.mark.parametrize(("argv", "hint"), [
-    (["eval", "run", "--model", "m", "--out", "o", "--max_new_token", "8"], "--max_new_token (did you mean --max-new-tokens?)"),
+    (["eval", "run", "--model", "m", "--out", "o", "--max_new_token", "8"],
+     "--max_new_token (did you mean --max-new-tokens?)"),
     (["syn", "build", "--data", "d", "--model", "m", "--out", "o", "--chunksize", "2"], "(did you mean --chunk-size?)"),
     (["publish", "metric", "--repo-id", "o/x", "--dryrun"], "--dryrun (did you mean --dry-run?)"),
     (["train", "--config", "p.yaml", "--learning-rat", "1"], "--learning-rat (did you mean --learning_rate?)"),
@@ -65,7 +66,8 @@ def test_an_unknown_flag_names_the_closest_one(capsys, argv, hint):
     (["tiny_model", "--out", "o"], "(did you mean 'tiny-model'?)"),
     (["eval", "rn"], "invalid choice: 'rn' (did you mean 'run'?)"),
     (["publish", "adaptor", "d"], "(did you mean 'adapter'?)"),
-    (["eval", "run", "--model", "m", "--out", "o", "--mode", "word"], "invalid choice: 'word' (did you mean 'words'?)"),
+    (["eval", "run", "--model", "m", "--out", "o", "--mode", "word"],
+     "invalid choice: 'word' (did you mean 'words'?)"),
 ])
 def test_an_unknown_command_or_choice_names_the_closest_one(capsys, argv, hint):
     assert hint in error_of(argv, capsys)

@@ -155,6 +155,9 @@ class C2ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         """One line, ``PROG: error: MESSAGE``, exit 2: the usage is one ``--help`` away."""
+        for action in self._actions:  # argparse names a flag by all its strings: '--model/--generator'
+            if aliases_of(action):
+                message = message.replace("/".join(action.option_strings), "/".join(shown_options(action)))
         pointer = "" if "--help" in message else f" (see '{self.prog} --help')"
         self.exit(2, f"{self.prog}: error: {message}{pointer}\n")
 
@@ -179,4 +182,5 @@ def unknown_arguments_message(extras: list[str], options: Iterable[str], prog: s
     for flag in flags:
         hint = did_you_mean(flag.split("=", 1)[0], options)
         described.append(flag + hint.replace("'", ""))
-    return f"unknown option{'s' if len(described) > 1 else ''} {', '.join(described)}; '{prog} --help' lists the options"
+    plural = "s" if len(described) > 1 else ""
+    return f"unknown option{plural} {', '.join(described)}; '{prog} --help' lists the options"
