@@ -160,3 +160,11 @@ def test_docs_table_matches_the_parser():
     out_row = next(line for line in table.splitlines() if line.startswith("| `--out` |"))
     assert "`--output_dir` (train)" in out_row and "`--preview-dir` (publish dataset" in out_row
     assert out_row.count("✓") == len(commands(build_parser()))
+
+
+def test_errors_name_an_aliased_flag_by_its_one_name(capsys):
+    line = error_of(["syn", "build", "--source", "c2eval-500", "--out", "o"], capsys)
+    assert line == ("c2 syn build: error: the following arguments are required: --model "
+                    "(see 'c2 syn build --help')")
+    assert "argument --out: expected one argument" in error_of(["publish", "metric", "--repo-id", "o/x",
+                                                                 "--preview-dir"], capsys)
