@@ -194,6 +194,20 @@ def test_disagreements_open_straight_into_label_mode(browser, view_runs, tmp_pat
     assert [(row["id"], row["label"]) for row in rows] == [(first["id"], False)]
 
 
+def test_text_is_shown_as_text(browser, tmp_path):
+    labels = tmp_path / "odd.jsonl"
+    odd = "<img src=x onerror=\"document.title='hacked'\"> it's <b>not</b> markup"
+    labels.write_text(json.dumps({"id": "it's/k10/p0", "request": "<i>r</i>", "prefix": "p", "continuation": odd,
+                                  "label": None}) + "\n", encoding="utf-8")
+    out = tmp_path / "odd.html"
+    assert run_cli("view", str(labels), "--out", str(out))[0] == 0
+    open_report(browser, out)
+    path = browser.find_element("css selector", ".path")
+    assert path.get_attribute("data-label-id") == "it's/k10/p0"
+    assert path.find_element("css selector", ".part.cont").text == odd
+    assert not path.find_elements("css selector", ".part img, .part b, .part i") and "hacked" not in browser.title
+
+
 def test_screenshot(browser, report, tmp_path):
     open_report(browser, report, "#item=1&k=10")
     press(browser, "l1j")  # label mode, one path labelled, the next one in focus
