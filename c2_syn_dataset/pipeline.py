@@ -70,8 +70,8 @@ def fingerprint(payload: dict) -> str:
 
 
 def generator_fingerprint_identity(identity: dict) -> dict:
-    """The generator's identity as the build id sees it: a local model or adapter by its resolved path
-    (:func:`~c2_syn_dataset.settings.spelling_free`), a Hub id unchanged."""
+    """The generator's identity as the build id sees it: a local model or adapter by its folder name and content
+    hash, not its path (:func:`~c2_syn_dataset.settings.spelling_free`), a Hub id unchanged."""
     return {**identity, **{key: spelling_free(identity[key]) for key in ("model", "adapter") if identity.get(key)}}
 
 

@@ -91,13 +91,16 @@ class BuildSettings:
 
 
 def spelling_free(name: str | None) -> str | None:
-    """A local folder as its resolved absolute path, so ``models/g``, ``./models/g`` and ``/abs/models/g`` are one
-    build (a resumed build may spell it differently); a Hub id (no such folder here) as given, so Hub builds keep
-    their id."""
+    """A local folder as ``local:`` and its folder name, a Hub id (no such folder here) as given.
+
+    ``models/g``, ``./models/g/`` and ``/abs/models/g`` are one build, wherever the folder lies: a local model's
+    content hash is in the build id already, so its path adds nothing but a way to miss a resume. Hub builds
+    keep their id.
+    """
     if name is None:
         return None
     path = Path(name).expanduser()
-    return str(path.resolve()) if path.is_dir() else name
+    return f"local:{path.resolve().name}" if path.is_dir() else name
 
 
 def parse_shard(text: str) -> tuple[int, int]:

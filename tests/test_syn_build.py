@@ -271,6 +271,23 @@ def test_the_build_id_does_not_depend_on_how_the_generator_path_is_spelled(refer
         assert result["fingerprint"] == json.loads((reference / "build.json").read_text())["fingerprint"]
 
 
+def test_the_build_id_does_not_depend_on_where_the_generator_folder_lies(settings, tmp_path):
+    """A copy of the generator elsewhere (another machine, another checkout) is the same build."""
+    import shutil
+    from pathlib import Path
+
+    from c2_syn_dataset.builder import builder_hash
+
+    model = Path(settings.generator)
+    moved = tmp_path / "elsewhere" / model.name
+    shutil.copytree(model, moved)
+    assert builder_hash(dataclasses.replace(settings, generator=str(moved)), "src") == builder_hash(settings, "src")
+    changed = tmp_path / "changed" / model.name
+    shutil.copytree(model, changed)
+    (changed / "config.json").write_text((changed / "config.json").read_text() + " ")
+    assert builder_hash(dataclasses.replace(settings, generator=str(changed)), "src") != builder_hash(settings, "src")
+
+
 def test_hub_generators_keep_their_build_id(settings):
     """A Hub id is not a folder here: the fingerprint payload names it as before, so earlier builds resume."""
     from c2_syn_dataset.pipeline import generator_fingerprint_identity
