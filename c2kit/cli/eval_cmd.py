@@ -143,8 +143,8 @@ def add_parser(subparsers) -> None:
         help="score stored outputs: official raw results, judged rows, or re-judge a results directory",
         description="Score without generating. --official: the original C2-Eval raw result JSONL (keys k, request, "
         "'full response', 'truly response'). --judged: JSONL rows item_id, k, path, corrected. --results: a "
-        "results directory from 'c2 eval run', re-judged with --judge; its agreement with the stored judge is printed under the Corr@k table and "
-        "written to OUT/agreement.json and OUT/summary.md.",
+        "results directory from 'c2 eval run', re-judged with --judge; its agreement with the stored judge is "
+        "printed under the Corr@k table and written to OUT/agreement.json and OUT/summary.md.",
     )
     source = score.add_mutually_exclusive_group(required=True)
     source.add_argument("--official", help="official raw result JSONL file (any chat template: prefix and continuation "
