@@ -57,6 +57,30 @@ def read_json(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def check_json_depth(path: str | Path) -> None:
+    """Refuse a ``.json`` file (one document, or JSON lines) nested too deeply, before another reader sees it.
+
+    pyarrow's JSON reader, which ``datasets`` uses for ``.json`` files, crashes the process on such input
+    instead of raising; Python's decoder raises RecursionError, which this turns into one line naming the row.
+    """
+    path = Path(path)
+    text = path.read_text(encoding=ENCODING)
+    try:
+        json.loads(text)
+        return
+    except RecursionError:
+        raise ValueError(f"{path}{_deep_field(text)}: {TOO_DEEP}") from None
+    except ValueError:
+        pass  # not one document: JSON lines, or broken, which the reader reports in its own words
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            json.loads(line)
+        except RecursionError:
+            raise ValueError(f"{path}, row {number}{_deep_field(line)}: {TOO_DEEP}") from None
+        except ValueError:
+            continue
+
+
 def _deep_field(text: str) -> str:
     """``, field 'NAME'``: the top-level key whose value holds the deepest nesting of ``text`` ('' if none).
 

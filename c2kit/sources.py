@@ -31,7 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from c2kit.jsonio import read_jsonl
+from c2kit.jsonio import check_json_depth, read_jsonl
 
 BUNDLED_C2EVAL = "c2eval-500"
 BUNDLED_FILE = "pku_saferlhf_c2eval_500.jsonl"
@@ -252,6 +252,8 @@ def _check_local_file(path: Path) -> None:
             lines = [line for line in head.decode("utf-8", errors="replace").splitlines() if line.strip()]
             if len(lines) == 1 and len(head) < 1 << 16:
                 raise ValueError(f"{path}: the CSV file has a header ({lines[0][:200]}) but no rows")
+        else:
+            check_json_depth(path)
 
 
 def _check_text_bytes(path: Path, data: bytes, *, complete: bool) -> None:

@@ -83,3 +83,25 @@ def test_benign_data_with_a_byte_order_mark_and_no_id_column_loads(tmp_path):
     assert [(item_id, request) for item_id, request, _ in items] == [("benign:0", rows[0]["request"]),
                                                                       ("benign:1", rows[1]["request"])]
     assert loaded.report() == f"{path}: read 2 rows, kept 2"
+
+
+@pytest.mark.parametrize("layout", ["array", "lines"])
+def test_a_too_deep_json_source_is_one_line_not_a_crash(tmp_path, layout):
+    """``.json`` sources go to pyarrow's reader, which crashed the process (exit 139) on such rows."""
+    import subprocess
+    import sys
+
+    line = json.loads(bundled_path().read_text(encoding="utf-8").splitlines()[0])
+    deep = json.dumps(line)[:-1] + ', "meta": ' + deep_value() + "}"
+    path = tmp_path / "data.json"
+    if layout == "array":
+        path.write_text("[" + json.dumps(line) + ", " + deep + "]")
+        expected = str(path)  # one document: the file is named, its rows are not lines
+    else:
+        path.write_text(json.dumps(line) + "\n" + deep + "\n")
+        expected = f"{path}, row 2, field 'meta'"
+    code = ("import sys\nfrom c2kit.sources import load_source\n"
+            f"try:\n    load_source({str(path)!r})\nexcept ValueError as error:\n    print(error); sys.exit(2)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stdout.strip() == f"{expected}: JSON nested too deeply to read (thousands of levels of lists or objects)"
