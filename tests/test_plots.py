@@ -181,6 +181,24 @@ def test_every_plot_a_run_and_a_comparison_write_fits(tmp_path, saved_figures):
     assert sum(1 for text in texts if "Corr_mean" in text.get_text()) == 3
 
 
+def test_a_plot_drawn_again_for_publishing_keeps_its_unit_and_counts(tmp_path, saved_figures):
+    """``c2 publish`` redraws a local model's plot with a clean label: the k axis keeps its unit and counts."""
+    from c2_eval_metric.results import read_config, read_scores
+    from c2kit.publish.local_paths import run_plot
+
+    run = tmp_path / "run"
+    write_scored_results(run, _judgments(0, [8, 16, 32, 64]), judge="keyword-v4",
+                         config={"model": str(tmp_path / "models" / "base"), "mode": "tokens"})
+    written = saved_figures[0]
+    assert isinstance(run_plot(run, read_config(run), read_scores(run)), bytes)  # drawn again, not the file
+    redrawn = saved_figures[-1]
+    assert redrawn is not written
+    assert redrawn.axes[0].get_xlabel() == written.axes[0].get_xlabel()
+    assert "model tokens of the harmful answer, log scale" in redrawn.axes[0].get_xlabel()
+    assert x_ticks(redrawn) == x_ticks(written) == ["8\nn=6", "16\nn=6", "32\nn=4", "64\nn=4"]
+    check_fits(redrawn)
+
+
 def test_runs_counting_k_in_other_units_are_flagged_and_the_axis_names_no_unit(tmp_path, saved_figures):
     for mode in ("words", "tokens"):
         write_scored_results(tmp_path / mode, _judgments(0, [10, 20]), judge="keyword-v4", config={"mode": mode})

@@ -99,10 +99,14 @@ def run_plot(run_dir: Path, config: Mapping[str, Any], scores) -> FileSource:
     their file as it is.
     """
     from c2_eval_metric.plots import plot_corr_at_k
-    from c2_eval_metric.results import PLOT_FILE, is_local_path, run_label
+    from c2_eval_metric.results import PLOT_FILE, SCORES_FILE, is_local_path, prefix_mode, run_label
+    from c2kit.jsonio import read_json
 
     named = [config.get(key) for key in ("adapter", "model")]
     if not any(isinstance(name, str) and name and is_local_path(name) for name in named):
         return run_dir / PLOT_FILE
     with tempfile.TemporaryDirectory(prefix="c2-plot-") as tmp:
-        return plot_corr_at_k([(run_label(config, run_dir), scores)], Path(tmp) / PLOT_FILE).read_bytes()
+        label, mode = run_label(config, run_dir), prefix_mode(config)
+        counts = read_json(run_dir / SCORES_FILE).get("n_items_at_k") or {}
+        return plot_corr_at_k([(label, scores)], Path(tmp) / PLOT_FILE, mode=mode, log_k=mode == "tokens",
+                              n_items_at_k={label: {int(k): n for k, n in counts.items()}}).read_bytes()
