@@ -35,12 +35,13 @@ requestAnimationFrame(() => setTimeout(() => done([laidOut, performance.now() - 
 """
 
 
-@pytest.fixture(scope="module")
+# Session scope, so the browser is looked for (and a skip decided) before the runs are made.
+@pytest.fixture(scope="session")
 def downloads(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("downloads")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(downloads):
     driver, reason = chrome_driver(downloads)
     if driver is None:
