@@ -77,24 +77,28 @@ class RayPool:
         self.address = address or LOCAL
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
-            if self.address == LOCAL:  # a Ray of our own for this run, on loopback, ended by close()
-                ray.init(address=LOCAL, num_cpus=max(os.cpu_count() or 1, replicas), include_dashboard=False,
-                         object_store_memory=LOCAL_OBJECT_STORE_BYTES, _node_ip_address="127.0.0.1")
-            else:
-                ray.init(address=self.address)
+            try:
+                if self.address == LOCAL:  # a Ray of our own for this run, on loopback, ended by close()
+                    ray.init(address=LOCAL, num_cpus=max(os.cpu_count() or 1, replicas), include_dashboard=False,
+                             object_store_memory=LOCAL_OBJECT_STORE_BYTES, _node_ip_address="127.0.0.1")
+                else:
+                    ray.init(address=self.address)
+            except Exception as error:  # no cluster there, another Ray version, ...
+                raise PoolError(f"cannot {'start' if self.address == LOCAL else 'join'} Ray at {self.address}: "
+                                f"{one_line(error)}") from None
         # The replicas' code travels with them, so a cluster's nodes need only Ray and vLLM, not the toolkit.
         for module in {Replica.__module__, VLLMCore.__module__} - {"__main__"}:
             cloudpickle.register_pickle_by_value(sys.modules[module])
-        resources = ray.cluster_resources()
-        gpus = resources.get("GPU", 0)
+        resources = ray.available_resources()  # not the totals: other jobs (or our own replicas) may hold some
+        gpus = ray.cluster_resources().get("GPU", 0)
         if gpus:
-            need, have, per_replica = replicas * tensor_parallel_size, gpus, {"num_gpus": tensor_parallel_size}
-            what = "GPUs"
+            need, per_replica, what = replicas * tensor_parallel_size, {"num_gpus": tensor_parallel_size}, "GPUs"
+            have = resources.get("GPU", 0)
         else:
             need, have, per_replica, what = replicas, resources.get("CPU", 0), {"num_cpus": 1}, "CPUs"
         if have < need:
             self.close()
-            raise PoolError(f"the Ray cluster at {self.address} has {have:g} {what}; {replicas} replica(s) x "
+            raise PoolError(f"the Ray cluster at {self.address} has {have:g} {what} free; {replicas} replica(s) x "
                             f"tensor parallel {tensor_parallel_size} need {need:g}")
         env = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}  # the engine in the actor's own process: one process to lose
         env.update({k: v for k, v in os.environ.items() if k.startswith("VLLM_")})
