@@ -76,13 +76,21 @@ def _differences(old: dict, new: dict) -> list[str]:
     return keys
 
 
+def _changes_data(key: str) -> bool:
+    """Whether a differing manifest key is one the fingerprint covers (not batch size, engine or versions)."""
+    from c2_syn_dataset.settings import NON_DATA_SETTINGS
+
+    top, _, sub = key.partition(".")
+    return top not in ("fingerprint", "versions", "engine_info") and not (top == "settings" and sub in NON_DATA_SETTINGS)
+
+
 def init_build_dir(out_dir: str | Path, manifest: dict) -> None:
     """Write the manifest into ``out_dir``, or check that the one there describes the same build."""
     path = Path(out_dir) / MANIFEST
     if path.exists():
         stored = read_manifest(out_dir)
         if stored.get("fingerprint") != manifest["fingerprint"]:
-            differing = [key for key in _differences(stored, manifest) if key != "fingerprint"]
+            differing = [key for key in _differences(stored, manifest) if _changes_data(key)]
             raise BuildMismatchError(
                 f"{path} describes a different build (differs in: {', '.join(differing) or 'fingerprint'}); "
                 "use a new --out directory, or delete this one to start over"

@@ -196,6 +196,18 @@ def test_other_settings_refuse_an_existing_build(reference, settings):
         run_build(dataclasses.replace(settings, seed=1), reference, progress=False)
 
 
+def test_a_mismatch_names_only_what_changes_the_data(tmp_path):
+    """Settings outside the build id (batch size, engine, replicas) and versions are not blamed for a mismatch."""
+    from c2_syn_dataset.shards import init_build_dir
+
+    stored = {"fingerprint": "a", "settings": {"seed": 0, "batch_tokens": 64}, "versions": {"torch": "2.12"}}
+    init_build_dir(tmp_path, stored)
+    changed = {"fingerprint": "b", "settings": {"seed": 1, "batch_tokens": 128, "replicas": 2},
+               "versions": {"torch": "2.13"}}
+    with pytest.raises(BuildMismatchError, match=r"\(differs in: settings\.seed\);"):
+        init_build_dir(tmp_path, changed)
+
+
 def test_builder_makes_the_same_rows_as_the_cli(reference, settings, tmp_path):
     small = dataclasses.replace(settings, limit=2)  # one chunk: the CLI's first chunk
     builder = C2SynBuilder(small, config_name="pairs", cache_dir=str(tmp_path))
