@@ -119,6 +119,23 @@ def _use_shared(monkeypatch, engine) -> None:
     monkeypatch.setattr(engine, "close", lambda: None)
 
 
+def test_a_ray_address_nobody_answers_at_is_one_line(ray_py, tiny_model_dir, tmp_path, capsys):
+    """Ray would retry the connection for good; the run stops at once, naming the address."""
+    import socket
+
+    from c2kit.cli import main
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{sock.getsockname()[1]}"
+    started = time.monotonic()
+    assert main(["eval", "run", "--model", str(tiny_model_dir), *COMMON, "--engine", "ray", "--vllm-python",
+                 str(ray_py), "--ray-address", address, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert f"nothing answers at {address} (ConnectionRefusedError" in err and "engine ray: worker" in err
+    assert time.monotonic() - started < 120
+
+
 def test_two_replicas_one_killed_then_resumed_equal_a_single_vllm_engine(ray_py, model64, single_vllm, env,
                                                                          monkeypatch, tmp_path, capfd):
     from c2kit.cli import main

@@ -29,6 +29,7 @@ CHUNKS_PER_REPLICA = 4  # a batch is cut into about this many chunks per replica
 IN_FLIGHT_PER_REPLICA = 2  # chunks queued at a replica, so it never waits for the driver between chunks
 LOCAL = "local"
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # only token ids travel through it
+CONNECT_TIMEOUT_S = 10
 
 
 class PoolError(RuntimeError):
@@ -77,6 +78,8 @@ class RayPool:
         self.address = address or LOCAL
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
+            if self.address != LOCAL:
+                _check_reachable(self.address)
             try:
                 if self.address == LOCAL:  # a Ray of our own for this run, on loopback, ended by close()
                     ray.init(address=LOCAL, num_cpus=max(os.cpu_count() or 1, replicas), include_dashboard=False,
@@ -194,6 +197,20 @@ class RayPool:
         self.actors = []
         if self._owns_ray and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """A ``HOST:PORT`` or ``ray://HOST:PORT`` nobody answers at is an error now (Ray would retry for good)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and the like: Ray resolves them and fails at once when there is nothing
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise PoolError(f"nothing answers at {address} ({one_line(error)}); start the cluster there "
+                        "(ray start --head) or pass its address") from None
 
 
 def _cause(error: BaseException) -> str:
