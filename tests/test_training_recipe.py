@@ -241,10 +241,69 @@ def test_interrupted_run_resumes_from_its_last_complete_checkpoint_to_the_same_w
     logs = [json.loads(line) for line in (resumed / "training_log.jsonl").read_text().splitlines()]
     assert logs[: sum(entry["step"] <= 10 for entry in original)] == [e for e in original if e["step"] <= 10]
 
-    def margins(entries):
-        return [(e["step"], e["loss"], e["rewards/margins"]) for e in entries if "rewards/margins" in e]
+    # The whole log, not only the weights: num_tokens goes on counting and the final train_loss averages all
+    # 30 steps (before running_totals, the resumed run logged num_tokens from 0 and averaged steps 11-30 only).
+    assert _without_timing(logs) == _without_timing(original)
+    final = [entry for entry in logs if "train_loss" in entry]
+    assert len(final) == 1 and final[0]["train_loss"] == pytest.approx(_mean_logged_loss(original))
 
-    assert margins(logs) == margins(original)
+
+TIMING = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "eval_runtime",
+          "eval_samples_per_second", "eval_steps_per_second", "eval_model_preparation_time")
+
+
+def _without_timing(entries: list[dict]) -> list[dict]:
+    """Log entries without the wall-clock figures (the only values a resumed run may change)."""
+    return [{key: value for key, value in entry.items() if key not in TIMING} for entry in entries]
+
+
+def _mean_logged_loss(entries: list[dict]) -> float:
+    """The mean training loss over all steps, from the logged windows (each the mean of its steps)."""
+    windows = [(entry["step"], entry["loss"]) for entry in entries if "loss" in entry and "rewards/margins" in entry]
+    total, previous = 0.0, 0
+    for step, loss in windows:
+        total, previous = total + loss * (step - previous), step
+    return total / previous
+
+
+def test_a_run_resumed_between_two_log_lines_logs_as_an_uninterrupted_one(run, tmp_path):
+    from c2kit.training import run_training
+
+    # Log lines at steps 1, 4 and 8, checkpoints at 3 and 6: resuming from checkpoint-6 must carry the loss and
+    # DPO metrics of steps 5 and 6 into the line of step 8, as well as the token count and the loss sum.
+    settings = {"max_steps": 8, "logging_steps": 4, "save_steps": 3, "save_total_limit": 2, "c2eval": "false",
+                "eval_before_training": "false", "num_eval_pairs": 0}
+    whole = tmp_path / "whole"
+    run_training(run.config(output_dir=whole, **settings), progress=False)
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    for name in ("train_config.yaml", "train_data.json"):
+        shutil.copy(whole / name, resumed)
+    shutil.copytree(whole / "checkpoint-6", resumed / "checkpoint-6")
+    assert (resumed / "checkpoint-6" / "running_totals_0.json").is_file()
+    log = [json.loads(line) for line in (whole / "training_log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log if "loss" in entry and "train_loss" not in entry] == [1, 4, 8]
+    write_jsonl_lines(resumed / "training_log.jsonl", [entry for entry in log if entry["step"] <= 6])
+    result = run_training(run.config(output_dir=resumed, **settings), progress=False)
+    assert result.metrics["global_step"] == 8
+    assert _sha256(resumed / "adapter_model.safetensors") == _sha256(whole / "adapter_model.safetensors")
+    assert _without_timing(_read_log(resumed)) == _without_timing(log)
+    assert _without_timing(_read_csv(resumed)) == _without_timing(_read_csv(whole))
+
+
+def write_jsonl_lines(path: Path, entries: list[dict]) -> None:
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in entries), encoding="utf-8")
+
+
+def _read_log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
+
+
+def _read_csv(out: Path) -> list[dict]:
+    import csv
+
+    with open(out / "training_log.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def test_evaluating_before_training_does_not_change_the_trained_weights(run, tmp_path):
@@ -283,6 +342,23 @@ def test_incomplete_checkpoints_are_found(run, tmp_path):
     assert checkpoint_problem(multi) is None
     (multi / "rng_state_0.pth").unlink()
     assert checkpoint_problem(multi) == "missing rng_state.pth"
+    # FSDP (full state dict) names the optimizer's state optimizer.bin.
+    fsdp = tmp_path / "fsdp"
+    shutil.copytree(run.out / "checkpoint-10", fsdp)
+    (fsdp / "optimizer.pt").rename(fsdp / "optimizer.bin")
+    assert checkpoint_problem(fsdp) is None
+    (fsdp / "optimizer.bin").unlink()
+    assert checkpoint_problem(fsdp) == "missing optimizer.pt"
+    # DeepSpeed keeps optimizer and scheduler in the folder its `latest` file names.
+    deepspeed = tmp_path / "deepspeed"
+    shutil.copytree(run.out / "checkpoint-10", deepspeed)
+    (deepspeed / "optimizer.pt").unlink()
+    (deepspeed / "scheduler.pt").unlink()
+    (deepspeed / "latest").write_text("global_step10")
+    assert checkpoint_problem(deepspeed) == "missing global_step10/ (the DeepSpeed states its 'latest' file names)"
+    (deepspeed / "global_step10").mkdir()
+    (deepspeed / "global_step10" / "mp_rank_00_model_states.pt").write_bytes(b"states")
+    assert checkpoint_problem(deepspeed) is None
 
 
 def test_preserved_rng_state_restores_every_generator():
