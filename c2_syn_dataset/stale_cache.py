@@ -25,12 +25,14 @@ def is_bare_name(name: str) -> bool:
     return not (name.startswith((".", "/", "~")) or "/" in name or os.sep in name or "\\" in name)
 
 
-def served_from_cache(name: str, config: str | None = "pairs", cache_dir: str | os.PathLike | None = None) -> Path | None:
+def served_from_cache(name: str, config: str | None = "pairs",
+                      cache_dir: str | os.PathLike | None = None) -> Path | None:
     """The cache folder ``datasets.load_dataset(name, config)`` falls back to, or None when it holds none.
 
     The choice is datasets' own (its cache module picks the most recently modified copy of the config).
     """
     import datasets
+    from datasets.naming import camelcase_to_snakecase
     from datasets.packaged_modules.cache.cache import _find_hash_in_cache
 
     verbosity = datasets.logging.get_verbosity()
@@ -42,10 +44,11 @@ def served_from_cache(name: str, config: str | None = "pairs", cache_dir: str | 
     finally:
         datasets.logging.set_verbosity(verbosity)
     root = Path(os.path.expanduser(str(cache_dir or datasets.config.HF_DATASETS_CACHE)))
-    return root / name / config_id / version / config_hash
+    return root / camelcase_to_snakecase(name) / config_id / version / config_hash  # the folder datasets names
 
 
-def bare_name_warning(name: str, config: str | None = "pairs", cache_dir: str | os.PathLike | None = None) -> str | None:
+def bare_name_warning(name: str, config: str | None = "pairs",
+                      cache_dir: str | os.PathLike | None = None) -> str | None:
     """A warning naming the cached copy a bare ``name`` would load instead of a local build, else None.
 
     None when ``name`` is a path, when a folder called ``name`` is in the current directory (datasets reads
@@ -59,7 +62,8 @@ def bare_name_warning(name: str, config: str | None = "pairs", cache_dir: str | 
     info = json.loads((cached / "dataset_info.json").read_text(encoding="utf-8"))
     rows = ", ".join(f"{split['num_examples']:,} {split['name']} rows" for split in info.get("splits", {}).values())
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(cached.stat().st_mtime))
-    return (f"load_dataset({name!r}) does not read your build: there is no folder {name!r} in {Path.cwd()}, so "
+    call = f"load_dataset({name!r}, {config!r})" if config else f"load_dataset({name!r})"
+    return (f"{call} does not read your build: there is no folder {name!r} in {Path.cwd()}, so "
             f"datasets treats it as a Hub id and, finding none, serves the copy it cached last under that name: "
             f"{cached} ({rows or 'size unknown'}, cached {when}), made from whichever folder called {name!r} was "
             f"loaded before. Load your build by its path instead, e.g. load_dataset('/path/to/{name}', "

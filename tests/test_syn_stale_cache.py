@@ -44,8 +44,8 @@ def test_bare_name_elsewhere_is_served_the_old_build_and_the_warning_names_that_
     assert all(file["filename"].startswith(str(served) + "/") for file in stale.cache_files)  # datasets' own pick
 
     warning = bare_name_warning("c2-syn", "pairs", cache)
-    assert warning.startswith(f"load_dataset('c2-syn') does not read your build: there is no folder 'c2-syn' in "
-                              f"{root / 'notebooks'}, so datasets treats it as a Hub id")
+    assert warning.startswith(f"load_dataset('c2-syn', 'pairs') does not read your build: there is no folder "
+                              f"'c2-syn' in {root / 'notebooks'}, so datasets treats it as a Hub id")
     assert f"{served} (9 train rows, cached " in warning
     assert "Load your build by its path instead, e.g. load_dataset('/path/to/c2-syn', 'pairs')" in warning
 
@@ -73,6 +73,6 @@ def test_command_line(old_and_new_builds, monkeypatch, capsys):
     root, cache = old_and_new_builds
     monkeypatch.chdir(root / "notebooks")
     assert main(["c2-syn", "--cache-dir", str(cache)]) == 1
-    assert capsys.readouterr().err.startswith("warning: load_dataset('c2-syn') does not read your build")
+    assert capsys.readouterr().err.startswith("warning: load_dataset('c2-syn', 'pairs') does not read your build")
     assert main(["./c2-syn", "--cache-dir", str(cache)]) == 0
     assert "reads a folder or fails; it does not fall back to a cached copy" in capsys.readouterr().out

@@ -230,34 +230,6 @@ def test_impossible_precisions_are_refused():
 
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "training.md"
-README = DOCS.parent.parent / "README.md"
-NOTEBOOK = PROFILES.parent / "c2_train_colab.ipynb"
-
-
-def _colab_section(path: Path) -> str:
-    text = path.read_text(encoding="utf-8")
-    return text.split("## Train on a Colab T4", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
-
-
-@pytest.mark.parametrize("doc", [DOCS, README], ids=["docs", "readme"])
-def test_colab_notebook_is_nbformat4_and_its_commands_are_the_docs(doc):
-    import json
-    import re
-
-    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
-    assert notebook["nbformat"] == 4 and notebook["metadata"]["accelerator"] == "GPU"
-    assert all(cell["cell_type"] in ("markdown", "code") and isinstance(cell["source"], list)
-               for cell in notebook["cells"])
-    lines = [line.rstrip("\n") for cell in notebook["cells"] if cell["cell_type"] == "code"
-             for line in cell["source"]]
-    shell = [line[1:] for line in lines if line.startswith(("!", "%"))]
-    section = _colab_section(doc)
-    documented = [line for block in re.findall(r"```bash\n(.*?)```", section, re.DOTALL) for line in block.splitlines()]
-    assert shell == documented  # the same commands, in the same order
-    assert "notebook_login()" in section and any("notebook_login()" in line for line in lines)
-    assert "c2 train --config training/profiles/llama2-7b-chat-t4.yaml" in " ".join(shell)
-    badge = "https://colab.research.google.com/github/c2-toolkit/c2-toolkit/blob/main/training/c2_train_colab.ipynb"
-    assert badge in section and badge in NOTEBOOK.read_text(encoding="utf-8")
 
 
 def test_docs_describe_every_config_key():

@@ -60,7 +60,8 @@ def add_parser(subparsers) -> None:
                        help="build only chunks j with j mod N == I (0-based), e.g. 0/4 .. 3/4 on four GPUs")
     build.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                        help="show a progress bar (default: on)")
-    add_out_argument(build, "output directory (name it c2-syn to load it as 'c2-syn')")
+    add_out_argument(build, "output directory; load it by its path, e.g. load_dataset('runs/c2-syn', 'pairs') "
+                     "(a bare 'c2-syn' is a Hub id to datasets)")
     build.set_defaults(handler=_build)
 
     merge = commands.add_parser(
