@@ -51,6 +51,7 @@ def add_parser(subparsers) -> None:
         "metric", help="the C2-Eval evaluate module as a Space, for evaluate.load('ORG/NAME')",
         description="Publish the c2_eval_metric module as a Gradio Space ORG/NAME (NAME becomes the module file "
         "NAME.py, e.g. ORG/c2_eval). The staged module is loaded with evaluate and run on an example first. "
+        "Unpublished, it loads by its path: evaluate.load('./c2_eval_metric') in a clone. "
         + TOKEN_HELP,
     )
     _common(metric)
