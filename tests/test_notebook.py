@@ -131,14 +131,17 @@ def test_on_a_t4_the_notebook_runs_the_documented_commands(kernel_env, monkeypat
     fake_nvidia_smi(kernel_env, stdout="Tesla T4, 15360\n")
     fake_tool(kernel_env, "git", 'for url; do :; done; mkdir -p "$(basename "$url")"')  # "clones" as git does
     fake_tool(kernel_env, "pip", "exit 0")
-    fake_tool(kernel_env, "c2", "exit 0")
-    monkeypatch.setenv("HF_TOKEN", "hf_" + "0" * 34)  # what get_token() finds; the Hub calls are stand-ins
+    token = "hf_" + "0" * 34  # what get_token() finds, e.g. in a Colab secret; the Hub calls are stand-ins
+    # The c2 commands get the token through the environment: a subprocess cannot read Colab secrets.
+    fake_tool(kernel_env, "c2", f'[ "$HF_TOKEN" = {token} ] || {{ echo "c2: no HF_TOKEN" >&2; exit 1; }}')
+    monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("C2_NOTEBOOK_RUNS")  # the notebook's own default, runs/ in the clone
     colab = tmp_path / "content"
     colab.mkdir()
     notebook = load_notebook()
     stand_ins = nbformat.v4.new_code_cell(
         "import huggingface_hub\n"
+        f"huggingface_hub.get_token = lambda: {token!r}\n"
         "huggingface_hub.auth_check = lambda repo_id, **kwargs: None\n"
         "huggingface_hub.whoami = lambda *args, **kwargs: {'name': 'USER'}\n"
         "PUSH = True")
