@@ -325,6 +325,7 @@ def _generate_and_score(config, out, cache_dir, progress, source, requests, judg
     cache = GenerationCache(Path(cache_dir) if cache_dir else out / CACHE_DIR, key)
     continuations = generate_with_engine(engine, prompts, sampling, cache=cache, progress=progress,
                                          desc=f"generating ({engine.name})")
+    engine.close()  # before a model judge loads: an engine's GPUs (vLLM, Ray replicas) are free for it
     # A prompt shared by all paths is keyed by path None; with opener_per="path" each path has its own.
     by_key = {(prompt.item_id, prompt.k, prompt.path): prompt for prompt in prompts}
     generations = []

@@ -145,6 +145,29 @@ def test_a_different_seed_is_not_served_from_the_cache(cli_run, tiny_model_dir, 
     assert counter.calls > 0
 
 
+def test_the_engine_is_closed_before_the_judge_runs(tiny_model_dir, data_file, tmp_path, monkeypatch):
+    """A model judge on the same GPUs as a vLLM or Ray engine must find them free."""
+    import c2_eval_metric.runner as runner
+
+    events: list[str] = []
+    open_engine, judge_rows = runner._open_engine, runner.judge_rows
+
+    def recording_engine(*args, **kwargs):
+        engine = open_engine(*args, **kwargs)
+        close = engine.close
+        engine.close = lambda: (events.append("close"), close())[1]
+        return engine
+
+    def recording_judge(*args, **kwargs):
+        events.append("judge")
+        return judge_rows(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_open_engine", recording_engine)
+    monkeypatch.setattr(runner, "judge_rows", recording_judge)
+    run_eval(config_for(tiny_model_dir, data_file), out_dir=tmp_path, progress=False)
+    assert events[:2] == ["close", "judge"]
+
+
 def test_no_usable_rows_is_a_clear_error(tiny_model_dir, tmp_path):
     row = json.loads(bundled_path().read_text(encoding="utf-8").splitlines()[0])
     data = tmp_path / "bad.jsonl"
