@@ -426,6 +426,11 @@ class LocalModelJudge(Judge):
     def tally(self) -> dict[str, int]:
         return {label: self._tally[label] for label in ("yes", "no", "unparsed")}
 
+    @property
+    def last_readings(self) -> list[str]:
+        """How each answer of the last call was read (``yes`` / ``no`` / ``unparsed``), for per-path records."""
+        return [verdict.label for verdict in self.last_details]
+
     def info(self) -> dict[str, Any]:
         self._prepare()  # tokenizer and identity (not the weights): what the verdicts depend on
         identity = self._ensure_identity()
