@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PROFILE = ROOT / "training" / "profiles" / "tiny-cpu.yaml"
 DDP_CONFIG = ROOT / "training" / "accelerate" / "ddp.yaml"
 # 40 pairs, 2 processes x 1 pair x 2 accumulation rounds = 4 pairs per optimizer step: 10 steps.
+# Log lines at steps 1, 4 and 8; checkpoints at 5 and 10.
 SETTINGS = ["--rank_pairs", "1-5,2-5,3-5,4-5", "--num_pairs", "40", "--num_eval_pairs", "16",
-            "--per_device_train_batch_size", "1", "--gradient_accumulation_steps", "2", "--precision", "fp32"]
+            "--per_device_train_batch_size", "1", "--gradient_accumulation_steps", "2", "--precision", "fp32",
+            "--logging_steps", "4", "--save_steps", "5", "--save_total_limit", "2"]
 
 
 def _launch(argv: list[str], tmp_path: Path, **env) -> subprocess.CompletedProcess:
@@ -37,18 +40,23 @@ def _launch(argv: list[str], tmp_path: Path, **env) -> subprocess.CompletedProce
                           capture_output=True, text=True, timeout=600)
 
 
-def test_two_processes_train_one_adapter_with_the_documented_batch(tmp_path):
-    from test_training_recipe import c2syn_like_rows
+def test_two_processes_train_one_adapter_with_the_documented_batch_and_resume_exactly(tmp_path):
+    from test_training_recipe import _sha256, _without_timing, c2syn_like_rows
 
     from c2kit.training.tiny_data import write_pairs_dir
     from c2kit.training.trainer import checkpoint_problem
 
     data = write_pairs_dir(tmp_path / "c2-syn", c2syn_like_rows())
     out = tmp_path / "run"
-    done = _launch(["--config_file", str(DDP_CONFIG), "--num_processes", "2", str(ROOT / "training" / "train.py"),
-                    "--config", str(PROFILE), "--dataset", str(data), "--output_dir", str(out), *SETTINGS,
-                    "--no-progress"], tmp_path)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    def train(output_dir: Path) -> subprocess.CompletedProcess:
+        done = _launch(["--config_file", str(DDP_CONFIG), "--num_processes", "2", str(ROOT / "training" / "train.py"),
+                        "--config", str(PROFILE), "--dataset", str(data), "--output_dir", str(output_dir), *SETTINGS,
+                        "--no-progress"], tmp_path)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done
+
+    done = train(out)
     # Only the main process reports: each line once.
     assert done.stdout.count("4 pairs per optimizer step (2 processes x 1 per device x 2 accumulation); 10 steps") == 1
     assert done.stdout.count("held-out  after training") == 1
@@ -63,18 +71,37 @@ def test_two_processes_train_one_adapter_with_the_documented_batch(tmp_path):
     assert before["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
     assert after["rewards/margins"] > 0.3 and after["rewards/accuracies"] >= 0.8
     assert after["loss"] < 0.8 * math.log(2)
-    logs = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
-    train = [entry for entry in logs if "rewards/margins" in entry]
-    assert [entry["step"] for entry in train] == [1, 5, 10]  # one line per logging step: one writer
-    assert train[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-6) and train[-1]["rewards/margins"] > 0.3
-    assert train[-1]["epoch"] == pytest.approx(1.0)
-    # One adapter, one set of run files; each process saved its own random state into the checkpoint.
-    assert len(list(out.rglob("adapter_model.safetensors"))) == 2  # the adapter and checkpoint-10's
-    checkpoint = out / "checkpoint-10"
+    logs = _read_log(out)
+    train_lines = [entry for entry in logs if "loss" in entry and "rewards/margins" in entry]
+    assert [entry["step"] for entry in train_lines] == [1, 4, 8]  # one line per logging step: one writer
+    assert train_lines[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
+    assert train_lines[-1]["rewards/margins"] > 0.3
+    # One adapter, one set of run files; each process saved its own random state and sums into the checkpoints.
+    assert len(list(out.rglob("adapter_model.safetensors"))) == 3  # the adapter, checkpoint-5's and -10's
+    checkpoint = out / "checkpoint-5"
     assert sorted(path.name for path in checkpoint.glob("rng_state*.pth")) == ["rng_state_0.pth", "rng_state_1.pth"]
     assert sorted(path.name for path in checkpoint.glob("running_totals_*.json")) == [
         "running_totals_0.json", "running_totals_1.json"]
     assert checkpoint_problem(checkpoint) is None
+
+    # Resumed from checkpoint-5 (between the log lines of steps 4 and 8), in 2 processes again: the same adapter,
+    # bit for bit, and the same log. This also shows the gradients were averaged (DDP) in the first run, which
+    # measured the held-out pairs before training and the resumed one did not: when the evaluation before
+    # training kept accelerate from wrapping the model in DDP, each process trained alone and the two differed.
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    for name in ("train_config.yaml", "train_data.json", "eval_before.json"):
+        (resumed / name).write_bytes((out / name).read_bytes())
+    shutil.copytree(checkpoint, resumed / "checkpoint-5")
+    (resumed / "training_log.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in logs
+                                                        if entry["step"] <= 5), encoding="utf-8")
+    train(resumed)
+    assert _sha256(resumed / "adapter_model.safetensors") == _sha256(out / "adapter_model.safetensors")
+    assert _without_timing(_read_log(resumed)) == _without_timing(logs)
+
+
+def _read_log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
 
 
 def test_accelerate_cpu_with_several_processes_is_refused_with_the_launch_that_works(tmp_path):

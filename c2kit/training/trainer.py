@@ -119,7 +119,8 @@ def dpo_args(config: TrainConfig, precision: Precision, *, progress: bool = True
     )
 
 
-def build_trainer(model, tokenizer, args, config: TrainConfig, train_dataset, eval_dataset=None):
+def build_trainer(model, tokenizer, args, config: TrainConfig, train_dataset, eval_dataset=None,
+                  callbacks: list | None = None):
     """``DPOTrainer`` with LoRA on all linear layers and no reference model (the adapter-disabled base is it).
 
     Trainable parameters are cast back to fp32 unless training under bf16 autocast (see
@@ -135,6 +136,7 @@ def build_trainer(model, tokenizer, args, config: TrainConfig, train_dataset, ev
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=lora_config(config),
+        callbacks=callbacks,
     )
     if not args.bf16:  # only under bf16 autocast may the LoRA weights stay in TRL's bf16
         cast_trainable_params_to_fp32(trainer.model)
@@ -237,12 +239,22 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
         "num_processes": processes.count,
         "effective_batch_size": effective_batch_size(config, processes),
     }
+    measured: dict[str, dict] = {}
     if eval_dataset is not None and config.eval_before_training:
-        metrics["eval_before"] = eval_before if eval_before is not None else _eval_before(trainer, out, processes)
+        if eval_before is not None:
+            measured["eval_before"] = eval_before
+        elif checkpoint is None:  # measured once train() has prepared the model for its processes
+            trainer.add_callback(_eval_before_callback(trainer, out, processes, measured))
+        elif processes.count == 1:  # resumed without eval_before.json: the adapter is zero until train() loads it
+            measured["eval_before"] = _eval_before(trainer, out, processes)
+        else:
+            print(f"{out / EVAL_BEFORE_FILE} is missing: a run resumed in several processes does not measure the "
+                  "held-out numbers before training again (they are the base's: reward margin 0, loss log 2)")
     if checkpoint:
         print(f"resuming from {checkpoint}")
     _reset_peak_memory(precision)
     output = trainer.train(resume_from_checkpoint=checkpoint)
+    metrics.update(measured)
     metrics["train_runtime_s"] = output.metrics.get("train_runtime")
     metrics["train_pairs_per_second"] = output.metrics.get("train_samples_per_second")
     metrics["global_step"] = trainer.state.global_step
@@ -280,15 +292,31 @@ def _saved_eval_before(out: Path) -> dict | None:
 def _eval_before(trainer, out: Path, processes: Processes) -> dict:
     """The held-out numbers with the adapter still zero, measured without touching the training's random stream.
 
-    A resumed run carries them over from ``eval_before.json`` (:func:`_saved_eval_before`); if that file is
-    missing (a run copied without it), they are measured again: the adapter is still zero here, since the
-    checkpoint's weights are only loaded by ``train()``. Every process scores its share; the main one writes.
+    Every process scores its share; the main one writes ``eval_before.json``, which a resumed run reads back
+    (:func:`_saved_eval_before`).
     """
     with preserved_rng_state():
         values = _pick(trainer.evaluate(), "eval_")
     if processes.is_main:
         write_json(out / EVAL_BEFORE_FILE, values)
     return values
+
+
+def _eval_before_callback(trainer, out: Path, processes: Processes, measured: dict):
+    """:func:`_eval_before` at the start of ``train()``, once the Trainer has prepared the model for training.
+
+    Not before ``train()``: evaluating first makes accelerate mark the model as prepared (for evaluation), and
+    ``train()`` then leaves it unwrapped, so with several processes there would be no DDP, and each process would
+    train its own adapter on its share of the pairs without averaging gradients (accelerate 1.16, transformers
+    5.24). At the start of a fresh run the adapter is still zero.
+    """
+    from transformers import TrainerCallback
+
+    class EvalBefore(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            measured["eval_before"] = _eval_before(trainer, out, processes)
+
+    return EvalBefore()
 
 
 @contextmanager
