@@ -76,3 +76,16 @@ def test_command_line(old_and_new_builds, monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("warning: load_dataset('c2-syn', 'pairs') does not read your build")
     assert main(["./c2-syn", "--cache-dir", str(cache)]) == 0
     assert "reads a folder or fails; it does not fall back to a cached copy" in capsys.readouterr().out
+
+
+def test_c2_train_refuses_a_bare_name_that_would_train_on_the_old_build(old_and_new_builds, monkeypatch):
+    import datasets
+
+    from c2kit.training.data import DataError, load_pairs
+
+    root, cache = old_and_new_builds
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    monkeypatch.chdir(root / "notebooks")
+    with pytest.raises(DataError, match=r"^load_dataset\('c2-syn', 'pairs'\) does not read your build: .* "
+                                        r"\(9 train rows, cached .*For c2 train: --data /path/to/c2-syn$"):
+        load_pairs("c2-syn")

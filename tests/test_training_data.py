@@ -154,6 +154,7 @@ def test_hub_ids_are_still_tried_on_the_hub(tmp_path, monkeypatch):
     from c2kit.training import data
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")  # no cached copy to warn of
     calls = []
     monkeypatch.setattr(datasets, "load_dataset", lambda name, *a, **k: calls.append(name) or (_ for _ in ()).throw(
         ConnectionError("offline")))

@@ -65,7 +65,7 @@ class TrainConfig:
                                  "distribution can get: see training/profiles/tiny-cpu.yaml)")
     tiny_num_layers: int = _key(1, f"decoder layers of the '{TINY_MODEL}' model")
     # --- data ---
-    dataset: str = _key("c2-syn", "C2-Syn: local directory (from 'c2 syn build') or Hub dataset id")
+    dataset: str = _key("runs/c2-syn", "C2-Syn: the folder 'c2 syn build --out' wrote (a path) or a Hub id ORG/NAME")
     dataset_config: str = _key("pairs", "dataset config holding prompt/chosen/rejected rows")
     dataset_split: str = _key("train", "dataset split")
     dataset_revision: str | None = _key(None, "dataset revision on the Hub")

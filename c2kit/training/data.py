@@ -67,6 +67,11 @@ def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train"
     import datasets
 
     check_local_dataset(dataset)
+    from c2_syn_dataset.stale_cache import bare_name_warning
+
+    stale = bare_name_warning(dataset, config_name)
+    if stale is not None:  # datasets would train on whichever build it cached last under this name
+        raise DataError(f"{stale} For c2 train: --data /path/to/{dataset}")
     # A local directory rebuilt in place with the same file names is served from a stale cache by datasets
     # 5.2 (its cache key ignores the new contents), so local data is always re-read, without checking it
     # against the split sizes recorded for the old contents.
