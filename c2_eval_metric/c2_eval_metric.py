@@ -49,7 +49,7 @@ Returns:
     ci95 (`dict`): {"10": [low, high], ..., "mean": [low, high]}.
     n_items (`int`), paths (`int`, paths per (item, k)), judge (`str`).
 Examples:
-    >>> c2_eval = evaluate.load("c2_eval_metric")
+    >>> c2_eval = evaluate.load("./c2_eval_metric")  # its folder in a clone; once published: "ORG/NAME"
     >>> result = c2_eval.compute(predictions=[True, False, True, True], item_ids=["a", "a", "b", "b"],
     ...                          ks=[10, 10, 10, 10], judge="keyword-v3")
     >>> result["corr_at_k"]
