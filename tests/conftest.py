@@ -22,6 +22,14 @@ def tiny_model_dir(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def model64(tmp_path_factory) -> str:
+    """A tiny chat model whose head size vLLM's CPU kernels accept (the real-engine tests share it)."""
+    from c2kit.tiny import build_tiny_chat_model
+
+    return str(build_tiny_chat_model(tmp_path_factory.mktemp("tiny64"), hidden_size=128, num_heads=2, num_kv_heads=2))
+
+
+@pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_model_dir):
     from transformers import AutoTokenizer
 

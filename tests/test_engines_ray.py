@@ -81,13 +81,6 @@ def ray_py() -> Path:
 
 
 @pytest.fixture(scope="module")
-def model64(tmp_path_factory) -> str:
-    from c2kit.tiny import build_tiny_chat_model
-
-    return str(build_tiny_chat_model(tmp_path_factory.mktemp("tiny64"), hidden_size=128, num_heads=2, num_kv_heads=2))
-
-
-@pytest.fixture(scope="module")
 def env():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VLLM_HOST_IP", "127.0.0.1")  # every port on loopback

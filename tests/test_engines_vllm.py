@@ -35,13 +35,6 @@ def vllm_py() -> Path:
     return python
 
 
-@pytest.fixture(scope="module")
-def model64(tmp_path_factory) -> str:
-    from c2kit.tiny import build_tiny_chat_model
-
-    return str(build_tiny_chat_model(tmp_path_factory.mktemp("tiny64"), hidden_size=128, num_heads=2, num_kv_heads=2))
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
