@@ -70,6 +70,7 @@ class SelectionStats:
     beyond_limit: int = 0
     kept: int = 0
     whole_word: bool = False
+    repeated_rows: int = 0  # rows giving an earlier row's request and responses again (kept; counted for the card)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -82,6 +83,9 @@ class SelectionStats:
         """(step, count) rows in pipeline order."""
         question = "whole word" if self.whole_word else "substring"
         rows = [("rows read", self.rows_read)]
+        if self.repeated_rows:  # shown only when there are some, so earlier builds' cards stay as they were
+            rows.append(("of which repeat an earlier row's request and responses (kept, as each build has)",
+                         self.repeated_rows))
         rows += [(f"skipped by the loader: {reason}", count) for reason, count in sorted(self.loader_skipped.items())]
         rows.append((f"failed the question filter (how/what/How/What, {question})", self.failed_question))
         rows.append((f"no unsafe response with more than {MIN_WORDS} words", self.failed_length))

@@ -52,6 +52,14 @@ def source_sha256(loaded: LoadedSource) -> str:
     return digest.hexdigest()
 
 
+def repeated_rows(loaded: LoadedSource) -> int:
+    """Rows whose request and responses an earlier row already gave (each would yield the same pairs again)."""
+    seen: set[str] = set()
+    for row in loaded.rows:
+        seen.add(json.dumps([row.request, row.responses, row.safe]))
+    return len(loaded.rows) - len(seen)
+
+
 def prepare(settings: BuildSettings) -> Plan:
     """Load the source and select the requests; raise when none is kept (with the counts)."""
     # Duplicate rows stay, as they always have: dropping them would change the source hash, and so the id, of
@@ -60,6 +68,7 @@ def prepare(settings: BuildSettings) -> Plan:
                          drop_duplicates=False)
     requests, stats = select_requests(loaded, seed=settings.seed, limit=settings.limit,
                                       whole_word=settings.whole_word)
+    stats.repeated_rows = repeated_rows(loaded)
     if not requests:
         raise ValueError(f"{loaded.origin}: no request passed the C2-Syn filter\n{stats.to_markdown()}")
     return Plan(requests, stats, source_sha256(loaded), settings.chunk_size)

@@ -362,3 +362,20 @@ def test_shards_of_one_build_share_the_folder_lock(reference, settings, tmp_path
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_repeated_source_rows_are_kept_and_counted(settings, tmp_path):
+    """Dropping them would change every earlier build's id; the count tells the user (terminal and card)."""
+    from c2_syn_dataset.pipeline import prepare
+    from c2kit.sources import bundled_path
+
+    lines = bundled_path().read_text(encoding="utf-8").splitlines()[:3]
+    source = tmp_path / "source.jsonl"
+    source.write_text("\n".join(lines + [lines[1], lines[1]]) + "\n", encoding="utf-8")
+    plan = prepare(dataclasses.replace(settings, source=str(source), limit=None))
+    assert plan.stats.rows_read == 5 and plan.stats.repeated_rows == 2
+    assert ("| of which repeat an earlier row's request and responses (kept, as each build has) | 2 |"
+            in plan.stats.to_markdown())
+    (tmp_path / "one.jsonl").write_text(lines[0] + "\n", encoding="utf-8")
+    single = prepare(dataclasses.replace(settings, source=str(tmp_path / "one.jsonl"), limit=None))
+    assert single.stats.repeated_rows == 0 and "repeat an earlier row" not in single.stats.to_markdown()
