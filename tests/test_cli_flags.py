@@ -168,3 +168,18 @@ def test_errors_name_an_aliased_flag_by_its_one_name(capsys):
                     "(see 'c2 syn build --help')")
     assert "argument --out: expected one argument" in error_of(["publish", "metric", "--repo-id", "o/x",
                                                                  "--preview-dir"], capsys)
+
+
+def test_the_integer_bound_of_flags_comes_from_a_neutral_module():
+    """The shared options take MAX_INT from c2kit.limits (as the training config does), not from training."""
+    import ast
+    import inspect
+
+    from c2kit import limits
+    from c2kit.cli import options
+    from c2kit.training import config
+
+    imported = {node.module for node in ast.walk(ast.parse(inspect.getsource(options)))
+                if isinstance(node, ast.ImportFrom)}
+    assert "c2kit.limits" in imported and not any(name.startswith("c2kit.training") for name in imported)
+    assert options.MAX_INT is config.MAX_INT is limits.MAX_INT == 2**31 - 1  # the refusal: test_cli_errors

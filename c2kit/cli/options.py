@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 
 from c2kit.cli.parser import add_aliased
+from c2kit.limits import MAX_INT
 from c2kit.models import DTYPES, local_model_dir
 from c2kit.paths import output_dir_problem
 from c2kit.sources import parse_column_mapping
-from c2kit.training.config import MAX_INT
 
 
 def positive_int(text: str) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 
 from c2_syn_dataset.schema import N_RANKS  # 0 = SR, 1..4 = SYN_1..SYN_4, 5 = FHR
 from c2kit.judges.registry import check_judge_spec
+from c2kit.limits import MAX_INT
 from c2kit.paths import output_dir_problem
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS
 
@@ -33,9 +34,6 @@ NOT_TRAINING_KEYS = frozenset({"output_dir", "dataset", "logging_steps", "save_s
 NULL_WORDS = ("none", "null", "~")
 TRUE_WORDS = ("true", "yes", "1", "on")
 FALSE_WORDS = ("false", "no", "0", "off")
-# A count, size or seed beyond this is a typo, and beyond what islice, torch and numpy accept: refused by name
-# before any work rather than as "Stop argument for islice() must be None or an integer" minutes later.
-MAX_INT = 2**31 - 1
 
 
 class ConfigError(ValueError):
