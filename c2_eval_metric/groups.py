@@ -74,6 +74,25 @@ def item_groups(rows: Sequence, field: str) -> dict[str, list[str]]:
     return {row.source_id: group_values(row, field) for row in rows}
 
 
+def run_groups(config: Mapping[str, Any]) -> tuple[dict[str, list[str]] | None, str | None]:
+    """A results directory's ``(groups, field)`` from its ``config.json``: its --group-by, else harm categories
+    where its data has them; ``(None, None)`` when it has neither or the data cannot be read again here (e.g. a
+    Hub dataset offline). What re-judging and ``c2 view`` group a finished run's items by."""
+    if "data" not in config:
+        return None, None
+    from c2kit.sources import load_source, parse_column_mapping
+
+    mapping = config.get("column_mapping")
+    try:
+        rows = load_source(config["data"], split=config.get("split") or "train",
+                           column_mapping=parse_column_mapping(mapping) if isinstance(mapping, str) else mapping,
+                           limit=config.get("limit")).rows
+    except Exception:  # the groups are an extra; re-judging or a report must not fail because the data moved
+        return None, None
+    field_name = config.get("group_by") or default_group_field(rows)
+    return (item_groups(rows, field_name), field_name) if field_name else (None, None)
+
+
 def scores_by_group(judgments: Sequence[Mapping[str, Any]], groups: Mapping[str, Sequence[str]], field: str,
                     *, judge: str) -> dict[str, Any]:
     """The ``by_group`` block of scores.json from judgment rows and ``{item_id: [values]}``."""

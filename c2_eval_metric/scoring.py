@@ -1,9 +1,9 @@
 """Score stored outputs without generating: official raw result files, judged files, and re-judging.
 
-* :func:`score_official` (in :mod:`c2_eval_metric.official`, re-exported here) reads the original C2-Eval
-  raw result JSONL (keys ``k``, ``request``, ``full response``, ``truly response``), recovers prefix,
-  continuation and item for any chat template, judges every row and writes a results directory with the
-  item mean and the paper's pooled figure.
+* :func:`c2_eval_metric.official.score_official` (its own module) reads the original C2-Eval raw result
+  JSONL (keys ``k``, ``request``, ``full response``, ``truly response``), recovers prefix, continuation and
+  item for any chat template, judges every row and writes a results directory with the item mean and the
+  paper's pooled figure.
 * :func:`score_judged` scores rows that were judged elsewhere (``item_id``, ``k``, ``path``, ``corrected``).
 * :func:`rejudge_results` re-judges the continuations of a results directory with another judge and reports
   how well the two judges agree.
@@ -20,6 +20,8 @@ from c2kit.jsonio import read_jsonl, write_json, write_jsonl
 from c2kit.judges.registry import public_spec
 
 from .corr import CorrScores
+from .groups import run_groups
+from .judging import judge_notes, judge_record, judge_rows, load_run_judge
 from .results import (
     AGREEMENT_FILE,
     GENERATIONS_FILE,
@@ -27,11 +29,6 @@ from .results import (
     read_config,
     write_scored_results,
 )
-
-# The official raw result format lives in its own module; the CLI and older callers import it from here.
-from .official import OFFICIAL_FIELDS, extract_prefix, official_item_id, read_official, score_official  # noqa: E402,F401
-from .judging import judge_notes, judge_record, judge_rows, load_run_judge
-
 
 
 def score_judged(path: str | Path, *, out_dir: str | Path) -> CorrScores:
@@ -116,7 +113,7 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
     elif disagreements is not None:
         raise ValueError(f"{source}: no judgments.jsonl, so there is no stored judge to disagree with")
     extra = _carried_analyses(source, out, judge_impl)
-    groups, group_field = _source_groups(source_config)
+    groups, group_field = run_groups(source_config)
     notes += judge_notes(judge_impl)
     config = {**source_config, "judge": public_spec(judge), "judge_info": judge_record(judge_impl),
               "rejudged_from": str(source.resolve())}
@@ -146,26 +143,6 @@ def _carried_analyses(source: Path, out: Path, judge) -> dict[str, Any]:
         extra["overcorrection"] = overcorrection_block(judged, judge=judge.name, prefix_source=old["prefix_source"],
                                                        data=old["data"], extra=kept)
     return extra
-
-
-def _source_groups(config: Mapping[str, Any]) -> tuple[dict[str, list[str]] | None, str | None]:
-    """The run's item groups (its --group-by, else harm categories where its data has them), or (None, None)
-    when the data cannot be read again here (e.g. a Hub dataset offline)."""
-    from .groups import default_group_field, item_groups
-
-    if "data" not in config:
-        return None, None
-    from c2kit.sources import load_source, parse_column_mapping
-
-    mapping = config.get("column_mapping")
-    try:
-        rows = load_source(config["data"], split=config.get("split") or "train",
-                           column_mapping=parse_column_mapping(mapping) if isinstance(mapping, str) else mapping,
-                           limit=config.get("limit")).rows
-    except Exception:  # the groups are an extra; re-judging must not fail because the data moved
-        return None, None
-    field_name = config.get("group_by") or default_group_field(rows)
-    return (item_groups(rows, field_name), field_name) if field_name else (None, None)
 
 
 def _disagreement_rows(generations, requests, judgments, stored, stored_name: str) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from c2_eval_metric.latency import bootstrap_median, compute_latency
 from c2_eval_metric.paired import paired_difference, sign_flip_p_value
 from c2_eval_metric.results import write_scored_results
 from c2_eval_metric.runner import EvalConfig, run_eval
-from c2_eval_metric.scoring import judge_rows
+from c2_eval_metric.judging import judge_rows
 from c2kit.cli import main
 from c2kit.judges import Judge, load_judge
 from c2kit.prefill import build_prefills, response_token_count, resolve_chat_template
@@ -242,6 +242,23 @@ def test_categories_from_the_newer_pku_schema(tmp_path):
     assert by_group["groups"]["(none)"]["corr_mean"] == 0.5
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "## By harm_category" in summary and "| Violence | 2 | 50.0 [" in summary
+
+
+def test_a_finished_runs_groups_come_from_its_config(tmp_path):
+    """run_groups: what re-judging and c2 view group a results directory's items by, from its config.json."""
+    from c2_eval_metric.groups import run_groups
+
+    rows = [{"prompt": f"r{i}", "response_0": "bad", "response_1": "ok", "is_response_0_safe": False,
+             "is_response_1_safe": True, "prompt_source": source, "response_0_harm_category": {category: True}}
+            for i, (source, category) in enumerate([("alpaca", "Violence"), ("crowd", "Cybercrime")])]
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert run_groups({"data": str(path)}) == ({"0": ["Violence"], "1": ["Cybercrime"]}, "harm_category")
+    assert run_groups({"data": str(path), "group_by": "prompt_source"}) == ({"0": ["alpaca"], "1": ["crowd"]},
+                                                                            "prompt_source")
+    assert run_groups({"data": str(path), "limit": 1}) == ({"0": ["Violence"]}, "harm_category")
+    assert run_groups({}) == (None, None)  # e.g. scores imported from a judged file
+    assert run_groups({"data": str(tmp_path / "moved.jsonl")}) == (None, None)  # an extra: never an error
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -350,7 +350,7 @@ def test_wildguard_end_to_end_on_tiny_models(judge_models, tmp_path, generated):
 
 def test_hf_judge_scores_an_official_file(judge_models, tmp_path):
     """The judge plugs into `c2 eval score --official`: the paper's question gets the rendered input."""
-    from c2_eval_metric.scoring import score_official
+    from c2_eval_metric.official import score_official
 
     official = tmp_path / "official.jsonl"
     rows = [{"k": 10, "request": f"req {i}",

@@ -25,7 +25,7 @@ from c2_eval_metric.official import (
     recover_prefix,
     response_words,
 )
-from c2_eval_metric.scoring import score_official
+from c2_eval_metric.official import score_official
 from c2kit.jsonio import read_jsonl
 from c2kit.judges import Judge, load_judge, register_judge
 from c2kit.protocol import OPENERS

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from c2kit.jsonio import read_jsonl
-from c2_eval_metric.scoring import official_item_id, rejudge_results, score_judged, score_official
+from c2_eval_metric.official import official_item_id, score_official
+from c2_eval_metric.scoring import rejudge_results, score_judged
 from c2kit.cli import main
 from c2kit.judges import Judge, register_judge
 
@@ -103,6 +104,15 @@ def test_score_official_groups_paths_and_scores(official_file, tmp_path, judges)
     assert stored["pooled_corr_at_k"] == {"10": pytest.approx(3 / 5), "20": pytest.approx(1 / 3)}  # the paper's figure
     config = json.loads((out / "config.json").read_text())
     assert config["source"] == "official" and config["judge_info"] == {"name": "test-marker-v1", "marker": "[C]"}
+
+
+def test_the_official_format_is_imported_from_its_own_module():
+    """No re-export shim: score_official and its helpers live in c2_eval_metric.official only."""
+    from c2_eval_metric import scoring
+
+    shim = [name for name in ("OFFICIAL_FIELDS", "extract_prefix", "official_item_id", "read_official",
+                              "score_official") if hasattr(scoring, name)]
+    assert shim == []
 
 
 def _write_judged(path, rows):

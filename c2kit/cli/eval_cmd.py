@@ -201,12 +201,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from c2_eval_metric import scoring
+    from c2_eval_metric.official import score_official
     from c2_eval_metric.results import results_report
 
     if args.disagreements and not args.results:
         raise ValueError("--disagreements needs --results: it compares the new judge with a run's stored one")
     if args.official:
-        scores = scoring.score_official(args.official, out_dir=args.out, judge=args.judge)
+        scores = score_official(args.official, out_dir=args.out, judge=args.judge)
     elif args.judged:
         scores = scoring.score_judged(args.judged, out_dir=args.out)
     else:

@@ -262,12 +262,12 @@ def _label_column(path: Path, strings: _Strings, items: _Items, number: int) -> 
 
 def _add_categories(inputs: Iterable[str | Path], runs: list[dict[str, Any]], items: _Items) -> None:
     """Each harmful item's categories (the run's --group-by, else PKU harm categories), from the runs' data."""
-    from c2_eval_metric.scoring import _source_groups  # the same groups scores.json's by_group uses
+    from c2_eval_metric.groups import run_groups  # the same groups scores.json's by_group uses
 
     for source in inputs:
         if not Path(source).is_dir():
             continue
-        groups, _ = _source_groups(read_config(source))
+        groups, _ = run_groups(read_config(source))
         for item_id, values in (groups or {}).items():
             index = items.index.get(str(item_id))
             if index is not None and not items.categories[index]:
