@@ -29,17 +29,22 @@ def served_from_cache(name: str, config: str | None = "pairs",
                       cache_dir: str | os.PathLike | None = None) -> Path | None:
     """The cache folder ``datasets.load_dataset(name, config)`` falls back to, or None when it holds none.
 
-    The choice is datasets' own (its cache module picks the most recently modified copy of the config).
+    The choice is datasets' own (its cache module picks the most recently modified copy of the config). That
+    function is private to datasets: where a version lacks it or calls it otherwise, this says None (no
+    warning) rather than fail a build or a training run over a hint.
     """
     import datasets
     from datasets.naming import camelcase_to_snakecase
-    from datasets.packaged_modules.cache.cache import _find_hash_in_cache
 
+    try:
+        from datasets.packaged_modules.cache.cache import _find_hash_in_cache
+    except (ImportError, AttributeError):
+        return None
     verbosity = datasets.logging.get_verbosity()
     datasets.logging.set_verbosity_error()  # it logs the same finding, which the caller's message replaces
     try:
         config_id, version, config_hash = _find_hash_in_cache(name, config, cache_dir, {}, None)
-    except ValueError:  # nothing cached under this name (and config)
+    except (ValueError, TypeError):  # nothing cached under this name (and config), or another signature
         return None
     finally:
         datasets.logging.set_verbosity(verbosity)

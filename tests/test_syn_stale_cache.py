@@ -89,3 +89,25 @@ def test_c2_train_refuses_a_bare_name_that_would_train_on_the_old_build(old_and_
     with pytest.raises(DataError, match=r"^load_dataset\('c2-syn', 'pairs'\) does not read your build: .* "
                                         r"\(9 train rows, cached .*For c2 train: --data /path/to/c2-syn$"):
         load_pairs("c2-syn")
+
+
+@pytest.mark.parametrize("change", ["removed", "module gone", "other signature"])
+def test_a_datasets_without_its_private_cache_lookup_gives_no_warning_and_no_crash(old_and_new_builds, monkeypatch,
+                                                                                   change):
+    """The lookup is datasets' private _find_hash_in_cache: another datasets version may lack it or change it."""
+    import sys
+
+    from datasets.packaged_modules.cache import cache as cache_module
+
+    root, cache = old_and_new_builds
+    monkeypatch.chdir(root / "notebooks")  # where the warning is due while the lookup is there
+    assert bare_name_warning("c2-syn", "pairs", cache) is not None
+    if change == "removed":
+        monkeypatch.delattr(cache_module, "_find_hash_in_cache")
+    elif change == "module gone":
+        monkeypatch.setitem(sys.modules, "datasets.packaged_modules.cache.cache", None)
+    else:
+        monkeypatch.setattr(cache_module, "_find_hash_in_cache", lambda dataset_name, config_name: None)
+    assert served_from_cache("c2-syn", "pairs", cache) is None
+    assert bare_name_warning("c2-syn", "pairs", cache) is None
+    assert main(["c2-syn", "--cache-dir", str(cache)]) == 0
