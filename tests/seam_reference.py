@@ -15,8 +15,9 @@ cache keys and every prompt hash are the same on any machine) through the ``c2``
 Recorded per run: ``generations.jsonl``, every generation cache's ``key.json`` and ``rows.jsonl`` under its key
 hash, the judge's generation cache, the settings parts of ``config.json`` / ``build.json`` that generation
 depends on, and the C2-Syn rows (parquet, as JSON lines). C2-Syn's build id (its fingerprint, the name of its
-cache folder and data files) is left out: it names a local generator by its absolute path, which differs
-between work directories; the rows of its generation cache are compared under the name ``BUILD``.
+cache folder and data files) is left out: the reference was made when the id named a local generator by its
+absolute path, which differs between work directories (it now names it ``local:<folder name>`` with its content
+hash); the rows of its generation cache are compared under the name ``BUILD``.
 """
 
 from __future__ import annotations

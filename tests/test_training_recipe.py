@@ -165,11 +165,13 @@ def test_rerun_reuses_a_finished_run_and_refuses_other_settings_or_pairs(run, tm
     # Logging, checkpointing and evaluation settings do not change the trained weights.
     result = run_training(run.config(logging_steps=1, save_steps=3, per_device_eval_batch_size=2), progress=False)
     assert result.reused and result.metrics == run.metrics
-    with pytest.raises(ConfigError, match=r"different settings \(learning_rate: 0.005 -> 0.001\)"):
+    with pytest.raises(ConfigError,
+                       match=r"different settings \(learning_rate: 0.005 -> 0.001\); use another --out or"):
         run_training(run.config(learning_rate="1e-3"), progress=False)
     other = write_pairs_dir(tmp_path / "other", [dict(row, chosen=row["chosen"] + " Sorry.")
                                                  for row in c2syn_like_rows()])
-    with pytest.raises(ConfigError, match=f"trained on other pairs: '{run.data}' .* -> '{other}'"):
+    with pytest.raises(ConfigError,
+                       match=f"trained on other pairs: '{run.data}' .* -> '{other}' .*; use another --out or"):
         run_training(run.config(dataset=other), progress=False)
 
 
@@ -179,7 +181,8 @@ def test_an_unreadable_metrics_file_is_named(run, tmp_path):
 
     save_config(run.config(output_dir=tmp_path), tmp_path / "train_config.yaml")
     (tmp_path / "metrics.json").write_text('{"global_step": 3', encoding="utf-8")  # cut short
-    with pytest.raises(ConfigError, match=f"{tmp_path / 'metrics.json'}: cannot read this run file"):
+    with pytest.raises(ConfigError,
+                       match=f"{tmp_path / 'metrics.json'}: cannot read this run file .*; use another --out or"):
         run_training(run.config(output_dir=tmp_path), progress=False)
 
 

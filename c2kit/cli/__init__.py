@@ -1,4 +1,4 @@
-"""The ``c2`` command: ``c2 eval``, ``c2 judge``, ``c2 syn``, ``c2 train``, ``c2 publish``.
+"""The ``c2`` command: ``c2 eval``, ``judge``, ``syn``, ``train``, ``publish``, ``tiny-model`` and ``view``.
 
 Each command group lives in its own module with an ``add_parser(subparsers)`` function; heavy imports
 happen inside the handlers so ``c2 --help`` is instant.

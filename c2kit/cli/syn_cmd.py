@@ -57,7 +57,9 @@ def add_parser(subparsers) -> None:
     build.add_argument("--chunk-size", type=positive_int, default=DEFAULT_CHUNK_SIZE,
                        help=f"requests per saved part (the unit of resume and sharding; default: {DEFAULT_CHUNK_SIZE})")
     build.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
-                       help="build only chunks j with j mod N == I (0-based), e.g. 0/4 .. 3/4 on four GPUs")
+                       help="build only chunks j with j mod N == I (0-based): for Slurm arrays and other schedulers "
+                       "(one process per array task, e.g. $SLURM_ARRAY_TASK_ID/8); on one node with several GPUs "
+                       "use --engine ray --replicas N instead")
     build.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                        help="show a progress bar (default: on)")
     add_out_argument(build, "output directory; load it by its path, e.g. load_dataset('runs/c2-syn', 'pairs') "

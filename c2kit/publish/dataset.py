@@ -80,7 +80,7 @@ def _config_files(folder: Path, readme: Path, config: dict) -> list[str]:
 
     Only files inside ``folder`` are published: a pattern that is absolute or climbs out with ``..``, and a
     match that is a symlink (or lies under one) leading outside the folder, are refused. Otherwise the
-    upload (and a ``--preview-dir``) would write outside its own folder and the secret scan would miss it.
+    upload (and a ``--out`` preview) would write outside its own folder and the secret scan would miss it.
     """
     name = config["config_name"]
     entries = config.get("data_files")

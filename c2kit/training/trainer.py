@@ -447,7 +447,7 @@ def _previous_run(out: Path, config: TrainConfig, *, has_progress: bool) -> dict
     differences = training_differences(saved, config)
     if differences:
         details = ", ".join(f"{key}: {getattr(saved, key)!r} -> {getattr(config, key)!r}" for key in differences)
-        raise ConfigError(f"{out} holds a run with different settings ({details}); use another --output_dir "
+        raise ConfigError(f"{out} holds a run with different settings ({details}); use another --out "
                           "or delete that directory")
     return {"metrics": _read_json(metrics_path) if metrics_path.is_file() else None,
             "data": _read_json(out / DATA_FILE)}
@@ -458,14 +458,14 @@ def _check_same_data(out: Path, trained: dict, selected: dict) -> None:
     if trained.get("sha256") != selected["sha256"]:
         raise ConfigError(f"{out} holds a run trained on other pairs: {trained.get('dataset')!r} (sha256 "
                           f"{str(trained.get('sha256'))[:12]}) -> {selected['dataset']!r} (sha256 "
-                          f"{selected['sha256'][:12]}); use another --output_dir or delete that directory")
+                          f"{selected['sha256'][:12]}); use another --out or delete that directory")
 
 
 def _read_json(path: Path) -> dict:
     try:
         return read_json(path)
     except (OSError, ValueError) as error:
-        raise ConfigError(f"{path}: cannot read this run file ({error}); use another --output_dir or delete "
+        raise ConfigError(f"{path}: cannot read this run file ({error}); use another --out or delete "
                           "that directory") from None
 
 
