@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,103 @@ def test_cpu_cores_are_split_between_local_replicas():
     assert cpu_binds(2, [0, 1]) == ["0", "1"]
     assert cpu_binds(2, [0, 1, 2, 3, 4]) == ["0,1", "2,3"]
     assert cpu_binds(3, [4, 5]) == ["auto"] * 3  # fewer cores than replicas: vLLM's own binding
+
+
+class _ProcessOs(types.SimpleNamespace):
+    """``os`` as ray_worker sees it, with ``environ`` swapped for that of whichever process runs the code."""
+
+
+class _FakeRay(types.ModuleType):
+    """Just enough of Ray for :class:`RayPool` to start its replicas here, each in a process of its own on a node
+    where nothing of the driver's shell is set: it runs with only the variables the pool hands it."""
+
+    __version__ = "fake"
+
+    def __init__(self, process: _ProcessOs) -> None:
+        super().__init__("ray")
+        self.process, self.started = process, False
+        self.replica_environs: list[dict] = []
+        self.cloudpickle = types.SimpleNamespace(register_pickle_by_value=lambda module: None)
+        self.exceptions = types.SimpleNamespace(RayError=RuntimeError, RayActorError=RuntimeError,
+                                                RayTaskError=RuntimeError)
+
+    def is_initialized(self) -> bool:
+        return self.started
+
+    def init(self, **settings) -> None:
+        self.started = True
+
+    def shutdown(self) -> None:
+        self.started = False
+
+    def available_resources(self) -> dict:
+        return {"CPU": 2.0}
+
+    cluster_resources = available_resources
+
+    def get(self, refs):
+        return refs
+
+    def kill(self, actor) -> None:
+        pass
+
+    def get_runtime_context(self):
+        return types.SimpleNamespace(get_node_id=lambda: "node-1")
+
+    def _in(self, environ: dict, call, *args):
+        driver, self.process.environ = self.process.environ, environ
+        try:
+            return call(*args)
+        finally:
+            self.process.environ = driver
+
+    def remote(self, **settings):
+        return lambda replica_class: types.SimpleNamespace(options=lambda **resources: types.SimpleNamespace(
+            remote=lambda *args: _FakeActor(self, replica_class, args)))
+
+
+class _FakeActor:
+    """A replica in its own process: its constructor and methods run with its own environment."""
+
+    def __init__(self, ray: _FakeRay, replica_class, args: tuple) -> None:
+        self.ray, self.environ = ray, {}
+        ray.replica_environs.append(self.environ)
+        self.instance = ray._in(self.environ, replica_class, *args)
+
+    def __getattr__(self, name: str):
+        method = getattr(self.instance, name)
+        return types.SimpleNamespace(remote=lambda *args: self.ray._in(self.environ, method, *args))
+
+
+def test_replicas_get_the_hub_token_and_the_engine_record_holds_none_of_it(monkeypatch, capsys):
+    """On a cluster a replica on another node downloads a gated model with the token of the shell that started the
+    run (as vLLM's own settings already travel); the token goes to the replicas only, never into the engine's
+    record (what ``config.json`` keeps) nor onto the console."""
+    from c2kit.engines import ray_worker
+
+    secret = "hf_secret_never_recorded"
+    driver = {"HF_TOKEN": secret, "HF_HOME": "/shared/hf", "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING",
+              "OPENAI_API_KEY": "sk-not-for-replicas", "PATH": "/usr/bin"}
+    forwarded = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_LOGGING_LEVEL": "WARNING", "HF_TOKEN": secret,
+                 "HF_HOME": "/shared/hf", "HF_HUB_OFFLINE": "1"}
+    assert ray_worker.replica_env(driver) == forwarded
+    assert ray_worker.replica_env({"PATH": "/usr/bin"}) == {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+
+    process = _ProcessOs(environ=dict(driver), getpid=os.getpid, cpu_count=lambda: 2,
+                         sched_getaffinity=lambda pid: {0, 1})
+    ray = _FakeRay(process)
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    monkeypatch.setattr(ray_worker, "os", process)
+    monkeypatch.setattr(ray_worker, "VLLMCore", lambda model, options: types.SimpleNamespace(version="0.0-fake"))
+    pool = ray_worker.RayPool("org/gated-model", {}, replicas=2)
+    # Each replica's process holds the forwarded variables (and its own share of the cores), nothing else.
+    assert ray.replica_environs == [{**forwarded, "VLLM_CPU_OMP_THREADS_BIND": "0"},
+                                    {**forwarded, "VLLM_CPU_OMP_THREADS_BIND": "1"}]
+    record = json.dumps(pool.describe())
+    assert [replica["cpu_bind"] for replica in pool.describe()["replicas"]] == ["0", "1"]
+    assert secret not in record and "HF_TOKEN" not in record
+    pool.close()
+    assert secret not in "".join(capsys.readouterr())
 
 
 @pytest.fixture(scope="module")

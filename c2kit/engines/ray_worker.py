@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter, deque
+from collections.abc import Mapping
 
 if __package__:
     from c2kit.engines.vllm_worker import VLLMCore, one_line, serve
@@ -30,6 +31,7 @@ IN_FLIGHT_PER_REPLICA = 2  # chunks queued at a replica, so it never waits for t
 LOCAL = "local"
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # only token ids travel through it
 CONNECT_TIMEOUT_S = 10
+HUB_VARIABLES = ("HF_TOKEN", "HF_HOME", "HF_HUB_OFFLINE")  # a gated model's token, the Hub cache, offline mode
 
 
 class PoolError(RuntimeError):
@@ -54,6 +56,18 @@ class Replica:
 
     def generate(self, prompts: list[list[int]], seeds: list[int], sampling: dict) -> list[list[int]]:
         return self.core.generate(prompts, seeds, sampling)
+
+
+def replica_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables every replica gets from where the command runs: vLLM's settings (``VLLM_*``) and the Hub's
+    (:data:`HUB_VARIABLES`), so a replica on another node of a cluster reads a gated model as this process would.
+
+    They reach each actor as an argument of its constructor and are neither printed nor recorded:
+    :meth:`RayPool.describe` (the run's engine record) holds no environment, only each replica's CPU binding.
+    """
+    env = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}  # the engine in the actor's own process: one process to lose
+    env.update({k: v for k, v in environ.items() if k.startswith("VLLM_") or k in HUB_VARIABLES})
+    return env
 
 
 def cpu_binds(replicas: int, cpus: list[int]) -> list[str]:
@@ -103,8 +117,7 @@ class RayPool:
             self.close()
             raise PoolError(f"the Ray cluster at {self.address} has {have:g} {what} free; {replicas} replica(s) x "
                             f"tensor parallel {tensor_parallel_size} need {need:g}")
-        env = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}  # the engine in the actor's own process: one process to lose
-        env.update({k: v for k, v in os.environ.items() if k.startswith("VLLM_")})
+        env = replica_env(os.environ)
         binds = [env.get("VLLM_CPU_OMP_THREADS_BIND")] * replicas
         if not gpus and self.address == LOCAL and "VLLM_CPU_OMP_THREADS_BIND" not in env:
             binds = cpu_binds(replicas, sorted(os.sched_getaffinity(0)))
