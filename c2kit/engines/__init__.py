@@ -51,7 +51,9 @@ class EngineSettings:
     ``base_urls``, ``max_concurrency``, ``api_key_env``, ``timeout`` and ``max_attempts`` are the server engine's;
     ``vllm_python`` and ``vllm_options`` (``vllm.LLM`` keyword arguments, e.g. ``{"enforce_eager": True}``)
     the vLLM and Ray engines', ``tensor_parallel_size`` too; ``replicas`` and ``ray_address`` the Ray engine's.
-    The API key itself is never held here: only the name of the variable it is read from.
+    The API key itself is never held here: only the name of the variable it is read from. ``judge_spec``: the
+    settings come from a judge spec (``hf:MODEL?engine=ray&replicas=2``), so messages name its keys
+    (``engine=ray``, ``replicas``) rather than the command's flags (``--engine ray``, ``--replicas``).
     """
 
     name: str = "transformers"
@@ -67,21 +69,25 @@ class EngineSettings:
     replicas: int = 1  # ray: vLLM replicas
     tensor_parallel_size: int = 1  # vllm, ray: GPUs per model (replica)
     ray_address: str | None = None  # ray: a running cluster; None starts a local Ray for the run
+    judge_spec: bool = field(default=False, compare=False, repr=False)  # how messages name the settings
 
     def __post_init__(self) -> None:
         if self.name not in ENGINE_NAMES:
             raise ValueError(f"engine {self.name!r} is not one of {', '.join(ENGINE_NAMES)}")
         object.__setattr__(self, "base_urls", split_base_urls(self.base_urls))
+        engine = self._named("engine", self.name)
         if self.name == "openai" and not self.base_urls:
-            raise ValueError("--engine openai needs --base-url URL (e.g. http://127.0.0.1:8000/v1); repeat it or "
-                             "separate URLs by commas to spread requests over several servers")
+            raise ValueError(f"{engine} needs {self._named('base_url', 'URL')} (e.g. http://127.0.0.1:8000/v1); "
+                             f"{'' if self.judge_spec else 'repeat it or '}separate URLs by commas to spread "
+                             "requests over several servers")
         if self.name != "openai" and self.base_urls:
-            raise ValueError(f"--base-url is for --engine openai, not --engine {self.name}")
+            raise ValueError(f"{self._named('base_url')} is for {self._named('engine', 'openai')}, not {engine}")
         if self.name != "ray" and (self.replicas != 1 or self.ray_address):
-            raise ValueError(f"--replicas and --ray-address are for --engine ray, not --engine {self.name}")
+            raise ValueError(f"{self._named('replicas')} and {self._named('ray_address')} are for "
+                             f"{self._named('engine', 'ray')}, not {engine}")
         if self.name not in VLLM_ENGINES and self.tensor_parallel_size != 1:
-            raise ValueError(f"--tensor-parallel-size is for --engine vllm or ray, not --engine {self.name} (a "
-                             "server is started with its own, e.g. vLLM's --tensor-parallel-size)")
+            raise ValueError(f"{self._named('tensor_parallel_size')} is for {self._named('engine', 'vllm')} or ray, "
+                             f"not {engine} (a server is started with its own, e.g. vLLM's --tensor-parallel-size)")
         if self.replicas < 1 or self.tensor_parallel_size < 1:
             raise ValueError("replicas and tensor_parallel_size must be at least 1")
         if self.max_concurrency < 1 or self.max_attempts < 1 or self.timeout <= 0 or self.parity_sample < 0:
@@ -109,9 +115,17 @@ class EngineSettings:
     def is_default(self) -> bool:
         return self.name == "transformers"
 
+    def _named(self, key: str, value: str | None = None) -> str:
+        """A setting as the user wrote it: the flag (``--engine ray``, ``--ray-address``) or, for a judge spec,
+        its key (``engine=ray``, ``ray_address``)."""
+        if self.judge_spec:
+            return key if value is None else f"{key}={value}"
+        return f"--{key.replace('_', '-')}" + ("" if value is None else f" {value}")
+
     def record(self) -> dict[str, Any]:
         """The settings for ``config.json``: URLs without credentials, the key's variable name, never the key."""
         record = asdict(self)
+        del record["judge_spec"]  # how messages are worded, not a setting
         record["base_urls"] = [public_url(url) for url in self.base_urls]
         return record
 
@@ -124,8 +138,9 @@ class EngineSettings:
                              "into the model first, or serve it (vLLM: --enable-lora --lora-modules) and evaluate "
                              "the merged model")
         if load_in_4bit:
-            raise ValueError(f"--load-in-4bit (bitsandbytes) needs --engine transformers; with --engine {self.name} "
-                             "use the engine's own quantization (e.g. a quantized checkpoint)")
+            raise ValueError(f"{self._named('load_in_4bit')} (bitsandbytes) needs "
+                             f"{self._named('engine', 'transformers')}; with {self._named('engine', self.name)} use "
+                             "the engine's own quantization (e.g. a quantized checkpoint)")
 
 
 def open_engine(settings: EngineSettings, *, model: str, tokenizer, revision: str | None = None,

@@ -247,7 +247,7 @@ class LocalModelJudge(Judge):
                                               max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
                                               served_model=served_model, vllm_python=vllm_python,
                                               replicas=replicas, tensor_parallel_size=tensor_parallel_size,
-                                              ray_address=ray_address)
+                                              ray_address=ray_address, judge_spec=True)
         self.engine_settings.check_model_options(adapter=None, load_in_4bit=load_in_4bit)
         self._engine = None  # a non-default engine, opened with the tokenizer (its identity is in the cache key)
         self.model_id = model
@@ -597,10 +597,19 @@ def hf_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     if not model:
         raise ValueError("the local chat judge needs a model: 'hf:MODEL', e.g. "
                          "'hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true'")
-    return HFChatJudge(model, cache_dir=cache_dir, **options)
+    return _from_spec("hf", HFChatJudge, model, cache_dir=cache_dir, **options)
 
 
 def wildguard_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     """``wildguard``, ``wildguard?load_in_4bit=true``, ``wildguard:OTHER_ID_OR_DIR[?...]``."""
     model, options = parse_spec_argument(argument, WILDGUARD_OPTIONS, judge="wildguard")
-    return WildGuardJudge(model or WILDGUARD_MODEL, cache_dir=cache_dir, **options)
+    return _from_spec("wildguard", WildGuardJudge, model or WILDGUARD_MODEL, cache_dir=cache_dir, **options)
+
+
+def _from_spec(judge: str, cls: type[LocalModelJudge], model: str, **options) -> LocalModelJudge:
+    """``cls(model, **options)``; a mistake in the options (an engine key without its engine) names the judge, as
+    the spec parser's messages do."""
+    try:
+        return cls(model, **options)
+    except ValueError as error:
+        raise ValueError(f"judge {judge}: {error}") from None
