@@ -116,8 +116,28 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, make, message):
 
 
 def test_out_must_be_an_html_file(view_runs, tmp_path, capsys):
-    code, _ = run_cli("view", str(view_runs["refuser"]), "--out", str(tmp_path / "report"))
-    assert code == 2 and "give an .html file name" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused while parsing
+        run_cli("view", str(view_runs["refuser"]), "--out", str(tmp_path / "report"))
+    assert stop.value.code == 2 and "give an .html file name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    ("sub/report.html", "'sub' is a file, not a directory"),
+    ("sub/deeper/report.html", "'sub/deeper' cannot be created: 'sub' is a file, not a directory"),
+])
+def test_out_in_a_folder_that_is_a_file_is_refused_while_parsing(view_runs, tmp_path, capsys, monkeypatch, out,
+                                                                 message):
+    import c2kit.view
+
+    monkeypatch.chdir(tmp_path)
+    Path("sub").write_text("my notes")
+    monkeypatch.setattr(c2kit.view, "build_report", lambda *args, **kwargs: pytest.fail("a run was read"))
+    with pytest.raises(SystemExit) as stop:
+        run_cli("view", str(view_runs["refuser"]), "--out", out)
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and error.strip().splitlines() == [
+        f"c2 view: error: argument --out: {message} (see 'c2 view --help')"]
+    assert Path("sub").read_text() == "my notes"
 
 
 def test_publish_results_can_include_the_report(view_runs, tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from c2kit.paths import output_dir_problem
+
 
 def add_parser(subparsers) -> None:
     view = subparsers.add_parser(
@@ -19,16 +21,27 @@ def add_parser(subparsers) -> None:
     view.add_argument("inputs", nargs="+", metavar="RUN",
                       help="results directories of 'c2 eval run' / 'c2 eval score', or label files (JSONL, e.g. "
                       "the --disagreements output of 'c2 eval score', which open in label mode)")
-    view.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write, e.g. report.html")
+    view.add_argument("--out", required=True, type=html_file, metavar="FILE",
+                      help="the HTML file to write, e.g. report.html")
     view.add_argument("--title", help="the report's title (default: the runs' names)")
     view.set_defaults(handler=_view)
+
+
+def html_file(text: str) -> str:
+    """``--out``: an .html file in a folder that is (or can be made) a folder; refused while parsing, before any
+    run is read."""
+    path = Path(text).expanduser()
+    if not text.lower().endswith((".html", ".htm")) or path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: give an .html file name, e.g. report.html")
+    problem = output_dir_problem(path.parent)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _view(args: argparse.Namespace) -> int:
     from c2kit.view import build_report
 
-    if not args.out.lower().endswith((".html", ".htm")) or Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out!r}: give an .html file name, e.g. report.html")
     report = build_report(args.inputs, args.out, title=args.title)
     print(f"report written to {report.path} ({report.n_paths:,} paths of {report.n_items:,} items, "
           f"{report.megabytes:.1f} MB); open it in a browser. It shows harmful text: share it with care.")
