@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from c2kit.training.config import ConfigError, load_config
-from c2kit.training.distributed import Processes, batch_report, check_launch, planned_steps, sharded_launch
+from c2kit.training.distributed import (Processes, batch_report, check_launch, partitioned_launch, planned_steps,
+                                        settings_for_launch, sharded_launch)
+from c2kit.training.precision import Precision
 
 pytest.importorskip("trl")
 
@@ -145,7 +147,91 @@ def test_sharded_launches_store_the_4bit_weights_as_floats():
     assert sharded_launch({"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"}) is None
     assert sharded_launch({}) is None
     bf16 = resolve_precision("bf16", cuda=True, bf16_supported=True)
-    fp16 = resolve_precision("fp16", cuda=True, bf16_supported=False)
+    fp32 = resolve_precision("fp32", cuda=True, bf16_supported=True)
     assert quantization_config(bf16, sharded=True).bnb_4bit_quant_storage == torch.bfloat16
-    assert quantization_config(fp16, sharded=True).bnb_4bit_quant_storage == torch.float32  # fp16 AMP: fp32
+    assert quantization_config(fp32, sharded=True).bnb_4bit_quant_storage == torch.float32
     assert quantization_config(bf16).bnb_4bit_quant_storage == torch.uint8  # DDP and one GPU: packed bytes
+
+
+# What accelerate launch sets in each process for the configs in training/accelerate/.
+FSDP = {"ACCELERATE_USE_FSDP": "true"}
+ZERO2 = {"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"}
+ZERO3 = {"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3"}
+PROFILE_24GB = ROOT / "training" / "profiles" / "llama2-7b-chat-24gb.yaml"  # paged_adamw_8bit, bf16
+PROFILE_T4 = ROOT / "training" / "profiles" / "llama2-7b-chat-t4.yaml"  # paged_adamw_8bit, fp16
+BF16_GPU = Precision("bf16", use_cpu=False)
+FP16_GPU = Precision("fp16", use_cpu=False)
+
+
+def test_partitioned_launches_are_read_from_accelerate_environment():
+    assert [partitioned_launch(env) for env in (FSDP, ZERO2, ZERO3, {})] == ["fsdp", "zero2", "zero3", None]
+    assert partitioned_launch({"ACCELERATE_USE_DEEPSPEED": "true"}) == "zero"  # stage set by a DeepSpeed JSON
+
+
+@pytest.mark.parametrize(("environ", "line"), [
+    (FSDP, "FSDP: optim paged_adamw_8bit -> adamw_torch (FSDP cannot gather 8-bit optimizer states into a "
+           "checkpoint; the adapter's fp32 states are small)"),
+    (ZERO2, "DeepSpeed ZeRO-2: optim paged_adamw_8bit -> adamw_torch (ZeRO is tested only with torch's and "
+            "DeepSpeed's own optimizers; the adapter's fp32 states are small)"),
+    (ZERO3, "DeepSpeed ZeRO-3: optim paged_adamw_8bit -> adamw_torch (ZeRO is tested only with torch's and "
+            "DeepSpeed's own optimizers; the adapter's fp32 states are small)"),
+])
+def test_fsdp_and_deepspeed_launches_train_the_profile_with_a_torch_optimizer(environ, line):
+    profile = load_config(PROFILE_24GB)
+    config, changes = settings_for_launch(profile, BF16_GPU, environ)
+    assert (profile.optim, config.optim, changes) == ("paged_adamw_8bit", "adamw_torch", [line])
+    assert {**config.to_dict(), "optim": profile.optim} == profile.to_dict()  # nothing else changed
+
+
+def test_ddp_and_torch_optimizers_are_left_as_they_are():
+    profile = load_config(PROFILE_24GB)
+    assert settings_for_launch(profile, BF16_GPU, {}) == (profile, [])  # one process or DDP
+    assert settings_for_launch(profile, BF16_GPU, {"WORLD_SIZE": "4", "RANK": "0"}) == (profile, [])  # torchrun
+    torch_adam = load_config(PROFILE_24GB, {"optim": "adamw_torch_fused"})
+    assert settings_for_launch(torch_adam, BF16_GPU, FSDP) == (torch_adam, [])
+
+
+@pytest.mark.parametrize(("environ", "name"), [(FSDP, "FSDP"), (ZERO3, "DeepSpeed ZeRO-3")])
+def test_fp16_is_refused_where_the_4bit_weights_are_sharded_naming_the_precision_to_use(environ, name):
+    with pytest.raises(ConfigError) as refused:
+        settings_for_launch(load_config(PROFILE_T4), FP16_GPU, environ)
+    assert str(refused.value) == (
+        f"precision fp16 does not work under {name}: it shards the 4-bit weights stored as floats, which fp16 "
+        "mixed precision would cast to fp16; use --precision bf16 on a GPU that has bf16 (or --precision fp32), "
+        "or launch with training/accelerate/ddp.yaml")
+    with pytest.raises(ConfigError, match=r"^precision auto is fp16 on this GPU \(it has no bf16\) does not work"):
+        settings_for_launch(load_config(PROFILE_T4, {"precision": "auto"}), FP16_GPU, environ)
+    # bf16 and fp32 shard as they are; ZeRO-2 keeps the packed bytes and takes fp16 too.
+    for precision in (BF16_GPU, Precision("fp32", use_cpu=False)):
+        assert settings_for_launch(load_config(PROFILE_24GB), precision, environ)[0].optim == "adamw_torch"
+    assert settings_for_launch(load_config(PROFILE_T4), FP16_GPU, ZERO2)[0].optim == "adamw_torch"
+
+
+def test_run_training_refuses_fp16_under_fsdp_before_any_work(tmp_path, monkeypatch):
+    from c2kit.training import trainer
+
+    monkeypatch.setattr(trainer, "resolve_precision", lambda requested: FP16_GPU)  # a T4, without needing one
+    for name, value in FSDP.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match="^precision fp16 does not work under FSDP"):
+        trainer.run_training(load_config(PROFILE, {"output_dir": str(out), "precision": "fp16"}))
+    assert not out.exists()
+
+
+def test_run_training_passes_the_launch_settings_to_the_trainer(tmp_path, monkeypatch):
+    from c2kit.training import trainer
+
+    seen = []
+
+    def dpo_args(config, precision, progress=True):  # stop once the Trainer's settings are decided
+        seen.append(config.optim)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(trainer, "resolve_precision", lambda requested: BF16_GPU)
+    monkeypatch.setattr(trainer, "dpo_args", dpo_args)
+    for name, value in ZERO3.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(RuntimeError, match="stop"):
+        trainer.run_training(load_config(PROFILE, {"output_dir": str(tmp_path / "run"), "optim": "paged_adamw_8bit"}))
+    assert seen == ["adamw_torch"]

@@ -1,4 +1,5 @@
-"""Training in several processes (``accelerate launch``, ``torchrun``): who writes, who prints, what a step is.
+"""Training in several processes (``accelerate launch``, ``torchrun``): who writes, who prints, what a step is,
+and the settings FSDP and DeepSpeed launches need (:func:`settings_for_launch`).
 
 Every process runs the same ``run_training``: each loads the data and the base model, the Trainer splits the
 batches between them (DDP: one copy of the 4-bit base and of the adapter per GPU, gradients averaged) and
@@ -12,17 +13,21 @@ epoch takes ``ceil(num_pairs / that)`` steps: the same profile on more GPUs take
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from c2kit.training.config import ConfigError, TrainConfig
+from c2kit.training.precision import Precision
 
 # Where the recipe ships its accelerate configs, and the launch that works with them everywhere (CPU too).
 ACCELERATE_CONFIGS = "training/accelerate"
 MULTI_PROCESS_HINT = (f"accelerate launch --config_file {ACCELERATE_CONFIGS}/ddp.yaml --num_processes N "
                       "training/train.py ... (or torchrun --nproc_per_node N training/train.py ...)")
+# The optimizer FSDP and DeepSpeed launches train with instead of an 8-bit one (settings_for_launch).
+TORCH_OPTIMIZER = "adamw_torch"
 # What MPI launchers set instead of WORLD_SIZE (accelerate reads the same names).
 _WORLD_SIZE_VARIABLES = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 
@@ -100,14 +105,56 @@ def batch_report(config: TrainConfig, num_pairs: int, processes: Processes) -> s
             f"{config.gradient_accumulation_steps} accumulation); {planned_steps(config, num_pairs, processes)} steps")
 
 
-def sharded_launch(environ: Mapping[str, str] = os.environ) -> str | None:
-    """``fsdp`` or ``zero3`` when the launcher shards the base model's weights across processes, else None.
+def partitioned_launch(environ: Mapping[str, str] = os.environ) -> str | None:
+    """``fsdp``, or ``zeroN`` for DeepSpeed ZeRO stage N, when the launcher partitions the training state.
 
-    accelerate's launcher says so in the environment of the processes it starts.
+    accelerate's launcher says so in the environment of the processes it starts (None: one process, DDP).
     """
     if environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
         return "fsdp"
-    if environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" and environ.get(
-            "ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3":
-        return "zero3"
+    if environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true":
+        return f"zero{environ.get('ACCELERATE_DEEPSPEED_ZERO_STAGE', '')}"
     return None
+
+
+def sharded_launch(environ: Mapping[str, str] = os.environ) -> str | None:
+    """``fsdp`` or ``zero3`` when the launcher shards the base model's weights across processes, else None."""
+    launch = partitioned_launch(environ)
+    return launch if launch in ("fsdp", "zero3") else None
+
+
+def _launch_name(launch: str) -> str:
+    """``FSDP``, ``DeepSpeed ZeRO-2``, ... (``DeepSpeed`` when its config file, not accelerate's, sets the stage)."""
+    stage = launch.removeprefix("zero")
+    return "FSDP" if launch == "fsdp" else f"DeepSpeed ZeRO-{stage}" if stage else "DeepSpeed"
+
+
+def settings_for_launch(config: TrainConfig, precision: Precision,
+                        environ: Mapping[str, str] = os.environ) -> tuple[TrainConfig, list[str]]:
+    """The config with the settings an FSDP or DeepSpeed launch needs, and one line per change made.
+
+    * ``optim``: an 8-bit optimizer (the profiles' ``paged_adamw_8bit``) becomes ``adamw_torch``. FSDP cannot
+      gather 8-bit optimizer states into a checkpoint (``FSDP.optim_state_dict`` fails on them at the first
+      save: huggingface/accelerate#1362, oumi-ai/oumi#835), and DeepSpeed's ZeRO is tested only with torch's
+      and its own optimizers (transformers lets others through with ``zero_allow_untested_optimizer``). The profile's value could not
+      work, so it is changed, and said so; for LoRA the fp32 states are small (about 0.3 GB for a 7B base).
+    * ``precision``: fp16 is refused under FSDP and ZeRO-3, which shard the 4-bit weights stored as floats:
+      fp16 mixed precision would cast those floats to fp16 and break the packed weights. Choosing bf16 or
+      fp32 instead changes the numbers and the memory, so the user decides (one line naming the key).
+    """
+    launch = partitioned_launch(environ)
+    if launch is None:
+        return config, []
+    name = _launch_name(launch)
+    if precision.fp16 and launch in ("fsdp", "zero3"):
+        chosen = ("precision auto is fp16 on this GPU (it has no bf16)" if config.precision == "auto"
+                  else "precision fp16")
+        raise ConfigError(f"{chosen} does not work under {name}: it shards the 4-bit weights stored as floats, "
+                          "which fp16 mixed precision would cast to fp16; use --precision bf16 on a GPU that has "
+                          f"bf16 (or --precision fp32), or launch with {ACCELERATE_CONFIGS}/ddp.yaml")
+    if "8bit" not in config.optim:
+        return config, []
+    reason = ("FSDP cannot gather 8-bit optimizer states into a checkpoint" if launch == "fsdp" else
+              "ZeRO is tested only with torch's and DeepSpeed's own optimizers")
+    return (dataclasses.replace(config, optim=TORCH_OPTIMIZER),
+            [f"{name}: optim {config.optim} -> {TORCH_OPTIMIZER} ({reason}; the adapter's fp32 states are small)"])

@@ -68,9 +68,10 @@ def ensure_pad_token(tokenizer) -> str:
 
 
 def sharded_storage_dtype(precision: Precision):
-    """The float dtype FSDP and ZeRO-3 shard the 4-bit weights in: bf16 under bf16, fp32 under fp16 or fp32.
+    """The float dtype FSDP and ZeRO-3 shard the 4-bit weights in: the model's, bf16 under bf16, else fp32.
 
-    PEFT's FSDP-QLoRA guide: bf16 storage for bf16 training; fp16 mixed precision needs fp32 storage.
+    bitsandbytes' FSDP-QLoRA guide: the storage must be the dtype of the rest of the model. fp16 is refused
+    under these launches before any model loads (:func:`c2kit.training.distributed.settings_for_launch`).
     """
     import torch
 

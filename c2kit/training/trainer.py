@@ -38,7 +38,7 @@ from c2kit.training.config import TINY_MODEL, ConfigError, TrainConfig, load_con
 from c2kit.models import check_model
 from c2kit.training.data import DataError, load_pairs, pairs_fingerprint, split_pairs, to_dpo_format
 from c2kit.training.distributed import (Processes, batch_report, check_launch, effective_batch_size,
-                                        main_process_output, processes_of, sharded_launch)
+                                        main_process_output, processes_of, settings_for_launch, sharded_launch)
 from c2kit.training.model import load_base_model, load_tokenizer, lora_config, resolve_base_model
 from c2kit.training.precision import Precision, cast_trainable_params_to_fp32, resolve_precision
 from c2kit.training.running_totals import running_totals
@@ -166,9 +166,12 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     if config.model_name_or_path != TINY_MODEL:  # a mistyped path or an unfetchable id: one line, before any work
         check_model(config.model_name_or_path, config.revision)
     precision = resolve_precision(config.precision)
+    config, changes = settings_for_launch(config, precision)  # what FSDP and DeepSpeed need
     args = dpo_args(config, precision, progress=progress)
     processes = processes_of(args)  # sets up the process group when there are several
     with main_process_output(processes):
+        for change in changes:
+            print(change)
         return _run(config, precision, args, processes)
 
 
