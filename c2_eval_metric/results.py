@@ -15,7 +15,8 @@
 Beyond the standard fields, scores.json carries the analyses that apply (each computed in its own module):
 ``n_items_at_k`` (:mod:`depth`, always), ``n_short_at_k``/``short_items`` (depth, from ``c2 eval run``),
 ``latency`` (:mod:`latency`), ``harm_leak`` (:mod:`harm`), ``by_group`` (:mod:`groups`) and ``overcorrection``
-(:mod:`overcorrection`).
+(:mod:`overcorrection`). What the console prints of a scored directory is in :mod:`console`, and summary.md's
+table of the run's settings in :mod:`run_settings`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from c2kit.judges.trust import trust_note
 from .corr import CorrScores, compute_corr
 from .depth import items_at_k
 from .latency import LATENCY_PLOT, compute_latency, latency_markdown, plot_latency
+from .overcorrection import OVERCORRECTION_DIR, overcorrection_markdown
 from .plots import plot_corr_at_k
+from .run_settings import settings_table
 
 CONFIG_FILE = "config.json"
 GENERATIONS_FILE = "generations.jsonl"
@@ -102,8 +105,7 @@ def claim_results_dir(results_dir: str | Path, settings: Mapping[str, Any], *, o
                          "to replace it")
     for name in (CONFIG_FILE, *SCORED_FILES):
         (out / name).unlink(missing_ok=True)
-    from .overcorrection import OVERCORRECTION_DIR  # its own results, also the old run's (a lazy import: it imports us)
-
+    # The over-correction run keeps its results in a folder of its own: the old run's go too.
     shutil.rmtree(out / OVERCORRECTION_DIR, ignore_errors=True)
 
 
@@ -212,7 +214,6 @@ def analysis_notes(blocks: Mapping[str, Any], *, judge: str, n_corrected: int) -
     from .depth import depth_markdown
     from .groups import by_group_markdown
     from .harm import harm_leak_markdown
-    from .overcorrection import overcorrection_markdown
 
     depth = ({**blocks.get("depth", {}), "n_short_at_k": blocks["n_short_at_k"],
               "short_items": blocks.get("short_items", "")} if "n_short_at_k" in blocks else None)
@@ -300,40 +301,6 @@ def scores_table(scores: CorrScores) -> str:
     return f"{scores.to_markdown()}\n\n{trust_note(scores.judge)}"
 
 
-def results_report(results_dir: str | Path, scores: CorrScores) -> str:
-    """What the console shows of a scored results directory: :func:`scores_table`, then one compact table for
-    each further result it holds: over-correction (``--overcorrection``), the groups (``--group-by`` or harm
-    categories) and, after re-judging, the agreement with the stored judge."""
-    from c2kit.judges.agreement import Agreement
-
-    from .groups import by_group_console
-    from .overcorrection import overcorrection_console
-
-    out = Path(results_dir)
-    stored = read_json(out / SCORES_FILE)
-    parts = [scores_table(scores)]
-    if "overcorrection" in stored:
-        parts.append(overcorrection_console(stored["overcorrection"]))
-    if "by_group" in stored:
-        parts.append(by_group_console(stored["by_group"]))
-    agreement = _current_agreement(out, scores)
-    if agreement:
-        parts.append(f"{Agreement.from_dict(agreement).to_compact_markdown()}\n(stored judge from "
-                     f"{agreement['stored_in']}; details in {out / SUMMARY_FILE}, {out / AGREEMENT_FILE})")
-    return "\n\n".join(parts)
-
-
-def _current_agreement(out: Path, scores: CorrScores) -> dict[str, Any] | None:
-    # An agreement.json left by an earlier re-judging into this folder must not pass as this one's.
-    path = out / AGREEMENT_FILE
-    if not path.is_file():
-        return None
-    record = read_json(path)
-    current = (record.get("new_judge") == scores.judge
-               and record.get("stored_in") == read_config(out).get("rejudged_from"))
-    return record if current else None
-
-
 def render_summary(
     scores: CorrScores,
     judgments: Sequence[Mapping[str, Any]],
@@ -373,52 +340,6 @@ def render_summary(
     for note in notes:
         parts += [note.rstrip(), ""]
     return "\n".join(parts)
-
-
-def settings_table(config: Mapping[str, Any]) -> str:
-    """The run's main settings as a short two-column table (unset ones left out; config.json has them all)."""
-    rows = [
-        ("scored from", _joined(config, ("official_file", "`{}` (official raw results)"),
-                                ("judged_file", "`{}` (judged rows)"), ("rejudged_from", "re-judged from `{}`"))),
-        ("model", ", ".join(filter(None, [_joined(config, ("model", "`{}`"), ("adapter", "+ adapter `{}`"), sep=" "),
-                                          _joined(config, ("revision", "revision {}"), ("load_in_4bit", "4-bit"),
-                                                  ("dtype", "dtype {}"))]))),
-        ("data", _joined(config, ("data", "`{}`"), ("split", "split {}"), ("limit", "first {} rows"),
-                         ("column_mapping", "columns {}"))),
-        ("prefixes", _joined(config, ("ks", "k = {}"), ("mode", "in {}"), ("paths", "{} paths per (item, k)"),
-                             ("opener_per", "opener per {}"))),
-        ("sampling", _joined(config, ("temperature", "temperature {}"), ("top_p", "top_p {}"), ("top_k", "top_k {}"),
-                             ("repetition_penalty", "repetition_penalty {}"), ("max_new_tokens", "{} new tokens"),
-                             ("use_generation_config", "the model's generation_config"), ("seed", "seed {}"))),
-        ("judge", _joined(config, ("judge", "`{}`")) + _judge_version(config)),
-        ("engine", _joined(config, ("engine", "{}"), ("served_model", "serving `{}`"))),
-        ("preset", _joined(config, ("preset", "{}"))),
-        ("also measured", _joined(config, ("overcorrection", "over-correction"), ("benign_data", "on `{}`"),
-                                  ("group_by", "groups by {}"))),
-    ]
-    lines = ["| setting | value |", "|---|---|"]
-    lines += [f"| {name} | {value} |" for name, value in rows if value]
-    return "\n".join(lines)
-
-
-def _joined(config: Mapping[str, Any], *parts: tuple[str, str], sep: str = ", ") -> str:
-    # Each part's template filled with the setting's value, for the settings that are set (a flag: when true;
-    # dtype "auto" and a repetition penalty of 1 are the defaults and say nothing).
-    shown = []
-    for key, template in parts:
-        value = config.get(key)
-        unset = value is None or value is False or (isinstance(value, (str, list, Mapping)) and not value)
-        if unset or (key, value) in (("dtype", "auto"), ("repetition_penalty", 1.0)):
-            continue
-        text = ", ".join(map(str, value)) if isinstance(value, list) else (
-            json.dumps(value, ensure_ascii=False) if isinstance(value, Mapping) else str(value))
-        shown.append(template.format(text if len(text) <= 100 else f"{text[:97]}...").replace("|", "\\|"))
-    return sep.join(shown)
-
-
-def _judge_version(config: Mapping[str, Any]) -> str:
-    name = (config.get("judge_info") or {}).get("name")
-    return f" ({name})" if name and name != config.get("judge") else ""
 
 
 def _check_judgment(row: Mapping[str, Any], number: int) -> dict[str, Any]:

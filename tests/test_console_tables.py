@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from answer_models import build_answer_model
 
+from c2_eval_metric.console import results_report
 from c2_eval_metric.groups import item_groups
 from c2_eval_metric.overcorrection import OVERCORRECTION_DIR, overcorrection_block
-from c2_eval_metric.results import AGREEMENT_FILE, read_scores, results_report, scores_table, write_scored_results
+from c2_eval_metric.results import AGREEMENT_FILE, read_scores, scores_table, write_scored_results
 from c2kit.cli import main
 from c2kit.jsonio import write_jsonl
 from c2kit.sources import bundled_path, load_source

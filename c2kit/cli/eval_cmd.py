@@ -167,7 +167,7 @@ def add_parser(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from c2_eval_metric.results import results_report
+    from c2_eval_metric.console import results_report
     from c2_eval_metric.runner import EvalConfig, run_eval
 
     explicit = {name: getattr(args, name) for name in PRESETTABLE if getattr(args, name) is not None}
@@ -202,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from c2_eval_metric import scoring
     from c2_eval_metric.official import score_official
-    from c2_eval_metric.results import results_report
+    from c2_eval_metric.console import results_report
 
     if args.disagreements and not args.results:
         raise ValueError("--disagreements needs --results: it compares the new judge with a run's stored one")
