@@ -230,8 +230,11 @@ def test_paper_rerun_is_served_by_the_cache(paper_run, configured_model_dir, mon
 
 
 def test_explicit_flags_win_over_the_preset(monkeypatch, tiny_model_dir, tmp_path):
+    from c2_eval_metric import console
+
     seen = []
     monkeypatch.setattr(runner, "run_eval", lambda config, **kwargs: seen.append(config) or _Scores())
+    monkeypatch.setattr(console, "results_report", lambda out, scores: "")  # no run was made: no files to show
 
     def parsed(*flags):
         with contextlib.redirect_stdout(io.StringIO()):

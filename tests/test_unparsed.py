@@ -208,7 +208,7 @@ def test_train_eval_applies_the_rule_to_every_results_directory(monkeypatch, tmp
         dirs.append(tmp_path / name)
     monkeypatch.setattr(training, "load_config", lambda path, overrides: SimpleNamespace(c2eval=True))
     monkeypatch.setattr(training, "run_training", lambda config, progress: SimpleNamespace(
-        metrics={}, output_dir=str(tmp_path / "adapter-dir"), base_model="base"))
+        metrics={}, output_dir=str(tmp_path / "adapter-dir"), base_model="base", main_process=True))
     monkeypatch.setattr(training, "run_before_after", lambda config, **kwargs: BeforeAfter(
         "table", 0.0, 0.0, tmp_path / "compare", results_dirs=dirs))
     assert main(["train", "--config", "p.yaml", "--eval"]) == 2
