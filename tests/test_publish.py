@@ -208,6 +208,17 @@ def test_bad_input_never_reaches_the_hub(hub, capsys, tmp_path, results_dir):
     assert hub.repos == {}
 
 
+@pytest.mark.parametrize("artifact", ["results", "dataset", "metric", "adapter"])
+def test_out_without_dry_run_is_refused_before_anything_is_read_or_sent(hub, capsys, tmp_path, results_dir, artifact):
+    folder = [] if artifact == "metric" else [str(results_dir if artifact == "results" else tmp_path / "missing")]
+    for out in ("--out", "--preview-dir"):
+        code, printed = publish(capsys, artifact, *folder, "--repo-id", "org/thing", out, str(tmp_path / "preview"))
+        assert code == 2 and printed.strip().splitlines() == [
+            "c2 publish: error: --out is where a --dry-run writes its preview; add --dry-run, or leave --out out"]
+    assert not (tmp_path / "preview").exists()
+    assert hub.requests == [] and hub.repos == {}
+
+
 def test_no_token_is_a_clear_error(hub, capsys, monkeypatch, tmp_path, results_dir):
     from huggingface_hub import constants
 

@@ -89,6 +89,8 @@ def add_parser(subparsers) -> None:
 
 
 def _common_kwargs(args: argparse.Namespace) -> dict:
+    if args.out is not None and not args.dry_run:  # else the upload would go ahead with --out unused
+        raise ValueError("--out is where a --dry-run writes its preview; add --dry-run, or leave --out out")
     return {"repo_id": args.repo_id, "public": args.public, "dry_run": args.dry_run, "preview_dir": args.out}
 
 
