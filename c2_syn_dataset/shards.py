@@ -11,7 +11,9 @@ sharded or not, so merged shards equal an unsharded build. Shards may write into
 into one directory each; :func:`merge_build` joins them.
 
 A part that cannot be read (truncated by a full disk or a partial copy) is moved aside as ``NAME.damaged``
-and its chunk built again, with a one-line notice; :func:`merge_build` names such a part instead.
+and its chunk built again, with a one-line notice; :func:`merge_build` names such a part instead, with the
+``--shard I/N`` that builds it again where the shard count is known. Shards that finish together in one folder
+merge one after the other (:data:`MERGE_LOCK`).
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ from c2_syn_dataset.filtering import SelectionStats
 from c2_syn_dataset.pairs import write_config_files
 from c2_syn_dataset.schema import N_PAIRS, RANKED_SCHEMA
 from c2kit.jsonio import read_json, set_aside, write_json
-from c2kit.locks import lock_output_folder
+from c2kit.locks import lock_output_folder, one_at_a_time
 
 MANIFEST = "build.json"
 PARTS_DIR = "parts"
+CACHE_DIR = "cache"  # c2_syn_dataset.pipeline gives each shard its generation cache there: cache/shard-I-of-N
+MERGE_LOCK = ".merge.lock"  # held alone while merging: shards finishing together merge one after the other
 FINGERPRINT_KEY = b"c2syn_fingerprint"
+# The manifest keys whose values the build fingerprint hashes (pipeline.make_manifest), besides the data settings.
+FINGERPRINTED = ("c2kit_version", "source", "generator", "chat_template_sha256", "sampling", "engine")
 
 
 class BuildMismatchError(ValueError):
@@ -57,6 +63,26 @@ def part_path(out_dir: str | Path, chunk: int) -> Path:
     return Path(out_dir) / PARTS_DIR / f"chunk-{chunk:05d}.parquet"
 
 
+def _shard_count(dirs: Sequence[str | Path]) -> int | None:
+    """The N of ``--shard I/N`` the builds in ``dirs`` ran with, read from their caches' names; None when unknown
+    (no cache left) or mixed."""
+    counts = {folder.name.rpartition("-of-")[2] for directory in dirs
+              for folder in (Path(directory) / CACHE_DIR).glob("shard-*-of-*")}
+    return int(counts.pop()) if len(counts) == 1 and next(iter(counts)).isdigit() else None
+
+
+def _shard_options(chunks: Sequence[int], dirs: Sequence[str | Path]) -> str:
+    """The ``c2 syn build`` option that builds ``chunks`` (chunk j belongs to shard j mod N): ``--shard 1/4``,
+    nothing for an unsharded build, or the rule itself when the shard count is unknown."""
+    count = _shard_count(dirs)
+    if count == 1:
+        return "without --shard"
+    if count is None:
+        return f"with --shard I/N where I is {chunks[0]} mod N (N: the number of shards)" if len(chunks) == 1 \
+            else "with --shard I/N where I is the chunk's number mod N (N: the number of shards)"
+    return "with " + ", ".join(f"--shard {index}/{count}" for index in sorted({chunk % count for chunk in chunks}))
+
+
 def read_manifest(directory: str | Path) -> dict:
     path = Path(directory) / MANIFEST
     if not path.exists():
@@ -77,11 +103,14 @@ def _differences(old: dict, new: dict) -> list[str]:
 
 
 def _changes_data(key: str) -> bool:
-    """Whether a differing manifest key is one the fingerprint covers (not batch size, engine or versions)."""
+    """Whether a differing manifest key is one the fingerprint covers (not the selection counts, batch size,
+    engine settings or library versions, which are recorded beside it)."""
     from c2_syn_dataset.settings import NON_DATA_SETTINGS
 
     top, _, sub = key.partition(".")
-    return top not in ("fingerprint", "versions", "engine_info") and not (top == "settings" and sub in NON_DATA_SETTINGS)
+    if top == "settings":
+        return sub not in NON_DATA_SETTINGS
+    return top in FINGERPRINTED
 
 
 def init_build_dir(out_dir: str | Path, manifest: dict) -> None:
@@ -152,7 +181,10 @@ def merge_build(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -
     out = Path(out_dir if out_dir is not None else dirs[0])
     lock = lock_output_folder(out, "c2 syn build", shared=True)  # taken again (shared) when a build merges
     try:
-        return _merge_into(dirs, out)
+        # Shards that finish together each merge (the last part may be either's): one at a time, so pairs/,
+        # ranked/, README.md and build.json are written by one merge, then rewritten whole by the next.
+        with one_at_a_time(out, MERGE_LOCK, "merge"):
+            return _merge_into(dirs, out)
     finally:
         lock.release()
 
@@ -173,13 +205,14 @@ def _merge_into(dirs: Sequence[str | Path], out: Path) -> dict:
         try:
             tables.append(read_part(found, fingerprint=manifest["fingerprint"], ids_hash=ids_hash))
         except DamagedPartError as error:
-            raise DamagedPartError(f"{error}; run 'c2 syn build' again for the shard of chunk {chunk} (shard "
-                                   f"{chunk} mod N): it moves the part aside and builds the chunk again") from None
+            raise DamagedPartError(f"{error}; run 'c2 syn build' again {_shard_options([chunk], dirs)}: it moves "
+                                   f"the part aside and builds chunk {chunk} again") from None
     if missing:
         shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
         raise FileNotFoundError(
             f"{len(missing)} of {len(manifest['chunk_ids_sha256'])} chunks have no part in {', '.join(map(str, dirs))} "
-            f"(chunks {shown}; chunk j belongs to shard j mod N); finish those shards, then merge again"
+            f"(chunks {shown}, built by 'c2 syn build' {_shard_options(missing, dirs)}); finish those builds, then "
+            "merge again"
         )
     ranked = pa.concat_tables(tables)
     files = write_config_files(ranked, out, build_id=manifest["fingerprint"])

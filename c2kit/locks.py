@@ -9,7 +9,9 @@ mounts) get a warning and no lock, rather than an unusable tool.
 :func:`lock_output_folder` is the lock of a command's ``--out`` folder. ``c2 eval run`` and ``c2 syn build``
 take the same lock file there (``.lock``): an eval run holds it alone, the shards of one build share it (they
 may write into one folder), so neither command can start in a folder the other is writing. A folder that
-already holds the other command's files is refused too: their caches, configs and cards would mix.
+already holds the other command's files is refused too: their caches, configs and cards would mix; and so is,
+for ``c2 syn build``, any other folder with files in it but no ``build.json`` (a model folder, say), whose
+README.md the dataset card would replace.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import errno
 import fcntl
 import logging
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 _HELD: dict[Path, list] = {}  # lock file -> [fd, holders in this process]
+_TURNS: dict[Path, threading.Lock] = {}  # lock file of one_at_a_time -> its lock between threads of this process
 _UNSUPPORTED = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
 
 
@@ -76,19 +82,52 @@ class DirectoryLock:
         self.release()
 
 
+@contextmanager
+def one_at_a_time(folder: str | Path, name: str, what: str) -> Iterator[None]:
+    """Do a step (``what``, e.g. "merge") in ``folder`` alone: wait while another thread or process does it.
+
+    Unlike :class:`DirectoryLock` it waits rather than refuses, and holders in one process do not share it: the
+    lock file ``folder/<name>`` is flocked exclusively (across processes) inside a lock of its own (across
+    threads), so the step never runs twice at once on the same files.
+    """
+    lock_file = (Path(folder) / name).resolve()
+    with _TURNS.setdefault(lock_file, threading.Lock()):  # dict.setdefault is atomic: one Lock per file
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+                logger.info("%s: waiting for the %s of another run (pid %s) to finish", folder, what, pid)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as error:
+                if error.errno not in _UNSUPPORTED:
+                    raise
+                logger.warning("%s: this filesystem cannot lock files (%s); two runs finishing together may %s at "
+                               "once", folder, error.strerror, what)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
 OUTPUT_LOCK = ".lock"
 
 
 @dataclass(frozen=True)
 class OutputKind:
     what: str  # how messages name the folder
-    signs: tuple[str, ...]  # files (or folders) that show a folder holds this command's outputs
+    signs: tuple[str, ...]  # files (or folders) only this command writes: a folder holding one is its output
+    # Written before anything else but hidden files: a non-empty folder without it is not this command's (None:
+    # no such file, e.g. an eval run's config.json is also a model's, and its judge cache may come first).
+    marker: str | None = None
 
 
 # Names only, so this module imports neither package: c2_eval_metric.results and c2_syn_dataset.shards.
 OUTPUT_KINDS = {
-    "c2 eval run": OutputKind("results directory", ("config.json", "generations.jsonl", "scores.json")),
-    "c2 syn build": OutputKind("C2-Syn build directory", ("build.json", "parts")),
+    "c2 eval run": OutputKind("results directory", ("generations.jsonl", "judgments.jsonl", "scores.json")),
+    "c2 syn build": OutputKind("C2-Syn build directory", ("build.json", "parts"), marker="build.json"),
 }
 
 
@@ -108,4 +147,12 @@ def lock_output_folder(folder: str | Path, command: str, *, shared: bool = False
             lock.release()
             raise ValueError(f"{folder} holds files that {other} writes ({', '.join(found)}); {command} needs a "
                              "folder of its own: choose another --out")
+    kind = OUTPUT_KINDS[command]
+    # Hidden names do not count: the lock file, and a shard's temporary file while it writes the marker.
+    present = sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
+    if kind.marker is not None and present and kind.marker not in present:
+        lock.release()
+        shown = ", ".join(present[:3]) + (", ..." if len(present) > 3 else "")
+        raise ValueError(f"{folder} is not empty ({shown}) and is not a {kind.what} (it has no {kind.marker}); "
+                         f"{command} needs a folder of its own: choose another --out")
     return lock

@@ -180,15 +180,34 @@ def test_interrupted_build_resumes_to_the_same_data(reference, settings, tmp_pat
 
 
 def test_shards_merge_to_the_unsharded_build(reference, tiny_model_dir, tmp_path):
+    import shutil
+
+    from c2_syn_dataset.shards import DamagedPartError
+
     assert main(cli_args(tiny_model_dir, tmp_path / "a", "--shard", "0/2")) == 0
     assert not (tmp_path / "a" / "pairs").exists()  # a lone shard does not merge
-    with pytest.raises(FileNotFoundError, match=r"1 of 3 chunks have no part .* \(chunks 1;"):
+    with pytest.raises(FileNotFoundError, match=r"1 of 3 chunks have no part .* \(chunks 1, built by 'c2 syn build' "
+                                                r"with --shard 1/2\); finish those builds, then merge again"):
         merge_build([tmp_path / "a"], tmp_path / "merged")
     assert main(cli_args(tiny_model_dir, tmp_path / "b", "--shard", "1/2")) == 0
     assert main(["syn", "merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "merged")]) == 0
     merged, ref = tables(tmp_path / "merged"), tables(reference)
     assert all(merged[c].equals(ref[c]) for c in ref)
     assert (tmp_path / "merged" / "README.md").read_text() == (reference / "README.md").read_text()
+
+    # A damaged part names the exact shard that builds it again (the shard count is in the caches' names) ...
+    (tmp_path / "b" / "parts" / "chunk-00001.parquet").write_bytes(b"")
+    with pytest.raises(DamagedPartError, match=r"chunk-00001\.parquet: damaged part file \(.*\); run 'c2 syn build' "
+                                               r"again with --shard 1/2: it moves the part aside and builds chunk 1 "
+                                               r"again$"):
+        merge_build([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
+    # ... or, with the caches gone, the rule that finds it.
+    for directory in ("a", "b"):
+        shutil.rmtree(tmp_path / directory / "cache")
+    with pytest.raises(DamagedPartError, match=r"run 'c2 syn build' again with --shard I/N where I is 1 mod N \(N: "
+                                               r"the number of shards\): it moves the part aside and builds chunk 1 "
+                                               r"again$"):
+        merge_build([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
 
 
 def test_other_settings_refuse_an_existing_build(reference, settings):
@@ -200,10 +219,11 @@ def test_a_mismatch_names_only_what_changes_the_data(tmp_path):
     """Settings outside the build id (batch size, engine, replicas) and versions are not blamed for a mismatch."""
     from c2_syn_dataset.shards import init_build_dir
 
-    stored = {"fingerprint": "a", "settings": {"seed": 0, "batch_tokens": 64}, "versions": {"torch": "2.12"}}
+    stored = {"fingerprint": "a", "settings": {"seed": 0, "batch_tokens": 64}, "versions": {"torch": "2.12"},
+              "selection": {"kept": 5}}
     init_build_dir(tmp_path, stored)
     changed = {"fingerprint": "b", "settings": {"seed": 1, "batch_tokens": 128, "replicas": 2},
-               "versions": {"torch": "2.13"}}
+               "versions": {"torch": "2.13"}, "selection": {"kept": 5, "repeated_rows": 0}}
     with pytest.raises(BuildMismatchError, match=r"\(differs in: settings\.seed\);"):
         init_build_dir(tmp_path, changed)
 
@@ -266,7 +286,8 @@ def test_a_damaged_part_is_moved_aside_and_built_again(reference, settings, tmp_
     other = out / "parts" / "chunk-00002.parquet"
     other.write_bytes(b"")
     with pytest.raises(DamagedPartError, match=r"chunk-00002\.parquet: damaged part file \(.*\); run 'c2 syn build' "
-                                               r"again for the shard of chunk 2"):
+                                               r"again without --shard: it moves the part aside and builds chunk 2 "
+                                               r"again$"):
         merge_build([out])
     assert main(["syn", "merge", str(out)]) == 2  # one line, exit 2
 
@@ -344,11 +365,27 @@ def test_a_build_is_refused_in_a_folder_an_eval_run_writes_or_wrote(settings, tm
     finished.mkdir()
     (finished / "config.json").write_text("{}")
     (finished / "scores.json").write_text("{}")
-    with pytest.raises(ValueError, match=r"finished holds files that c2 eval run writes \(config.json, scores.json\); "
+    with pytest.raises(ValueError, match=r"finished holds files that c2 eval run writes \(scores.json\); "
                                          "c2 syn build needs a folder of its own: choose another --out"):
         run_build(settings, finished, progress=False)
     assert main(cli_args(settings.generator, finished)) == 2
     assert not (finished / "build.json").exists()
+
+
+def test_a_model_folder_is_refused_as_what_it_is_not_as_an_eval_run(settings, tmp_path, capsys):
+    """Its config.json is no sign of an eval run; its README.md would become the dataset card."""
+    model = tmp_path / "model"
+    model.mkdir()
+    for name, text in [("config.json", "{}"), ("model.safetensors", "weights"), ("README.md", "my card"),
+                       ("tokenizer.json", "{}")]:
+        (model / name).write_text(text)
+    assert main(cli_args(settings.generator, model)) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"c2 syn: error: {model} is not empty (README.md, config.json, model.safetensors, ...) and is not a "
+        "C2-Syn build directory (it has no build.json); c2 syn build needs a folder of its own: choose another --out")
+    assert sorted(p.name for p in model.iterdir()) == [".lock", "README.md", "config.json", "model.safetensors",
+                                                        "tokenizer.json"]
+    assert (model / "README.md").read_text() == "my card"
 
 
 def test_shards_of_one_build_share_the_folder_lock(reference, settings, tmp_path):
@@ -362,6 +399,62 @@ def test_shards_of_one_build_share_the_folder_lock(reference, settings, tmp_path
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_shards_finishing_together_merge_one_at_a_time(reference, tmp_path, monkeypatch, caplog):
+    """Two merges into one folder never overlap: in two threads here, and against another process."""
+    import logging
+    import shutil
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from c2_syn_dataset import shards
+
+    out = tmp_path / "together"
+    shutil.copytree(reference, out)
+    guard, inside, overlaps, original = threading.Lock(), [], [], shards._merge_into
+
+    def watched(dirs, folder):
+        with guard:
+            inside.append(threading.get_ident())
+            overlaps.extend(inside[:-1])  # another merge is still writing
+        time.sleep(0.3)
+        try:
+            return original(dirs, folder)
+        finally:
+            with guard:
+                inside.remove(threading.get_ident())
+
+    monkeypatch.setattr(shards, "_merge_into", watched)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(merge_build([out]))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert overlaps == [] and len(results) == 2 and results[0]["n_requests"] == results[1]["n_requests"] == LIMIT
+    merged, ref = tables(out), tables(reference)
+    assert all(merged[c].equals(ref[c]) for c in ref)
+
+    script = ("import sys\nfrom c2kit.locks import one_at_a_time\n"
+              f"with one_at_a_time({str(out)!r}, {shards.MERGE_LOCK!r}, 'merge'):\n"
+              "    print('merging', flush=True)\n    sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "merging"
+        caplog.set_level(logging.INFO, logger="c2kit.locks")
+        waiting = threading.Thread(target=lambda: results.append(merge_build([out])))
+        waiting.start()
+        waiting.join(timeout=1.5)
+        assert waiting.is_alive() and len(results) == 2  # waits for the other process's merge
+        assert f"together: waiting for the merge of another run (pid {holder.pid}) to finish" in caplog.text
+    finally:
+        holder.kill()
+        holder.wait()
+    waiting.join(timeout=120)
+    assert len(results) == 3 and all(merged[c].equals(tables(out)[c]) for c in ref)
 
 
 def test_repeated_source_rows_are_kept_and_counted(settings, tmp_path):
