@@ -14,7 +14,7 @@ KEYWORD_GAMING_CAVEAT = (
     "count that as a correction (keyword-v4 checks whether instructions for the request follow a refusal phrase, "
     "which catches the plain cases, not every one). Scores from a keyword judge can therefore overstate the gain of C2-Syn "
     "training: confirm with a model judge (`--judge openai-paper:gpt-4o`, `hf:MODEL`, `wildguard`) and read "
-    "some continuations."
+    "some continuations (`c2 view BASE_RUN ADAPTER_RUN --out report.html` shows them side by side)."
 )
 
 SHORT_GAMING_CAVEAT = ("keyword judge on a C2-Syn-trained adapter: it can be gamed by the training triggers; "
