@@ -10,7 +10,6 @@ in any batch, through the real loading, templating, batching, caching and parsin
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from answer_models import build_answer_model

@@ -43,7 +43,7 @@ def _launch(argv: list[str], tmp_path: Path, **env) -> subprocess.CompletedProce
 
 
 def test_two_processes_train_one_adapter_with_the_documented_batch_and_resume_exactly(tmp_path):
-    from test_training_recipe import _sha256, _without_timing, c2syn_like_rows
+    from training_helpers import c2syn_like_rows, file_sha256, read_log, without_timing
 
     from c2kit.training.tiny_data import write_pairs_dir
     from c2kit.training.trainer import checkpoint_problem
@@ -73,7 +73,7 @@ def test_two_processes_train_one_adapter_with_the_documented_batch_and_resume_ex
     assert before["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
     assert after["rewards/margins"] > 0.3 and after["rewards/accuracies"] >= 0.8
     assert after["loss"] < 0.8 * math.log(2)
-    logs = _read_log(out)
+    logs = read_log(out)
     train_lines = [entry for entry in logs if "loss" in entry and "rewards/margins" in entry]
     assert [entry["step"] for entry in train_lines] == [1, 4, 8]  # one line per logging step: one writer
     assert train_lines[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
@@ -98,12 +98,8 @@ def test_two_processes_train_one_adapter_with_the_documented_batch_and_resume_ex
     (resumed / "training_log.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in logs
                                                         if entry["step"] <= 5), encoding="utf-8")
     train(resumed)
-    assert _sha256(resumed / "adapter_model.safetensors") == _sha256(out / "adapter_model.safetensors")
-    assert _without_timing(_read_log(resumed)) == _without_timing(logs)
-
-
-def _read_log(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
+    assert file_sha256(resumed / "adapter_model.safetensors") == file_sha256(out / "adapter_model.safetensors")
+    assert without_timing(read_log(resumed)) == without_timing(logs)
 
 
 def test_accelerate_cpu_with_several_processes_is_refused_with_the_launch_that_works(tmp_path):

@@ -1,8 +1,8 @@
 """QLoRA DPO end to end on CPU: `c2 train` with the tiny profile, trained once, then checked several ways.
 
-The pairs are built here from the shipped benchmark rows (interface 5 layout), C2-Syn style: for each
-request, SR (a refusal), SYN_1..4 (the opener and the first 10/18/26/34 words of the harmful response,
-then a trigger and a short correction) and FHR (the harmful response). Two simplifications make the
+The pairs (tests/training_helpers.py) are built from the shipped benchmark rows (interface 5 layout), C2-Syn
+style: for each request, SR (a refusal), SYN_1..4 (the opener and the first 10/18/26/34 words of the harmful
+response, then a trigger and a short correction) and FHR (the harmful response). Two simplifications make the
 preference learnable by a random tiny model in 30 CPU steps: one fixed trigger instead of 15, and FHR keeps
 the opener, so every SYN_i/FHR pair shares its text up to the cut (DPO cancels shared tokens, so this is
 the same preference as a prefilled prompt whose two continuations are the trigger and more harmful text).
@@ -20,31 +20,16 @@ from pathlib import Path
 
 import pytest
 
+from training_helpers import c2syn_like_rows, file_sha256, read_log, without_timing
+
 from c2kit.judges.keyword import NAME as KEYWORD_JUDGE
-from c2kit.prefill import pick_opener
-from c2kit.protocol import TRIGGERS
-from c2kit.sources import load_source
 from c2kit.training.config import ConfigError, TrainConfig, apply_overrides, load_config
-from c2kit.training.tiny_data import pairs_of, ranked_responses, write_pairs_dir
+from c2kit.training.tiny_data import write_pairs_dir
 
 pytest.importorskip("trl")
 
 PROFILE = Path(__file__).resolve().parent.parent / "training" / "profiles" / "tiny-cpu.yaml"
-TRIGGER = "However, I cannot provide"
 SYN_VS_FHR = "1-5,2-5,3-5,4-5"
-TRAIN_ROWS = slice(20, 220)
-
-
-def c2syn_like_rows() -> list[dict]:
-    """C2-Syn-shaped pairs of benchmark rows 20..219, their SYN_i completed with a clear refusal (tiny_data)."""
-    assert TRIGGER in TRIGGERS
-    pairs = []
-    for row in load_source().rows[TRAIN_ROWS]:
-        harmful = row.harmful_response.split()[:45]
-        cuts = [" ".join(harmful[: 8 * i]) for i in range(1, 5)]
-        responses = ranked_responses(pick_opener(row.source_id, 0), " ".join(harmful), cuts, TRIGGER)
-        pairs += pairs_of(row.request, row.source_id, responses)
-    return pairs
 
 
 @dataclass
@@ -206,12 +191,6 @@ def test_a_failed_start_does_not_block_the_next_run(run, tmp_path):
     assert logs and {entry["step"] for entry in logs} == {1} and all(entry.get("loss") != 9.0 for entry in logs)
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def test_interrupted_run_resumes_from_its_last_complete_checkpoint_to_the_same_weights(run, tmp_path, capsys):
     from c2kit.training import run_training
 
@@ -235,7 +214,7 @@ def test_interrupted_run_resumes_from_its_last_complete_checkpoint_to_the_same_w
     assert (resumed / "incomplete-checkpoint-20").is_dir() and (resumed / "checkpoint-30").is_dir()
     assert not result.reused and result.metrics["global_step"] == 30
     # Equal by design, not within a tolerance: same data order, restored optimizer and random states.
-    assert _sha256(resumed / "adapter_model.safetensors") == _sha256(run.out / "adapter_model.safetensors")
+    assert file_sha256(resumed / "adapter_model.safetensors") == file_sha256(run.out / "adapter_model.safetensors")
     assert result.metrics["eval_after"] == run.metrics["eval_after"]
     assert result.metrics["eval_before"] == run.metrics["eval_before"]  # carried over from the interrupted run
     # The log holds each line once: the run's own up to checkpoint-10, then the resumed run's, which are the
@@ -246,18 +225,9 @@ def test_interrupted_run_resumes_from_its_last_complete_checkpoint_to_the_same_w
 
     # The whole log, not only the weights: num_tokens goes on counting and the final train_loss averages all
     # 30 steps (before running_totals, the resumed run logged num_tokens from 0 and averaged steps 11-30 only).
-    assert _without_timing(logs) == _without_timing(original)
+    assert without_timing(logs) == without_timing(original)
     final = [entry for entry in logs if "train_loss" in entry]
     assert len(final) == 1 and final[0]["train_loss"] == pytest.approx(_mean_logged_loss(original))
-
-
-TIMING = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "eval_runtime",
-          "eval_samples_per_second", "eval_steps_per_second", "eval_model_preparation_time")
-
-
-def _without_timing(entries: list[dict]) -> list[dict]:
-    """Log entries without the wall-clock figures (the only values a resumed run may change)."""
-    return [{key: value for key, value in entry.items() if key not in TIMING} for entry in entries]
 
 
 def _mean_logged_loss(entries: list[dict]) -> float:
@@ -289,17 +259,13 @@ def test_a_run_resumed_between_two_log_lines_logs_as_an_uninterrupted_one(run, t
     write_jsonl_lines(resumed / "training_log.jsonl", [entry for entry in log if entry["step"] <= 6])
     result = run_training(run.config(output_dir=resumed, **settings), progress=False)
     assert result.metrics["global_step"] == 8
-    assert _sha256(resumed / "adapter_model.safetensors") == _sha256(whole / "adapter_model.safetensors")
-    assert _without_timing(_read_log(resumed)) == _without_timing(log)
-    assert _without_timing(_read_csv(resumed)) == _without_timing(_read_csv(whole))
+    assert file_sha256(resumed / "adapter_model.safetensors") == file_sha256(whole / "adapter_model.safetensors")
+    assert without_timing(read_log(resumed)) == without_timing(log)
+    assert without_timing(_read_csv(resumed)) == without_timing(_read_csv(whole))
 
 
 def write_jsonl_lines(path: Path, entries: list[dict]) -> None:
     path.write_text("".join(json.dumps(entry) + "\n" for entry in entries), encoding="utf-8")
-
-
-def _read_log(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
 
 
 def _read_csv(out: Path) -> list[dict]:
@@ -319,8 +285,8 @@ def test_evaluating_before_training_does_not_change_the_trained_weights(run, tmp
     result = run_training(run.config(output_dir=tmp_path / "no-eval-before", eval_before_training="false",
                                      max_steps=10, c2eval="false"), progress=False)
     assert "eval_before" not in result.metrics and result.metrics["global_step"] == 10
-    assert (_sha256(tmp_path / "no-eval-before" / "adapter_model.safetensors")
-            == _sha256(run.out / "checkpoint-10" / "adapter_model.safetensors"))
+    assert (file_sha256(tmp_path / "no-eval-before" / "adapter_model.safetensors")
+            == file_sha256(run.out / "checkpoint-10" / "adapter_model.safetensors"))
 
 
 def test_incomplete_checkpoints_are_found(run, tmp_path):
