@@ -77,6 +77,7 @@ def read_config(results_dir: str | Path) -> dict[str, Any]:
 
 
 REQUESTED_KEY = "requested_settings"  # in config.json: the run's settings as asked for
+RUN_FILES = (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE)  # what only a c2 eval run (of any version) writes
 # Settings that decide what a results directory holds: a run with other values must not write into it.
 RUN_DEFINING_KEYS = (
     "model", "adapter", "revision", "data", "split", "column_mapping", "limit", "ks", "paths", "mode", "judge",
@@ -94,7 +95,12 @@ def claim_results_dir(results_dir: str | Path, settings: Mapping[str, Any], *, o
     its own settings), so nothing of the old run can be read as the new one's.
     """
     out = Path(results_dir)
-    stored = read_config(out).get(REQUESTED_KEY, {})  # compare as asked, not the values resolved from the model
+    config = read_config(out)
+    if config and REQUESTED_KEY not in config and not any((out / name).exists() for name in RUN_FILES):
+        # Not a run of ours (a model folder, another tool's output): its config.json must never be replaced.
+        raise ValueError(f"{out} holds a config.json that no c2 eval run wrote (a model or another tool's folder?); "
+                         "choose another --out")
+    stored = config.get(REQUESTED_KEY, {})  # compare as asked, not the values resolved from the model
     differences = [f"{key}: {stored[key]!r} there, {settings[key]!r} now" for key in RUN_DEFINING_KEYS
                    if key in stored and key in settings and _jsonable(stored[key]) != _jsonable(settings[key])]
     if not differences:

@@ -168,6 +168,21 @@ def test_the_engine_is_closed_before_the_judge_runs(tiny_model_dir, data_file, t
     assert events[:2] == ["close", "judge"]
 
 
+def test_a_model_folder_as_out_is_refused_and_its_config_kept(tiny_model_dir, data_file, tmp_path, capsys):
+    import shutil
+
+    model_copy = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_copy)
+    before = (model_copy / "config.json").read_bytes()
+    code = main(["eval", "run", "--model", tiny_model_dir, "--data", str(data_file), "--limit", "1",
+                 "--out", str(model_copy), "--overwrite"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (f"c2 eval: error: {model_copy} holds a config.json that no c2 eval run "
+                                               "wrote (a model or another tool's folder?); choose another --out")
+    assert (model_copy / "config.json").read_bytes() == before
+    assert not (model_copy / "generations.jsonl").exists()
+
+
 def test_no_usable_rows_is_a_clear_error(tiny_model_dir, tmp_path):
     row = json.loads(bundled_path().read_text(encoding="utf-8").splitlines()[0])
     data = tmp_path / "bad.jsonl"
