@@ -85,9 +85,9 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
         raise ValueError(f"{source / GENERATIONS_FILE}: no rows")
     source_config = read_config(source)
     requests = _requests_for(generations, source_config, source)
+    judge_impl = load_run_judge(judge, out)  # a bad judge spec fails before --out is made
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source / GENERATIONS_FILE, out / GENERATIONS_FILE)
-    judge_impl = load_run_judge(judge, out)
     judgments = judge_rows(judge_impl, generations, requests)
 
     notes = []

@@ -260,6 +260,8 @@ def test_load_judge_specs_and_plugins(monkeypatch, tmp_path):
         load_judge("openai")
     with pytest.raises(ValueError, match=r"unknown judge 'nope'; available: .*keyword.*openai"):
         load_judge("nope:x")
+    with pytest.raises(ValueError, match=r"^unknown judge 'keywrd' \(did you mean 'keyword'\?\); available: "):
+        load_judge("keywrd")
 
     register_judge("always", lambda arg, *, cache_dir: _Always(arg == "yes", cache_dir))
     judge = load_judge("always:yes", cache_dir=tmp_path)

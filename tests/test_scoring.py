@@ -183,6 +183,9 @@ def test_rejudge_reports_agreement(official_file, tmp_path, judges):
     assert (tmp_path / "second" / "generations.jsonl").read_text() == (first / "generations.jsonl").read_text()
     with pytest.raises(ValueError, match="new directory"):
         rejudge_results(first, out_dir=first, judge="test-sorry")
+    with pytest.raises(ValueError, match="unknown judge 'test-sory' \\(did you mean 'test-sorry'\\?\\)"):
+        rejudge_results(first, out_dir=tmp_path / "third", judge="test-sory")
+    assert not (tmp_path / "third").exists()  # a bad judge leaves no empty --out behind
 
 
 def test_rejudge_looks_requests_up_in_the_run_data(tmp_path, judges):

@@ -102,8 +102,12 @@ def _factory_for(prefix: str) -> JudgeFactory:
     for point in entry_points(group=ENTRY_POINT_GROUP):
         if point.name == prefix:
             return point.load()
+    import difflib
+
+    close = difflib.get_close_matches(prefix, available_judges(), n=1, cutoff=0.75)  # typos, not guesses
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ValueError(
-        f"unknown judge {prefix!r}; available: {', '.join(available_judges())} "
+        f"unknown judge {prefix!r}{hint}; available: {', '.join(available_judges())} "
         "(specs look like 'keyword' or 'openai:MODEL'; add your own with c2kit.judges.register_judge)"
     )
 
