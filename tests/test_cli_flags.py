@@ -54,6 +54,8 @@ def test_values_after_a_double_dash_are_not_respelt():
     (["syn", "build", "--data", "d", "--model", "m", "--out", "o", "--chunksize", "2"], "(did you mean --chunk-size?)"),
     (["publish", "metric", "--repo-id", "o/x", "--dryrun"], "--dryrun (did you mean --dry-run?)"),
     (["train", "--config", "p.yaml", "--learning-rat", "1"], "--learning-rat (did you mean --learning_rate?)"),
+    (["eval", "run", "--max_new_token", "8"], "--max_new_token (did you mean --max-new-tokens?)"),  # before --model
+    (["syn", "build", "--chunksize=2"], "--chunksize=2 (did you mean --chunk-size?)"),  # before a missing --data
 ])
 def test_an_unknown_flag_names_the_closest_one(capsys, argv, hint):
     line = error_of(argv, capsys)

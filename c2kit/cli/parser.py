@@ -123,6 +123,12 @@ class C2ArgumentParser(argparse.ArgumentParser):
 
     def parse_known_args(self, args: Sequence[str] | None = None, namespace=None):
         args = self.respell(sys.argv[1:] if args is None else list(args))
+        if self._subparsers is None:  # a command's own flags: a misspelt one is named before a missing one
+            before_separator = args[:args.index("--")] if "--" in args else args
+            unknown = [arg for arg in before_separator
+                       if arg.startswith("--") and arg.split("=", 1)[0] not in self._option_string_actions]
+            if unknown:
+                self.error(unknown_arguments_message(unknown, self._long_options(), self.prog))
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(unknown_arguments_message(extras, self._long_options(), self.prog))
