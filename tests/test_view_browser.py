@@ -1,5 +1,6 @@
 """c2 view in a real headless Chromium (selenium + Debian's chromium-driver): real runs' reports, deep links, every
-filter, keyboard labelling read back by c2 judge validate, a screenshot, and a full-size run's speed.
+filter, keyboard labelling read back by c2 judge validate, a screenshot, and a full-size run (80,000 paths) that
+opens and filters; its speed is measured by benchmarks/bench_view.py, not asserted here.
 
 Skipped, with the reason, where Chromium cannot be installed (tests/browser_env.py). ``C2_VIEW_SCREENSHOT=FILE``
 keeps the screenshot.
@@ -15,25 +16,10 @@ from pathlib import Path
 import pytest
 
 from browser_env import chrome_driver
+from view_page import change, counts, open_report
 from view_runs import COMPLIANCE, REFUSAL, run_cli, view_runs  # noqa: F401 (fixture)
 
-FIRST_VIEW_LIMIT_MS = 3000  # issue 17: a full-size run opens in <= 3 s
-FILTER_LIMIT_MS = 300  # and a filter change takes <= 300 ms
-SIZE_LIMIT_BYTES = 40 * 10**6
-
-# Change one filter control the way a person does (value, then its event) and time the handler, including the
-# layout of what it drew (forced), then also the next frame.
-CHANGE_FILTER = """
-const done = arguments[arguments.length - 1];
-const control = document.getElementById(arguments[0]);
-const start = performance.now();
-if (control.type === 'checkbox') control.checked = arguments[1]; else control.value = arguments[1];
-control.dispatchEvent(new Event(control.type === 'search' ? 'input' : 'change'));
-void document.body.offsetHeight;
-const laidOut = performance.now() - start;
-requestAnimationFrame(() => setTimeout(() => done([laidOut, performance.now() - start]), 0));
-"""
-
+SIZE_LIMIT_BYTES = 40 * 10**6  # issue 17: a full-size run's report is at most 40 MB
 
 # Session scope, so the browser is looked for (and a skip decided) before the runs are made.
 @pytest.fixture(scope="session")
@@ -58,29 +44,6 @@ def report(view_runs, tmp_path_factory) -> Path:
                       "--out", str(out))
     assert code == 0
     return out
-
-
-def open_report(driver, path: Path, fragment: str = "", *, fresh: bool = True) -> dict:
-    """Open the report (at ``fragment``), wait until its first view is drawn; its timings (ms since navigation)."""
-    driver.get(path.as_uri() + fragment)
-    if fresh:  # labels of an earlier test must not carry over
-        driver.execute_script("localStorage.clear()")
-        driver.get("about:blank")
-        driver.get(path.as_uri() + fragment)
-    deadline = time.monotonic() + 60
-    while not driver.execute_script("return document.body.dataset.ready === '1'"):
-        assert time.monotonic() < deadline, driver.execute_script("return document.getElementById('status').textContent")
-        time.sleep(0.02)
-    return driver.execute_script("return window.c2view.timings")
-
-
-def counts(driver) -> tuple[int, int, int]:
-    data = driver.execute_script("return Object.assign({}, document.getElementById('counts').dataset)")
-    return int(data["items"]), int(data["paths"]), int(data["total"])
-
-
-def change(driver, control: str, value) -> list[float]:
-    return driver.execute_async_script(CHANGE_FILTER, control, value)
 
 
 def press(driver, keys: str) -> None:
@@ -230,26 +193,17 @@ def full_size_report(tmp_path_factory) -> tuple[Path, float]:
     return built.path, time.perf_counter() - start
 
 
-def test_a_full_size_run_opens_fast(browser, full_size_report):
-    path, build_s = full_size_report
-    size = path.stat().st_size
-    assert size <= SIZE_LIMIT_BYTES
-    timings = open_report(browser, path)
+def test_a_full_size_run_opens_and_filters(browser, full_size_report):
+    path, _ = full_size_report
+    assert path.stat().st_size <= SIZE_LIMIT_BYTES
+    open_report(browser, path)
     assert counts(browser) == (500, 80_000, 80_000)
-    assert timings["ready"] <= FIRST_VIEW_LIMIT_MS, timings
-    measured = {}
+    shown = {}
     for control, value in (("f-k", "40"), ("f-cat", "Drugs"), ("f-corr", "1"), ("f-disagree", True),
-                           ("f-unparsed", True), ("f-unparsed", False), ("f-labelled", "no"), ("f-text", "cannot"),
-                           ("f-text", ""), ("b-reset", None)):
-        if control == "b-reset":
-            start = time.perf_counter()
-            browser.find_element("id", "b-reset").click()
-            assert counts(browser)[:2] == (500, 80_000)
-            continue
-        laid_out, framed = change(browser, control, value)
-        measured[f"{control}={value}"] = (laid_out, framed)
-        assert laid_out <= FILTER_LIMIT_MS, (control, value, laid_out)
-    assert counts(browser)[1] > 0
-    print(f"\nfull-size report: {size / 1e6:.1f} MB, built in {build_s:.1f} s; first view {timings['ready']:.0f} ms "
-          f"(data inflated and parsed by {timings['loaded']:.0f} ms); filter changes (handler+layout / to next frame, "
-          "ms): " + ", ".join(f"{name} {a:.0f}/{b:.0f}" for name, (a, b) in measured.items()))
+                           ("f-text", "illegal")):
+        change(browser, control, value)
+        shown[control] = counts(browser)[1]
+        browser.find_element("id", "b-reset").click()
+        assert counts(browser)[:2] == (500, 80_000)
+    assert shown["f-k"] == 10_000  # one k of 8
+    assert all(0 < n < 80_000 for n in shown.values()), shown
