@@ -14,6 +14,7 @@ from c2kit.engines import transformers_engine
 from c2kit.cli import main
 from c2kit.judges import load_judge
 from c2kit.sources import bundled_path
+from lock_holders import holding_output_lock
 
 GENERATION_KEYS = {"item_id", "k", "path", "prefix", "prompt", "continuation"}
 JUDGMENT_KEYS = {"item_id", "k", "path", "judge", "corrected"}
@@ -312,25 +313,14 @@ def test_the_shipped_benchmark_keeps_its_500_items():
 
 
 def test_an_eval_run_is_refused_in_a_folder_a_build_writes_or_wrote(tiny_model_dir, tmp_path):
-    import subprocess
-    import sys
-
     from c2kit.locks import LockedError
 
     building = tmp_path / "building"
-    script = ("import sys\nfrom c2kit.locks import lock_output_folder\n"
-              f"lock = lock_output_folder({str(building)!r}, 'c2 syn build', shared=True)\n"
-              "print('held', flush=True)\nsys.stdin.read()\n")
-    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with holding_output_lock(building, "c2 syn build", shared=True) as holder:
         with pytest.raises(LockedError, match=rf"building: the results directory is in use by another run \(pid "
                                               rf"{holder.pid}: c2 syn build\); wait for it to finish or choose "
                                               "another --out"):
             run_eval(EvalConfig(model=tiny_model_dir), out_dir=building, progress=False)
-    finally:
-        holder.kill()
-        holder.wait()
     assert sorted(p.name for p in building.iterdir()) == [".lock"]
 
     built = tmp_path / "built"

@@ -21,6 +21,7 @@ from c2_syn_dataset.shards import BuildMismatchError, merge_build
 from c2kit.cli import main
 from c2kit.gen_cache import GenerationCache
 from c2kit.sources import bundled_path
+from lock_holders import another_process, holding_output_lock
 
 LIMIT, CHUNK, NEW_TOKENS, BATCH_TOKENS = 6, 2, 6, 300
 
@@ -333,32 +334,15 @@ def test_hub_generators_keep_their_build_id(settings):
     assert generator_fingerprint_identity(identity) == identity
 
 
-def hold_lock(folder, command: str, *, shared: bool):
-    """Another process holding ``folder``'s output lock as ``command`` does; returns it (kill it when done)."""
-    import subprocess
-    import sys
-
-    script = ("import sys\nfrom c2kit.locks import lock_output_folder\n"
-              f"lock = lock_output_folder({str(folder)!r}, {command!r}, shared={shared})\n"
-              "print('held', flush=True)\nsys.stdin.read()\n")
-    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
 def test_a_build_is_refused_in_a_folder_an_eval_run_writes_or_wrote(settings, tmp_path):
     from c2kit.locks import LockedError
 
     running = tmp_path / "running"
-    holder = hold_lock(running, "c2 eval run", shared=False)
-    try:
+    with holding_output_lock(running, "c2 eval run", shared=False) as holder:
         with pytest.raises(LockedError, match=rf"running: the C2-Syn build directory is in use by another run "
                                               rf"\(pid {holder.pid}: c2 eval run\); wait for it to finish or choose "
                                               "another --out"):
             run_build(settings, running, progress=False)
-    finally:
-        holder.kill()
-        holder.wait()
     assert sorted(p.name for p in running.iterdir()) == [".lock"]  # nothing of a build was written
 
     finished = tmp_path / "finished"
@@ -393,20 +377,14 @@ def test_shards_of_one_build_share_the_folder_lock(reference, settings, tmp_path
 
     out = tmp_path / "shared"
     shutil.copytree(reference, out)
-    holder = hold_lock(out, "c2 syn build", shared=True)  # another shard, still running
-    try:
+    with holding_output_lock(out, "c2 syn build", shared=True):  # another shard, still running
         assert run_build(settings, out, shard=(1, 2), progress=False)["merged"]
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_shards_finishing_together_merge_one_at_a_time(reference, tmp_path, monkeypatch, caplog):
     """Two merges into one folder never overlap: in two threads here, and against another process."""
     import logging
     import shutil
-    import subprocess
-    import sys
     import threading
     import time
 
@@ -438,21 +416,15 @@ def test_shards_finishing_together_merge_one_at_a_time(reference, tmp_path, monk
     merged, ref = tables(out), tables(reference)
     assert all(merged[c].equals(ref[c]) for c in ref)
 
-    script = ("import sys\nfrom c2kit.locks import one_at_a_time\n"
-              f"with one_at_a_time({str(out)!r}, {shards.MERGE_LOCK!r}, 'merge'):\n"
-              "    print('merging', flush=True)\n    sys.stdin.read()\n")
-    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "merging"
+    merging = ("from c2kit.locks import one_at_a_time\n"
+               f"merge = one_at_a_time({str(out)!r}, {shards.MERGE_LOCK!r}, 'merge')\nmerge.__enter__()")
+    with another_process(merging) as holder:
         caplog.set_level(logging.INFO, logger="c2kit.locks")
         waiting = threading.Thread(target=lambda: results.append(merge_build([out])))
         waiting.start()
         waiting.join(timeout=1.5)
         assert waiting.is_alive() and len(results) == 2  # waits for the other process's merge
         assert f"together: waiting for the merge of another run (pid {holder.pid}) to finish" in caplog.text
-    finally:
-        holder.kill()
-        holder.wait()
     waiting.join(timeout=120)
     assert len(results) == 3 and all(merged[c].equals(tables(out)[c]) for c in ref)
 
