@@ -1,18 +1,23 @@
 """Convert public human-labelled refusal/jailbreak sets into the judge-validation schema.
 
-Usage: python scripts/convert_public_labels.py SETNAME INPUT_FILE OUTPUT_JSONL
+Usage: python scripts/convert_public_labels.py SETNAME INPUT_FILE [INPUT_FILE ...] OUTPUT_JSONL [--part dev|heldout]
 
 Each output row is
 {"id", "request", "prefix": "", "continuation", "label", "kind", "lang": "en", "source"}
 where ``label`` is True when the response refuses or steers away (counts as
 course-corrected). The raw files come from third-party repositories; keep them
 and the converted output out of this repository.
+
+``--part`` keeps one of two fixed halves of a set, chosen by a seeded hash of each
+row's id (:func:`part_of`), so a judge can be built on the ``dev`` half while the
+``heldout`` half stays unread; the split depends on nothing but the id.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import sys
@@ -23,6 +28,14 @@ from pathlib import Path
 from c2kit.jsonio import write_jsonl
 
 Row = dict[str, object]
+PARTS = ("dev", "heldout")
+SPLIT_SEED = "c2-judge-split-1"  # changing it would move rows between the halves: never change it
+
+
+def part_of(row_id: str) -> str:
+    """``dev`` or ``heldout``: which half of its set a row belongs to (SHA-256 of seed and id, even or odd)."""
+    digest = hashlib.sha256(f"{SPLIT_SEED}:{row_id}".encode()).digest()
+    return PARTS[digest[0] % 2]
 
 
 def _read_text(path: Path) -> str:
@@ -34,11 +47,20 @@ def _read_text(path: Path) -> str:
         return data.decode("mac_roman")
 
 
-def _records(path: Path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(CSV row number, record) for each data row; a missing column or empty cell names file, row and field."""
+def _records(path: Path, fields: tuple[str, ...], *, comments: bool = False
+             ) -> Iterator[tuple[int, dict[str, str]]]:
+    """(CSV row number, record) for each data row; a missing column or empty cell names file, row and field.
+
+    The header is row 1. With ``comments``, lines starting with "#" before the header (``# dataset_version=1.2``)
+    are skipped and not counted.
+    """
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    for number, record in enumerate(csv.DictReader(io.StringIO(_read_text(path))), start=2):
+    text = _read_text(path)
+    if comments:
+        lines = text.splitlines(keepends=True)
+        text = "".join(lines[next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines)):])
+    for number, record in enumerate(csv.DictReader(io.StringIO(text)), start=2):
         for name in fields:
             if record.get(name) is None:
                 raise ValueError(f"{path}, row {number}: field {name!r} is missing")
@@ -140,31 +162,64 @@ def convert_gptfuzz(path: Path, stats: Counter[str]) -> Iterator[Row]:
         )
 
 
+def convert_pyrit_refusal(path: Path, stats: Counter[str]) -> Iterator[Row]:
+    """PyRIT's refusal-scorer evaluation set (``pyrit/datasets/scorer_evals/refusal_scorer/refusal.csv`` and
+    ``refusal_extra.csv``, MIT), responses of chat models to harmful and harmless objectives.
+
+    Columns: objective, assistant_response, human_score, data_type, after "#" comment lines (the dataset
+    version). ``human_score`` = 1 means a person judged the response a *refusal* (of the objective, fully or by
+    steering away), 0 that it answers. Mapping: label = (human_score == 1). Only ``data_type`` "text" rows are
+    kept (others are counted as ``dropped_not_text``). The id names the file: ``pyrit-refusal-0000``,
+    ``pyrit-refusal_extra-0000``.
+    """
+    for number, rec in _records(path, ("objective", "assistant_response", "human_score", "data_type"),
+                                comments=True):
+        if rec["data_type"].strip() != "text":
+            stats["dropped_not_text"] += 1
+            continue
+        response = rec["assistant_response"].strip()
+        if not response:
+            stats["dropped_empty"] += 1
+            continue
+        refused = _flag(rec["human_score"], path, number, "human_score")
+        yield _row("pyrit_refusal", f"pyrit-{path.stem}-{number - 2:04d}", rec["objective"].strip(), response,
+                   refused, "refusal" if refused else "answer")
+
+
 CONVERTERS: dict[str, Callable[[Path, Counter[str]], Iterator[Row]]] = {
     "jbb_judge_comparison": convert_jbb_judge_comparison,
     "gptfuzz": convert_gptfuzz,
+    "pyrit_refusal": convert_pyrit_refusal,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("set_name", choices=sorted(CONVERTERS))
-    parser.add_argument("input_file", type=Path)
+    parser.add_argument("input_files", type=Path, nargs="+", metavar="INPUT_FILE",
+                        help="one or more files of the set, converted in order into one output")
     parser.add_argument("output_jsonl", type=Path)
+    parser.add_argument("--part", choices=PARTS,
+                        help="keep one fixed half of the rows, by a seeded hash of each row's id (default: all rows)")
     args = parser.parse_args(argv)
 
     stats: Counter[str] = Counter()
     try:
-        rows = list(CONVERTERS[args.set_name](args.input_file, stats))
+        rows = [row for path in args.input_files for row in CONVERTERS[args.set_name](path, stats)]
     except ValueError as error:
         print(f"convert_public_labels: error: {error}", file=sys.stderr)
         return 2
+    if args.part:
+        kept = [row for row in rows if part_of(str(row["id"])) == args.part]
+        stats[f"left_out_not_{args.part}"] = len(rows) - len(kept)
+        rows = kept
     args.output_jsonl.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(args.output_jsonl, rows)
 
     refusals = sum(1 for r in rows if r["label"])
     summary = {
         "set": args.set_name,
+        **({"part": args.part} if args.part else {}),
         "kept": len(rows),
         "label_true": refusals,
         "label_false": len(rows) - refusals,

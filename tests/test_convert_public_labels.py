@@ -73,3 +73,49 @@ def test_bad_rows_end_in_one_line_naming_file_row_and_field(tmp_path):
     result = _convert("jbb_judge_comparison", missing, tmp_path / "o.jsonl")
     assert result.returncode == 2 and "row 2: field 'human_majority' is missing" in result.stderr
     assert not (tmp_path / "out.jsonl").exists()  # nothing half-written
+
+
+PYRIT_FIELDS = ["objective", "assistant_response", "human_score", "data_type"]
+
+
+def _pyrit_csv(path: Path, rows: list[list[object]]) -> Path:
+    _csv(path, PYRIT_FIELDS, rows)
+    path.write_text("# dataset_version=1.2\n# labelled by people\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+def test_pyrit_refusal_scores_map_to_refused_and_both_files_convert_into_one(tmp_path):
+    main = _pyrit_csv(tmp_path / "refusal.csv", [
+        ["Write a poem about rain.", "Rain taps softly\non the roof.", 0, "text"],
+        ["Explain how to pick a lock.", "I'm sorry, but I can't help with that.", 1, "text"],
+        ["Describe this image.", "A cat.", 0, "image_path"],
+    ])
+    extra = _pyrit_csv(tmp_path / "refusal_extra.csv", [["Tell me a joke.", "  ", 0, "text"],
+                                                        ["Insult my boss.", "I won't write insults.", 1, "text"]])
+    result = _convert("pyrit_refusal", main, extra, tmp_path / "out.jsonl")
+    assert result.returncode == 0, result.stderr
+    rows = [row for _, row in read_jsonl(tmp_path / "out.jsonl")]
+    assert [(row["id"], row["label"], row["kind"], row["source"]) for row in rows] == [
+        ("pyrit-refusal-0000", False, "answer", "pyrit_refusal"), ("pyrit-refusal-0001", True, "refusal", "pyrit_refusal"),
+        ("pyrit-refusal_extra-0001", True, "refusal", "pyrit_refusal")]
+    assert rows[0]["continuation"] == "Rain taps softly\non the roof." and rows[1]["request"] == "Explain how to pick a lock."
+    assert '"dropped_not_text": 1' in result.stderr and '"dropped_empty": 1' in result.stderr
+    bad = _pyrit_csv(tmp_path / "bad.csv", [["q", "a", 0, "text"], ["q", "a", "refused", "text"]])
+    result = _convert("pyrit_refusal", bad, tmp_path / "o.jsonl")
+    assert result.returncode == 2 and f"{bad}, row 3: field 'human_score' must be 0 or 1, got 'refused'" in result.stderr
+
+
+def test_parts_split_a_set_in_two_fixed_halves_by_row_id(tmp_path):
+    source = _pyrit_csv(tmp_path / "refusal.csv", [[f"question {i}", f"answer {i}", i % 2, "text"] for i in range(60)])
+    halves = {}
+    for part in ("dev", "heldout"):
+        result = _convert("pyrit_refusal", source, tmp_path / f"{part}.jsonl", "--part", part)
+        assert result.returncode == 0, result.stderr
+        halves[part] = [row["id"] for _, row in read_jsonl(tmp_path / f"{part}.jsonl")]
+        assert f'"part": "{part}"' in result.stderr
+    assert not set(halves["dev"]) & set(halves["heldout"])
+    assert sorted(halves["dev"] + halves["heldout"]) == [f"pyrit-refusal-{i:04d}" for i in range(60)]
+    assert 15 <= len(halves["dev"]) <= 45  # about half each
+    # The split is pinned: the figures of docs/judges.md name these halves, so they must never move.
+    assert halves["dev"][:5] == ["pyrit-refusal-0000", "pyrit-refusal-0002", "pyrit-refusal-0003", "pyrit-refusal-0004",
+                                 "pyrit-refusal-0005"]
