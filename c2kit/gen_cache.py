@@ -29,6 +29,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from c2kit.jsonio import set_aside, write_json
 from c2kit.locks import DirectoryLock
@@ -57,11 +58,17 @@ class CachedRow:
 
     def checksum(self) -> str:
         """Short hash of every field, stored with the row so an edited or damaged row is never served."""
-        material = json.dumps([self.item_id, self.k, self.path, self.prompt_sha256, self.text], ensure_ascii=False)
-        return hashlib.sha256(material.encode()).hexdigest()[:16]
+        return row_checksum([self.item_id, self.k, self.path, self.prompt_sha256, self.text])
 
     def to_line(self) -> str:
         return json.dumps({**self.__dict__, "sha256": self.checksum()}, ensure_ascii=False) + "\n"
+
+
+def row_checksum(fields: Any) -> str:
+    """Short hash of a cache row's fields (JSON types; dict keys in sorted order), stored with the row so that a
+    row edited by hand or damaged on disk is recognised and never served. Shared with the judge answer cache."""
+    material = json.dumps(fields, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
 def key_hash(key: dict) -> str:

@@ -421,16 +421,19 @@ def test_parse_yes_no():
 
 
 def test_answer_cache_survives_an_interrupted_write(tmp_path):
+    from c2kit.judges.cache import with_checksum
+
     path = tmp_path / "c.jsonl"
-    path.write_text('{"key": "a", "corrected": true}\n{"key": "b", "corr')  # killed mid-write
+    a, c = (json.dumps(with_checksum(row)) for row in ({"key": "a", "corrected": True}, {"key": "c", "corrected": False}))
+    path.write_text(a + '\n{"key": "b", "corr')  # killed mid-write
     cache = AnswerCache(path)
     assert len(cache) == 1 and cache.get("a")["corrected"] is True
     cache.put({"key": "c", "corrected": False})
-    assert path.read_text() == '{"key": "a", "corrected": true}\n{"key": "c", "corrected": false}\n'
-    path.write_text('{"key": "a", "corrected": true}')  # a complete last row without its newline
+    assert path.read_text() == f"{a}\n{c}\n"
+    path.write_text(a)  # a complete last row without its newline
     AnswerCache(path).put({"key": "d", "corrected": True})
     assert len(AnswerCache(path)) == 2
-    path.write_text('not json\n{"key": "a", "corrected": true}\n')
+    path.write_text(f"not json\n{a}\n")
     assert len(AnswerCache(path)) == 1  # a damaged line is repaired away (tests/test_judge_cache.py)
 
 
