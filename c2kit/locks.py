@@ -6,11 +6,11 @@ on one folder), so only another process is refused, with a message naming the ho
 its process: a killed run never leaves a stale one. Filesystems without ``flock`` (some NFS, Lustre or FUSE
 mounts) get a warning and no lock, rather than an unusable tool.
 
-:func:`lock_output_folder` is the lock of a command's ``--out`` folder. ``c2 eval run`` and ``c2 syn build``
-take the same lock file there (``.lock``): an eval run holds it alone, the shards of one build share it (they
-may write into one folder), so neither command can start in a folder the other is writing. A folder that
-already holds the other command's files is refused too: their caches, configs and cards would mix; and so is,
-for ``c2 syn build``, any other folder with files in it but no ``build.json`` (a model folder, say), whose
+:func:`lock_output_folder` is the lock of a command's ``--out`` folder. ``c2 eval run``, ``c2 syn build`` and
+``c2 train`` take the same lock file there (``.lock``): an eval run and a training run hold it alone, the shards of
+one build share it (they may write into one folder), so no command can start in a folder another is writing. A
+folder that already holds another command's files is refused too: their caches, configs and cards would mix; and
+so is, for ``c2 syn build``, any other folder with files in it but no ``build.json`` (a model folder, say), whose
 README.md the dataset card would replace.
 """
 
@@ -128,6 +128,7 @@ class OutputKind:
 OUTPUT_KINDS = {
     "c2 eval run": OutputKind("results directory", ("generations.jsonl", "judgments.jsonl", "scores.json")),
     "c2 syn build": OutputKind("C2-Syn build directory", ("build.json", "parts"), marker="build.json"),
+    "c2 train": OutputKind("training run directory", ("train_config.yaml", "train_data.json")),
 }
 
 
