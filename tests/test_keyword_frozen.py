@@ -11,6 +11,7 @@ prints them) and never edit the others.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import pkgutil
@@ -80,6 +81,21 @@ def test_frozen_correction_starts_are_unchanged(name):
     live = [_module(name).correction_start(text) for text in texts]
     changed = _differences(texts, PINNED["starts"][name], live)
     assert changed == [], f"{name} moved {len(changed)} correction starts, e.g. {changed[:3]}"
+
+
+def test_versions_share_code_only_through_the_common_modules():
+    # Importing another version's module (or its private names) would let an edit of one version change another.
+    shared = {"c2kit.judges.keyword_common", "c2kit.judges.keyword_phrases"}
+    folder = Path(c2kit.judges.__path__[0])
+    modules = sorted(path for path in folder.glob("keyword*.py") if path.stem not in ("keyword_common", "keyword_phrases"))
+    assert len(modules) >= 3
+    for path in modules:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                     and node.module == "c2kit.judges" for alias in node.names}
+        versions = {name for name in imported if name.rsplit(".", 1)[-1].startswith("keyword")}
+        assert versions <= shared, f"{path.name} imports {sorted(versions - shared)}"
 
 
 def pins_for(name: str, texts: list[str]) -> dict:
