@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from .consistency import check_results_dir
 from .corr import MEAN_KEY, CorrScores, format_interval, format_percent
 from .plots import plot_corr_at_k
 from c2kit.jsonio import write_json
@@ -22,7 +23,9 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     """Table of Corr@k (rows k and Corr_mean) with one column per run; writes comparison.md/.json and a plot.
 
     Columns are labelled by the run's adapter or model (from config.json; a local model or adapter by its
-    directory's name, a Hub model by its id), else the directory name. Every directory must hold a scores.json.
+    directory's name, a Hub model by its id), else the directory name. Every directory must hold a scores.json,
+    and one that is not what the judgments.jsonl beside it gives is refused (:mod:`c2_eval_metric.consistency`);
+    one without a judgments.jsonl is compared with a note that its figures are unchecked.
     """
     if not dirs:
         raise ValueError("compare needs at least one results directory")
@@ -31,6 +34,8 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
         if Path(d).resolve() == out.resolve():
             raise ValueError(f"--out {out} is one of the compared runs; write the comparison to another folder")
     runs = [(Path(d), read_scores(d)) for d in dirs]  # fails first, before anything is written
+    # A scores.json out of step with its verdicts (edited, stale) is refused, not compared.
+    unverified = {d: check_results_dir(d) for d, _ in runs}
     labels = comparison_labels([d for d, _ in runs])
     modes = [prefix_mode(read_config(d)) for d, _ in runs]
     gamed = [label for label, (d, scores) in zip(labels, runs)
@@ -44,6 +49,10 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
         table += "\n\n" + second
     if gamed:
         table += f"\n\n**Caution ({', '.join(gamed)}):** {KEYWORD_GAMING_CAVEAT}"
+    unchecked = [f"{label}: its scores.json is shown as stored, unchecked (no {' or '.join(unverified[d])} to check "
+                 "it against)" for label, (d, _) in zip(labels, runs) if unverified[d]]
+    if unchecked:
+        table += "\n\n" + "\n".join(f"**Note:** {note}" for note in unchecked)
 
     out.mkdir(parents=True, exist_ok=True)
     (out / COMPARISON_MD).write_text(table + "\n", encoding="utf-8")
@@ -52,7 +61,7 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
                   **({"paired_vs_first": paired[i][0], "paired_note": paired[i][1]} if i else {})}
                  for i, (label, (d, scores)) in enumerate(zip(labels, runs))],
         "caveats": [{"runs": gamed, "text": KEYWORD_GAMING_CAVEAT}] if gamed else [],
-        "warnings": comparability_warnings(list(zip(labels, (scores for _, scores in runs))), modes),
+        "warnings": comparability_warnings(list(zip(labels, (scores for _, scores in runs))), modes) + unchecked,
     })
     judges = ", ".join(sorted({scores.judge for _, scores in runs}))
     mode = modes[0] if len(set(modes)) == 1 else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -113,3 +114,70 @@ def test_cli_compare(two_runs, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| k | org/base-chat | org/c2-dpo-adapter |" in printed
     assert f"comparison written to {tmp_path / 'cmp'}" in printed
+
+
+def _edit(path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_a_hand_edited_scores_json_is_refused_in_one_line_and_nothing_is_written(two_runs, tmp_path, capsys):
+    base, tuned = two_runs
+    out = tmp_path / "cmp"
+
+    def edit(data):  # Corr_mean 31.2 -> 90.0 with a degenerate interval, as a hand edit would leave it
+        data["corr_mean"] = 0.9
+        data["ci95"]["mean"] = [0.0, 0.0]
+
+    _edit(tuned / "scores.json", edit)
+    assert main(["eval", "compare", str(base), str(tuned), "--out", str(out)]) == 2
+    printed = capsys.readouterr()
+    [line] = printed.err.splitlines()
+    assert line.startswith(f"c2 eval: error: {tuned / 'scores.json'}: field corr_mean is 0.9 but judgments.jsonl "
+                           "gives 0.5416666666")
+    assert f"--results {tuned} --judge keyword-v1" not in line  # no continuations there: score the verdicts again
+    assert f"c2 eval score --judged {tuned / 'judgments.jsonl'}" in line
+    assert "Corr_mean" not in printed.out and not out.exists()
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda data: data["ci95"]["10"].__setitem__(0, 0.9), "ci95[10] is [0.9, "),  # the interval misses Corr@10
+    (lambda data: data["ci95"]["mean"].__setitem__(1, 1.5), "ci95[mean] is ["),  # not a fraction
+    (lambda data: data.__setitem__("n_items", 3), "n_items is 3 but judgments.jsonl gives 2"),
+    (lambda data: data.__setitem__("paths", 5), "paths is 5 but judgments.jsonl gives 4"),
+    (lambda data: data["n_items_at_k"].__setitem__("20", 1), "n_items_at_k[20] is 1 but judgments.jsonl gives 2"),
+    (lambda data: data["corr_at_k"].pop("20"), "corr_at_k is for k [10] but judgments.jsonl gives k [10, 20]"),
+    (lambda data: data.__setitem__("judge", "openai:gpt-4o"), "judgments.jsonl, row 1: field 'judge' is 'keyword-v1'"),
+])
+def test_each_figure_of_scores_json_is_checked(two_runs, tmp_path, edit, field):
+    base = two_runs[0]
+    if "corr_at_k" in field:  # the interval of the k that went goes too, so the file still reads as scores
+        edit = (lambda first: lambda data: (first(data), data["ci95"].pop("20")))(edit)
+    _edit(base / "scores.json", edit)
+    with pytest.raises(ValueError, match=re.escape(field)):
+        compare_runs(two_runs, out_dir=tmp_path / "cmp")
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_an_edited_verdict_is_refused_too(two_runs, tmp_path):
+    tuned = two_runs[1]
+    rows = (tuned / "judgments.jsonl").read_text().splitlines()
+    rows[-1] = rows[-1].replace('"corrected": false', '"corrected": true')
+    (tuned / "judgments.jsonl").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=re.escape(f"{tuned / 'scores.json'}: field corr_at_k[30] is 0.25 but "
+                                                   "judgments.jsonl gives 0.375")):
+        compare_runs(two_runs, out_dir=tmp_path / "cmp")
+
+
+def test_scores_without_their_verdicts_are_compared_with_a_note(two_runs, tmp_path):
+    # e.g. the eval/ folders of a published adapter, which carry scores.json but no judgments.jsonl
+    (two_runs[1] / "judgments.jsonl").unlink()
+    table = compare_runs(two_runs, out_dir=tmp_path / "cmp")
+    note = ("org/c2-dpo-adapter: its scores.json is shown as stored, unchecked (no judgments.jsonl to check it "
+            "against)")
+    assert f"**Note:** {note}" in table
+    assert note in json.loads((tmp_path / "cmp" / "comparison.json").read_text())["warnings"]
+    _edit(two_runs[1] / "scores.json", lambda data: data["ci95"]["mean"].__setitem__(1, 0.1))
+    with pytest.raises(ValueError, match=re.escape("ci95[mean] is [")):  # its intervals are still checked
+        compare_runs(two_runs, out_dir=tmp_path / "cmp2")

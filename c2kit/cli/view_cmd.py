@@ -40,8 +40,14 @@ def html_file(text: str) -> str:
 
 
 def _view(args: argparse.Namespace) -> int:
+    from c2_eval_metric.consistency import check_results_dir
     from c2kit.view import build_report
 
+    for source in args.inputs:  # the report shows each run's scores.json: refuse one out of step with its verdicts
+        if Path(source).is_dir():
+            for missing in check_results_dir(source):
+                print(f"note: {source}: its scores.json is shown as stored, unchecked (no {missing} to check it "
+                      "against)")
     report = build_report(args.inputs, args.out, title=args.title)
     print(f"report written to {report.path} ({report.n_paths:,} paths of {report.n_items:,} items, "
           f"{report.megabytes:.1f} MB); open it in a browser. It shows harmful text: share it with care.")

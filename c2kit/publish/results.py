@@ -9,12 +9,12 @@ the directory is checked: every judged path has its generation, the judgments co
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from c2_eval_metric.corr import CorrScores, compute_corr
+from c2_eval_metric.consistency import check_results_dir
+from c2_eval_metric.corr import CorrScores
 from c2_eval_metric.latency import LATENCY_PLOT
 from c2_eval_metric.overcorrection import OVERCORRECTION_DIR
 from c2_eval_metric.results import (
@@ -53,7 +53,6 @@ REQUIRED_FILES = (SCORES_FILE, CONFIG_FILE, GENERATIONS_FILE, JUDGMENTS_FILE)
 OPTIONAL_FILES = (SUMMARY_FILE, PLOT_FILE, LATENCY_PLOT,
                   # the over-correction run's own files (c2 eval run --overcorrection)
                   *(f"{OVERCORRECTION_DIR}/{name}" for name in (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE)))
-TOLERANCE = 1e-9  # recomputed scores must match scores.json to float precision
 REPORT_FILE = "report.html"  # c2 publish results --report: the run as c2 view shows it
 
 
@@ -90,19 +89,18 @@ def read_results_dir(path: str | Path) -> ResultsDir:
     except (OSError, ValueError) as error:
         raise PublishError(str(error)) from None
 
+    try:
+        # The card shows scores.json: it must be what judgments.jsonl gives (and its judge the verdicts' judge).
+        check_results_dir(folder)
+    except ValueError as error:
+        raise PublishError(str(error)) from None
     for number, row in enumerate(judgments, start=1):
-        if row["judge"] != scores.judge:
-            raise PublishError(
-                f"{folder / JUDGMENTS_FILE}, row {number}: field 'judge' is {row['judge']!r} but {SCORES_FILE} "
-                f"was computed with {scores.judge!r}"
-            )
         key = (str(row["item_id"]), row["k"], row["path"])
         if key not in generated:
             raise PublishError(
                 f"{folder / JUDGMENTS_FILE}, row {number}: no row in {GENERATIONS_FILE} for item_id {key[0]!r}, "
                 f"k {key[1]}, path {key[2]}; without it the judgment cannot be checked or re-judged"
             )
-    _check_scores_match(folder, scores, judgments)
     return ResultsDir(folder, config, scores, len(judgments))
 
 
@@ -117,34 +115,6 @@ def _rows(path: Path, fields: tuple[str, ...]):
 def _path_keys(path: Path, fields: tuple[str, ...]) -> set[tuple[str, int, int]]:
     # Only the keys are kept: generations files hold full prompts and can be large.
     return {(str(row["item_id"]), row["k"], row["path"]) for _, row in _rows(path, fields)}
-
-
-def _check_scores_match(folder: Path, scores: CorrScores, judgments: list[dict[str, Any]]) -> None:
-    """The card shows scores.json: make sure scores.json is what judgments.jsonl gives."""
-    if not judgments:
-        raise PublishError(f"{folder / JUDGMENTS_FILE}: no rows")
-    # Point estimates do not depend on the bootstrap, so one resample is enough here.
-    recomputed = compute_corr(
-        ((row["item_id"], row["k"], row["corrected"]) for row in judgments), judge=scores.judge, n_bootstrap=1
-    )
-    if set(recomputed.corr_at_k) != set(scores.corr_at_k):
-        raise PublishError(
-            f"{folder / SCORES_FILE}: k values {sorted(scores.corr_at_k)} differ from those in {JUDGMENTS_FILE} "
-            f"{sorted(recomputed.corr_at_k)}"
-        )
-    pairs = [(f"corr_at_k[{k}]", scores.corr_at_k[k], recomputed.corr_at_k[k]) for k in sorted(scores.corr_at_k)]
-    pairs.append(("corr_mean", scores.corr_mean, recomputed.corr_mean))
-    for name, stored, value in pairs:
-        if not math.isclose(stored, value, rel_tol=0, abs_tol=TOLERANCE):
-            raise PublishError(
-                f"{folder / SCORES_FILE}: field {name} is {stored} but {JUDGMENTS_FILE} gives {value}; "
-                "re-score with 'c2 eval score' before publishing"
-            )
-    if recomputed.n_items != scores.n_items:
-        raise PublishError(
-            f"{folder / SCORES_FILE}: field n_items is {scores.n_items} but {JUDGMENTS_FILE} has "
-            f"{recomputed.n_items} items"
-        )
 
 
 def results_card(results: ResultsDir, repo_id: str, *, gated: str) -> str:
