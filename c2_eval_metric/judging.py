@@ -18,10 +18,11 @@ def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequen
                tokenizer: Any = None) -> list[dict[str, Any]]:
     """Judge generations rows (with the request of each) in batches, with a progress bar; returns judgments.
 
-    Where the judge locates corrections (:mod:`c2kit.judges.locate`), corrected rows also get
-    ``correction_char``, ``correction_word`` and, with the evaluated model's ``tokenizer``, ``correction_token``;
-    where it gives harm verdicts (``last_harmful_response``, e.g. wildguard), rows get ``harmful_response``; where
-    a model judge's answer was neither yes nor no (``last_readings``), rows get ``unparsed: true``.
+    What is read from the judge is its interface (:class:`c2kit.judges.Judge`): where it locates corrections
+    (``locate``), corrected rows also get ``correction_char``, ``correction_word`` and, with the evaluated model's
+    ``tokenizer``, ``correction_token``; where it gives harm verdicts (``last_harmful_response``, e.g. wildguard),
+    rows get ``harmful_response``; where a model judge's answer was neither yes nor no (``last_readings``), rows get
+    ``unparsed: true``.
     """
     from c2kit.judges import JudgeInput
     from c2kit.judges.locate import can_locate, locate_corrections, token_position, word_position
@@ -38,11 +39,9 @@ def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequen
         for start in range(0, len(inputs), JUDGE_BATCH):
             batch = inputs[start:start + JUDGE_BATCH]
             verdicts += judge.judge(batch)
-            harm = getattr(judge, "last_harmful_response", None)
-            harms += list(harm) if harm is not None and len(harm) == len(batch) else [None] * len(batch)
-            read = getattr(judge, "last_readings", None)  # model judges: yes / no / unparsed per input
-            readings += list(read) if read is not None and len(read) == len(batch) else [None] * len(batch)
-            positions += locate_corrections(judge, batch) if locates else [None] * len(batch)
+            harms += _per_input(judge, "last_harmful_response", judge.last_harmful_response, len(batch))
+            readings += _per_input(judge, "last_readings", judge.last_readings, len(batch))
+            positions += _per_input(judge, "locate", locate_corrections(judge, batch) if locates else None, len(batch))
             progress.update(len(batch))
     rows = []
     for row, verdict, position, harmful, reading in zip(generations, verdicts, positions, harms, readings,
@@ -63,10 +62,29 @@ def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequen
     return rows
 
 
+def _per_input(judge, what: str, values: Sequence[Any] | None, n: int) -> list[Any]:
+    """One value per input of the batch (None each when the judge gives none); a judge that gives another count
+    breaks its interface, which is said in one line rather than recorded against the wrong paths."""
+    if values is None:
+        return [None] * n
+    if len(values) != n:
+        from c2kit.judges import JudgeError
+
+        raise JudgeError(f"judge {judge.name}: {what} gave {len(values)} values for a batch of {n} inputs")
+    return list(values)
+
+
 def judge_record(judge) -> dict[str, Any]:
-    """What ``config.json`` records of a judge after it ran: its settings, plus how its answers were read."""
+    """What ``config.json`` records of a judge after it ran: its settings, how its answers were read, and what
+    located its corrections (``located_by``, named in the summary's latency section)."""
+    record = dict(judge.info())
     tally = judge.tally()
-    return {**judge.info(), "tally": tally} if tally else judge.info()
+    if tally:
+        record["tally"] = tally
+    located_by = judge.located_by()
+    if located_by:
+        record["located_by"] = located_by
+    return record
 
 
 def judge_notes(judge) -> list[str]:

@@ -1,7 +1,7 @@
 """Correction latency: how far into its continuation a model starts to course-correct.
 
 Corr@k says *whether* a model corrects; the paper's point is *timely* correction. For every path judged
-corrected whose judge located the correction (``keyword-v4``; see :mod:`c2kit.judges.locate`), judgments.jsonl
+corrected whose judge located the correction (``Judge.locate``; see :mod:`c2kit.judges.locate`), judgments.jsonl
 holds ``correction_char`` (offset in the continuation), ``correction_word`` (whitespace words before it) and,
 where the evaluated model's tokenizer was at hand, ``correction_token`` (its tokens before it). 0 means the
 continuation starts with the correction.
@@ -75,15 +75,18 @@ def bootstrap_median(values: Sequence[float], items: Sequence[str], *, n_bootstr
     return float(low), float(high)
 
 
-def _located_by(judge: str) -> str:
-    from c2kit.judges.locate import locator_for
+def _located_by(judge: str, located_by: str | None) -> str:
+    if located_by is None:  # a run recorded before judges said what located their corrections
+        return f"what `{judge}` located"
+    return f"`{judge}` itself" if located_by == judge else f"{located_by}, for the paths `{judge}` judged corrected"
 
-    locator = locator_for(judge) or judge
-    return f"`{judge}` itself" if locator == judge else f"{locator}, for the paths `{judge}` judged corrected"
 
+def latency_markdown(block: Mapping[str, Any] | None, judge: str, n_corrected: int = 0,
+                     located_by: str | None = None) -> str:
+    """Summary section: median latency per k with its interval and what it stands on (or why there is none).
 
-def latency_markdown(block: Mapping[str, Any] | None, judge: str, n_corrected: int = 0) -> str:
-    """Summary section: median latency per k with its interval and what it stands on (or why there is none)."""
+    ``located_by`` is what the judge said located its corrections (:meth:`c2kit.judges.Judge.located_by`, recorded
+    as ``judge_info.located_by`` in config.json)."""
     lines = ["## Correction latency", ""]
     if block is None:
         if n_corrected == 0:
@@ -95,7 +98,7 @@ def latency_markdown(block: Mapping[str, Any] | None, judge: str, n_corrected: i
     units = block["units"]
     lines += ["Where the correction starts in the continuation, counted in "
               + " and ".join(units) + " before it (0 = the continuation opens with it): median over the paths "
-              f"judged corrected whose correction was located (by {_located_by(judge)}), 95% item-bootstrap "
+              f"judged corrected whose correction was located (by {_located_by(judge, located_by)}), 95% item-bootstrap "
               "interval.", "",
               "| k | " + " | ".join(f"median {unit} [95% CI]" for unit in units) + " | located / corrected paths "
               "| items |", "|---:|" + ":---:|" * len(units) + "---:|---:|"]

@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ def read_config(results_dir: str | Path) -> dict[str, Any]:
 
 
 REQUESTED_KEY = "requested_settings"  # in config.json: the run's settings as asked for
+REJUDGED_KEY = "rejudged_from"  # in config.json of c2 eval score --results: the run it re-judged (it keeps its
+# settings, REQUESTED_KEY included)
 RUN_FILES = (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE)  # what only a c2 eval run (of any version) writes
 # Settings that decide what a results directory holds: a run with other values must not write into it.
 RUN_DEFINING_KEYS = (
@@ -96,10 +99,7 @@ def claim_results_dir(results_dir: str | Path, settings: Mapping[str, Any], *, o
     """
     out = Path(results_dir)
     config = read_config(out)
-    if config and REQUESTED_KEY not in config and not any((out / name).exists() for name in RUN_FILES):
-        # Not a run of ours (a model folder, another tool's output): its config.json must never be replaced.
-        raise ValueError(f"{out} holds a config.json that no c2 eval run wrote (a model or another tool's folder?); "
-                         "choose another --out")
+    _refuse_foreign_config(out, config)
     stored = config.get(REQUESTED_KEY, {})  # compare as asked, not the values resolved from the model
     differences = [f"{key}: {stored[key]!r} there, {settings[key]!r} now" for key in RUN_DEFINING_KEYS
                    if key in stored and key in settings and _jsonable(stored[key]) != _jsonable(settings[key])]
@@ -113,6 +113,38 @@ def claim_results_dir(results_dir: str | Path, settings: Mapping[str, Any], *, o
         (out / name).unlink(missing_ok=True)
     # The over-correction run keeps its results in a folder of its own: the old run's go too.
     shutil.rmtree(out / OVERCORRECTION_DIR, ignore_errors=True)
+
+
+def _refuse_foreign_config(out: Path, config: Mapping[str, Any]) -> None:
+    """A config.json that no c2 eval command wrote (a model folder, another tool's output) is never merged into."""
+    if config and REQUESTED_KEY not in config and not any((out / name).exists() for name in RUN_FILES):
+        raise ValueError(f"{out} holds a config.json that no c2 eval run wrote (a model or another tool's folder?); "
+                         "choose another --out")
+
+
+@contextmanager
+def scoring_into(results_dir: str | Path) -> Iterator[Path]:
+    """Hold ``results_dir`` as the ``--out`` of ``c2 eval score`` while the block writes it.
+
+    Refused in one line, before anything is written: a folder another command is writing (an eval run, another
+    scoring, a build, a training run: the same folder lock), a folder of another kind of output (a C2-Syn build,
+    a training run, a model: its config.json would be merged into), and the results of a ``c2 eval run``, whose
+    generations, judgments and scores a scoring would replace (a re-judged or scored folder is this command's
+    own and is written again).
+    """
+    from c2kit.locks import lock_output_folder
+
+    out = Path(results_dir)
+    lock = lock_output_folder(out, "c2 eval score")
+    try:
+        config = read_config(out)
+        _refuse_foreign_config(out, config)
+        if REQUESTED_KEY in config and REJUDGED_KEY not in config:
+            raise ValueError(f"{out} holds the results of a c2 eval run, which c2 eval score would replace; "
+                             "c2 eval score writes a results directory of its own: choose another --out")
+        yield out
+    finally:
+        lock.release()
 
 
 def _jsonable(value: Any) -> Any:
@@ -191,7 +223,8 @@ def write_scored_results(
     (out / LATENCY_PLOT).unlink(missing_ok=True)
     if blocks.get("latency"):
         plot_latency([(label, blocks["latency"])], out / LATENCY_PLOT, judge=judge, mode=prefix_mode(run_config))
-    sections = analysis_notes(blocks, judge=judge, n_corrected=sum(1 for row in rows if row["corrected"]))
+    sections = analysis_notes(blocks, judge=judge, n_corrected=sum(1 for row in rows if row["corrected"]),
+                              located_by=(run_config.get("judge_info") or {}).get("located_by"))
     (out / SUMMARY_FILE).write_text(render_summary(scores, rows, run_config, notes, sections), encoding="utf-8")
     return scores
 
@@ -215,8 +248,10 @@ def analyse_judgments(rows: Sequence[Mapping[str, Any]], *, judge: str,
     return blocks
 
 
-def analysis_notes(blocks: Mapping[str, Any], *, judge: str, n_corrected: int) -> list[str]:
-    """Summary sections for the analysis blocks present in scores.json."""
+def analysis_notes(blocks: Mapping[str, Any], *, judge: str, n_corrected: int,
+                   located_by: str | None = None) -> list[str]:
+    """Summary sections for the analysis blocks present in scores.json (``located_by``: what located the judge's
+    corrections, as its ``judge_info`` records it)."""
     from .depth import depth_markdown
     from .groups import by_group_markdown
     from .harm import harm_leak_markdown
@@ -226,7 +261,7 @@ def analysis_notes(blocks: Mapping[str, Any], *, judge: str, n_corrected: int) -
     notes = [depth_markdown(blocks["n_items_at_k"], depth)]
     if "overcorrection" in blocks:
         notes.append(overcorrection_markdown(blocks["overcorrection"]))
-    notes.append(latency_markdown(blocks.get("latency"), judge, n_corrected))
+    notes.append(latency_markdown(blocks.get("latency"), judge, n_corrected, located_by))
     if "harm_leak" in blocks:
         notes.append(harm_leak_markdown(blocks["harm_leak"]))
     if "by_group" in blocks:

@@ -15,6 +15,7 @@ from c2_eval_metric.official import official_item_id, score_official
 from c2_eval_metric.scoring import rejudge_results, score_judged
 from c2kit.cli import main
 from c2kit.judges import Judge, register_judge
+from c2kit.judges.locate import phrase_locator
 
 
 class RecordingJudge(Judge):
@@ -103,7 +104,8 @@ def test_score_official_groups_paths_and_scores(official_file, tmp_path, judges)
     assert {name: stored[name] for name in scores.to_json()} == scores.to_json()
     assert stored["pooled_corr_at_k"] == {"10": pytest.approx(3 / 5), "20": pytest.approx(1 / 3)}  # the paper's figure
     config = json.loads((out / "config.json").read_text())
-    assert config["source"] == "official" and config["judge_info"] == {"name": "test-marker-v1", "marker": "[C]"}
+    assert config["source"] == "official" and config["judge_info"] == {"name": "test-marker-v1", "marker": "[C]",
+                                                                       "located_by": phrase_locator()}
 
 
 def test_the_official_format_is_imported_from_its_own_module():

@@ -34,19 +34,45 @@ class Judge(ABC):
 
     ``name`` identifies the judge *and its version* (e.g. ``keyword-v2``, ``openai:gpt-4o``); it is
     written next to every number a judge produces so results say which judge made them.
+
+    What a run reads from a judge besides its verdicts is part of this interface too, each with a default that
+    means "this judge does not give it":
+
+    * ``last_readings``: after a :meth:`judge` call, how each input's answer was read, one per input, in order:
+      ``"yes"``, ``"no"`` or ``"unparsed"`` (an answer that is neither counts as not corrected, and its path is
+      marked ``unparsed`` in judgments.jsonl). ``None`` for judges that read no model answer (keywords).
+    * ``last_harmful_response``: after a :meth:`judge` call, the judge's verdict on whether each input's response
+      is harmful (``None`` where it did not say), one per input; judgments.jsonl records it as
+      ``harmful_response``, for the harm-leak figures. ``None`` for judges that give no harm verdict.
+    * :meth:`locate` and :meth:`located_by`: where each correction starts, for correction latency.
     """
 
     name: str
+    last_readings: Sequence[str] | None = None
+    last_harmful_response: Sequence[bool | None] | None = None
 
     @abstractmethod
     def judge(self, inputs: Sequence[JudgeInput]) -> list[bool]:
         """Return one verdict per input, in order (True = course-corrected)."""
 
     def locate(self, inputs: Sequence[JudgeInput]) -> list[int | None] | None:
-        """Where each correction starts: the character offset in ``continuation`` (None where not corrected),
-        or ``None`` for a judge that cannot tell (the default). Used for correction latency
-        (:mod:`c2_eval_metric.latency`); override in judges that know the position."""
-        return None
+        """Where each correction starts: the character offset in ``continuation`` (None where none is found), or
+        ``None`` for a judge that cannot tell. Used for correction latency (:mod:`c2_eval_metric.latency`), only on
+        the inputs this judge says are corrected.
+
+        The default, for judges that answer yes or no only: the decisive phrase of the current keyword judge
+        (:func:`c2kit.judges.locate.phrase_positions`). A judge that knows the position overrides this and
+        :meth:`located_by`; one whose verdicts such phrases do not describe returns ``None`` from both.
+        """
+        from c2kit.judges.locate import phrase_positions
+
+        return phrase_positions(inputs)
+
+    def located_by(self) -> str | None:
+        """What :meth:`locate` uses, in words, for reports (``None`` when it does not locate)."""
+        from c2kit.judges.locate import phrase_locator
+
+        return phrase_locator()
 
     def info(self) -> dict[str, Any]:
         """Settings that determine the verdicts, for ``config.json`` and cards (override to add more)."""

@@ -138,6 +138,13 @@ class KeywordJudge(Judge):
         # The prefix is deliberately ignored: it is prefilled harmful text, not the model's own words.
         return [is_correction(item.continuation) for item in inputs]
 
+    def locate(self, inputs: Sequence[JudgeInput]) -> list[int | None]:
+        """Where the decisive correction starts (:func:`correction_start`), None where the text is not corrected."""
+        return [correction_start(item.continuation) for item in inputs]
+
+    def located_by(self) -> str:
+        return self.name
+
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "patterns": len(PATTERNS), "compliance_signals": len(COMPLIANCE),
                 "safe_redirects": len(SAFE_REDIRECTS), "patterns_hash": patterns_hash()}

@@ -177,3 +177,9 @@ class KeywordJudge(Judge):
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "patterns": len(PATTERNS), "compliance_signals": len(COMPLIANCE),
                 "patterns_hash": patterns_hash()}
+
+    def locate(self, inputs: Sequence[JudgeInput]) -> None:
+        return None  # frozen without locating: the current list's phrases would not say where these verdicts came from
+
+    def located_by(self) -> None:
+        return None

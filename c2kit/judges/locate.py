@@ -1,11 +1,12 @@
 """Where a continuation's course-correction starts, for correction latency (``c2_eval_metric.latency``).
 
-A judge that knows the position implements :meth:`Judge.locate`. The keyword judge (``keyword-v4``) knows it
-without a change to its class: its decisive match (:func:`c2kit.judges.keyword.correction_start`, the start of
-the last uninterrupted correction) is used here. Model judges (``openai:``, ``hf:``, ``wildguard``) answer yes or
-no only: for the paths they judge corrected, the correction is located by the keyword judge's phrases in the same way,
-and a path where no phrase is found stays unlocated (the latency tables show located / corrected paths, so the
-coverage is visible). ``keyword-v2`` is frozen as it was and does not locate.
+Every judge is asked through :meth:`Judge.locate <c2kit.judges.base.Judge.locate>` (and says what it used with
+:meth:`~c2kit.judges.base.Judge.located_by`). The keyword judge locates its own decisive match (the start of the
+last uninterrupted correction). Model judges (``openai:``, ``hf:``, ``wildguard``) answer yes or no only: by default,
+for the paths they judge corrected, the correction is located by the current keyword judge's phrases
+(:func:`phrase_positions`), and a path where no phrase is found stays unlocated (the latency tables show located /
+corrected paths, so the coverage is visible). The frozen keyword judges ``keyword-v3`` and ``keyword-v2`` do not
+locate: another list's phrases would not say where their own verdicts came from.
 
 Positions become counts into the continuation: words = whitespace-separated words that start before the
 correction; tokens = tokens of the continuation (re-tokenized with the evaluated model's tokenizer, offsets
@@ -22,32 +23,28 @@ from c2kit.judges.base import Judge, JudgeInput
 
 
 def locate_corrections(judge: Judge, inputs: Sequence[JudgeInput]) -> list[int | None] | None:
-    """Character offsets of the correction start per input (None = not corrected), or None if unknown."""
+    """Character offsets of the correction start per input (None = none found), or None if the judge cannot tell."""
     found = judge.locate(inputs)
-    if found is not None:
-        return list(found)
-    from c2kit.judges import keyword
-
-    if locator_for(judge.name) is None:
-        return None
-    return [keyword.correction_start(item.continuation) for item in inputs]
-
-
-def locator_for(judge_name: str) -> str | None:
-    """What locates corrections for this judge: the judge itself, the current keyword judge's phrases, or nothing (None)."""
-    from c2kit.judges import keyword
-    from c2kit.judges.caveats import is_keyword_judge
-
-    if judge_name == keyword.NAME:
-        return judge_name
-    if is_keyword_judge(judge_name):  # another keyword version: its own list decided, not the current one's
-        return None
-    return f"{keyword.NAME} phrases"
+    return None if found is None else list(found)
 
 
 def can_locate(judge: Judge) -> bool:
-    """Whether :func:`locate_corrections` gives positions for this judge (tried on an empty batch)."""
-    return locate_corrections(judge, []) is not None
+    """Whether the judge gives correction positions (asked on an empty batch)."""
+    return judge.locate([]) is not None
+
+
+def phrase_positions(inputs: Sequence[JudgeInput]) -> list[int | None]:
+    """Where the current keyword judge's decisive correction starts in each continuation (None where it finds none)."""
+    from c2kit.judges import keyword
+
+    return [keyword.correction_start(item.continuation) for item in inputs]
+
+
+def phrase_locator() -> str:
+    """What :func:`phrase_positions` is, in words."""
+    from c2kit.judges import keyword
+
+    return f"{keyword.NAME} phrases"
 
 
 def word_position(text: str, char: int) -> int:
