@@ -56,7 +56,7 @@ from c2kit.judges.registry import public_spec
 from c2kit.protocol import OPENERS
 
 from .corr import CorrScores, format_interval, format_percent
-from .results import GENERATIONS_FILE, write_scored_results
+from .results import GENERATIONS_FILE, scoring_into, write_scored_results
 
 OFFICIAL_FIELDS = ("k", "request", "full response", "truly response")
 UNASSIGNED_FILE = "official_unassigned.jsonl"
@@ -402,11 +402,15 @@ def score_official(path: str | Path, *, out_dir: str | Path, judge: str) -> Corr
     the others (with their verdicts); ``scores.json`` has Corr@k over items (assigned rows) and the paper's
     pooled figure over all rows; ``summary.md`` and the printed report say what recovery did.
     """
+    official = read_official(path)
+    with scoring_into(out_dir) as out:  # one writer, and never into an eval run's or another command's folder
+        return _judge_into(out, official, path, judge)
+
+
+def _judge_into(out: Path, official: OfficialFile, path: str | Path, judge: str) -> CorrScores:
+    """:func:`score_official` in its claimed and locked ``out``."""
     from .judging import judge_notes, judge_record, judge_rows, load_run_judge
 
-    official = read_official(path)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     rows = official.rows
     judge_impl = load_run_judge(judge, out)
     verdicts = judge_rows(judge_impl, rows, [row["request"] for row in rows])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from c2kit.jsonio import read_jsonl, write_json, write_jsonl
-from c2kit.judges.registry import public_spec
+from c2kit.judges.registry import check_judge_spec, public_spec
 
 from .corr import CorrScores
 from .groups import run_groups
@@ -26,7 +26,9 @@ from .results import (
     AGREEMENT_FILE,
     GENERATIONS_FILE,
     JUDGMENTS_FILE,
+    REJUDGED_KEY,
     read_config,
+    scoring_into,
     write_scored_results,
 )
 
@@ -59,11 +61,12 @@ def score_judged(path: str | Path, *, out_dir: str | Path) -> CorrScores:
     judges = sorted({row["judge"] for row in judgments})
     if len(judges) > 1:
         raise ValueError(f"{path}: rows come from several judges {judges}; score each judge's rows separately")
-    try:
-        return write_scored_results(out_dir, judgments, judge=judges[0],
-                                    config={"source": "judged", "judged_file": str(Path(path).resolve())})
-    except ValueError as error:  # e.g. a path judged twice: say which file it came from
-        raise ValueError(f"{path}: {error}") from None
+    with scoring_into(out_dir):
+        try:
+            return write_scored_results(out_dir, judgments, judge=judges[0],
+                                        config={"source": "judged", "judged_file": str(Path(path).resolve())})
+        except ValueError as error:  # e.g. a path judged twice: say which file it came from
+            raise ValueError(f"{path}: {error}") from None
 
 
 def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
@@ -75,8 +78,6 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
     decide differently are written there as label rows (``label: null``) for a person to fill in and check
     both judges with ``c2 judge validate --labels``.
     """
-    from c2kit.judges import judge_agreement
-
     source, out = Path(results_dir), Path(out_dir)
     if out.resolve() == source.resolve():
         raise ValueError(f"{out}: write the re-judged results to a new directory, not into {source} itself")
@@ -85,8 +86,17 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
         raise ValueError(f"{source / GENERATIONS_FILE}: no rows")
     source_config = read_config(source)
     requests = _requests_for(generations, source_config, source)
-    judge_impl = load_run_judge(judge, out)  # a bad judge spec fails before --out is made
-    out.mkdir(parents=True, exist_ok=True)
+    check_judge_spec(judge)  # an unknown judge fails before --out is made
+    with scoring_into(out):
+        return _rejudge_into(out, source, source_config, generations, requests, judge, disagreements)
+
+
+def _rejudge_into(out: Path, source: Path, source_config: Mapping[str, Any], generations: list[dict[str, Any]],
+                  requests: list[str], judge: str, disagreements: str | Path | None) -> CorrScores:
+    """:func:`rejudge_results` in its claimed and locked ``out``."""
+    from c2kit.judges import judge_agreement
+
+    judge_impl = load_run_judge(judge, out)
     shutil.copyfile(source / GENERATIONS_FILE, out / GENERATIONS_FILE)
     judgments = judge_rows(judge_impl, generations, requests)
 
@@ -116,7 +126,7 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
     groups, group_field = run_groups(source_config)
     notes += judge_notes(judge_impl)
     config = {**source_config, "judge": public_spec(judge), "judge_info": judge_record(judge_impl),
-              "rejudged_from": str(source.resolve())}
+              REJUDGED_KEY: str(source.resolve())}
     return write_scored_results(out, judgments, judge=judge_impl.name, config=config, notes=notes, extra=extra,
                                 groups=groups, group_field=group_field)
 

@@ -6,11 +6,11 @@ on one folder), so only another process is refused, with a message naming the ho
 its process: a killed run never leaves a stale one. Filesystems without ``flock`` (some NFS, Lustre or FUSE
 mounts) get a warning and no lock, rather than an unusable tool.
 
-:func:`lock_output_folder` is the lock of a command's ``--out`` folder. ``c2 eval run``, ``c2 syn build`` and
-``c2 train`` take the same lock file there (``.lock``): an eval run and a training run hold it alone, the shards of
-one build share it (they may write into one folder), so no command can start in a folder another is writing. A
-folder that already holds another command's files is refused too: their caches, configs and cards would mix; and
-so is, for ``c2 syn build``, any other folder with files in it but no ``build.json`` (a model folder, say), whose
+:func:`lock_output_folder` is the lock of a command's ``--out`` folder. ``c2 eval run``, ``c2 eval score``,
+``c2 syn build`` and ``c2 train`` take the same lock file there (``.lock``): an eval run, a scoring and a training
+run hold it alone, the shards of one build share it (they may write into one folder), so no command can start in a
+folder another is writing. A folder that already holds another command's files is refused too: their caches,
+configs and cards would mix; and so is, for ``c2 syn build``, any other folder with files in it but no ``build.json`` (a model folder, say), whose
 README.md the dataset card would replace.
 """
 
@@ -125,8 +125,10 @@ class OutputKind:
 
 
 # Names only, so this module imports neither package: c2_eval_metric.results and c2_syn_dataset.shards.
+RESULTS_DIRECTORY = OutputKind("results directory", ("generations.jsonl", "judgments.jsonl", "scores.json"))
 OUTPUT_KINDS = {
-    "c2 eval run": OutputKind("results directory", ("generations.jsonl", "judgments.jsonl", "scores.json")),
+    "c2 eval run": RESULTS_DIRECTORY,
+    "c2 eval score": RESULTS_DIRECTORY,  # which of the two wrote a results directory: c2_eval_metric.results
     "c2 syn build": OutputKind("C2-Syn build directory", ("build.json", "parts"), marker="build.json"),
     "c2 train": OutputKind("training run directory", ("train_config.yaml", "train_data.json")),
 }
@@ -143,7 +145,7 @@ def lock_output_folder(folder: str | Path, command: str, *, shared: bool = False
     lock = DirectoryLock(folder, OUTPUT_KINDS[command].what, name=OUTPUT_LOCK, advice=" or choose another --out",
                          shared=shared, holder=command)
     for other, kind in OUTPUT_KINDS.items():
-        found = [sign for sign in kind.signs if (folder / sign).exists()] if other != command else []
+        found = [sign for sign in kind.signs if (folder / sign).exists()] if kind != OUTPUT_KINDS[command] else []
         if found:
             lock.release()
             raise ValueError(f"{folder} holds files that {other} writes ({', '.join(found)}); {command} needs a "

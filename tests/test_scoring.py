@@ -16,6 +16,7 @@ from c2_eval_metric.scoring import rejudge_results, score_judged
 from c2kit.cli import main
 from c2kit.judges import Judge, register_judge
 from c2kit.judges.locate import phrase_locator
+from lock_holders import holding_output_lock
 
 
 class RecordingJudge(Judge):
@@ -217,3 +218,68 @@ def test_cli_score_official_and_judged(official_file, tmp_path, judges, capsys):
     judged = _write_judged(tmp_path / "j.jsonl", [{"item_id": "a", "k": 10, "path": 0, "corrected": True}])
     assert main(["eval", "score", "--judged", str(judged), "--out", str(tmp_path / "cli2")]) == 0
     assert "| 10 | 100.0 |" in capsys.readouterr().out
+
+
+def _score_args(source: str, official_file: Path, run: Path, judged: Path) -> list[str]:
+    """``c2 eval score`` arguments for each kind of input (``run``: a results directory to re-judge)."""
+    return {"official": ["--official", str(official_file), "--judge", "test-marker"],
+            "judged": ["--judged", str(judged)],
+            "results": ["--results", str(run), "--judge", "test-sorry"]}[source]
+
+
+@pytest.fixture
+def scoring_inputs(official_file, tmp_path, judges):
+    run = tmp_path / "scored-run"
+    score_official(official_file, out_dir=run, judge="test-marker")
+    judged = _write_judged(tmp_path / "j.jsonl", [{"item_id": "a", "k": 10, "path": 0, "corrected": True}])
+    return lambda source: _score_args(source, official_file, run, judged)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file but the lock file (which the holder writes)."""
+    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file() and path.name != ".lock"}
+
+
+@pytest.mark.parametrize("source", ["official", "judged", "results"])
+def test_scoring_never_writes_into_a_folder_another_run_is_writing(scoring_inputs, tmp_path, capsys, source):
+    running = tmp_path / "running"
+    running.mkdir()
+    (running / "config.json").write_text('{"requested_settings": {"model": "m"}, "model": "m"}')  # as a run writes it
+    before = _files(running)
+    with holding_output_lock(running, "c2 eval run", shared=False) as holder:
+        assert main(["eval", "score", *scoring_inputs(source), "--out", str(running)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (f"c2 eval: error: {running}: the results directory is in use by another run (pid {holder.pid}: "
+                    "c2 eval run); wait for it to finish or choose another --out")
+    assert _files(running) == before  # its config.json untouched
+
+
+@pytest.mark.parametrize("source", ["official", "judged", "results"])
+def test_scoring_never_writes_into_another_kind_of_output(scoring_inputs, tmp_path, capsys, source):
+    folders = {
+        "an eval run's results": ({"config.json": '{"requested_settings": {"model": "m"}, "model": "m"}',
+                                   "generations.jsonl": "", "scores.json": "{}"},
+                                  "holds the results of a c2 eval run, which c2 eval score would replace"),
+        "a C2-Syn build": ({"build.json": "{}", "README.md": "card"}, "holds files that c2 syn build writes (build.json)"),
+        "a training run": ({"train_config.yaml": "x: 1\n"}, "holds files that c2 train writes (train_config.yaml)"),
+        "a model": ({"config.json": '{"model_type": "llama"}', "model.safetensors": ""},
+                    "holds a config.json that no c2 eval run wrote"),
+    }
+    for number, (files, message) in enumerate(folders.values()):
+        folder = tmp_path / f"other{number}"
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).write_text(text)
+        before = _files(folder)
+        assert main(["eval", "score", *scoring_inputs(source), "--out", str(folder)]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"c2 eval: error: {folder} {message}") and "choose another --out" in line
+        assert _files(folder) == before and not (folder / "judgments.jsonl").exists()
+
+
+def test_scoring_again_into_its_own_folder_rewrites_it(scoring_inputs, tmp_path):
+    for source in ("results", "official", "judged"):  # any scoring may follow another in one folder
+        out = tmp_path / f"again-{source}"
+        assert main(["eval", "score", *scoring_inputs(source), "--out", str(out)]) == 0
+        assert main(["eval", "score", *scoring_inputs(source), "--out", str(out)]) == 0
+    assert main(["eval", "score", *scoring_inputs("judged"), "--out", str(tmp_path / "again-results")]) == 0
