@@ -137,6 +137,20 @@ def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> Path:
     return path
 
 
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` atomically (creating the parent directory): a kill or a full disk leaves the old file whole
+    and no temporary file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path)
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
 def set_aside(path: Path, suffix: str = ".damaged") -> Path:
     """Copy ``path`` to a free ``NAME.damaged`` (``.damaged-2``, ...) for inspection, before it is repaired."""
     aside = path.with_name(path.name + suffix)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import errno
+import hashlib
 import json
 import re
+from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from c2kit.view import build_view_data, read_report_data
+from c2kit.view import build_report, build_view_data, read_report_data, render_html
 from view_runs import COMPLIANCE, REFUSAL, run_cli, view_runs  # noqa: F401 (fixture)
 
 
@@ -140,13 +145,110 @@ def test_out_in_a_folder_that_is_a_file_is_refused_while_parsing(view_runs, tmp_
     assert Path("sub").read_text() == "my notes"
 
 
+class _Page(HTMLParser):
+    """The elements of a report that matter to its policy: its <meta>s, and each <script> / <style> with its text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.metas: list[dict[str, str]] = []
+        self.blocks: list[tuple[str, dict[str, str], str]] = []  # (tag, attributes, text)
+        self.handlers: list[str] = []  # on...= attributes of any element
+        self.inside = False  # in a <script> or <style>
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.handlers += [f"{tag} {name}" for name in attributes if name.startswith("on")]
+        if tag == "meta":
+            self.metas.append(attributes)
+        elif tag in ("script", "style"):
+            self.blocks.append((tag, attributes, ""))
+            self.inside = True
+
+    def handle_endtag(self, tag):
+        self.inside = self.inside and tag not in ("script", "style")
+
+    def handle_data(self, data):
+        if self.inside:
+            tag, attributes, text = self.blocks[-1]
+            self.blocks[-1] = (tag, attributes, text + data)
+
+
+def _policy(html: bytes) -> tuple[dict[str, list[str]], _Page]:
+    page = _Page()
+    page.feed(html.decode("utf-8"))
+    (content,) = [meta["content"] for meta in page.metas if meta.get("http-equiv") == "Content-Security-Policy"]
+    return {name: values for name, *values in (part.split() for part in content.split(";"))}, page
+
+
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def test_the_report_runs_its_own_script_only(view_runs):
+    html = build_report([view_runs["refuser"], view_runs["disagreements"]]).html
+    policy, page = _policy(html)
+    scripts = [(attributes, text) for tag, attributes, text in page.blocks if tag == "script"]
+    (style,) = [text for tag, _, text in page.blocks if tag == "style"]
+    # One script runs; the other block holds the data in a type that never runs.
+    (code,) = [text for attributes, text in scripts if "type" not in attributes]
+    assert [attributes.get("type") for attributes, _ in scripts] == ["application/octet-stream", None]
+    assert policy == {"default-src": ["'none'"], "script-src": [_hash(code)], "style-src": [_hash(style)],
+                      "base-uri": ["'none'"], "form-action": ["'none'"],
+                      "require-trusted-types-for": ["'script'"], "trusted-types": ["'none'"]}
+    assert b"unsafe-inline" not in html and b"unsafe-eval" not in html
+    assert page.handlers == []  # no inline event handler anywhere
+
+
+def test_the_template_builds_elements_and_never_parses_html():
+    template = resources.files("c2kit.view").joinpath("template.html").read_text(encoding="utf-8")
+    (script,) = re.findall(r"<script>(.*?)</script>", template, re.DOTALL)
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "createContextualFragment",
+                 "DOMParser", "srcdoc", "eval(", "new Function", "setAttribute(\"on", "style="):
+        assert sink not in script, sink
+    assert not re.search(r"<[a-z][^>]*\son[a-z]+\s*=", template, re.IGNORECASE)  # no inline handler
+
+
+def test_text_cannot_end_the_data_block(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    breaking = "</script><!--<script>window.x=1</script>]]>"
+    labels.write_text(json.dumps({"request": breaking, "prefix": "<!--", "continuation": "</SCRIPT >", "label": None})
+                      + "\n", encoding="utf-8")
+    html = build_report([labels]).html
+    _, page = _policy(html)
+    assert [tag for tag, _, _ in page.blocks] == ["style", "script", "script"]
+    assert html.count(b"<script") == 2 and html.lower().count(b"</script") == 2 and b"<!--" not in html
+    assert breaking in read_report_data(html)["strings"]
+
+
+def test_the_report_is_replaced_in_one_step(view_runs, tmp_path, monkeypatch):
+    out = tmp_path / "report.html"
+    out.write_bytes(b"the report of yesterday")
+    write = Path.write_bytes
+
+    def full_disk_halfway(path: Path, data: bytes) -> int:
+        write(path, data[:len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk_halfway)
+    with pytest.raises(OSError, match="No space left"):
+        build_report([view_runs["refuser"]], out)
+    assert out.read_bytes() == b"the report of yesterday"
+    assert [path.name for path in tmp_path.iterdir()] == ["report.html"]  # no half-written temporary file left
+    monkeypatch.undo()
+    report = build_report([view_runs["refuser"]], out)
+    assert out.read_bytes() == report.html and [path.name for path in tmp_path.iterdir()] == ["report.html"]
+
+
 def test_publish_results_can_include_the_report(view_runs, tmp_path):
     preview = tmp_path / "preview"
     code, printed = run_cli("publish", "results", str(view_runs["refuser"]), "--repo-id", "someone/c2-results",
                             "--dry-run", "--report", "--out", str(preview))
     assert code == 0 and "report.html" in printed
-    data = read_report_data((preview / "report.html").read_bytes())
+    html = (preview / "report.html").read_bytes()
+    data = read_report_data(html)
     assert [column["set"] for column in data["columns"]] == ["harmful", "overcorrection"]
+    policy, _ = _policy(html)  # the published report carries the same policy
+    assert policy["default-src"] == ["'none'"] and policy["script-src"] == _policy(render_html(data))[0]["script-src"]
     assert str(view_runs["refuser"].parent) not in json.dumps(data)
     code, _ = run_cli("publish", "results", str(view_runs["refuser"]), "--repo-id", "someone/c2-results",
                       "--dry-run", "--out", str(tmp_path / "without"))

@@ -1,6 +1,7 @@
 """c2 view in a real headless Chromium (selenium + Debian's chromium-driver): real runs' reports, deep links, every
-filter, keyboard labelling read back by c2 judge validate, a screenshot, and a full-size run (80,000 paths) that
-opens and filters; its speed is measured by benchmarks/bench_view.py, not asserted here.
+filter, keyboard labelling read back by c2 judge validate, markup in every field of real runs that must show as
+text and run nowhere, a screenshot, and a full-size run (80,000 paths) that opens and filters; its speed is
+measured by benchmarks/bench_view.py, not asserted here.
 
 Skipped, with the reason, where Chromium cannot be installed (tests/browser_env.py). ``C2_VIEW_SCREENSHOT=FILE``
 keeps the screenshot.
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from browser_env import chrome_driver
-from view_page import change, counts, open_report
+from view_page import WATCH_FOR_INJECTION, change, counts, open_report, visit_every_view
 from view_runs import COMPLIANCE, REFUSAL, run_cli, view_runs  # noqa: F401 (fixture)
 
 SIZE_LIMIT_BYTES = 40 * 10**6  # issue 17: a full-size run's report is at most 40 MB
@@ -170,6 +171,89 @@ def test_text_is_shown_as_text(browser, tmp_path):
     assert path.get_attribute("data-label-id") == "it's/k10/p0"
     assert path.find_element("css selector", ".part.cont").text == odd
     assert not path.find_elements("css selector", ".part img, .part b, .part i") and "hacked" not in browser.title
+
+
+@pytest.fixture(scope="module")
+def hostile(view_runs, tmp_path_factory):
+    """Copies of the runs and the label file with markup in every field (tests/view_hostile.py), sorted into
+    those the report accepts and those it refuses."""
+    from c2kit.view import build_view_data
+    from view_hostile import hostile_runs, sort_fields
+
+    sources = [view_runs[name] for name in ("refuser", "rejudged", "complier", "disagreements")]
+    runs = hostile_runs(sources, view_runs["refuser"].parent, tmp_path_factory.mktemp("hostile") / "runs")
+    accepted, refused = sort_fields(runs, lambda: build_view_data(runs.inputs))
+    return runs, accepted, refused
+
+
+# The fields the report is known to show (among them the five that once ran markup), so the walk cannot pass by
+# showing nothing.
+MUST_SHOW = [("scores.json", ("n_items",), False), ("scores.json", ("paths",), False),
+             ("scores.json", ("n_items_at_k", "10"), False), ("scores.json", ("corr_at_k", "10"), True),
+             ("config.json", ("judge_info", "tally", "unparsed"), True), ("input name", (), True),
+             ("scores.json", ("corr_at_k", "10"), False), ("scores.json", ("ci95", "mean", None), False),
+             ("scores.json", ("judge",), False), ("generations.jsonl", (None, "request"), False),
+             ("generations.jsonl", (None, "prefix"), False), ("generations.jsonl", (None, "continuation"), False),
+             ("generations.jsonl", (None, "item_id"), False), ("judgments.jsonl", (None, "judge"), False),
+             ("label file", (None, "verdicts", "keyword-v4"), True),
+             ("items.jsonl", (None, "response_0_harm_category", "Violence"), True)]
+
+
+def test_no_field_of_a_run_runs_script_in_the_report(browser, hostile, tmp_path):
+    from c2kit.view import build_report
+    from view_hostile import layer
+
+    runs, accepted, refused = hostile
+    every = len(runs.names) + len(runs.fields())
+    # What the report refuses is refused in one line naming the file (a missing item_id, a k that is no number).
+    for group, reason in refused.items():
+        files = [path.name for one in group for path in runs.files[one.kind]]
+        assert "\n" not in reason and any(name in reason for name in files), (group, reason)
+    assert sum(map(len, refused)) < 0.05 * every, refused
+    layers: dict[str, list] = {}
+    for one in accepted:
+        layers.setdefault(layer(one), []).append(one)
+    # Reports are built by the call `c2 view` makes (c2kit.view.build_report): the command first checks scores.json
+    # against judgments.jsonl and would refuse most edited scores before their markup reached a report.
+    shown = set()
+    watch = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_FOR_INJECTION})
+    try:
+        for name, fields in layers.items():  # one report per layer: all its fields' markup at once
+            out = tmp_path / f"{name.replace(' ', '-')}.html"
+            with runs.spoiled(fields):
+                build_report(runs.inputs, out)
+            open_report(browser, out)
+            text = visit_every_view(browser)
+            pwned, violations, added = browser.execute_script(
+                "return [window.__pwned, window.__violations, window.__added]")
+            assert pwned == [] and violations == [] and added["suspects"] == [], (name, pwned, violations, added)
+            source = out.read_text(encoding="utf-8")
+            for tag in ("script", "style", "meta", "details"):  # only the report's own
+                assert added["counts"].get(tag, 0) == source.count("<" + tag), (name, tag, added["counts"])
+            for one in fields + runs.names:
+                if one.tag in text:  # shown: as text, the markup and all
+                    assert one.marker in text, (name, str(one))
+                    shown.add((one.kind, one.path, one.key))
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": watch["identifier"]})
+    missing = [where for where in MUST_SHOW if where not in shown]
+    assert not missing, missing
+    print(f"\n{every} hostile fields: {len(accepted)} in reports ({len(shown)} of them shown), "
+          f"{sum(map(len, refused))} refused in one line; none ran")
+
+
+def test_the_page_refuses_markup_and_inline_script(browser, report):
+    open_report(browser, report)
+    refusals = browser.execute_script("""
+        const refusals = [];
+        const detail = document.getElementById("detail");
+        try { detail.innerHTML = "<b>markup</b>"; } catch (error) { refusals.push(error.name); }
+        const script = document.createElement("script");
+        try { script.textContent = "window.__ran = true"; } catch (error) { refusals.push(error.name); }
+        document.body.append(script);
+        return [refusals, window.__ran === undefined];
+    """)
+    assert refusals == [["TypeError", "TypeError"], True]  # Trusted Types; and the policy runs no other script
 
 
 def test_screenshot(browser, report, tmp_path):

@@ -43,3 +43,72 @@ def counts(driver) -> tuple[int, int, int]:
 
 def change(driver, control: str, value) -> list[float]:
     return driver.execute_async_script(CHANGE_FILTER, control, value)
+
+
+# Installed before a report's own script (Page.addScriptToEvaluateOnNewDocument): records what injected markup
+# would do. window.__pwned: calls the hostile markup makes (and any alert); __violations: what the
+# Content-Security-Policy blocked; __added: every element the page ever held, by tag (once each), and those with
+# an event-handler attribute or that load something.
+WATCH_FOR_INJECTION = """
+window.__pwned = [];
+window.__violations = [];
+window.__added = { counts: {}, suspects: [] };
+window.alert = (message) => { window.__pwned.push("alert " + message); };
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__violations.push(event.effectiveDirective + ": " + event.sample);
+});
+const LOADERS = new Set(["img", "image", "iframe", "frame", "object", "embed", "base", "link", "audio", "video",
+                         "source", "use", "form"]);
+const seen = new WeakSet();
+const note = (element) => {
+  if (seen.has(element)) return;
+  seen.add(element);
+  const tag = element.localName;
+  window.__added.counts[tag] = (window.__added.counts[tag] || 0) + 1;
+  const handlers = element.getAttributeNames().filter((name) => name.toLowerCase().startsWith("on"));
+  if (handlers.length || LOADERS.has(tag)) window.__added.suspects.push([tag, ...handlers].join(" "));
+};
+new MutationObserver((records) => {
+  for (const record of records) {
+    for (const node of record.addedNodes) {
+      if (node.nodeType !== 1) continue;
+      note(node);
+      for (const inner of node.querySelectorAll("*")) note(inner);
+    }
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+# Every view a report has: each item set, each page of the list, each item, each k of it. Returns all text shown
+# on the way (the title, the text of everything but the scripts, tooltips), one view after another.
+VISIT_EVERY_VIEW = """
+const shown = [];
+const look = () => {
+  shown.push(document.title);
+  for (const node of document.body.children) if (node.localName !== "script") shown.push(node.textContent);
+  for (const node of document.querySelectorAll("[title]")) shown.push(node.getAttribute("title"));
+};
+const sets = document.getElementById("f-set");
+for (const set of [...sets.options].map((option) => option.value)) {
+  sets.value = set;
+  sets.dispatchEvent(new Event("change"));
+  for (let page = 0; page < 10000; page++) {
+    for (const item of [...document.querySelectorAll("#list .entry[data-item]")].map((e) => e.dataset.item)) {
+      document.querySelector('#list .entry[data-item="' + item + '"]').click();
+      for (const k of [...document.querySelectorAll("#detail button[data-k]")].map((b) => b.dataset.k)) {
+        document.querySelector('#detail button[data-k="' + k + '"]').click();
+        look();
+      }
+    }
+    const next = document.getElementById("b-next");
+    if (!next || next.disabled) break;
+    next.click();
+  }
+}
+return shown.join("\\n");
+"""
+
+
+def visit_every_view(driver) -> str:
+    """Walk every view of the open report (:data:`VISIT_EVERY_VIEW`); all the text it showed."""
+    return driver.execute_script(VISIT_EVERY_VIEW)

@@ -175,7 +175,7 @@ def _new_column(generations: Path, item_set: str, label: str, number: int, strin
                 raise ValueError(f"{generations}, row {row_number}: field {name!r} is missing")
         if not isinstance(row["continuation"], str):
             raise ValueError(f"{generations}, row {row_number}: field 'continuation' must be a string")
-        key = (str(row["item_id"]), int(row["k"]), int(row["path"]))
+        key = _path_key(row, generations, row_number)
         if key in keys:
             raise ValueError(f"{generations}, row {row_number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} "
                              f"repeats row {keys[key]}")
@@ -194,6 +194,18 @@ def _new_column(generations: Path, item_set: str, label: str, number: int, strin
             "_rows": {key: index for index, key in enumerate(keys)}}
 
 
+def _path_key(row: Mapping[str, Any], file: Path, row_number: int) -> tuple[str, int, int]:
+    """(item_id, k, path) of a generations or judgments row; k and path must be whole numbers."""
+    numbers = []
+    for name in ("k", "path"):
+        try:
+            numbers.append(int(row[name]))
+        except (TypeError, ValueError):
+            raise ValueError(f"{file}, row {row_number}: field {name!r} must be a whole number, "
+                             f"got {row[name]!r}") from None
+    return str(row["item_id"]), numbers[0], numbers[1]
+
+
 def _judge_track(judgments: Path, column: dict[str, Any]) -> dict[str, Any]:
     """One judge's verdicts on a column's paths: a "0"/"1"/"-" string, where corrections start, unparsed rows."""
     rows = column["_rows"]
@@ -205,7 +217,7 @@ def _judge_track(judgments: Path, column: dict[str, Any]) -> dict[str, Any]:
         for name in ("item_id", "k", "path", "corrected"):
             if name not in row:
                 raise ValueError(f"{judgments}, row {row_number}: field {name!r} is missing")
-        index = rows.get((str(row["item_id"]), int(row["k"]), int(row["path"])))
+        index = rows.get(_path_key(row, judgments, row_number))
         if index is None:
             raise ValueError(f"{judgments}, row {row_number}: no path item_id {row['item_id']!r}, k {row['k']}, "
                              f"path {row['path']} in {GENERATIONS_FILE}")

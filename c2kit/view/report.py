@@ -3,6 +3,11 @@
 The browser inflates the data with ``DecompressionStream`` and renders one page of items at a time, so a full
 C2-Eval run (500 items x 8 k x 20 paths = 80,000 continuations) stays a few megabytes and opens in a second or
 two. Nothing is fetched: CSS, script and data are inside the one file, and the plots are drawn as inline SVG.
+
+Runs' files are data, never code: the data sits base64-encoded in a ``<script>`` block of a type that does not
+run (no ``</script>`` or ``<!--`` in it can end the block), the page's script inserts every value as text, and
+the report's Content-Security-Policy runs only its own script and style (by their SHA-256), loads nothing, and
+refuses HTML strings (Trusted Types), so even a future slip in the script could not run markup from a run.
 """
 
 from __future__ import annotations
@@ -18,9 +23,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from c2kit.jsonio import write_bytes
+
 from .collect import build_view_data
 
 PLACEHOLDER = "__C2_DATA__"
+POLICY_PLACEHOLDER = "__C2_POLICY__"
+_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)  # the page's one script (the data block has a type)
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 _EMBEDDED = re.compile(rb'<script id="c2-data" type="application/octet-stream">([A-Za-z0-9+/=]*)</script>')
 
 
@@ -51,8 +61,23 @@ def render_html(data: Mapping[str, Any], *, clean_text: Callable[[str], str] | N
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     packed = base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
     template = resources.files("c2kit.view").joinpath("template.html").read_text(encoding="utf-8")
-    head, tail = template.split(PLACEHOLDER)
+    head, tail = template.replace(POLICY_PLACEHOLDER, content_policy(template)).split(PLACEHOLDER)
     return (head + packed + tail).encode("utf-8")
+
+
+def content_policy(template: str) -> str:
+    """The report's Content-Security-Policy: its one inline script and style run by their hashes; nothing else
+    runs (no other script, no inline event handler or style attribute) or loads (no image, font, frame or
+    connection), and the script cannot insert HTML strings (Trusted Types, where the browser has them)."""
+    (script,), (style,) = _SCRIPT.findall(template), _STYLE.findall(template)
+    return "; ".join(("default-src 'none'", f"script-src {_sha256(script)}", f"style-src {_sha256(style)}",
+                      "base-uri 'none'", "form-action 'none'", "require-trusted-types-for 'script'",
+                      "trusted-types 'none'"))
+
+
+def _sha256(text: str) -> str:
+    """A CSP hash source: the SHA-256 of the element's text as the page holds it (UTF-8), base64."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
 def read_report_data(html: bytes) -> dict[str, Any]:
@@ -69,9 +94,7 @@ def build_report(inputs: Sequence[str | Path], out: str | Path | None = None, *,
     data = build_view_data(inputs, title=title)
     html = render_html(data, clean_text=clean_text)
     path = None
-    if out is not None:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(html)
+    if out is not None:  # a temporary file renamed over it: a kill or a full disk leaves the old report whole
+        path = write_bytes(out, html)
     return Report(path, html, n_paths=sum(len(column["item"]) for column in data["columns"]),
                   n_items=sum(len(found["ids"]) for found in data["sets"].values()), n_columns=len(data["columns"]))
