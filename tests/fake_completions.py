@@ -3,7 +3,8 @@
 Routes: ``GET /v1/models``, ``GET /version``, ``POST /tokenize`` (with a real tokenizer, text or chat messages with
 ``continue_final_message``), ``POST /v1/completions`` (``prompt`` = token ids; returns ``token_ids`` drawn from a
 ``random.Random(seed)`` stream and their text). ``fail`` holds faults served first, one per completion request:
-an HTTP status (``503``), ``"html"`` (a proxy's page), ``"badjson"`` (cut-off JSON), ``"drop"`` (connection closed
+an HTTP status (``503``), a status with reply headers (``(429, {"Retry-After": "5"})``), ``"html"`` (a proxy's
+page), ``"badjson"`` (cut-off JSON), ``"strchoices"`` (``choices`` a list of strings), ``"drop"`` (connection closed
 without an answer), ``"slow"`` (answers after ``slow_s`` seconds). ``requests`` keeps every completion body,
 ``auth`` every Authorization header.
 """
@@ -28,7 +29,7 @@ class FakeCompletionsServer:
         self.return_ids = return_ids
         self.requests: list[dict] = []
         self.auth: list[str] = []
-        self.fail: list[int | str] = []
+        self.fail: list[int | str | tuple[int, dict[str, str]]] = []
         self.slow_s = 2.0
         self.lock = threading.Lock()
         state = self
@@ -75,8 +76,11 @@ class FakeCompletionsServer:
                     return self._raw(200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
                 elif fault == "badjson":
                     return self._raw(200, b'{"choices": [{"text": "ye', "application/json")
-                elif isinstance(fault, int):
-                    return self._send(fault, {"error": {"message": f"fault {fault}"}})
+                elif fault == "strchoices":
+                    return self._send(200, {"id": "c", "object": "text_completion", "choices": ["yes"]})
+                elif isinstance(fault, (int, tuple)):
+                    status, headers = fault if isinstance(fault, tuple) else (fault, {})
+                    return self._send(status, {"error": {"message": f"fault {status}"}}, headers)
                 rng = random.Random(body["seed"] if body.get("temperature", 0) > 0 else 0)
                 ids = [rng.choice(vocab) for _ in range(body["max_tokens"])]
                 choice = {"index": 0, "text": state.tokenizer.decode(ids), "finish_reason": "length"}
@@ -87,11 +91,13 @@ class FakeCompletionsServer:
                     payload["prompt_token_ids"] = body["prompt"]
                 return self._send(200, payload)
 
-            def _send(self, status, payload):
-                self._raw(status, json.dumps(payload).encode(), "application/json")
+            def _send(self, status, payload, headers=None):
+                self._raw(status, json.dumps(payload).encode(), "application/json", headers)
 
-            def _raw(self, status, data, content_type):
+            def _raw(self, status, data, content_type, headers=None):
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

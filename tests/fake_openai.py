@@ -2,8 +2,9 @@
 
 ``answer(body)`` decides each reply from the request body: the answer text, or ``(status, payload)`` for an
 error reply. Faults queued in ``fail`` are served first,
-one per request: an HTTP status (``503``), or a malformed 200 body (``"html"``: a proxy's HTML page,
-``"badjson"``: JSON cut off mid-string). Every request body is kept in ``requests``.
+one per request: an HTTP status (``503``), a status with reply headers (``(429, {"Retry-After": "5"})``), or a
+malformed 200 body (``"html"``: a proxy's HTML page, ``"badjson"``: JSON cut off mid-string). Every request body
+is kept in ``requests``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class FakeOpenAIServer:
     def __init__(self, answer: Callable[[dict], str | tuple[int, dict]]) -> None:
         self.answer = answer
         self.requests: list[dict] = []
-        self.fail: list[int | str] = []
+        self.fail: list[int | str | tuple[int, dict[str, str]]] = []
         state = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,7 +43,8 @@ class FakeOpenAIServer:
                     fault = state.fail.pop(0)
                     if isinstance(fault, str):
                         return self._send_raw(200, *MALFORMED_BODIES[fault])
-                    return self._send(fault, {"error": {"message": "try again later"}})
+                    status, headers = fault if isinstance(fault, tuple) else (fault, {})
+                    return self._send(status, {"error": {"message": "try again later"}}, headers)
                 content = state.answer(body)
                 if isinstance(content, tuple):
                     return self._send(*content)
@@ -50,11 +52,13 @@ class FakeOpenAIServer:
                                  "choices": [{"index": 0, "finish_reason": "stop",
                                               "message": {"role": "assistant", "content": content}}]})
 
-            def _send(self, status, payload):
-                self._send_raw(status, json.dumps(payload).encode(), "application/json")
+            def _send(self, status, payload, headers=None):
+                self._send_raw(status, json.dumps(payload).encode(), "application/json", headers)
 
-            def _send_raw(self, status, data, content_type):
+            def _send_raw(self, status, data, content_type, headers=None):
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -6,8 +6,11 @@ The same paths against a real vLLM (server and in-process) are in tests/test_eng
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -94,6 +97,56 @@ def test_faults_are_retried(tiny_tokenizer, prompts, faults, caplog):
                                        prompts[:1], SAMPLING, progress=False)
     assert texts(out) == reference
     assert sum("retry" in r.getMessage() for r in caplog.records) == len(faults)
+
+
+class RecordedWaits(threading.Event):
+    """The engine's stop event, recording each wait between attempts instead of waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return False
+
+
+def test_a_server_asking_to_wait_is_waited_for_up_to_a_bound(tiny_tokenizer, prompts, caplog):
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    with FakeCompletionsServer(tiny_tokenizer) as server:
+        server.fail = [(429, {"Retry-After": "5"}), (503, {"Retry-After": "3600"}), (429, {"retry-after-ms": "1500"}),
+                       (503, {"Retry-After": later}), 503]
+        engine = engine_for(server, tiny_tokenizer, max_concurrency=1)  # its own backoff: no wait at all
+        engine._stop = RecordedWaits()
+        with caplog.at_level(logging.WARNING):
+            out = generate_with_engine(engine, prompts[:1], SamplingConfig(num_paths=1, max_new_tokens=4),
+                                       progress=False)
+    assert len(out) == 1
+    waits = engine._stop.waits
+    assert waits[:3] == [5.0, 60.0, 1.5] and 25 <= waits[3] <= 30 and waits[4] == 0.0
+    assert "; retry 1/5 in 5.0s (the server asked for 5s)" in caplog.text
+    assert "retry 2/5 in 60.0s (the server asked for 3600s; waiting at most 60s)" in caplog.text
+
+
+def test_retry_after_reads_seconds_dates_and_milliseconds_and_ignores_junk():
+    from c2kit.http_client import retry_after
+
+    assert retry_after({"retry-after": "2.5"}) == 2.5 and retry_after({"retry-after": "-3"}) == 0.0
+    assert retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert retry_after({"retry-after-ms": "nan", "retry-after": "9"}) == 9.0
+    assert retry_after({"retry-after": email.utils.formatdate(time.time() - 60, usegmt=True)}) == 0.0  # passed
+    assert retry_after({"retry-after": "soon"}) is None and retry_after({}) is None and retry_after(None) is None
+
+
+def test_a_reply_whose_choices_are_strings_is_one_line_naming_the_url(tiny_tokenizer, prompts):
+    with FakeCompletionsServer(tiny_tokenizer) as server:
+        server.fail = ["strchoices"] * 2
+        engine = engine_for(server, tiny_tokenizer, max_attempts=2, max_concurrency=1)
+        with pytest.raises(EngineError) as error:
+            generate_with_engine(engine, prompts[:1], SamplingConfig(num_paths=1, max_new_tokens=4), progress=False)
+    assert str(error.value) == (f"engine openai: {server.url}/completions: malformed response body (choices[0] is a "
+                                "str, not an object) (gave up after 2 attempts; finished batches are cached, so "
+                                "running the same command again resumes)")
 
 
 def test_a_rejected_request_is_one_line_naming_the_url_without_credentials(tiny_tokenizer, prompts, monkeypatch):

@@ -114,6 +114,35 @@ def test_malformed_200_bodies_are_retried_like_5xx(server, tmp_path):
                     backoff=lambda attempt: 0.0).judge(INPUTS[1:2])
 
 
+def test_a_servers_retry_after_is_honoured_up_to_a_bound(server, tmp_path, monkeypatch, caplog):
+    from c2kit import http_client
+    from c2kit.judges.openai_judge import OpenAIJudge
+
+    waits: list[float] = []
+    monkeypatch.setattr(http_client, "_sleep", lambda seconds: waits.append(seconds) or False)  # no real sleep
+    server.fail = [(429, {"Retry-After": "5"}), (503, {"Retry-After": "86400"}), (429, {"retry-after-ms": "250"}), 503]
+    judge = OpenAIJudge("gpt-4o", question="paper", cache_dir=tmp_path, progress=False,
+                        backoff=lambda attempt: 0.0)  # our own backoff asks for no wait at all
+    with caplog.at_level("WARNING"):
+        assert judge.judge(INPUTS[:1]) == [True]
+    assert waits == [5.0, 60.0, 0.25, 0.0]
+    assert "HTTP 429; retry 1/5 in 5.0s (the server asked for 5s)" in caplog.text
+    assert "HTTP 503; retry 2/5 in 60.0s (the server asked for 86400s; waiting at most 60s)" in caplog.text
+
+
+def test_a_reply_whose_choices_are_strings_is_one_line_naming_the_server(monkeypatch, tmp_path):
+    from c2kit.judges.openai_judge import OpenAIJudge
+
+    reply = (200, {"id": "x", "object": "chat.completion", "created": 0, "model": "gpt-4o", "choices": ["yes"]})
+    with serving(monkeypatch, lambda body: reply) as fake:
+        judge = OpenAIJudge("gpt-4o", question="paper", cache_dir=tmp_path, progress=False, max_attempts=2,
+                            backoff=lambda attempt: 0.0)
+        with pytest.raises(JudgeError) as error:
+            judge.judge(INPUTS[:1])
+    assert str(error.value) == (f"judge openai-paper:gpt-4o: gave up after 2 attempts at {fake.url}: "
+                                "_MalformedResponse: choices[0] is a str, not a chat completion choice with a message")
+
+
 def test_rescoring_an_official_file_with_the_papers_judge_reports_odd_answers(server, tmp_path, capsys):
     from c2kit.cli import main
 

@@ -222,6 +222,8 @@ class OpenAIEngine(PathRequestEngine):
                 choice = response["choices"][0]
             except (KeyError, IndexError, TypeError):
                 raise Retry("malformed response body (no choices)") from None
+            if not isinstance(choice, dict):
+                raise Retry(f"malformed response body (choices[0] is a {type(choice).__name__}, not an object)")
             echoed = response.get("prompt_token_ids", choice.get("prompt_token_ids"))
             if isinstance(echoed, list) and echoed and list(echoed) != list(request.prompt_ids):
                 raise Fatal(f"the server received other prompt ids than were sent for {request.label}")

@@ -21,8 +21,9 @@ Shared by both:
 * Cost: answers are cached on disk under a hash of the exact request (model, prompt version, inputs,
   settings, endpoint), so re-judging stored continuations costs nothing; duplicates are asked once.
 * Robustness: rate limits, timeouts, connection errors, 5xx and 200 responses whose body is not a chat
-  completion (malformed JSON, an HTML error page from a proxy) are retried with exponential backoff
-  (:mod:`c2kit.http_client`, shared with the ``openai`` engine).
+  completion (malformed JSON, an HTML error page from a proxy, choices that are not choices) are retried with
+  exponential backoff, or after the wait a server's ``Retry-After`` asks for, up to a bound
+  (:mod:`c2kit.http_client`, shared with the ``openai`` engine); the last failure is one line naming the server.
 * Empty answers: a 200 with no choices, or a choice whose ``message.content`` is null, empty or blank, is
   retried the same way (``max_attempts`` in all). One that stays empty is a failed request, not an answer:
   it is never cached, so the next run asks again, and in this run the input counts as ``unparsed`` (not
@@ -45,7 +46,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from c2kit.http_client import GaveUp, Retry, UrlSecrets, default_backoff, public_url, redact, retryable, with_retries
+from c2kit.http_client import (GaveUp, Retry, UrlSecrets, default_backoff, public_url, redact, retry_after, retryable,
+                               with_retries)
 from c2kit.judges.base import Judge, JudgeError, JudgeInput
 from c2kit.judges.cache import AnswerCache, default_cache_dir
 from c2kit.judges.prompts import QUESTIONS, paper_verdict, read_yes_no
@@ -99,11 +101,17 @@ def _answer_text(response: Any) -> str:
     body is not a chat completion."""
     try:
         choices = response.choices
-        text = choices[0].message.content if choices else None
-    except (AttributeError, IndexError, TypeError) as error:  # e.g. the SDK hands back an HTML page as str
-        raise _MalformedResponse(f"{type(response).__name__} body instead of a chat completion") from error
+    except AttributeError:  # e.g. the SDK hands back an HTML page as str
+        raise _MalformedResponse(f"{type(response).__name__} body instead of a chat completion") from None
     if not choices:
         raise _EmptyAnswer("empty answer (no choices)")
+    first = choices[0] if isinstance(choices, list) else None
+    try:
+        text = first.message.content
+    except AttributeError:  # e.g. choices that are strings
+        what = f"choices[0] is a {type(first).__name__}" if isinstance(choices, list) else (
+            f"choices is a {type(choices).__name__}")
+        raise _MalformedResponse(f"{what}, not a chat completion choice with a message") from None
     if text is None or (isinstance(text, str) and not text.strip()):
         raise _EmptyAnswer("empty answer (no message content)")
     if not isinstance(text, str):
@@ -236,7 +244,7 @@ class OpenAIJudge(Judge):
                         f"judge {self.name}: {self.endpoint} rejected the request (HTTP {error.status_code}): "
                         f"{self._redact(str(error))}"
                     ) from None
-                raise Retry(f"HTTP {error.status_code}") from error
+                raise Retry(f"HTTP {error.status_code}", after=retry_after(error.response.headers)) from error
             except openai.APIConnectionError as error:  # includes APITimeoutError
                 raise Retry(type(error).__name__) from error
             except _EmptyAnswer as error:
