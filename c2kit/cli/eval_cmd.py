@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from c2kit.cli import calibrate_cmd
 from c2kit.cli.options import (
     add_data_argument,
     add_engine_options,
@@ -164,6 +165,7 @@ def add_parser(subparsers) -> None:
     compare.add_argument("dirs", nargs="+", help="results directories (each with scores.json)")
     add_out_argument(compare, "directory for comparison.md, comparison.json and corr_at_k.png")
     compare.set_defaults(handler=_compare)
+    calibrate_cmd.add_parsers(commands)  # c2 eval sample, c2 eval calibrate
 
 
 def _run(args: argparse.Namespace) -> int:
