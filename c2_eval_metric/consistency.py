@@ -2,11 +2,12 @@
 
 Every figure a reader sees (``c2 eval compare``, ``c2 view``, ``c2 publish``) comes from ``scores.json``, a file
 that a hand edit, a copy from another run or a kill between two writes can leave out of step with the per-path
-verdicts. :func:`check_results_dir` recomputes the point figures from the verdicts and refuses, in one line naming
-the file and the first differing number, a scores.json that differs. It refuses rather than recomputes: scores.json
-also carries what the verdicts alone cannot give back (depth counts, groups, the official file's pooled figure),
-the run's own summary.md and plot show the same numbers, and a silent recompute would leave them wrong. Re-judging
-the run's continuations (the advice in the message) writes all of them anew.
+verdicts. :func:`check_results_dir`, the one check all three run, recomputes the point figures from the verdicts
+and refuses, in one line naming the file and the first differing number, a scores.json that differs. It refuses
+rather than recomputes: scores.json also carries what the verdicts alone cannot give back (depth counts, groups,
+the official file's pooled figure), the run's own summary.md and plot show the same numbers, and a silent
+recompute would leave them wrong. Re-judging the run's continuations (the advice in the message) writes all of
+them anew.
 
 Checked, for the Corr@k figures and for the ``overcorrection`` block (against ``overcorrection/judgments.jsonl``):
 the judge of every verdict; each figure per k, the mean, the item count and the paths per (item, k), exactly (to
@@ -60,23 +61,21 @@ def check_results_dir(folder: str | Path) -> list[str]:
         scores = _block_scores(folder / SCORES_FILE, prefix, block)
         judgments_file = folder / judgments_name
         if judgments_file.is_file():
-            check_scores_match(folder, scores, [row for _, row in read_jsonl(judgments_file)],
-                               n_items_at_k=block.get("n_items_at_k"), judgments_name=judgments_name, prefix=prefix)
+            _check_block(folder, scores, [row for _, row in read_jsonl(judgments_file)],
+                         n_items_at_k=block.get("n_items_at_k"), judgments_name=judgments_name, prefix=prefix)
         else:
             missing.append(judgments_name)
-            check_intervals(folder, scores, prefix=prefix)
+            _check_intervals(folder, scores, prefix=prefix)
     return missing
 
 
-def check_scores_match(folder: str | Path, scores: CorrScores, judgments: Sequence[Mapping[str, Any]], *,
-                       n_items_at_k: Mapping[str, Any] | None = None, judgments_name: str = JUDGMENTS_FILE,
-                       prefix: str = "") -> None:
+def _check_block(folder: Path, scores: CorrScores, judgments: Sequence[Mapping[str, Any]], *,
+                 n_items_at_k: Mapping[str, Any] | None, judgments_name: str, prefix: str) -> None:
     """Raise :class:`ScoresMismatch` unless ``scores`` (from ``folder/scores.json``; its fields under ``prefix``,
     e.g. ``"overcorrection."``) is what ``judgments`` (the rows of ``folder/judgments_name``: ``item_id``, ``k``,
     ``judge``, ``corrected``) give. ``n_items_at_k`` is the stored count of items per k, where there is one."""
-    folder = Path(folder)
     scores_file, judgments_file = folder / SCORES_FILE, folder / judgments_name
-    advice = rescore_advice(folder, scores.judge)
+    advice = _rescore_advice(folder, scores.judge)
     if not judgments:
         raise ScoresMismatch(f"{judgments_file}: no rows, so {scores_file} cannot be checked; {advice}")
     for number, row in enumerate(judgments, start=1):
@@ -114,10 +113,10 @@ def check_scores_match(folder: str | Path, scores: CorrScores, judgments: Sequen
         for k in [*counted, *(k for k in n_items_at_k if k not in counted)]:
             if n_items_at_k.get(k) != counted.get(k):
                 raise differs(f"n_items_at_k[{k}]", n_items_at_k.get(k), counted.get(k))
-    check_intervals(folder, scores, prefix=prefix)
+    _check_intervals(folder, scores, prefix=prefix)
 
 
-def check_intervals(folder: str | Path, scores: CorrScores, *, prefix: str = "") -> None:
+def _check_intervals(folder: Path, scores: CorrScores, *, prefix: str) -> None:
     """Each 95% interval of ``scores`` is ``[low, high]`` with ``0 <= low <= point <= high <= 1``;
     :class:`ScoresMismatch` names the first that is not."""
     points = [(str(k), f"corr_at_k[{k}]", value) for k, value in sorted(scores.corr_at_k.items())]
@@ -128,18 +127,18 @@ def check_intervals(folder: str | Path, scores: CorrScores, *, prefix: str = "")
             continue
         if not (-TOLERANCE <= low <= point + TOLERANCE and point - TOLERANCE <= high <= 1 + TOLERANCE):
             raise ScoresMismatch(
-                f"{Path(folder) / SCORES_FILE}: field {_name(prefix, f'ci95[{key}]')} is [{low}, {high}], which is "
+                f"{folder / SCORES_FILE}: field {_name(prefix, f'ci95[{key}]')} is [{low}, {high}], which is "
                 f"not an interval of fractions holding {_name(prefix, field)} {point}; "
-                f"{rescore_advice(folder, scores.judge)}")
+                f"{_rescore_advice(folder, scores.judge)}")
 
 
-def rescore_advice(folder: str | Path, judge: str) -> str:
+def _rescore_advice(folder: Path, judge: str) -> str:
     """How to write a results directory's figures anew: re-judge its continuations, or (a folder of judged rows
     without continuations) score its verdicts again."""
-    if (Path(folder) / GENERATIONS_FILE).is_file():
+    if (folder / GENERATIONS_FILE).is_file():
         command = f"c2 eval score --results {folder} --judge {judge} --out NEW_FOLDER"
     else:
-        command = f"c2 eval score --judged {Path(folder) / JUDGMENTS_FILE} --out NEW_FOLDER"
+        command = f"c2 eval score --judged {folder / JUDGMENTS_FILE} --out NEW_FOLDER"
     return f"its figures were edited or are stale: write them anew with '{command}'"
 
 

@@ -10,8 +10,8 @@ mounts) get a warning and no lock, rather than an unusable tool.
 ``c2 syn build`` and ``c2 train`` take the same lock file there (``.lock``): an eval run, a scoring and a training
 run hold it alone, the shards of one build share it (they may write into one folder), so no command can start in a
 folder another is writing. A folder that already holds another command's files is refused too: their caches,
-configs and cards would mix; and so is, for ``c2 syn build``, any other folder with files in it but no ``build.json`` (a model folder, say), whose
-README.md the dataset card would replace.
+configs and cards would mix; and so is, for ``c2 syn build``, any other folder with files in it but no
+``build.json`` (a model folder, say), whose README.md the dataset card would replace.
 """
 
 from __future__ import annotations
