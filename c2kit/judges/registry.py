@@ -21,6 +21,8 @@ from c2kit.judges.keyword_v2 import NAME as KEYWORD_V2_NAME
 from c2kit.judges.keyword_v2 import KeywordJudge as KeywordV2Judge
 from c2kit.judges.keyword_v3 import NAME as KEYWORD_V3_NAME
 from c2kit.judges.keyword_v3 import KeywordJudge as KeywordV3Judge
+from c2kit.judges.keyword_v5 import NAME as KEYWORD_V5_NAME
+from c2kit.judges.keyword_v5 import KeywordJudge as KeywordV5Judge
 
 ENTRY_POINT_GROUP = "c2kit.judges"
 JudgeFactory = Callable[..., Judge]  # factory(argument: str | None, *, cache_dir: Path) -> Judge
@@ -72,6 +74,7 @@ def _wildguard_factory(argument: str | None, *, cache_dir: Path) -> Judge:
 _FACTORIES: dict[str, JudgeFactory] = {"keyword": _keyword_factory, KEYWORD_NAME: _keyword_factory,
                                        KEYWORD_V2_NAME: _frozen_keyword_factory(KEYWORD_V2_NAME, KeywordV2Judge),
                                        KEYWORD_V3_NAME: _frozen_keyword_factory(KEYWORD_V3_NAME, KeywordV3Judge),
+                                       KEYWORD_V5_NAME: _frozen_keyword_factory(KEYWORD_V5_NAME, KeywordV5Judge),
                                        "hf": _hf_factory, "wildguard": _wildguard_factory,
                                        "openai": _openai_factory, "openai-paper": _openai_paper_factory}
 

@@ -16,7 +16,7 @@ from typing import Any
 FIGURES_FILE = Path(__file__).resolve().parent.parent / "data" / "judge_figures.json"
 # Set names as a reader meets them in a one-line note.
 SHORT_NAMES = {"jbb_judge_comparison": "JailbreakBench", "gptfuzz_evaluate": "GPTFuzz eval",
-               "gptfuzz_train": "GPTFuzz train", "shipped": "the shipped set"}
+               "gptfuzz_train": "GPTFuzz train", "pyrit_refusal": "PyRIT refusal", "shipped": "the shipped set"}
 
 
 @cache
@@ -42,7 +42,8 @@ def trust_note(judge: str) -> str:
                 f"{judge} --labels FILE ...` before trusting its numbers (docs/judges.md)")
     sets = measured_figures()["sets"]
     real = [f"{entry['kappa']:.2f} ({SHORT_NAMES.get(name, name)}, n={entry['n']:,})"
-            for name, entry in figures.items() if sets.get(name, {}).get("real_outputs")]
+            for name, entry in figures.items() if sets.get(name, {}).get("real_outputs")
+            and sets[name].get("part_of") not in figures]  # a set's dev and held-out halves: in docs/judges.md
     written = [f"{entry['kappa']:.2f} on {entry['n']} texts written here" for name, entry in figures.items()
                if name in sets and not sets[name]["real_outputs"]]
     parts = [f"kappa with people on real model outputs {', '.join(real)}" if real else
