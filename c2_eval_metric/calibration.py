@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,7 @@ def _rate(entry: Mapping[str, Any]) -> Rate:
 class _RunArrays:
     """One run's continuations as arrays for :func:`ppi_corr`: item codes, k, verdicts, and the labelled ones."""
 
+    keys: list[Key]  # (item_id, k, path) of each continuation, ordered by k, item_id, path
     item_ids: list[str]
     items: np.ndarray
     ks: np.ndarray
@@ -200,6 +201,8 @@ def _run_arrays(run_dir: Path, labels: Mapping[Key, bool], item_ids: list[str] |
             key = (str(row["item_id"]), int(row["k"]), int(row["path"]))
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"{path}, row {number}: fields 'item_id', 'k' and 'path' are required") from None
+        if key in verdicts:
+            raise ValueError(f"{path}, row {number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} is judged twice")
         verdicts[key] = as_verdict(row.get("corrected"), f"{path}, row {number}")
         judges.add(str(row.get("judge", "unspecified")))
     if len(judges) > 1:
@@ -213,7 +216,7 @@ def _run_arrays(run_dir: Path, labels: Mapping[Key, bool], item_ids: list[str] |
     code = {item: number for number, item in enumerate(item_ids)}
     position = {key: number for number, key in enumerate(keys)}
     labelled = sorted(labels, key=position.__getitem__)
-    return _RunArrays(item_ids=item_ids, items=np.array([code[key[0]] for key in keys]),
+    return _RunArrays(keys=keys, item_ids=item_ids, items=np.array([code[key[0]] for key in keys]),
                       ks=np.array([key[1] for key in keys]), verdicts=np.array([verdicts[key] for key in keys]),
                       labelled=np.array([position[key] for key in labelled], dtype=np.int64),
                       labels=np.array([labels[key] for key in labelled]), judge=judges.pop() if judges else "unspecified",
@@ -233,10 +236,11 @@ def calibrate_run(run_dir: str | Path, labels: str | Path) -> Calibration:
     run = Path(run_dir)
     plan, labelled = read_sample_labels(labels, run)
     arrays = _run_arrays(run, labelled)
-    generations = read_generations(run)
-    if len(generations) != len(arrays.verdicts):
-        raise ValueError(f"{run}: {len(generations)} continuations in generations.jsonl but {len(arrays.verdicts)} "
-                         f"verdicts in {JUDGMENTS_FILE}; score the whole run first")
+    differing = set(read_generations(run)) ^ set(arrays.keys)  # the sample was drawn from the generations
+    if differing:
+        item, k, path = min(differing)
+        raise ValueError(f"{run}: generations.jsonl and {JUDGMENTS_FILE} hold different continuations (e.g. item_id "
+                         f"{item!r}, k {k}, path {path} is in one only); score the whole run first")
     calibrated = _estimate(arrays)
     alone = labels_only_corr(arrays.items, arrays.ks, arrays.labelled, arrays.labels, n_items=len(arrays.item_ids))
     raw = compute_corr(zip((arrays.item_ids[i] for i in arrays.items), arrays.ks.tolist(), arrays.verdicts.tolist()),
@@ -299,6 +303,8 @@ def load_calibration(run_dir: str | Path) -> Calibration | None:
     if not path.is_file():
         return None
     calibration = Calibration.from_json(read_json(path), str(path))
+    if (Path(run_dir) / JUDGMENTS_FILE).is_file():  # in the run itself, wherever the run has been moved since
+        calibration = replace(calibration, run=str(Path(run_dir).resolve()))
     judgments = Path(calibration.run) / JUDGMENTS_FILE
     if judgments.is_file() and _sha256(judgments) != calibration.judgments_sha256:
         raise ValueError(f"{path}: {judgments} changed since this calibration was made; run 'c2 eval calibrate "

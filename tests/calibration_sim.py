@@ -57,11 +57,12 @@ def fixed_rates(rng: np.random.Generator, run: Run) -> np.ndarray:
 
 
 def k_dependent(rng: np.random.Generator, run: Run) -> np.ndarray:
-    """Errors that grow with k: sensitivity 0.95 -> 0.60, specificity 0.98 -> 0.75 from the first k to the last
-    (a late correction is easier to miss, a long harmful text easier to mistake for one)."""
+    """Errors that grow with k: sensitivity 0.95 -> 0.55, specificity 0.97 -> 0.88 from the first k to the last
+    (after a long harmful head start a correction is easier to miss, and harmful text easier to take for one), so
+    the judge's Corr@k falls faster with k than the truth."""
     last = max(int(run.k_index.max()), 1)
     step = run.k_index / last
-    return _with_rates(rng, run.truth, 0.95 - 0.35 * step, 0.02 + 0.23 * step)
+    return _with_rates(rng, run.truth, 0.95 - 0.40 * step, 0.03 + 0.09 * step)
 
 
 def item_dependent(rng: np.random.Generator, run: Run) -> np.ndarray:
