@@ -68,6 +68,10 @@ def load_model_and_tokenizer(
     adapter_dir = _adapter_dir(adapter) if adapter else None
     if adapter_dir is not None and not (adapter_dir / "adapter_config.json").is_file():
         raise ValueError(f"adapter {adapter!r}: no adapter_config.json in {adapter_dir} (not a PEFT adapter)")
+    problem = adapter_problem(adapter_dir) if adapter_dir is not None else None
+    if problem:  # before the base model loads, and in one line rather than PEFT's or safetensors' traceback
+        raise ValueError(f"adapter {adapter!r} cannot be loaded from {adapter_dir}: {problem} (damaged or partly "
+                         "copied; save or copy it again)")
     # An adapter trained with a changed chat template ships its own tokenizer; prefer it when present.
     tokenizer_source = str(adapter_dir) if adapter_dir and (adapter_dir / "tokenizer_config.json").exists() else model
     tokenizer = AutoTokenizer.from_pretrained(
@@ -332,6 +336,50 @@ def adapter_hash(adapter_dir: Path) -> str:
     if not any(item.name.startswith("adapter_model") for item in files):
         raise FileNotFoundError(f"{adapter_dir}: no adapter_model.safetensors or adapter_model.bin")
     return _hash_files(files, adapter_dir)
+
+
+def adapter_problem(folder: Path) -> str | None:
+    """What keeps the PEFT adapter in ``folder`` from loading (a file missing, cut short or garbage), None if nothing.
+
+    Checked: ``adapter_config.json`` is a JSON object, and ``adapter_model.safetensors`` (unless the adapter is
+    an ``adapter_model.bin``) passes :func:`safetensors_problem`.
+    """
+    import json
+
+    config = folder / "adapter_config.json"
+    if not config.is_file():
+        return "missing adapter_config.json"
+    try:
+        if not isinstance(json.loads(config.read_text(encoding="utf-8")), dict):
+            return "adapter_config.json is not a JSON object"
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return f"adapter_config.json unreadable ({_one_line(error)})"
+    weights = folder / "adapter_model.safetensors"
+    if not weights.is_file():
+        return None if (folder / "adapter_model.bin").is_file() else "missing adapter_model.safetensors"
+    problem = safetensors_problem(weights)
+    return f"adapter_model.safetensors {problem}" if problem else None
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why the safetensors file ``path`` cannot be read (``unreadable (...)``, ``holds no tensors``), None if it can.
+
+    Reads the header and the tensor list only: a file cut short or overwritten is caught (safetensors checks that
+    the header covers the whole file), one whose tensor bytes were changed in place is not.
+    """
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as tensors:
+            if not list(tensors.keys()):
+                return "holds no tensors"
+    except Exception as error:  # safetensors raises its own error types for a cut or garbage file
+        return f"unreadable ({_one_line(error)})"
+    return None
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())[:200]
 
 
 def _hash_files(files: list[Path], root: Path) -> str:

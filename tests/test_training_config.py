@@ -204,6 +204,9 @@ def test_cli_reports_config_errors_without_a_traceback(tmp_path, capsys):
 
     assert main(["train", "--config", str(tmp_path / "none.yaml")]) == 2
     assert "no such config file" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path)]) == 2  # a folder, e.g. training/profiles
+    assert capsys.readouterr().err == (f"c2 train: error: {tmp_path}: is a folder, not a YAML config file (e.g. "
+                                       "training/profiles/tiny-cpu.yaml)\n")
     path = write_yaml(tmp_path, "beta: 0.1\n")
     assert main(["train", "--config", str(path), "--max_steps", "x"]) == 2
     assert "key 'max_steps': expected int, got 'x'" in capsys.readouterr().err

@@ -290,7 +290,8 @@ def test_evaluating_before_training_does_not_change_the_trained_weights(run, tmp
 
 
 def test_incomplete_checkpoints_are_found(run, tmp_path):
-    from c2kit.training.trainer import checkpoint_problem, find_checkpoints
+    from c2kit.training.checksums import write_checksums
+    from c2kit.training.trainer import CHECKPOINT_CHECKSUMMED, checkpoint_problem, find_checkpoints
 
     assert checkpoint_problem(run.out / "checkpoint-30") is None
     for step in (10, 20, 30):
@@ -311,10 +312,12 @@ def test_incomplete_checkpoints_are_found(run, tmp_path):
     assert checkpoint_problem(multi) is None
     (multi / "rng_state_0.pth").unlink()
     assert checkpoint_problem(multi) == "missing rng_state.pth"
-    # FSDP (full state dict) names the optimizer's state optimizer.bin.
+    # FSDP (full state dict) names the optimizer's state optimizer.bin (and its checksum so).
     fsdp = tmp_path / "fsdp"
     shutil.copytree(run.out / "checkpoint-10", fsdp)
     (fsdp / "optimizer.pt").rename(fsdp / "optimizer.bin")
+    assert checkpoint_problem(fsdp) == "missing optimizer.pt"  # checksums.json lists the file this run saved
+    write_checksums(fsdp, CHECKPOINT_CHECKSUMMED)
     assert checkpoint_problem(fsdp) is None
     (fsdp / "optimizer.bin").unlink()
     assert checkpoint_problem(fsdp) == "missing optimizer.pt"
@@ -323,6 +326,7 @@ def test_incomplete_checkpoints_are_found(run, tmp_path):
     shutil.copytree(run.out / "checkpoint-10", deepspeed)
     (deepspeed / "optimizer.pt").unlink()
     (deepspeed / "scheduler.pt").unlink()
+    write_checksums(deepspeed, CHECKPOINT_CHECKSUMMED)  # of the adapter only: the states are DeepSpeed's
     (deepspeed / "latest").write_text("global_step10")
     assert checkpoint_problem(deepspeed) == "missing global_step10/ (the DeepSpeed states its 'latest' file names)"
     (deepspeed / "global_step10").mkdir()

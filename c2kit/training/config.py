@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from c2_syn_dataset.schema import N_RANKS  # 0 = SR, 1..4 = SYN_1..SYN_4, 5 = FHR
+from c2kit.jsonio import write_bytes
 from c2kit.judges.registry import check_judge_spec
 from c2kit.limits import MAX_INT
 from c2kit.paths import output_dir_problem
@@ -244,6 +245,8 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a YAML config file (e.g. training/profiles/tiny-cpu.yaml)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     raw = path.read_bytes()
@@ -372,10 +375,31 @@ def parse_rank_pair(text: str) -> tuple[int, int]:
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
-    """Write the resolved config as YAML (keys in definition order), loadable with :func:`load_config`."""
+    """Write the resolved config as YAML (every key, in definition order), atomically; read it back with
+    :func:`load_config` or :func:`load_saved_config`."""
     import yaml
 
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+    write_bytes(path, yaml.safe_dump(config.to_dict(), sort_keys=False).encode("utf-8"))
+
+
+def load_saved_config(path: str | Path) -> tuple[TrainConfig, list[str]]:
+    """Read back a run's config written by :func:`save_config`: the config, and the keys its file does not set.
+
+    ``save_config`` writes every key and ends with a line break: a file that does not, or that no longer parses
+    or validates, is named as damaged (cut short, or edited), not read as a run with other settings. The keys it
+    lacks take their defaults; whether that matters is the caller's to say (an earlier c2-toolkit wrote fewer).
+    """
+    path = Path(path)
+    try:
+        if path.is_file() and not path.read_bytes().endswith(b"\n"):
+            raise ConfigError("cut short: it does not end with a line break")
+        values = read_yaml_mapping(path)
+        config = config_from_dict(values, where=str(path))
+    except ConfigError as error:
+        detail = str(error).removeprefix(f"{path}: ")
+        raise ConfigError(f"{path} is damaged ({detail}): the settings this run was trained with cannot be read "
+                          "back; use another --out or delete that directory") from None
+    return config, [key for key in config_keys() if key not in values]
 
 
 def training_differences(a: TrainConfig, b: TrainConfig) -> list[str]:

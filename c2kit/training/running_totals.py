@@ -6,7 +6,13 @@ since the resume, and a checkpoint saved between two log lines loses the loss an
 before it from the next log line. The weights are not affected. :class:`RunningTotals` writes those sums into
 every checkpoint (``running_totals_<process>.json``, one per process, since each holds its own unlogged loss)
 and puts them back when training resumes from it: ``training_log.jsonl`` and ``training_log.csv`` then hold
-the values of an uninterrupted run. A checkpoint written before this file existed resumes as before.
+the values of an uninterrupted run.
+
+The sums are written while the checkpoint is saved (:meth:`RunningTotals.write`, called by
+:mod:`c2kit.training.trainer` before the checkpoint's random states and ``trainer_state.json``, which make it
+complete, and before older checkpoints are deleted), atomically: a checkpoint that counts as complete holds its
+sums whatever moment a kill came. A checkpoint without them (written by an earlier version, or the file
+deleted) still resumes; one line then says which sums count again from the checkpoint's step.
 """
 
 from __future__ import annotations
@@ -16,19 +22,37 @@ from pathlib import Path
 from c2kit.jsonio import read_json, write_json
 
 TOTALS_FILE = "running_totals_{index}.json"
+TOTALS_GLOB = "running_totals_*.json"
+_KEYS = ("global_step", "total_loss", "unlogged_loss", "last_logged_step", "num_tokens", "unlogged_metrics")
+
+
+def totals_problem(checkpoint: Path) -> str | None:
+    """What is wrong with the sums saved in ``checkpoint`` (a file that does not parse), None if nothing is.
+
+    A checkpoint without any is not wrong: it resumes with the sums counted again.
+    """
+    for path in sorted(checkpoint.glob(TOTALS_GLOB)):
+        try:
+            totals = read_json(path)
+        except (OSError, ValueError) as error:
+            return f"{path.name} unreadable ({error})"
+        missing = [key for key in _KEYS if key not in totals]
+        if missing:
+            return f"{path.name} lacks {', '.join(missing)}"
+    return None
 
 
 def running_totals(trainer, process_index: int, resume_from: str | None):
-    """A callback bound to ``trainer`` (add it before the callbacks that write the log)."""
+    """A callback bound to ``trainer`` (add it before the callbacks that write the log); its ``write`` saves the
+    sums into a checkpoint folder."""
     from transformers import TrainerCallback
 
     class RunningTotals(TrainerCallback):
         restored = False
 
-        def on_save(self, args, state, control, **kwargs):
-            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        def write(self, checkpoint: Path) -> None:
             write_json(checkpoint / TOTALS_FILE.format(index=process_index), {
-                "global_step": state.global_step,
+                "global_step": trainer.state.global_step,
                 # The Trainer's sum of the logged windows' losses and the loss since the last log line.
                 "total_loss": trainer._total_loss_scalar,
                 "unlogged_loss": trainer._tr_loss.item(),
@@ -40,11 +64,13 @@ def running_totals(trainer, process_index: int, resume_from: str | None):
 
         def on_train_begin(self, args, state, control, **kwargs):
             # Called right after the Trainer has zeroed its sums for this train() call.
-            path = Path(resume_from or "") / TOTALS_FILE.format(index=process_index)
-            if resume_from is None or not path.is_file():
+            if resume_from is None:
                 return
-            totals = read_json(path)
-            if totals["global_step"] != state.global_step:
+            path = Path(resume_from) / TOTALS_FILE.format(index=process_index)
+            totals = read_json(path) if path.is_file() else None  # a damaged file made the checkpoint incomplete
+            if totals is None or totals["global_step"] != state.global_step:
+                print(f"{Path(resume_from).name} holds no running totals ({path.name}): the log's num_tokens and the "
+                      f"final train_loss count again from step {state.global_step}")
                 return
             trainer._total_loss_scalar = totals["total_loss"]
             trainer._tr_loss += totals["unlogged_loss"]

@@ -1,22 +1,25 @@
 """The recipe end to end: data, 4-bit base, LoRA, TRL ``DPOTrainer`` (``ref_model=None``), train, save.
 
-``OUTPUT_DIR`` ends up holding the adapter (``adapter_config.json``, ``adapter_model.safetensors``), the
-tokenizer, ``train_config.yaml`` (the resolved config), ``train_data.json`` (the sha256 of the selected pairs),
-``training_log.jsonl`` (every log line, written as it happens) and ``training_log.csv``, and ``metrics.json``
-(held-out reward margin and accuracy before and after training, final training margin, pairs/s), written
-last: it marks the run as finished. Checkpoints are saved every ``save_steps``: re-running the same command
-resumes from the last complete one, and a finished run is not trained again. Both need the same training
-settings and the same pairs (the dataset directory may have moved); a directory without a checkpoint is
-started afresh.
+``OUTPUT_DIR`` ends up holding the adapter (``adapter_config.json``, ``adapter_model.safetensors`` and the sha256
+of the weights in ``checksums.json``), the tokenizer, ``train_config.yaml`` (the resolved config),
+``train_data.json`` (the sha256 of the selected pairs), ``training_log.jsonl`` (every log line, written as it
+happens) and ``training_log.csv``, and ``metrics.json`` (held-out reward margin and accuracy before and after
+training, final training margin, pairs/s), written last: it marks the run as finished. Checkpoints are saved
+every ``save_steps``: re-running the same command resumes from the last complete one, and a finished run is
+not trained again unless its adapter is damaged (then it is rebuilt from the last checkpoint). Both need the
+same training settings and the same pairs (the dataset directory may have moved); a directory without a
+checkpoint is started afresh. One run at a time writes a directory: it is locked (:mod:`c2kit.locks`).
 
 Resuming is exact by design: a resumed run ends with the same adapter, bit for bit, as an uninterrupted one.
 The LoRA initialisation is seeded, the data order is a function of the seed, the Trainer restores the
 optimizer, scheduler and random states saved in the checkpoint, and the held-out evaluation before training
 runs with the random states saved and restored around it, so it cannot shift the training's random stream.
-A checkpoint counts only when it is complete (:func:`checkpoint_problem`): one cut short by a kill during
-its save is moved aside to ``incomplete-checkpoint-N`` and the run resumes from the one before. The log
-resumes too: the running sums the Trainer keeps only in memory travel in the checkpoint
-(:mod:`c2kit.training.running_totals`), so a resumed run's ``training_log.jsonl`` is the uninterrupted one's.
+A checkpoint counts only when it is complete and its files are those that were saved (:func:`checkpoint_problem`):
+one cut short by a kill during its save, or damaged since, is moved aside to ``incomplete-checkpoint-N`` and
+the run resumes from the one before. The log resumes too: it is restored to the checkpoint's own record of it,
+and the running sums the Trainer keeps only in memory travel in the checkpoint
+(:mod:`c2kit.training.running_totals`), so a resumed run's ``training_log.jsonl`` is the uninterrupted one's,
+wherever the kill came.
 
 Several processes (``accelerate launch``, ``torchrun``) train one adapter together; the main process alone
 writes the directory and prints (:mod:`c2kit.training.distributed`).
@@ -34,14 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from c2kit.jsonio import read_json, write_json, write_jsonl
-from c2kit.training.config import TINY_MODEL, ConfigError, TrainConfig, load_config, save_config, training_differences
-from c2kit.models import check_model
+from c2kit.locks import DirectoryLock, lock_output_folder
+from c2kit.models import adapter_problem, check_model, safetensors_problem
+from c2kit.training.checksums import CHECKSUMS_FILE, checksum_problem, write_checksums
+from c2kit.training.config import (TINY_MODEL, ConfigError, TrainConfig, load_saved_config, save_config,
+                                   training_differences)
 from c2kit.training.data import DataError, load_pairs, pairs_fingerprint, split_pairs, to_dpo_format
 from c2kit.training.distributed import (Processes, batch_report, check_launch, effective_batch_size,
                                         main_process_output, processes_of, settings_for_launch, sharded_launch)
 from c2kit.training.model import load_base_model, load_tokenizer, lora_config, resolve_base_model
 from c2kit.training.precision import Precision, cast_trainable_params_to_fp32, resolve_precision
-from c2kit.training.running_totals import running_totals
+from c2kit.training.running_totals import running_totals, totals_problem
 
 CONFIG_FILE = "train_config.yaml"
 DATA_FILE = "train_data.json"  # the dataset and the fingerprint of the pairs selected from it
@@ -59,6 +65,10 @@ OPTIMIZER_FILES = ("optimizer.pt", "optimizer.bin")
 DEEPSPEED_LATEST = "latest"
 # One random-state file per process: rng_state.pth on one device, rng_state_0.pth, _1.pth, ... on several.
 RNG_STATE_GLOB = "rng_state*.pth"
+# What checksums.json covers: in a checkpoint, the files the main process has saved when the sums are written; in
+# the output directory, the adapter's weights.
+CHECKPOINT_CHECKSUMMED = ("adapter_model.safetensors", *OPTIMIZER_FILES, "scheduler.pt")
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
 # DPO metrics kept in metrics.json (TRL logs them as "rewards/margins", "eval_rewards/margins", ...).
 REPORTED = ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected")
 
@@ -172,7 +182,23 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     with main_process_output(processes):
         for change in changes:
             print(change)
-        return _run(config, precision, args, processes)
+        lock = _lock_output_dir(config, processes)
+        try:
+            return _run(config, precision, args, processes)
+        finally:
+            if lock is not None:
+                lock.release()
+
+
+def _lock_output_dir(config: TrainConfig, processes: Processes) -> DirectoryLock | None:
+    """The main process locks ``output_dir`` for the run (the others work under its lock): refused in one line
+    while another run writes there, and when the folder holds a C2-Syn build or an eval run's results, or is the
+    dataset being trained on, whose card (README.md) the adapter's model card would replace."""
+    out = Path(config.output_dir)
+    if Path(config.dataset).is_dir() and out.resolve() == Path(config.dataset).resolve():
+        raise ConfigError(f"{out} is the dataset folder (--data): c2 train writes the adapter's model card "
+                          "(README.md) and tokenizer there, over the dataset's card; choose another --out")
+    return lock_output_folder(out, "c2 train") if processes.is_main else None
 
 
 def _run(config: TrainConfig, precision: Precision, args, processes: Processes) -> TrainResult:
@@ -191,13 +217,20 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
     if previous is not None:
         _check_same_data(out, previous["data"], data)
         if previous["metrics"] is not None:
-            print(f"{out}: already trained with this config; reusing it (delete the directory to train again)")
-            return TrainResult(out, base_model, previous["metrics"], reused=True, main_process=processes.is_main)
+            problem = adapter_problem(out) or checksum_problem(out)
+            if problem is None:
+                print(f"{out}: already trained with this config; reusing it (delete the directory to train again)")
+                return TrainResult(out, base_model, previous["metrics"], reused=True, main_process=processes.is_main)
+            if checkpoint is None:
+                raise ConfigError(f"{out} holds a finished run whose adapter is damaged ({problem}) and no complete "
+                                  "checkpoint to rebuild it from; use another --out or delete that directory")
+            print(f"{out} holds a finished run whose adapter is damaged ({problem}): rebuilding it from "
+                  f"{Path(checkpoint).name}")
     has_eval = split.eval is not None and len(split.eval) > 0
     if config.eval_steps is not None and not has_eval:
         raise DataError(f"{split.origin}: eval_steps needs held-out pairs, but none are left (every request is "
                         "used for training); set eval_steps null")
-    eval_before = _saved_eval_before(out) if checkpoint is not None else None
+    eval_before = (_saved_eval_before(out) or _logged_eval_before(checkpoint)) if checkpoint is not None else None
 
     tokenizer = load_tokenizer(base_model, config)
     with args.main_process_first(desc="rendering prompts"):
@@ -212,8 +245,12 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
                             sharded=sharded_launch())
     trainer = build_trainer(model, tokenizer, args, config, train_dataset, eval_dataset)
     # The running sums first: they correct the final train_loss before the log line is written.
-    trainer.add_callback(running_totals(trainer, processes.index, checkpoint))
-    trainer.add_callback(_jsonl_logger(out / LOG_JSONL))
+    totals = running_totals(trainer, processes.index, checkpoint)
+    trainer.add_callback(totals)
+    log_writer = _jsonl_logger(out / LOG_JSONL)
+    trainer.add_callback(log_writer)
+    _write_into_each_checkpoint(trainer, [totals.write] + ([_checksum_checkpoint] if processes.is_main else []))
+    _no_step_past_max_steps(trainer)
     trainer.model.print_trainable_parameters()
     print(f"precision {precision.name} on {'CPU' if precision.use_cpu else 'GPU'}; "
           + batch_report(config, len(train_dataset), processes))
@@ -223,14 +260,18 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
         out.mkdir(parents=True, exist_ok=True)
         for path, problem in incomplete:
             aside = _move_aside(path)
-            print(f"{path.name} is incomplete ({problem}), probably cut short by a kill while it was saved: moved "
-                  f"it to {aside.name}" + (f"; resuming from {Path(checkpoint).name}" if checkpoint else
-                                           "; no complete checkpoint left, training from the start"))
+            changed = CHECKSUMS_FILE in problem  # a file changed after it was saved, not one cut short
+            print(f"{path.name} is {'damaged' if changed else 'incomplete'} ({problem})"
+                  + ("" if changed else ", probably cut short by a kill while it was saved")
+                  + f": moved it to {aside.name}" + (f"; resuming from {Path(checkpoint).name}" if checkpoint else
+                                                    "; no complete checkpoint left, training from the start"))
         save_config(config, out / CONFIG_FILE)
         write_json(out / DATA_FILE, data)
-        _keep_log_through(out / LOG_JSONL, checkpoint)
+        _restore_log(out / LOG_JSONL, checkpoint)
         if eval_before is None:
             (out / EVAL_BEFORE_FILE).unlink(missing_ok=True)
+        else:  # back in place if it was lost: it came from the checkpoint's log
+            write_json(out / EVAL_BEFORE_FILE, eval_before)
     processes.wait_for_everyone()
     metrics: dict[str, Any] = {
         "base_model": base_model,
@@ -248,8 +289,10 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
             measured["eval_before"] = eval_before
         elif checkpoint is None:  # measured once train() has prepared the model for its processes
             trainer.add_callback(_eval_before_callback(trainer, out, processes, measured))
-        elif processes.count == 1:  # resumed without eval_before.json: the adapter is zero until train() loads it
+        elif processes.count == 1:  # resumed from a run that did not measure it: the adapter is zero until train()
+            trainer.remove_callback(log_writer)  # loads it; the log stays the checkpoint's, without this line
             measured["eval_before"] = _eval_before(trainer, out, processes)
+            trainer.add_callback(log_writer)
         else:
             print(f"{out / EVAL_BEFORE_FILE} is missing: a run resumed in several processes does not measure the "
                   "held-out numbers before training again (they are the base's: reward margin 0, loss log 2)")
@@ -271,6 +314,7 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
 
     _save_adapter(trainer, out)  # the adapter (PEFT saves only the LoRA weights) and the tokenizer
     if processes.is_main:
+        write_checksums(out, [ADAPTER_WEIGHTS])  # a rerun checks the adapter before reusing the run
         _write_log_csv(trainer.state.log_history, out / LOG_CSV)
         write_json(out / METRICS_FILE, metrics)  # last, and atomically: it marks the run as finished
     processes.wait_for_everyone()  # no process reports the run finished before metrics.json exists
@@ -288,8 +332,61 @@ def _saved_eval_before(out: Path) -> dict | None:
     """The held-out numbers an interrupted run measured before training (``eval_before.json``), if readable."""
     try:
         return read_json(out / EVAL_BEFORE_FILE)
-    except (OSError, ValueError):  # missing, or cut short: measure again
+    except (OSError, ValueError):  # missing, or cut short: the checkpoint's log has them too
         return None
+
+
+def _logged_eval_before(checkpoint: str) -> dict | None:
+    """The held-out numbers before training as logged in ``checkpoint`` (the evaluation at step 0), if any."""
+    for entry in _checkpoint_log(checkpoint):
+        if entry.get("step") == 0 and "eval_loss" in entry:
+            return _pick(entry, "eval_")
+    return None
+
+
+def _checkpoint_log(checkpoint: str) -> list[dict]:
+    """Every line logged up to ``checkpoint`` (its ``trainer_state.json``'s ``log_history``, in order)."""
+    return json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["log_history"]
+
+
+def _write_into_each_checkpoint(trainer, writers: list) -> None:
+    """Have each of ``writers`` write into every checkpoint folder (its one argument) while the Trainer saves it.
+
+    They run after the weights and the optimizer's and scheduler's states are saved, and before the random
+    states and ``trainer_state.json`` (which make a checkpoint complete, :func:`checkpoint_problem`) and the
+    deletion of the checkpoints beyond ``save_total_limit``. A ``TrainerCallback.on_save`` comes only after that
+    deletion (transformers 5.25, ``Trainer._save_checkpoint``): a kill in between would leave a complete
+    checkpoint without what the writers add. ``Trainer._save_rng_state``, which every process calls at that
+    point, is the step they are put in front of.
+    """
+    save_rng_state = trainer._save_rng_state
+
+    def save_rng_state_after_writers(output_dir: str) -> None:
+        for write in writers:
+            write(Path(output_dir))
+        save_rng_state(output_dir)
+
+    trainer._save_rng_state = save_rng_state_after_writers
+
+
+def _checksum_checkpoint(folder: Path) -> None:
+    write_checksums(folder, CHECKPOINT_CHECKSUMMED)
+
+
+def _no_step_past_max_steps(trainer) -> None:
+    """Resumed from the checkpoint of its last step (a run killed before its final files), train no further.
+
+    transformers 5.25 trains one more step when it resumes at ``max_steps`` in the middle of an epoch (it checks
+    for the end only after a step): the rerun would end with other weights and one more log line. An epoch that
+    starts with nothing left to train is skipped; the Trainer still loads the checkpoint and logs its summary.
+    """
+    run_epoch = trainer._run_epoch
+
+    def run_epoch_unless_finished(*args, **kwargs):
+        if trainer.state.global_step < trainer.state.max_steps:
+            run_epoch(*args, **kwargs)
+
+    trainer._run_epoch = run_epoch_unless_finished
 
 
 def _eval_before(trainer, out: Path, processes: Processes) -> dict:
@@ -370,9 +467,11 @@ def checkpoint_problem(path: Path) -> str | None:
     """What makes checkpoint ``path`` unusable for resuming (a file missing or unreadable), None if it is complete.
 
     Checked: ``trainer_state.json`` (parses, has ``global_step``), the adapter weights (safetensors header and
-    tensor list), and the optimizer, scheduler and random states (each opens with ``torch.load``; the
-    optimizer is memory-mapped, not read). A DeepSpeed checkpoint holds its optimizer and scheduler in the
-    folder its ``latest`` file names: that folder must exist and hold files.
+    tensor list), the optimizer, scheduler and random states (each opens with ``torch.load``; the optimizer is
+    memory-mapped, not read), the running totals (parse), and the sha256 of the adapter, optimizer and
+    scheduler files against the ``checksums.json`` saved with them (:mod:`c2kit.training.checksums`; a file
+    changed in place still opens). A DeepSpeed checkpoint holds its optimizer and scheduler in the folder its
+    ``latest`` file names: that folder must exist and hold files.
     """
     missing = [name for name in CHECKPOINT_FILES if not _nonempty_file(path / name)]
     states = _deepspeed_states(path)
@@ -393,14 +492,9 @@ def checkpoint_problem(path: Path) -> str | None:
             return "trainer_state.json has no global_step"
     except (OSError, ValueError) as error:
         return f"trainer_state.json unreadable ({error})"
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path / "adapter_model.safetensors"), "pt") as tensors:
-            if not list(tensors.keys()):
-                return "adapter_model.safetensors holds no tensors"
-    except Exception as error:  # safetensors raises its own error types for a cut file
-        return f"adapter_model.safetensors unreadable ({error})"
+    problem = safetensors_problem(path / ADAPTER_WEIGHTS)
+    if problem:
+        return f"{ADAPTER_WEIGHTS} {problem}"
     import torch
     from transformers.trainer_pt_utils import safe_globals  # the numpy types the Trainer's rng_state.pth holds
 
@@ -411,7 +505,7 @@ def checkpoint_problem(path: Path) -> str | None:
                 torch.load(path / name, map_location="cpu", weights_only=True, mmap=name in OPTIMIZER_FILES)
         except Exception as error:  # a truncated zip archive, pickle or storage
             return f"{name} unreadable ({' '.join(str(error).split())[:200]})"
-    return None
+    return totals_problem(path) or checksum_problem(path)
 
 
 def _nonempty_file(path: Path) -> bool:
@@ -446,8 +540,12 @@ def _previous_run(out: Path, config: TrainConfig, *, has_progress: bool) -> dict
     metrics_path = out / METRICS_FILE
     if not has_progress and not metrics_path.is_file():
         return None
-    saved = load_config(out / CONFIG_FILE)
+    saved, unset = load_saved_config(out / CONFIG_FILE)
     differences = training_differences(saved, config)
+    lacking = [key for key in differences if key in unset]
+    if lacking:  # a file cut at a line break: the keys after the cut took their defaults
+        raise ConfigError(f"{out / CONFIG_FILE} is incomplete: it does not set {', '.join(lacking)} (cut short, or "
+                          "written by an earlier c2-toolkit); use another --out or delete that directory")
     if differences:
         details = ", ".join(f"{key}: {getattr(saved, key)!r} -> {getattr(config, key)!r}" for key in differences)
         raise ConfigError(f"{out} holds a run with different settings ({details}); use another --out "
@@ -472,28 +570,30 @@ def _read_json(path: Path) -> dict:
                           "that directory") from None
 
 
-def _keep_log_through(path: Path, checkpoint: str | None) -> None:
-    """Drop the log lines that training from ``checkpoint`` (None: from scratch) will write again.
+def _restore_log(path: Path, checkpoint: str | None) -> None:
+    """Make the log what it was when ``checkpoint`` was saved (None: training from scratch, no log).
 
-    A run that stopped after its last checkpoint had logged the steps after it; resuming repeats them.
+    The checkpoint's ``trainer_state.json`` holds every line logged up to it, in order. The log keeps its own
+    copy of each of those lines (same values, its key order), or takes it from the checkpoint where it lost it
+    (cut short by a kill, or deleted), and drops the lines logged after the checkpoint was saved: training from
+    it logs them again. Those include a finished run's last lines (the final ``train_loss``, the held-out
+    evaluation after training) when a kill came before its final files were in place, so a rerun logs them once.
     """
-    if not path.is_file():
-        return
     if checkpoint is None:
-        path.unlink()
+        path.unlink(missing_ok=True)
         return
-    from transformers import TrainerState
-
-    step = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json")).global_step
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:  # the last line, cut short by the crash
-            continue
-        if entry["step"] <= step:
-            kept.append(entry)
-    write_jsonl(path, kept)
+    written = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                written.append(json.loads(line))
+            except json.JSONDecodeError:  # the last line, cut short by the kill
+                written.append(None)
+    restored = []
+    for index, entry in enumerate(_checkpoint_log(checkpoint)):
+        own = written[index] if index < len(written) else None
+        restored.append(own if own == entry else {"step": entry["step"], **entry})  # the logger's key order
+    write_jsonl(path, restored)
 
 
 def _pick(logs: dict, prefix: str) -> dict:
