@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from c2kit.judges.keyword import NAME as KEYWORD  # the live keyword judge, the default
 from c2kit.view import build_report, build_view_data, read_report_data, render_html
-from view_runs import COMPLIANCE, REFUSAL, run_cli, view_runs  # noqa: F401 (fixture)
+from view_runs import COMPLIANCE, REFUSAL, run_cli, view_runs, view_sample  # noqa: F401 (fixtures)
 
 
 def test_runs_become_columns_with_every_judges_verdict(view_runs):
@@ -26,7 +27,7 @@ def test_runs_become_columns_with_every_judges_verdict(view_runs):
     assert len(benign) == 2 and len(data["runs"]) == 3
     refuser, complier = harmful
     keyword, unsure = refuser["judges"]
-    assert keyword["name"] == "keyword-v4" and unsure["name"] == "hf:unsure-judge"  # named without its local path
+    assert keyword["name"] == KEYWORD and unsure["name"] == "hf:unsure-judge"  # named without its local path
     n = 3 * 2 * 2  # items x k x paths
     assert len(refuser["item"]) == n and keyword["verdicts"] == "1" * n and unsure["verdicts"] == "0" * n
     assert unsure["unparsed"] == list(range(n)) and keyword["unparsed"] == []
@@ -100,8 +101,81 @@ def test_a_disagreements_file_opens_in_label_mode(view_runs):
     assert data["label_mode"] is True and column["ids"] == [row["id"] for row in rows]
     assert column["labels"] == [None] * 12
     assert sorted(column["k"]) == [10] * 6 + [20] * 6  # read back from the ids item/kK/pP
-    assert [judge["name"] for judge in column["judges"]] == ["keyword-v4", "hf:unsure-judge"]  # no local path
+    assert [judge["name"] for judge in column["judges"]] == [KEYWORD, "hf:unsure-judge"]  # no local path
     assert column["judges"][0]["verdicts"] == "1" * 12 and column["judges"][1]["verdicts"] == "0" * 12
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _write_rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_a_labelling_sample_opens_blind_with_the_runs_verdicts_kept_for_after(view_runs, view_sample):
+    sample = _rows(view_sample)
+    data = build_view_data([view_sample, view_runs["refuser"], view_runs["rejudged"]])
+    # Only the sample: no run summary or score (they follow from the verdicts), one entry per sampled continuation.
+    assert data["label_mode"] is True and data["runs"] == [] and data["paired"] == []
+    assert data["blind"] == {"seed": 1, "n": 6, "rows": 6, "strata": {"10": 6, "20": 6}, "sizes": {"10": 3, "20": 3},
+                             "judges": 2}
+    (column,) = data["columns"]
+    assert sorted(column["ids"]) == sorted(row["id"] for row in sample) == sorted(data["sets"]["harmful"]["ids"])
+    by_id = {row["id"]: row for row in sample}
+    assert [(by_id[i]["k"], by_id[i]["path"]) for i in column["ids"]] == list(zip(column["k"], column["path"]))
+    assert [column["line"][column["ids"].index(row["id"])] for row in sample] == list(range(1, 7))
+    # Every judge of the runs, on the sampled continuations only (the page shows each once it is labelled).
+    assert [judge["name"] for judge in column["judges"]] == [KEYWORD, "hf:unsure-judge"]
+    assert column["judges"][0]["verdicts"] == "1" * 6 and sorted(column["judges"][1]["unparsed"]) == list(range(6))
+    # The order is shuffled by the sample's seed, whatever the file's order.
+    again = _write_rows(view_sample.parent / "sample-reversed.jsonl", sample[::-1])
+    assert build_view_data([again])["columns"][0]["ids"] == column["ids"]
+    by_k = sorted(sample, key=lambda row: (row["k"], row["item_id"], row["path"]))
+    assert column["ids"] != [row["id"] for row in by_k]
+    # Alone, it opens blind with no judge at all.
+    alone = build_view_data([view_sample])
+    assert alone["columns"][0]["judges"] == [] and alone["blind"]["judges"] == 0
+
+
+def test_cli_says_a_sample_opens_blind(view_runs, view_sample, tmp_path):
+    code, printed = run_cli("view", str(view_sample), str(view_runs["refuser"]), "--out", str(tmp_path / "b.html"))
+    assert code == 0
+    assert printed.startswith(f"report written to {tmp_path / 'b.html'} (blind label mode: 6 sampled continuations "
+                              "in a random order, 1 judge's verdicts shown on each only once it is labelled, ")
+    assert printed.endswith("Label every continuation, save the labels, then: c2 eval calibrate RUN --labels "
+                            "LABELS.jsonl\n")
+    code, printed = run_cli("view", str(view_sample), "--out", str(tmp_path / "alone.html"))
+    assert code == 0 and "(blind label mode: 6 sampled continuations in a random order, no judge's verdict, " in printed
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda rows, runs: ([{key: value for key, value in row.items() if key != "sample"} if number == 2 else row
+                          for number, row in enumerate(rows)], [runs["refuser"]]),
+     r"sample\.jsonl, row 3: no sampling plan \(field 'sample'\) while row 1 has one"),
+    (lambda rows, runs: ([{**row, "sample": {**row["sample"], "seed": 2}} if number == 1 else row
+                          for number, row in enumerate(rows)], []),
+     r"sample\.jsonl, row 2: its sampling plan \(seed 2, n 6\) differs from row 1's \(seed 1, n 6\)"),
+    (lambda rows, runs: ([{**rows[0], "k": "ten"}, *rows[1:]], []),
+     r"sample\.jsonl, row 1: field 'k' must be a whole number, got 'ten'"),
+    (lambda rows, runs: ([{key: value for key, value in rows[0].items() if key != "item_id"}, *rows[1:]], []),
+     r"sample\.jsonl, row 1: field 'item_id' is missing"),
+    (lambda rows, runs: ([*rows, {**rows[0], "id": "again"}], []), r"sample\.jsonl, row 7: continuation .* repeats row"),
+    (lambda rows, runs: (rows, [runs["complier"]]),
+     r"sample\.jsonl, row \d: continuation .* differs from the one in .*complier/generations\.jsonl: give the results "
+     r"directory this sample was drawn from \(or none\)"),
+    (lambda rows, runs: (rows, [runs["disagreements"]]), r"disagreements\.jsonl: a labelling sample .* opens alone"),
+])
+def test_a_sample_that_does_not_hold_together_is_refused_in_one_line(view_runs, view_sample, tmp_path, capsys,
+                                                                    change, message):
+    rows, others = change(_rows(view_sample), view_runs)
+    sample = _write_rows(tmp_path / "sample.jsonl", rows)
+    code, _ = run_cli("view", str(sample), *map(str, others), "--out", str(tmp_path / "report.html"))
+    error = capsys.readouterr().err
+    assert code == 2 and len(error.strip().splitlines()) == 1
+    assert re.search(r"^c2 view: error: .*" + message, error), error
+    assert not (tmp_path / "report.html").exists()
 
 
 @pytest.mark.parametrize(("make", "message"), [

@@ -16,27 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from browser_env import chrome_driver
-from view_page import WATCH_FOR_INJECTION, change, counts, open_report, visit_every_view
+from c2kit.judges.keyword import NAME as KEYWORD  # the live keyword judge, the default
+
+from view_browser import browser, download_labels, downloads, hostile_reports_shown, press  # noqa: F401 (fixtures)
+from view_page import change, counts, open_report
 from view_runs import COMPLIANCE, REFUSAL, run_cli, view_runs  # noqa: F401 (fixture)
 
 SIZE_LIMIT_BYTES = 40 * 10**6  # issue 17: a full-size run's report is at most 40 MB
-
-# Session scope, so the browser is looked for (and a skip decided) before the runs are made.
-@pytest.fixture(scope="session")
-def downloads(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("downloads")
-
-
-@pytest.fixture(scope="session")
-def browser(downloads):
-    driver, reason = chrome_driver(downloads)
-    if driver is None:
-        pytest.skip(f"no headless Chromium: {reason}")
-    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    yield driver
-    driver.quit()
-
 
 @pytest.fixture(scope="module")
 def report(view_runs, tmp_path_factory) -> Path:
@@ -47,20 +33,12 @@ def report(view_runs, tmp_path_factory) -> Path:
     return out
 
 
-def press(driver, keys: str) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    driver.execute_script("document.activeElement && document.activeElement.blur()")
-    for key in keys:
-        ActionChains(driver).send_keys(key).perform()
-
-
 def test_a_real_runs_report_shows_scores_verdicts_and_continuations(browser, report):
     open_report(browser, report)
     assert counts(browser) == (3, 24, 24)  # 3 items x 2 k x 2 paths, refuser and complier side by side
     text = browser.find_element("tag name", "body").text
     assert text.startswith("Content warning.")
-    for expected in ("refuser-model", "complier-model", "Corr_mean", "keyword-v4", "hf:unsure-judge",
+    for expected in ("refuser-model", "complier-model", "Corr_mean", KEYWORD, "hf:unsure-judge",
                      "Over-correction", "Paired: complier-model − refuser-model", REFUSAL, COMPLIANCE,
                      "3 of 3 items · 24 of 24 paths match",
                      "paired difference at k=10: complier-model − refuser-model = -100.0 points"):
@@ -75,7 +53,7 @@ def test_a_real_runs_report_shows_scores_verdicts_and_continuations(browser, rep
     assert [part.get_attribute("class") for part in path.find_elements("css selector", ".part")] == [
         "part req", "part pre", "part cont"]
     assert path.find_element("css selector", "mark.corr").text == REFUSAL
-    assert "keyword-v4: corrected" in path.text and "unparsed answer" in path.text
+    assert f"{KEYWORD}: corrected" in path.text and "unparsed answer" in path.text
 
 
 def test_a_deep_link_opens_the_item_at_k(browser, report):
@@ -115,21 +93,14 @@ def test_each_filter(browser, report):
     assert "benign" in browser.find_element("id", "detail").find_element("tag name", "h2").text
 
 
-def test_label_five_paths_with_the_keyboard_and_validate_them(browser, report, downloads, tmp_path, capsys):
+def test_label_five_paths_with_the_keyboard_and_validate_them(browser, report, view_runs, downloads, tmp_path,
+                                                              capsys):
     open_report(browser, report)
     press(browser, "l")
     assert "labelling" in browser.find_element("tag name", "body").get_attribute("class")
     press(browser, "1j0j1j0j1")
     assert browser.find_element("id", "label-count").text == "5 labelled"
-    for old in downloads.glob("*.jsonl"):
-        old.unlink()
-    browser.find_element("id", "b-download").click()
-    deadline = time.monotonic() + 20
-    while not list(downloads.glob("*.jsonl")):
-        assert time.monotonic() < deadline, "the labels were not downloaded"
-        time.sleep(0.1)
-    (saved,) = downloads.glob("*.jsonl")
-    time.sleep(0.2)
+    saved = download_labels(browser, downloads)
     rows = [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines()]
     assert {row["id"]: row["label"] for row in rows} == {
         "refuser-model:0/k10/p0": True, "refuser-model:0/k10/p1": False, "refuser-model:0/k20/p0": True,
@@ -139,8 +110,14 @@ def test_label_five_paths_with_the_keyboard_and_validate_them(browser, report, d
     assert code == 0
     result = json.loads((tmp_path / "validation.json").read_text())
     report_row = result["reports"][0] if "reports" in result else result
-    # keyword-v4 says the refusals correct and the compliances do not: 3 of the 5 labels agree
+    # the keyword judge says the refusals correct and the compliances do not: 3 of the 5 labels agree
     assert report_row["n"] == 5 and report_row["metrics"]["accuracy"]["value"] == pytest.approx(0.6)
+    capsys.readouterr()
+    # Labels chosen by hand are no random sample of the run: calibration refuses them, in one line saying why.
+    code, _ = run_cli("eval", "calibrate", str(view_runs["refuser"]), "--labels", str(saved), "--out", str(tmp_path))
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in error and "not a random sample" in error, error
+    assert not (tmp_path / "calibrated.json").exists()
     open_report(browser, report, fresh=False)  # the labels survive a reload
     assert browser.find_element("id", "label-count").text == "5 labelled"
     change(browser, "f-labelled", "yes")
@@ -195,14 +172,11 @@ MUST_SHOW = [("scores.json", ("n_items",), False), ("scores.json", ("paths",), F
              ("scores.json", ("judge",), False), ("generations.jsonl", (None, "request"), False),
              ("generations.jsonl", (None, "prefix"), False), ("generations.jsonl", (None, "continuation"), False),
              ("generations.jsonl", (None, "item_id"), False), ("judgments.jsonl", (None, "judge"), False),
-             ("label file", (None, "verdicts", "keyword-v4"), True),
+             ("label file", (None, "verdicts", KEYWORD), True),
              ("items.jsonl", (None, "response_0_harm_category", "Violence"), True)]
 
 
 def test_no_field_of_a_run_runs_script_in_the_report(browser, hostile, tmp_path):
-    from c2kit.view import build_report
-    from view_hostile import layer
-
     runs, accepted, refused = hostile
     every = len(runs.names) + len(runs.fields())
     # What the report refuses is refused in one line naming the file (a missing item_id, a k that is no number).
@@ -210,32 +184,7 @@ def test_no_field_of_a_run_runs_script_in_the_report(browser, hostile, tmp_path)
         files = [path.name for one in group for path in runs.files[one.kind]]
         assert "\n" not in reason and any(name in reason for name in files), (group, reason)
     assert sum(map(len, refused)) < 0.05 * every, refused
-    layers: dict[str, list] = {}
-    for one in accepted:
-        layers.setdefault(layer(one), []).append(one)
-    # Reports are built by the call `c2 view` makes (c2kit.view.build_report): the command first checks scores.json
-    # against judgments.jsonl and would refuse most edited scores before their markup reached a report.
-    shown = set()
-    watch = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_FOR_INJECTION})
-    try:
-        for name, fields in layers.items():  # one report per layer: all its fields' markup at once
-            out = tmp_path / f"{name.replace(' ', '-')}.html"
-            with runs.spoiled(fields):
-                build_report(runs.inputs, out)
-            open_report(browser, out)
-            text = visit_every_view(browser)
-            pwned, violations, added = browser.execute_script(
-                "return [window.__pwned, window.__violations, window.__added]")
-            assert pwned == [] and violations == [] and added["suspects"] == [], (name, pwned, violations, added)
-            source = out.read_text(encoding="utf-8")
-            for tag in ("script", "style", "meta", "details"):  # only the report's own
-                assert added["counts"].get(tag, 0) == source.count("<" + tag), (name, tag, added["counts"])
-            for one in fields + runs.names:
-                if one.tag in text:  # shown: as text, the markup and all
-                    assert one.marker in text, (name, str(one))
-                    shown.add((one.kind, one.path, one.key))
-    finally:
-        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": watch["identifier"]})
+    shown = hostile_reports_shown(browser, runs, accepted, tmp_path)
     missing = [where for where in MUST_SHOW if where not in shown]
     assert not missing, missing
     print(f"\n{every} hostile fields: {len(accepted)} in reports ({len(shown)} of them shown), "

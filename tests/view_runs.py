@@ -4,6 +4,9 @@
 3 items with harm categories, k 10 and 20, 2 paths, with the over-correction pass), ``rejudged`` (the refuser's run
 re-judged by a local model judge whose answers are neither yes nor no, so every path is unparsed and every
 harmful path disagrees with the keyword judge) and ``disagreements`` (the label rows that re-judging exported).
+``view_sample``: a labelling sample of the refuser's run (``c2 eval sample``, 6 of its 12 continuations), beside
+the runs. ``mixed_run``: a run of 60 continuations (6 items, k 10 and 20, 5 paths) of a model that refuses or
+complies at random, so its keyword judge says corrected about half the time.
 """
 
 from __future__ import annotations
@@ -57,3 +60,40 @@ def view_runs(tmp_path_factory, tiny_model_dir) -> dict[str, Path]:
                       "--accept-unparsed")
     assert code == 0
     return runs
+
+
+@pytest.fixture(scope="session")
+def view_sample(view_runs) -> Path:
+    out = view_runs["refuser"].parent / "sample.jsonl"
+    code, _ = run_cli("eval", "sample", str(view_runs["refuser"]), "--n", "6", "--seed", "1", "--out", str(out))
+    assert code == 0
+    return out
+
+
+def build_coin_model(out: Path, base_dir: str) -> str:
+    """An answer model (tests/answer_models.py) that answers REFUSAL or COMPLIANCE with even odds when sampled:
+    each answer is one added token, and the compliance token is given the refusal token's logit after a prompt
+    and its state (end of turn next)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    build_answer_model(out, base_dir, REFUSAL, (REFUSAL, COMPLIANCE))
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    (refusal,), (compliance,) = (tokenizer.encode(text, add_special_tokens=False) for text in (REFUSAL, COMPLIANCE))
+    model = AutoModelForCausalLM.from_pretrained(out)
+    with torch.no_grad():
+        model.model.embed_tokens.weight[compliance] = model.model.embed_tokens.weight[refusal]
+        model.lm_head.weight[compliance] = model.lm_head.weight[refusal]
+    model.save_pretrained(out)
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def mixed_run(tmp_path_factory, tiny_model_dir) -> Path:
+    root = tmp_path_factory.mktemp("mixed-run")
+    model = build_coin_model(root / "coin-model", tiny_model_dir)
+    run = root / "mixed"
+    code, _ = run_cli("eval", "run", "--model", model, "--data", "c2eval-500", "--limit", "6", "--ks", "10,20",
+                      "--paths", "5", "--max-new-tokens", "4", "--seed", "5", "--out", str(run))
+    assert code == 0
+    return run

@@ -1,7 +1,11 @@
 """Gather what the report shows from results directories and label files into one compact, JSON-ready dict.
 
 Inputs are results directories of ``c2 eval run`` / ``c2 eval score`` and label files (JSONL rows with request,
-prefix, continuation and label, e.g. the ``--disagreements`` output of ``c2 eval score``). Directories whose
+prefix, continuation and label, e.g. the ``--disagreements`` output of ``c2 eval score``). A labelling sample of
+``c2 eval sample`` (label rows that carry the sampling plan, field ``sample``) opens blind: its rows alone, each
+its own entry, in an order shuffled by the sample's seed, and the results directories given with it only lend
+their judges' verdicts on the sampled continuations, which the page shows on a row once it is labelled (``blind``
+in the data; no run summary, no score). Directories whose
 ``generations.jsonl`` is byte-identical (a run and its re-judged copies) become one *column* with one verdict per
 judge; columns on the same items sit side by side with their paired difference.
 
@@ -14,12 +18,16 @@ judged). Local paths never enter it: runs are named by :func:`c2_eval_metric.res
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from c2_eval_metric.labelling_sample import SAMPLE_FIELD, SamplePlan, label_id, read_generations
 from c2_eval_metric.overcorrection import OVERCORRECTION_DIR
 from c2_eval_metric.results import (
     GENERATIONS_FILE,
@@ -82,7 +90,18 @@ def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None) -
     runs: list[dict[str, Any]] = []
     columns: list[dict[str, Any]] = []
     by_generations: dict[tuple[str, str], dict[str, Any]] = {}  # (set, generations hash) -> column
-    label_mode = False
+    label_files: dict[Path, list[tuple[int, dict[str, Any]]]] = {}
+    for source in inputs:
+        path = Path(source)
+        if path.is_file():
+            label_files[path] = list(read_jsonl(path))
+        elif not path.is_dir():
+            raise FileNotFoundError(f"{path}: no such results directory or label file")
+    plans = {path: _sample_plan(path, rows) for path, rows in label_files.items()}
+    samples = [path for path, plan in plans.items() if plan is not None]
+    if samples:
+        return _blind_view_data(samples[0], plans[samples[0]], label_files,
+                                [Path(source) for source in inputs if Path(source).is_dir()], title)
     for source in inputs:
         path = Path(source)
         if path.is_dir():
@@ -92,18 +111,16 @@ def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None) -
                 if item_set == BENIGN and not (folder / GENERATIONS_FILE).is_file():
                     continue
                 _add_run_set(folder, item_set, run_index, runs, strings, items[item_set], columns, by_generations)
-        elif path.is_file():
-            label_mode = True
-            columns.append(_label_column(path, strings, items[HARMFUL], len(columns)))
         else:
-            raise FileNotFoundError(f"{path}: no such results directory or label file")
+            columns.append(_label_column(path, label_files[path], None, strings, items[HARMFUL], len(columns)))
     _add_categories(inputs, runs, items[HARMFUL])
     _check_judge_names(columns)
     _label_keys(columns)
     return {
         "version": 1,
         "title": title or " vs ".join(dict.fromkeys(column["label"] for column in columns)),
-        "label_mode": label_mode,
+        "label_mode": bool(label_files),
+        "blind": None,
         "strings": strings.table,
         "runs": runs,
         "paired": _paired(inputs, runs, columns),
@@ -206,8 +223,10 @@ def _path_key(row: Mapping[str, Any], file: Path, row_number: int) -> tuple[str,
     return str(row["item_id"]), numbers[0], numbers[1]
 
 
-def _judge_track(judgments: Path, column: dict[str, Any]) -> dict[str, Any]:
-    """One judge's verdicts on a column's paths: a "0"/"1"/"-" string, where corrections start, unparsed rows."""
+def _judge_track(judgments: Path, column: dict[str, Any], unshown: Collection[tuple[str, int, int]] = ()
+                 ) -> dict[str, Any]:
+    """One judge's verdicts on a column's paths: a "0"/"1"/"-" string, where corrections start, unparsed rows.
+    ``unshown``: the run's paths the column does not hold (a sample holds some), whose verdicts are passed over."""
     rows = column["_rows"]
     verdicts = ["-"] * len(rows)
     located: dict[str, int] = {}
@@ -217,11 +236,14 @@ def _judge_track(judgments: Path, column: dict[str, Any]) -> dict[str, Any]:
         for name in ("item_id", "k", "path", "corrected"):
             if name not in row:
                 raise ValueError(f"{judgments}, row {row_number}: field {name!r} is missing")
-        index = rows.get(_path_key(row, judgments, row_number))
+        key = _path_key(row, judgments, row_number)
+        names.add(str(row.get("judge", "?")))
+        index = rows.get(key)
+        if index is None and key in unshown:
+            continue
         if index is None:
             raise ValueError(f"{judgments}, row {row_number}: no path item_id {row['item_id']!r}, k {row['k']}, "
                              f"path {row['path']} in {GENERATIONS_FILE}")
-        names.add(str(row.get("judge", "?")))
         verdicts[index] = "1" if row["corrected"] is True else "0"
         if isinstance(row.get("correction_char"), int):
             located[str(index)] = row["correction_char"]
@@ -232,13 +254,20 @@ def _judge_track(judgments: Path, column: dict[str, Any]) -> dict[str, Any]:
             "unparsed": unparsed}
 
 
-def _label_column(path: Path, strings: _Strings, items: _Items, number: int) -> dict[str, Any]:
-    """A label file (c2 judge validate's rows, e.g. c2 eval score --disagreements) as a column to label."""
-    arrays: dict[str, list[Any]] = {name: [] for name in ("item", "k", "path", "request", "prefix", "prompt",
-                                                          "continuation", "ids", "labels")}
+def _label_column(path: Path, rows: list[tuple[int, dict[str, Any]]], plan: SamplePlan | None, strings: _Strings,
+                  items: _Items, number: int) -> dict[str, Any]:
+    """A label file (c2 judge validate's rows, e.g. c2 eval score --disagreements) as a column to label.
+
+    The rows of a labelling sample (``plan``: its sampling plan) are taken in their labelling order, each its own
+    entry (its item is the row's id), with the continuation it names (fields ``item_id``, ``k``, ``path``; ``_rows``
+    maps that key to the row), its line in the file and its other fields as JSON text (``rest``), so the labels
+    are saved as the sample's own rows."""
+    names = ("item", "k", "path", "request", "prefix", "prompt", "continuation", "ids", "labels")
+    arrays: dict[str, list[Any]] = {name: [] for name in names + (("line", "rest") if plan else ())}
     verdicts: dict[str, list[str]] = {}
     seen: dict[str, int] = {}
-    for row_number, row in read_jsonl(path):
+    keys: dict[tuple[str, int, int], int] = {}
+    for row_number, row in (_labelling_order(path, rows, plan) if plan else rows):
         for name in ("request", "prefix", "continuation"):
             if not isinstance(row.get(name), str):
                 raise ValueError(f"{path}, row {row_number}: field {name!r} must be a string "
@@ -250,10 +279,22 @@ def _label_column(path: Path, strings: _Strings, items: _Items, number: int) -> 
         label = row.get("label")
         if label is not None and not isinstance(label, bool):
             raise ValueError(f"{path}, row {row_number}: field 'label' must be true, false or null, got {label!r}")
-        match = _LABEL_ID.match(row_id)
-        item_id, k, path_index = (match["item"], int(match["k"]), int(match["path"])) if match else (row_id, 0, 0)
         request = strings.add(row["request"])
-        arrays["item"].append(items.add(item_id, request))
+        if plan:
+            key = _path_key(row, path, row_number)
+            if key in keys:
+                raise ValueError(f"{path}, row {row_number}: continuation {label_id(key)} repeats row {keys[key]}")
+            keys[key] = row_number
+            k, path_index = key[1], key[2]
+            arrays["item"].append(items.add(row_id, request))
+            arrays["line"].append(row_number)
+            arrays["rest"].append(strings.add(json.dumps({name: value for name, value in row.items() if name not in
+                                                          ("request", "prefix", "prompt", "continuation", "label")},
+                                                         ensure_ascii=False)))
+        else:
+            match = _LABEL_ID.match(row_id)
+            item_id, k, path_index = (match["item"], int(match["k"]), int(match["path"])) if match else (row_id, 0, 0)
+            arrays["item"].append(items.add(item_id, request))
         for name, value in (("k", k), ("path", path_index), ("request", request),
                             ("prefix", strings.add(row["prefix"])), ("prompt", strings.add(row.get("prompt") or "")),
                             ("continuation", strings.add(row["continuation"])), ("ids", row_id), ("labels", label)):
@@ -269,7 +310,95 @@ def _label_column(path: Path, strings: _Strings, items: _Items, number: int) -> 
         raise ValueError(f"{path}: no rows")
     judges = [{"name": name, "verdicts": "".join(track), "located": {}, "unparsed": []}
               for name, track in verdicts.items()]
-    return {"label": path.stem, "set": HARMFUL, "id": f"c{number}", "runs": [], "judges": judges, **arrays}
+    column = {"label": path.stem, "set": HARMFUL, "id": f"c{number}", "runs": [], "judges": judges, **arrays}
+    if plan:
+        column["_rows"] = {key: index for index, key in enumerate(keys)}
+    return column
+
+
+def _sample_plan(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> SamplePlan | None:
+    """The sampling plan of a labelling sample of c2 eval sample (every row carries it, one plan), else None."""
+    planned = next((number for number, row in rows if SAMPLE_FIELD in row), None)
+    if planned is None:
+        return None
+    plan = None
+    for number, row in rows:
+        where = f"{path}, row {number}"
+        if SAMPLE_FIELD not in row:
+            raise ValueError(f"{where}: no sampling plan (field {SAMPLE_FIELD!r}) while row {planned} has one: every "
+                             "row of a labelling sample of c2 eval sample carries it")
+        row_plan = SamplePlan.from_json(row[SAMPLE_FIELD], where)
+        if plan is None:
+            plan = row_plan
+        elif row_plan != plan:
+            raise ValueError(f"{where}: its sampling plan (seed {row_plan.seed}, n {row_plan.n}) differs from row "
+                             f"{planned}'s (seed {plan.seed}, n {plan.n}): rows of several samples")
+    return plan
+
+
+def _labelling_order(path: Path, rows: list[tuple[int, dict[str, Any]]],
+                     plan: SamplePlan) -> list[tuple[int, dict[str, Any]]]:
+    """A sample's rows in an order shuffled by its seed, whatever the file's order (a file sorted by k or item
+    would have people label item by item, or k by k): the same sample always opens in the same order."""
+    for number, row in rows:
+        for name in ("item_id", "k", "path"):
+            if name not in row:
+                raise ValueError(f"{path}, row {number}: field {name!r} is missing (a row of a labelling sample names "
+                                 "its continuation by item_id, k and path)")
+
+    def by_k(numbered: tuple[int, dict[str, Any]]) -> tuple[int, str, int]:
+        item_id, k, path_index = _path_key(numbered[1], path, numbered[0])
+        return k, item_id, path_index
+
+    keyed = sorted(rows, key=by_k)
+    return [keyed[index] for index in np.random.default_rng(plan.seed).permutation(len(keyed))]
+
+
+def _blind_view_data(sample: Path, plan: SamplePlan, label_files: Mapping[Path, list[tuple[int, dict[str, Any]]]],
+                     runs: Sequence[Path], title: str | None) -> dict[str, Any]:
+    """The data of a labelling sample opened blind (module docstring): the sample's rows, and the verdicts of the
+    judges of ``runs`` (the run it was drawn from and its re-judged copies) on them."""
+    others = [path for path in label_files if path != sample]
+    if others:
+        raise ValueError(f"{others[0]}: a labelling sample ({sample}) opens alone, with the results directories it "
+                         "was drawn from (for their judges' verdicts); give other label files in another report")
+    strings, items = _Strings(), _Items()
+    column = _label_column(sample, label_files[sample], plan, strings, items, 0)
+    for folder in runs:
+        generations = _sampled_from(sample, column, strings, folder)
+        judgments = folder / JUDGMENTS_FILE
+        if judgments.is_file():
+            column["judges"].append(_judge_track(judgments, column, generations.keys()))
+    _check_judge_names([column])
+    return {
+        "version": 1,
+        "title": title or column["label"],
+        "label_mode": True,
+        "blind": {"seed": plan.seed, "n": plan.n, "rows": len(column["item"]),
+                  "strata": {str(k): size for k, size in sorted(plan.strata.items())},
+                  "sizes": {str(k): size for k, size in sorted(plan.sizes.items())},
+                  "judges": len(column["judges"])},
+        "strings": strings.table,
+        "runs": [],
+        "paired": [],
+        "sets": {HARMFUL: {"ids": items.ids, "requests": items.requests, "categories": items.categories}},
+        "columns": [column],
+    }
+
+
+def _sampled_from(sample: Path, column: Mapping[str, Any], strings: _Strings,
+                  folder: Path) -> dict[tuple[str, int, int], dict[str, Any]]:
+    """The run's continuations, each sampled one among them (a run that lends verdicts is the one the sample was
+    drawn from, or a re-judged copy of it)."""
+    generations = read_generations(folder)
+    for key, index in column["_rows"].items():
+        found = generations.get(key)
+        if found is None or found["continuation"] != strings.table[column["continuation"][index]]:
+            why = "is not in" if found is None else "differs from the one in"
+            raise ValueError(f"{sample}, row {column['line'][index]}: continuation {label_id(key)} {why} "
+                             f"{folder / GENERATIONS_FILE}: give the results directory this sample was drawn from "
+                             "(or none)")
+    return generations
 
 
 def _add_categories(inputs: Iterable[str | Path], runs: list[dict[str, Any]], items: _Items) -> None:

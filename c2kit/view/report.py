@@ -43,6 +43,7 @@ class Report:
     n_paths: int
     n_items: int
     n_columns: int
+    blind: dict[str, Any] | None = None  # a labelling sample opened blind: its plan's figures (collect.py)
 
     @property
     def megabytes(self) -> float:
@@ -97,4 +98,5 @@ def build_report(inputs: Sequence[str | Path], out: str | Path | None = None, *,
     if out is not None:  # a temporary file renamed over it: a kill or a full disk leaves the old report whole
         path = write_bytes(out, html)
     return Report(path, html, n_paths=sum(len(column["item"]) for column in data["columns"]),
-                  n_items=sum(len(found["ids"]) for found in data["sets"].values()), n_columns=len(data["columns"]))
+                  n_items=sum(len(found["ids"]) for found in data["sets"].values()), n_columns=len(data["columns"]),
+                  blind=data.get("blind"))
