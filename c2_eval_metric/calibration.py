@@ -162,6 +162,11 @@ class Calibration:
             lines.append(f"| {name} | {format_percent(raw)} {format_interval(self.raw.ci95[key])} | {calibrated} | "
                          f"{format_percent(only)} {format_interval(only_ci)} | {self.n_labels[key]} | "
                          f"{self.sensitivity[key].show()} | {self.specificity[key].show()} |")
+        unanimous = [key for key in self.keys()[:-1]
+                     if not (self.sensitivity[key].n and self.specificity[key].n)]
+        if unanimous:
+            lines += ["", f"Every label at k = {', '.join(unanimous)} is the same: no label drawn there differs, so its "
+                      "interval cannot count continuations a person would label otherwise; label more to see them."]
         lines += ["", f"judge: `{self.judge}` · items: {self.n_items} · labels: {self.n_labels[MEAN_KEY]} of "
                   f"{self.n_continuations:,} continuations (random sample, seed {self.plan.seed}) · weight on the "
                   f"judge λ = {self.lam:.2f} · {METHOD}"]

@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from c2_eval_metric.calibration import calibrate_run, calibrated_difference, load_calibration, write_calibration
+from c2_eval_metric.calibration import (
+    Rate,
+    calibrate_run,
+    calibrated_difference,
+    load_calibration,
+    write_calibration,
+)
 from c2_eval_metric.labels_hint import labels_hint
 from c2_eval_metric.results import GENERATIONS_FILE, JUDGMENTS_FILE, write_scored_results
 from c2kit.cli import main
@@ -134,6 +141,9 @@ def test_with_the_exact_judge_calibration_changes_nothing(runs, tmp_path):
     assert calibration.corr_at_k == pytest.approx(calibration.raw.corr_at_k)
     assert calibration.sensitivity["mean"].value == 1.0 and calibration.specificity["mean"].value == 1.0
     assert calibration.sensitivity["mean"].ci95[0] < 1.0  # Wilson: 1.0 on a few labels is not a proof
+    assert "Every label" not in calibration.to_markdown()
+    unanimous = replace(calibration, sensitivity={**calibration.sensitivity, "20": Rate.of(0, 0)})
+    assert "Every label at k = 20 is the same" in unanimous.to_markdown()  # no label there said "corrected"
     write_calibration(calibration, tmp_path / "elsewhere")
     assert load_calibration(tmp_path / "elsewhere").to_json() == calibration.to_json()
 
