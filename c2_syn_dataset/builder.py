@@ -34,7 +34,7 @@ from c2_syn_dataset.pairs import pairs_from_ranked
 from c2_syn_dataset.pipeline import fingerprint, generator_fingerprint_identity, load_generator, prepare
 from c2_syn_dataset.schema import CONFIG_SCHEMAS
 from c2_syn_dataset.settings import BuildSettings
-from c2_syn_dataset.synthesis import synthesize
+from c2_syn_dataset.synthesis import kept_groups, synthesize
 
 DATASET_NAME = "c2_syn"
 
@@ -80,8 +80,9 @@ class C2SynBuilder(datasets.GeneratorBasedBuilder):
         sampling = settings.sampling()
         key = 0
         for chunk in self._plan.chunks:  # the CLI's chunks, so batches (and outputs) match it
-            ranked = synthesize(generator.model, generator.tokenizer, chunk, sampling, template=template,
-                                batch_tokens=settings.batch_tokens)
+            made = synthesize(generator.model, generator.tokenizer, chunk, sampling, template=template,
+                              batch_tokens=settings.batch_tokens)
+            ranked, _ = kept_groups(made.ranked)  # as the merge does: no request whose SR stayed empty
             table = ranked if self.config.name == "ranked" else pairs_from_ranked(ranked)
             for row in table.to_pylist():
                 yield key, row

@@ -17,10 +17,12 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from c2_syn_dataset.filtering import MIN_WORDS, SelectionStats
 from c2_syn_dataset.pairs import file_prefix
 from c2_syn_dataset.schema import N_PAIRS, RANK_NAMES
+from c2_syn_dataset.synthesis import regeneration_rule
 from c2kit.protocol import TRIGGERS
 
 TEMPLATE = "c2_syn_dataset_card.md"  # in the project's hub_cards/, shipped as c2kit package data
 HUB_CARDS = ("publish", "hub_cards")  # where hub_cards/ lies inside the installed c2kit package
+EMPTY_SR = "empty_sr"  # build.json's record of the empty SRs (generated again, requests dropped), by the merge
 
 # Shared by every Hub card of the project. They live here, not in c2kit.publish.cards (which imports them), because
 # c2kit.publish imports this module: the builder's card must not depend on the publishing package.
@@ -104,17 +106,29 @@ def local_load_note(load_path: str) -> str | None:
             "possibly from another folder or build.")
 
 
-def build_table(stats: SelectionStats, *, n_requests: int, empty_sr: int = 0) -> str:
-    """The build statistics table: selection steps, SR generated empty, pairs (card and terminal alike)."""
-    return (stats.to_markdown() + f"\n| SR generated empty (kept) | {empty_sr:,} |"
-            f"\n| pairs ({N_PAIRS} per request) | {n_requests * N_PAIRS:,} |")
+def build_table(stats: SelectionStats, *, n_requests: int, empty_sr: dict | None = None,
+                kept_empty_sr: int = 0) -> str:
+    """The build statistics table: selection steps, empty SRs, pairs (card and terminal alike).
+
+    ``empty_sr``: the merge's record (``build.json``) of SRs generated again and requests dropped; None for a
+    build made before empty SRs were generated again, which may hold ``kept_empty_sr`` of them.
+    """
+    rows = stats.to_markdown()
+    if empty_sr is not None:
+        rows += (f"\n| SR came back empty, generated again and kept | {empty_sr['regenerated']:,} |"
+                 f"\n| SR still empty after {empty_sr['regenerations']} regenerations: request dropped | "
+                 f"{len(empty_sr['dropped']):,} |")
+    if kept_empty_sr:
+        rows += f"\n| SR generated empty (kept) | {kept_empty_sr:,} |"
+    return rows + f"\n| pairs ({N_PAIRS} per request) | {n_requests * N_PAIRS:,} |"
 
 
 def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path: str = LOCAL_LOAD_PATH) -> DatasetCard:
     """The dataset card of a build described by ``manifest`` (``build.json``) with ``n_requests`` groups.
 
-    ``empty_sr``: requests whose SR came back empty; ``load_path``: the name shown in the usage snippet (a
-    Hub id once published; for a local build a path, with a note on the bare-name pitfall).
+    ``empty_sr``: requests whose SR is empty in the data (only a build made before empty SRs were generated
+    again has any); ``load_path``: the name shown in the usage snippet (a Hub id once published; for a local
+    build a path, with a note on the bare-name pitfall).
     """
     settings, generator, sampling = manifest["settings"], manifest["generator"], manifest["sampling"]
     stats = SelectionStats.from_dict(manifest["selection"])
@@ -131,7 +145,8 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
         tags=["dpo", "preference", "safety", "course-correction", "synthetic", "not-for-all-audiences"],
         configs=configs(manifest["fingerprint"]),
     )
-    stats_rows = build_table(stats, n_requests=n_requests, empty_sr=empty_sr)
+    record = manifest.get(EMPTY_SR)
+    stats_rows = build_table(stats, n_requests=n_requests, empty_sr=record, kept_empty_sr=empty_sr)
     if sampling["do_sample"]:
         decoding = f"sampling (temperature {sampling['temperature']}, top-p {sampling['top_p']}, 1 path)"
     else:
@@ -141,6 +156,8 @@ def render_card(manifest: dict, *, n_requests: int, empty_sr: int = 0, load_path
         template_path=str(template_path(TEMPLATE)),
         n_requests=f"{n_requests:,}",
         n_pairs=f"{n_pairs:,}",
+        n_kept=f"{stats.kept:,}",
+        sr_rule=regeneration_rule(sampling) if record is not None else None,
         load_path=load_path,
         local_load_note=local_load_note(load_path),
         source=manifest["source"]["origin"],

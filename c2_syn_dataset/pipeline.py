@@ -1,8 +1,9 @@
 """``c2 syn build``: select requests, generate their responses chunk by chunk, write parts, merge.
 
 Resuming: finished chunks are part files and are skipped; within the chunk in flight, finished
-generations are in the generation cache (``OUT/cache/``) and are read back. A killed build, re-run with the
-same command, therefore redoes at most one generate batch. Re-running a finished build generates nothing and merges again.
+generations are in the generation cache (``OUT/cache/``) and are read back, the regenerations of empty SRs in
+caches of their own beside it (one per seed). A killed build, re-run with the same command, therefore redoes at
+most one generate batch. Re-running a finished build generates nothing and merges again.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def run_build(
     """Build (this shard of) C2-Syn into ``out_dir``; merge when every chunk's part is there.
 
     Returns ``{"merged", "selection" (SelectionStats), "chunks" (this shard's, all), "fingerprint"}``
-    plus, once merged, ``n_requests``, ``n_pairs``, ``empty_sr`` and ``files``.
+    plus, once merged, ``n_requests`` (written), ``n_pairs``, ``empty_sr`` (SRs regenerated, requests dropped),
+    ``files`` and ``table``.
     """
     index, count = shard
     out = Path(out_dir)
@@ -190,16 +192,22 @@ def _build_with(settings, out, plan, generator, engine, engine_settings, index, 
     chunks = plan.chunks
     mine = [j for j in range(len(chunks)) if j % count == index]
     todo = [j for j in mine if not shards.part_done(out, j, manifest)]
-    cache = GenerationCache(out / "cache" / f"shard-{index}-of-{count}",
-                            {"task": "c2-syn", "fingerprint": manifest["fingerprint"]})
+    cache_dir = out / "cache" / f"shard-{index}-of-{count}"
+    key = {"task": "c2-syn", "fingerprint": manifest["fingerprint"]}
+    cache = GenerationCache(cache_dir, key)
+
+    def regeneration_cache(sampling):  # one cache per regeneration's sampling, beside the build's own
+        return GenerationCache(cache_dir, {**key, "regeneration": sampling.as_dict()})
+
     sampling = settings.sampling()
     total = sum(len(chunks[j]) for j in mine)
     with tqdm(total=total, initial=total - sum(len(chunks[j]) for j in todo), unit="req",
               desc=f"C2-Syn shard {index}/{count}", disable=not progress) as bar:
         for j in todo:
-            ranked = synthesize(generator.model, generator.tokenizer, chunks[j], sampling, template=template,
-                                batch_tokens=settings.batch_tokens, cache=cache, engine=engine)
-            shards.write_part(out, j, ranked, manifest["fingerprint"])
+            made = synthesize(generator.model, generator.tokenizer, chunks[j], sampling, template=template,
+                              batch_tokens=settings.batch_tokens, cache=cache,
+                              regeneration_cache=regeneration_cache, engine=engine)
+            shards.write_part(out, j, made.ranked, manifest["fingerprint"], regenerated=made.regenerated)
             bar.update(len(chunks[j]))
     complete = all(shards.part_path(out, j).exists() for j in range(len(chunks)))
     result = {"merged": complete, "selection": plan.stats, "chunks": (len(mine), len(chunks)),

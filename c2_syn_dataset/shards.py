@@ -10,6 +10,11 @@ Because chunks are global, a chunk is generated with the same prompts and batche
 sharded or not, so merged shards equal an unsharded build. Shards may write into one shared directory or
 into one directory each; :func:`merge_build` joins them.
 
+A request whose SR stayed empty after its regenerations (:mod:`c2_syn_dataset.synthesis`) stays in its part, so a
+part always holds its whole chunk; the merge leaves it out and records it in ``build.json`` (``empty_sr``) for
+the card. Each part records how many of its SRs were generated again; a part written before empty SRs were
+generated again has no such record, and one of those that holds an empty SR is built again.
+
 A part that cannot be read (truncated by a full disk or a partial copy) is moved aside as ``NAME.damaged``
 and its chunk built again, with a one-line notice; :func:`merge_build` names such a part instead, with the
 ``--shard I/N`` that builds it again where the shard count is known. Shards that finish together in one folder
@@ -24,13 +29,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from c2_syn_dataset.card import build_table, render_card
+from c2_syn_dataset.card import EMPTY_SR, build_table, render_card
 from c2_syn_dataset.filtering import SelectionStats
 from c2_syn_dataset.pairs import write_config_files
 from c2_syn_dataset.schema import N_PAIRS, RANKED_SCHEMA
+from c2_syn_dataset.synthesis import SR_REGENERATIONS, kept_groups
 from c2kit.jsonio import read_json, set_aside, write_json
 from c2kit.locks import lock_output_folder, one_at_a_time
 
@@ -39,6 +44,7 @@ PARTS_DIR = "parts"
 CACHE_DIR = "cache"  # c2_syn_dataset.pipeline gives each shard its generation cache there: cache/shard-I-of-N
 MERGE_LOCK = ".merge.lock"  # held alone while merging: shards finishing together merge one after the other
 FINGERPRINT_KEY = b"c2syn_fingerprint"
+REGENERATED_KEY = b"c2syn_sr_regenerated"  # a part's count of SRs that came back empty and were generated again
 # The manifest keys whose values the build fingerprint hashes (pipeline.make_manifest), besides the data settings.
 FINGERPRINTED = ("c2kit_version", "source", "generator", "chat_template_sha256", "sampling", "engine")
 
@@ -124,15 +130,19 @@ def init_build_dir(out_dir: str | Path, manifest: dict) -> None:
                 f"{path} describes a different build (differs in: {', '.join(differing) or 'fingerprint'}); "
                 "use a new --out directory, or delete this one to start over"
             )
+        if EMPTY_SR in stored:  # the merge's record: the same build gives the same data, so it holds
+            manifest = {**manifest, EMPTY_SR: stored[EMPTY_SR]}
     write_json(path, manifest, sort_keys=True)
 
 
-def write_part(out_dir: str | Path, chunk: int, ranked: pa.Table, fingerprint: str) -> Path:
-    """Write one chunk's ranked rows atomically, tagged with the build fingerprint."""
+def write_part(out_dir: str | Path, chunk: int, ranked: pa.Table, fingerprint: str, *, regenerated: int) -> Path:
+    """Write one chunk's ranked rows atomically, tagged with the build fingerprint and the number of its SRs
+    that were generated again."""
     path = part_path(out_dir, chunk)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")  # a chunk belongs to exactly one shard: no clash
-    table = ranked.replace_schema_metadata({FINGERPRINT_KEY: fingerprint.encode()})
+    table = ranked.replace_schema_metadata({FINGERPRINT_KEY: fingerprint.encode(),
+                                            REGENERATED_KEY: str(regenerated).encode()})
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(path)
     return path
@@ -154,18 +164,33 @@ def read_part(path: Path, *, fingerprint: str, ids_hash: str) -> pa.Table:
     return table.replace_schema_metadata(None).select(RANKED_SCHEMA.names)
 
 
+def regenerated_in(path: Path) -> int | None:
+    """How many SRs of a part were generated again; None for a part written before empty SRs were."""
+    value = (pq.read_schema(path).metadata or {}).get(REGENERATED_KEY)
+    return None if value is None else int(value)
+
+
+def unregenerated(path: Path, table: pa.Table) -> bool:
+    """Whether a part holds an empty SR that was never generated again (written before they were)."""
+    return regenerated_in(path) is None and bool(kept_groups(table)[1])
+
+
 def part_done(out_dir: str | Path, chunk: int, manifest: dict) -> bool:
     """True when chunk's part exists and checks out (a foreign part raises instead of being overwritten); a
-    damaged part is moved aside, so the chunk is built again."""
+    damaged part is moved aside, and a part with empty SRs never generated again is replaced, so the chunk is
+    built again (its first generations come back from the cache)."""
     path = part_path(out_dir, chunk)
     if not path.exists():
         return False
     try:
-        read_part(path, fingerprint=manifest["fingerprint"], ids_hash=manifest["chunk_ids_sha256"][chunk])
+        table = read_part(path, fingerprint=manifest["fingerprint"], ids_hash=manifest["chunk_ids_sha256"][chunk])
     except DamagedPartError as error:
         aside = set_aside(path)
         path.unlink()
         logger.warning("%s; moved to %s, chunk %d is built again", error, aside.name, chunk)
+        return False
+    if unregenerated(path, table):
+        logger.warning("%s: written before empty SRs were generated again; chunk %d is built again", path, chunk)
         return False
     return True
 
@@ -196,17 +221,23 @@ def _merge_into(dirs: Sequence[str | Path], out: Path) -> dict:
         if other["fingerprint"] != manifest["fingerprint"]:
             raise BuildMismatchError(f"{directory} holds a different build ({other['fingerprint']}) than "
                                      f"{dirs[0]} ({manifest['fingerprint']}); merge only shards of one build")
-    tables, missing = [], []
+    tables, missing, regenerated = [], [], 0
     for chunk, ids_hash in enumerate(manifest["chunk_ids_sha256"]):
         found = next((part_path(d, chunk) for d in dirs if part_path(d, chunk).exists()), None)
         if found is None:
             missing.append(chunk)
             continue
         try:
-            tables.append(read_part(found, fingerprint=manifest["fingerprint"], ids_hash=ids_hash))
+            table = read_part(found, fingerprint=manifest["fingerprint"], ids_hash=ids_hash)
         except DamagedPartError as error:
             raise DamagedPartError(f"{error}; run 'c2 syn build' again {_shard_options([chunk], dirs)}: it moves "
                                    f"the part aside and builds chunk {chunk} again") from None
+        if unregenerated(found, table):
+            raise BuildMismatchError(f"{found}: holds empty SRs, written before they were generated again; run "
+                                     f"'c2 syn build' again {_shard_options([chunk], dirs)}: it builds chunk "
+                                     f"{chunk} again, generating them from the cache")
+        tables.append(table)
+        regenerated += regenerated_in(found) or 0
     if missing:
         shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
         raise FileNotFoundError(
@@ -214,16 +245,18 @@ def _merge_into(dirs: Sequence[str | Path], out: Path) -> dict:
             f"(chunks {shown}, built by 'c2 syn build' {_shard_options(missing, dirs)}); finish those builds, then "
             "merge again"
         )
-    ranked = pa.concat_tables(tables)
+    ranked, dropped = kept_groups(pa.concat_tables(tables))
+    if ranked.num_rows == 0:
+        raise ValueError(f"{out}: the SR of every one of the {len(dropped):,} requests stayed empty after "
+                         f"{SR_REGENERATIONS} regenerations, so no request is left to write; the generator "
+                         "answers nothing: check it, its chat template and --max-new-tokens")
     files = write_config_files(ranked, out, build_id=manifest["fingerprint"])
-    # An empty SR (the generator stopped at once) still ranks first; count it so the card shows it.
-    empty_sr = pc.sum(pc.equal(pc.list_element(ranked.column("responses"), 0), "")).as_py() or 0
-    summary = {"n_requests": ranked.num_rows, "n_pairs": ranked.num_rows * N_PAIRS, "empty_sr": empty_sr,
-               "files": files}
-    if out.resolve() != Path(dirs[0]).resolve():
-        write_json(out / MANIFEST, manifest, sort_keys=True)
-    render_card(manifest, n_requests=ranked.num_rows, empty_sr=empty_sr).save(str(out / "README.md"))
-    # The card's statistics table, for the terminal: the same rows, 'SR generated empty' included.
-    summary["table"] = build_table(SelectionStats.from_dict(manifest["selection"]), n_requests=ranked.num_rows,
-                                   empty_sr=empty_sr)
-    return summary
+    empty_sr = {"regenerations": SR_REGENERATIONS, "regenerated": regenerated, "dropped": dropped}
+    manifest = {**manifest, EMPTY_SR: empty_sr}
+    write_json(out / MANIFEST, manifest, sort_keys=True)
+    render_card(manifest, n_requests=ranked.num_rows).save(str(out / "README.md"))
+    # The card's statistics table, for the terminal: the same rows, the empty SRs' included.
+    table = build_table(SelectionStats.from_dict(manifest["selection"]), n_requests=ranked.num_rows,
+                        empty_sr=empty_sr)
+    return {"n_requests": ranked.num_rows, "n_pairs": ranked.num_rows * N_PAIRS, "empty_sr": empty_sr,
+            "files": files, "table": table}

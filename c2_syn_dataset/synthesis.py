@@ -15,21 +15,36 @@ moved out of the library into the Hub repository ``transformers-community/group-
 kept, and diversity between beam groups matters only when several are kept, so the top beam is close
 to the greedy answer; greedy is deterministic, needs no remote code, and gives the same data on resume
 and across shards. ``temperature > 0`` samples instead (one seeded path, top-p) for more varied data.
+
+An SR that comes back empty or blank is no answer to prefer: it is generated again, at most
+:data:`SR_REGENERATIONS` times, each time with the next seed (build seed + 1, + 2, ...). Greedy decoding would
+only give the same empty text again, so a greedy build samples these regenerations, with C2-Eval's sampling
+settings (temperature 0.8, top-p 0.7); a sampling build keeps its own temperature and top-p. A request whose
+SR is still empty after that keeps ``""`` here, and the merge drops it and counts it (:func:`kept_groups`).
+SYN_i are never empty (they hold their prefix), so only SR is generated again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from c2kit.gen_cache import GenerationCache
 from c2kit.generation import SamplingConfig, generate_with_engine
 from c2kit.prefill import PrefillPrompt, render_assistant_header, render_text_prefill
+from c2kit.protocol import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
 from c2_syn_dataset.filtering import SynRequest
 from c2_syn_dataset.schema import RANKED_SCHEMA
 from c2_syn_dataset.settings import DEFAULT_MAX_NEW_TOKENS
+
+# Why 3: a regeneration samples only the requests whose SR is still empty, so at most three extra passes over
+# one prompt in five; a model that answers a request with nothing four times in a row (once as the build
+# decodes, three times sampled) declines to answer it, and each further try mostly costs generation time.
+SR_REGENERATIONS = 3
 
 
 def sampling_config(*, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.0,
@@ -58,6 +73,32 @@ def build_prompts(tokenizer, requests: Sequence[SynRequest], template: str) -> l
     return prompts
 
 
+@dataclass(frozen=True)
+class Synthesis:
+    """The ranked groups of some requests (an SR still empty after the regenerations is ``""``) and how many
+    SRs came back empty and were generated again into text."""
+
+    ranked: pa.Table
+    regenerated: int
+
+
+def regeneration_sampling(sampling: SamplingConfig, attempt: int) -> SamplingConfig:
+    """How an empty SR is generated again the ``attempt``-th time (1, 2, ...): with the next seed, sampled (a
+    greedy build samples with C2-Eval's temperature and top-p: greedy would repeat the empty answer)."""
+    if sampling.do_sample:
+        return replace(sampling, seed=sampling.seed + attempt)
+    return SamplingConfig(num_paths=1, max_new_tokens=sampling.max_new_tokens, do_sample=True,
+                          temperature=DEFAULT_TEMPERATURE, top_p=DEFAULT_TOP_P, seed=sampling.seed + attempt)
+
+
+def regeneration_rule(sampling: dict) -> str:
+    """The rule for empty SRs in words, for the dataset card (``sampling``: a build's ``SamplingConfig`` dict)."""
+    how = ("with the build's temperature and top-p" if sampling["do_sample"]
+           else f"sampled at temperature {DEFAULT_TEMPERATURE} and top-p {DEFAULT_TOP_P}")
+    return (f"an empty or blank SR was generated again with the next seed, up to {SR_REGENERATIONS} times, {how}; "
+            "a request whose SR stayed empty was dropped")
+
+
 def synthesize(
     model,
     tokenizer,
@@ -67,28 +108,56 @@ def synthesize(
     template: str,
     batch_tokens: int | None = None,
     cache: GenerationCache | None = None,
+    regeneration_cache: Callable[[SamplingConfig], GenerationCache] | None = None,
     progress: bool = False,
     engine=None,
-) -> pa.Table:
+) -> Synthesis:
     """Generate SR and SYN_1..4 for ``requests`` and return their ranked groups (RANKED_SCHEMA).
 
-    ``engine`` (:mod:`c2kit.engines`) generates instead of ``model`` when given."""
-    prompts = build_prompts(tokenizer, requests, template)
-    if engine is not None:
-        continuations = generate_with_engine(engine, prompts, sampling, cache=cache, progress=progress,
-                                             desc=f"synthesizing ({engine.name})")
-    else:
+    An empty SR is generated again (module docstring); ``regeneration_cache`` opens the cache of a regeneration's
+    sampling (closed here after use), so regenerations resume like the rest. ``engine`` (:mod:`c2kit.engines`)
+    generates instead of ``model`` when given."""
+
+    def generate(prompts: list[PrefillPrompt], how: SamplingConfig, into: GenerationCache | None, desc: str):
+        if engine is not None:
+            return generate_with_engine(engine, prompts, how, cache=into, progress=progress,
+                                        desc=f"{desc} ({engine.name})")
         from c2kit.engines.transformers_engine import generate_continuations
 
-        continuations = generate_continuations(model, tokenizer, prompts, sampling, batch_tokens=batch_tokens,
-                                               cache=cache, progress=progress, desc="synthesizing")
-    text = {(c.item_id, c.k): c.text for c in continuations}
+        return generate_continuations(model, tokenizer, prompts, how, batch_tokens=batch_tokens, cache=into,
+                                      progress=progress, desc=desc)
+
+    prompts = build_prompts(tokenizer, requests, template)
+    text = {(c.item_id, c.k): c.text for c in generate(prompts, sampling, cache, "synthesizing")}
+    sr = {request.source_id: text[(request.source_id, 0)].strip() for request in requests}
+    sr_prompts = {prompt.item_id: prompt for prompt in prompts if prompt.k == 0}
+    empty = [request.source_id for request in requests if not sr[request.source_id]]
+    regenerated = 0
+    for attempt in range(1, SR_REGENERATIONS + 1):
+        if not empty:
+            break
+        how = regeneration_sampling(sampling, attempt)
+        into = regeneration_cache(how) if regeneration_cache is not None else None
+        try:
+            for continuation in generate([sr_prompts[i] for i in empty], how, into, "generating empty SRs again"):
+                sr[continuation.item_id] = continuation.text.strip()
+        finally:
+            if into is not None:
+                into.close()
+        still_empty = [source_id for source_id in empty if not sr[source_id]]
+        regenerated += len(empty) - len(still_empty)
+        empty = still_empty
     responses = []
     for request in requests:
-        sr = text[(request.source_id, 0)].strip()
         syn = [prefix + text[(request.source_id, k)] for k, prefix in enumerate(request.prefixes, start=1)]
-        responses.append([sr, *syn, request.harmful_response])
-    return ranked_table(requests, responses)
+        responses.append([sr[request.source_id], *syn, request.harmful_response])
+    return Synthesis(ranked_table(requests, responses), regenerated)
+
+
+def kept_groups(ranked: pa.Table) -> tuple[pa.Table, list[str]]:
+    """``ranked`` without the requests whose SR is empty (no answer to prefer), and those requests' source ids."""
+    empty = pc.equal(pc.utf8_trim_whitespace(pc.list_element(ranked.column("responses"), 0)), "")
+    return ranked.filter(pc.invert(empty)), ranked.filter(empty).column("source_id").to_pylist()
 
 
 def ranked_table(requests: Sequence[SynRequest], responses: Sequence[Sequence[str]]) -> pa.Table:

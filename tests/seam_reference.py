@@ -10,7 +10,9 @@ cache keys and every prompt hash are the same on any machine) through the ``c2``
   ``hf:tiny`` (greedy, through the same engine, with its own generation cache);
 * ``eval-openai``: ``c2 eval run --engine openai --preset paper`` against ``fake_completions`` (an opener per
   path, the generation-config top-k);
-* ``syn-transformers``: ``c2 syn build`` (greedy) on the transformers engine.
+* ``syn-transformers``: ``c2 syn build`` (greedy) on the transformers engine. The model's greedy SRs are blank,
+  so C2-Syn generates them again, sampled with the next seed: that cache and the SRs in the rows were recorded
+  later, when this was added (``manifest.json`` "syn_sr_regeneration", with the margins of those draws).
 
 Recorded per run: ``generations.jsonl``, every generation cache's ``key.json`` and ``rows.jsonl`` under its key
 hash, the judge's generation cache, the settings parts of ``config.json`` / ``build.json`` that generation
@@ -80,6 +82,13 @@ def _config_record(path: Path) -> str:
     return _json_text(record)
 
 
+def _syn_cache_name(folder: Path) -> str:
+    """A C2-Syn generation cache by what it holds: ``BUILD``, or ``BUILD-regeneration-seed-N`` for the cache of
+    the blank SRs generated again with seed N (their key names the build id, left out as said above)."""
+    regeneration = json.loads((folder / "key.json").read_text(encoding="utf-8")).get("regeneration")
+    return "BUILD" if regeneration is None else f"BUILD-regeneration-seed-{regeneration['seed']}"
+
+
 def _records(work: Path) -> Iterator[tuple[str, str]]:
     """(name, text) of every recorded file of the runs in ``work``."""
     import pyarrow.parquet as pq
@@ -89,7 +98,7 @@ def _records(work: Path) -> Iterator[tuple[str, str]]:
         for path in sorted(run.rglob("*")):
             name = path.relative_to(work).as_posix()
             if syn and path.parent.parent.name.startswith("shard-"):  # cache/shard-i-of-n/<build id>/...
-                name = (path.parent.parent / "BUILD" / path.name).relative_to(work).as_posix()
+                name = (path.parent.parent / _syn_cache_name(path.parent) / path.name).relative_to(work).as_posix()
             if path.name in ("generations.jsonl", "rows.jsonl") or (path.name == "key.json" and not syn):
                 yield name, path.read_text(encoding="utf-8")
             elif path.name == "config.json" and path.parent == run:

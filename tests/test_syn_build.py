@@ -79,13 +79,27 @@ def test_groups_cuts_triggers_and_pairs(reference, tiny_model, tiny_tokenizer):
             assert sum(ch in PUNCTUATION for ch in cut) == i * row["step"]
             assert responses[i].startswith(f"{row['opener']} {cut} {row['trigger']}")  # trigger right after the cut
             assert len(responses[i]) > len(f"{row['opener']} {cut} {row['trigger']}")  # and a continuation
-    # SR is the generator's own greedy answer to the bare request.
+    # SR is the generator's own answer to the bare request. The tiny model's greedy answer is blank (it repeats the
+    # prompt's last newline), which is no answer: SR is generated again with the next seed, sampled, and then has text.
+    from c2_syn_dataset.filtering import select_requests
+    from c2_syn_dataset.synthesis import build_prompts, regeneration_sampling, sampling_config
+    from c2kit.engines.transformers_engine import generate_continuations
     from c2kit.prefill import render_assistant_header
+    from c2kit.sources import load_source
 
     ids = tiny_tokenizer(render_assistant_header(tiny_tokenizer, source[0]["prompt"], tiny_tokenizer.chat_template),
                          add_special_tokens=False, return_tensors="pt")["input_ids"]
     direct = tiny_model.generate(ids, max_new_tokens=NEW_TOKENS, do_sample=False)
-    assert ranked[0]["responses"][0] == tiny_tokenizer.decode(direct[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    assert tiny_tokenizer.decode(direct[0, ids.shape[1]:], skip_special_tokens=True).strip() == ""
+    requests, _ = select_requests(load_source(), limit=1)
+    sr_prompt = build_prompts(tiny_tokenizer, requests, tiny_tokenizer.chat_template)[0]
+    again = regeneration_sampling(sampling_config(max_new_tokens=NEW_TOKENS), 1)
+    assert (again.do_sample, again.seed) == (True, 1)
+    sampled = generate_continuations(tiny_model, tiny_tokenizer, [sr_prompt], again, progress=False)[0].text.strip()
+    assert sampled and ranked[0]["responses"][0] == sampled
+    assert all(row["responses"][0].strip() for row in ranked)
+    assert json.loads((reference / "build.json").read_text())["empty_sr"] == {
+        "regenerations": 3, "regenerated": LIMIT, "dropped": []}
 
     assert len(pairs) == 15 * LIMIT
     by_id = {row["source_id"]: row for row in ranked}
@@ -118,7 +132,7 @@ def test_load_dataset_offline(reference, tmp_path, monkeypatch):
 
 def test_terminal_shows_the_cards_statistics_and_a_path_that_loads_anywhere(reference, tiny_model_dir, tmp_path,
                                                                              capsys):
-    """The build's and the merge's tables include 'SR generated empty' as the card does; the hint is a path."""
+    """The build's and the merge's tables count the empty SRs as the card does; the hint is a path."""
     import shutil
 
     copy = tmp_path / "c2-syn"
@@ -128,13 +142,15 @@ def test_terminal_shows_the_cards_statistics_and_a_path_that_loads_anywhere(refe
     printed = capsys.readouterr().out
     card = (copy / "README.md").read_text(encoding="utf-8")
     table = [line for line in printed.splitlines() if line.startswith("|")]
-    assert any(line.startswith("| SR generated empty (kept) |") for line in table)
+    assert f"| SR came back empty, generated again and kept | {LIMIT} |" in table
+    assert "| SR still empty after 3 regenerations: request dropped | 0 |" in table
     assert all(line in card.splitlines() for line in table)  # the same rows as the card's
     assert f"load_dataset({str(copy.resolve())!r}, 'pairs')" in printed
 
     assert main(["syn", "merge", str(copy), "--out", str(tmp_path / "merged")]) == 0
     printed = capsys.readouterr().out
-    assert "| SR generated empty (kept) |" in printed and str((tmp_path / "merged").resolve()) in printed
+    assert f"| SR came back empty, generated again and kept | {LIMIT} |" in printed
+    assert str((tmp_path / "merged").resolve()) in printed
 
 
 def test_local_card_loads_by_path_and_warns_about_the_bare_name(reference):
@@ -176,8 +192,8 @@ def test_interrupted_build_resumes_to_the_same_data(reference, settings, tmp_pat
     assert result["merged"]
     resumed, ref = tables(out), tables(reference)
     assert all(resumed[c].equals(ref[c]) for c in ref)
-    rows = [json.loads(line) for line in next((out / "cache").rglob("rows.jsonl")).read_text().splitlines()]
-    assert len(rows) == 5 * LIMIT  # each prompt generated once: nothing finished was redone
+    rows = [json.loads(line) for path in (out / "cache").rglob("rows.jsonl") for line in path.read_text().splitlines()]
+    assert len(rows) == 6 * LIMIT  # each prompt generated once, each blank SR once again: nothing finished was redone
 
 
 def test_shards_merge_to_the_unsharded_build(reference, tiny_model_dir, tmp_path):
@@ -273,7 +289,10 @@ def test_a_damaged_part_is_moved_aside_and_built_again(reference, settings, tmp_
     shutil.copytree(reference, out)
     part = out / "parts" / "chunk-00001.parquet"
     part.write_bytes(part.read_bytes()[:100])  # truncated, as a full disk or a partial copy leaves it
-    cached_rows = sum(1 for _ in next((out / "cache").rglob("rows.jsonl")).open())
+    def cached_rows() -> int:
+        return sum(1 for path in (out / "cache").rglob("rows.jsonl") for _ in path.open())
+
+    before = cached_rows()
     result = run_build(settings, out, progress=False)
     assert result["merged"]
     assert f"{part}: damaged part file (" in caplog.text
@@ -282,7 +301,7 @@ def test_a_damaged_part_is_moved_aside_and_built_again(reference, settings, tmp_
     rebuilt, ref = tables(out), tables(reference)
     assert all(rebuilt[c].equals(ref[c]) for c in ref)
     # Rebuilt from the generation cache: no prompt was generated a second time.
-    assert sum(1 for _ in next((out / "cache").rglob("rows.jsonl")).open()) == cached_rows == 5 * LIMIT
+    assert cached_rows() == before == 6 * LIMIT  # each prompt, and each blank SR generated again, once
 
     other = out / "parts" / "chunk-00002.parquet"
     other.write_bytes(b"")

@@ -127,3 +127,19 @@ def test_rebuilt_directory_is_not_served_from_a_stale_cache(tmp_path):
         write_config_files(ranked_rows(n), out, build_id=build_id)
         render_card({**manifest(), "fingerprint": build_id}, n_requests=n).save(str(out / "README.md"))
         assert load_dataset(str(out), "pairs", split="train", cache_dir=cache).num_rows == 15 * n
+
+
+def test_card_counts_the_empty_srs_generated_again_and_the_requests_dropped():
+    """The merge's record in build.json: the card's table counts both, and the kept requests are those written."""
+    record = {"regenerations": 3, "regenerated": 2, "dropped": ["s7"]}
+    text = render_card({**manifest(), "empty_sr": record}, n_requests=3).text
+    for line in ("| kept | 4 |", "| SR came back empty, generated again and kept | 2 |",
+                 "| SR still empty after 3 regenerations: request dropped | 1 |", "| pairs (15 per request) | 45 |"):
+        assert line in text.splitlines()
+    assert "The first 4 requests that pass were kept." in text and "preference: 3 requests, 45 pairs." in text
+    assert ("the bare request (an empty or blank SR was generated again with the next seed, up to 3 times, sampled "
+            "at temperature 0.8 and top-p 0.7; a request whose SR stayed empty was dropped);") in " ".join(text.split())
+    assert "SR generated empty" not in text
+    # A build made before empty SRs were generated again has no record: no rule and no counts it never made.
+    older = render_card(manifest(), n_requests=4).text
+    assert "generated again" not in older and "SR generated empty" not in older

@@ -103,6 +103,12 @@ def test_bad_pairs_are_dropped_before_the_subsample_and_the_held_out_split():
     assert len(split.train) == 40 and len(split.eval) == 10  # 10 good pairs per request
     assert all(split.train["chosen"]) and all(split.eval["chosen"])
     assert dict(split.skipped) == {"empty chosen": 40}
+    # c2 train prints the report: the dropped pairs get a line of their own, with their count and why.
+    assert split.report().splitlines()[1] == (
+        "pairs: dropped 40 pairs whose chosen response is empty (an older C2-Syn build keeps the requests whose SR "
+        "came back empty; 'c2 syn build' now generates such an SR again or drops its request)")
+    clean = split_pairs(datasets.Dataset.from_list(synthetic_pairs("ab")), config())
+    assert len(clean.report().splitlines()) == 1 and "dropped" not in clean.report()
 
 
 def test_rank_filter_needs_rank_columns():

@@ -30,6 +30,7 @@ from c2kit.training.config import TrainConfig, parse_rank_pair
 
 TEXT_COLUMNS = ("prompt", "chosen", "rejected")
 RANK_COLUMNS = ("chosen_rank", "rejected_rank")
+EMPTY_CHOSEN = "empty chosen"  # the reason a pair with an empty or blank chosen response is skipped
 
 
 class DataError(ValueError):
@@ -54,6 +55,10 @@ class PairSplit:
         if self.skipped:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.skipped.items()))
             text += f"; skipped {sum(self.skipped.values())} bad pairs before selecting ({reasons})"
+        if self.skipped[EMPTY_CHOSEN]:  # said on a line of its own: a third of an older build's pairs may go
+            text += (f"\n{self.origin}: dropped {self.skipped[EMPTY_CHOSEN]:,} pairs whose chosen response is empty "
+                     "(an older C2-Syn build keeps the requests whose SR came back empty; 'c2 syn build' now "
+                     "generates such an SR again or drops its request)")
         return text
 
 
