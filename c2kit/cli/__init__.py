@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "c2kit.cli.publish_cmd",
     "c2kit.cli.tiny_cmd",
     "c2kit.cli.view_cmd",
+    "c2kit.cli.harness_cmd",
 )
 
 
