@@ -29,7 +29,7 @@ PRESETTABLE = (
 )
 
 
-JUDGE_HELP = ("'keyword' (keyword-v4, offline, default; keyword-v3, keyword-v2 frozen), 'openai-paper:MODEL' (the paper's GPT-4o request, "
+JUDGE_HELP = ("'keyword' (keyword-v5, offline, default; keyword-v4, keyword-v3, keyword-v2 frozen), 'openai-paper:MODEL' (the paper's GPT-4o request, "
               "verbatim), 'openai:MODEL' (our question; both need OPENAI_API_KEY, optional OPENAI_BASE_URL), "
               "'hf:MODEL' (a local chat model, e.g. 'hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true') or "
               "'wildguard'; docs/judges.md, and 'c2 judge validate' to check one")
@@ -166,6 +166,42 @@ def add_parser(subparsers) -> None:
     add_out_argument(compare, "directory for comparison.md, comparison.json and corr_at_k.png")
     compare.set_defaults(handler=_compare)
     calibrate_cmd.add_parsers(commands)  # c2 eval sample, c2 eval calibrate
+    _add_import_parser(commands)
+
+
+def _add_import_parser(commands) -> None:
+    imported = commands.add_parser(
+        "import",
+        help="a harness's log (lm-eval --log_samples, or Inspect) as a results directory",
+        description="Write the continuations of an lm-evaluation-harness or Inspect run of C2-Eval to --out as "
+        "'c2 eval run' does (generations.jsonl, judgments.jsonl, scores.json, summary.md), judged with the judge "
+        "the harness used (or --judge), so that c2 eval score, compare, view and calibrate work on it. "
+        "docs/harnesses.md.",
+    )
+    imported.add_argument("samples", metavar="SAMPLES_PATH",
+                          help="lm-eval samples: a samples_c2_eval_k*.jsonl file or the folder lm_eval --log_samples "
+                          "wrote (one run); or an Inspect log (.eval or .json)")
+    imported.add_argument("--judge", help=f"judge the continuations with this judge instead of the harness's: {JUDGE_HELP}")
+    add_out_argument(imported, "results directory to write")
+    imported.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False, help=ACCEPT_HELP)
+    imported.set_defaults(handler=_import)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from c2_eval_metric.console import results_report
+    from c2kit.harness.importer import import_harness_log
+
+    report = import_harness_log(args.samples, out_dir=args.out, judge=args.judge)
+    print(results_report(args.out, report.scores))
+    if report.differing:
+        item, k = report.differing[0]
+        print(f"NOTE: {len(report.differing)} of {len(report.log.fractions)} (item, k) fractions differ from "
+              f"{report.log.harness}'s own (judged there with {report.log.judge!r}, here with {report.judge!r}), "
+              f"e.g. item {item!r} at k={k}")
+    else:
+        print(f"every (item, k) fraction equals {report.log.harness}'s own ({len(report.log.fractions)} compared)")
+    print(f"results written to {args.out}")
+    return check_results(args.out, accept=args.accept_unparsed, command="c2 eval import")
 
 
 def _run(args: argparse.Namespace) -> int:
