@@ -32,7 +32,7 @@ from .corr import MEAN_KEY, CorrScores, as_verdict, compute_corr, format_interva
 from .labelling_sample import Key, SamplePlan, read_generations, read_sample_labels
 from .paired import item_fractions, why_not_paired
 from .ppi_corr import PPIResult, interval, labels_only_corr, ppi_corr, variance_and_df
-from .results import JUDGMENTS_FILE, SCORES_FILE
+from .results import JUDGMENTS_FILE
 
 CALIBRATED_FILE = "calibrated.json"
 METHOD = ("prediction-powered inference (PPI++) on a random sample of human labels stratified by k; 95% intervals "
@@ -145,7 +145,8 @@ class Calibration:
                 judgments_sha256=str(data["judgments_sha256"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise ValueError(f"{where}: not a calibrated.json of this toolkit ({type(error).__name__}: {error})") from None
+            raise ValueError(f"{where}: not a calibrated.json of this toolkit "
+                             f"({type(error).__name__}: {error})") from None
 
     def to_markdown(self) -> str:
         """The judge's Corr@k beside the calibrated one and the labels-alone one, per k and Corr_mean (percent),
@@ -165,8 +166,8 @@ class Calibration:
         unanimous = [key for key in self.keys()[:-1]
                      if not (self.sensitivity[key].n and self.specificity[key].n)]
         if unanimous:
-            lines += ["", f"Every label at k = {', '.join(unanimous)} is the same: no label drawn there differs, so its "
-                      "interval cannot count continuations a person would label otherwise; label more to see them."]
+            lines += ["", f"Every label at k = {', '.join(unanimous)} is the same: no label drawn there differs, so "
+                      "its interval cannot count continuations a person would label otherwise; label more to see them."]
         lines += ["", f"judge: `{self.judge}` · items: {self.n_items} · labels: {self.n_labels[MEAN_KEY]} of "
                   f"{self.n_continuations:,} continuations (random sample, seed {self.plan.seed}) · weight on the "
                   f"judge λ = {self.lam:.2f} · {METHOD}"]
@@ -224,7 +225,8 @@ def _run_arrays(run_dir: Path, labels: Mapping[Key, bool], item_ids: list[str] |
     return _RunArrays(keys=keys, item_ids=item_ids, items=np.array([code[key[0]] for key in keys]),
                       ks=np.array([key[1] for key in keys]), verdicts=np.array([verdicts[key] for key in keys]),
                       labelled=np.array([position[key] for key in labelled], dtype=np.int64),
-                      labels=np.array([labels[key] for key in labelled]), judge=judges.pop() if judges else "unspecified",
+                      labels=np.array([labels[key] for key in labelled]),
+                      judge=judges.pop() if judges else "unspecified",
                       sha256=_sha256(path))
 
 

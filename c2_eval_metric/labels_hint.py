@@ -10,8 +10,8 @@ corrected" with probability ``1 - V``, so the variance of a label around its bes
 verdict, at a k where the judge says "corrected" to a share ``q`` of continuations, is
 ``q * P * (1 - P) + (1 - q) * V * (1 - V)``, divided by the labels at that k (the finite-population correction
 is left out: it stands in for the spread of the labels between items, which the judge's interval cannot show,
-so labelling every continuation still leaves an interval). A judge without figures is assumed to have sensitivity 0.75 and
-specificity 0.9 at a prevalence of one half (precision 0.88, negative predictive value 0.78).
+so labelling every continuation still leaves an interval). A judge without figures is assumed to have sensitivity
+0.75 and specificity 0.9 at a prevalence of one half (precision 0.88, negative predictive value 0.78).
 """
 
 from __future__ import annotations

@@ -142,8 +142,8 @@ def ppi_corr(items: np.ndarray, ks: np.ndarray, verdicts: np.ndarray, labelled: 
 
     ``items`` (integer codes 0..n_items-1), ``ks`` and ``verdicts`` hold one entry per continuation of the run;
     ``labelled`` indexes the labelled continuations in them and ``labels`` holds their human labels. ``lam``
-    fixes the weight on the judge (1: plain PPI); ``None`` tunes it per k. ``n_items`` (default: the largest
-    code + 1) sets the items the shares are given for, so two runs' shares line up.
+    fixes the weight on the judge (1: plain PPI); ``None`` tunes it (one value for every k). ``n_items``
+    (default: the largest code + 1) sets the items the shares are given for, so two runs' shares line up.
     """
     return _fit(items, ks, np.asarray(verdicts, dtype=float), labelled, labels, n_items=n_items, lam=lam)
 

@@ -86,6 +86,21 @@ def test_with_a_perfect_judge_the_calibrated_figure_is_the_judges_with_its_item_
     assert result.se() == pytest.approx(fractions.std(ddof=1) / np.sqrt(60))
 
 
+def test_items_missing_a_k_count_only_where_they_were_evaluated():
+    # 60 items at k=10 and 30; only the first 30 at k=20 (a run stopped early): as in Corr@k, each k averages
+    # over its own items, and k=20's interval is as wide as 30 items make it.
+    rng = np.random.default_rng(4)
+    run = synthetic_run(rng, 60, 3, 6)
+    keep = (run.ks != 20) | (run.items < 30)
+    items, ks, truth = run.items[keep], run.ks[keep], run.truth[keep]
+    positions, _ = draw_positions(ks, 45, seed=4)
+    result = ppi_corr(items, ks, truth, positions, truth[positions])
+    scores = compute_corr(zip(items.tolist(), ks.tolist(), truth.tolist()), judge="perfect")
+    assert result.estimate.tolist() == pytest.approx([scores.corr_at_k[k] for k in (10, 20, 30)])
+    at_20 = truth[ks == 20].reshape(30, 6).mean(axis=1)
+    assert result.se(1) == pytest.approx(at_20.std(ddof=1) / np.sqrt(30), rel=0.05)
+
+
 def test_too_few_labels_at_a_k_is_an_error_naming_it():
     items, ks = np.repeat(np.arange(4), 2), np.tile([10, 20], 4)
     with pytest.raises(ValueError, match="k=20: 2 labelled"):

@@ -272,7 +272,9 @@ def test_the_hint_for_a_run_without_labels(runs, tmp_path):
     sets = measured_figures()["sets"]
     real = {name: entry for name, entry in judge_figures("keyword-v4").items() if sets[name]["real_outputs"]}
     weakest = min(real, key=lambda name: real[name]["kappa"])  # the figures grow as sets are added
-    assert f"as on {weakest} (its weakest validation on real outputs: precision {real[weakest]['precision']:.2f}" in line
-    widths = [float(line.split("about ")[1].split(" points")[0]), float(line.split(" labels and ")[1].split(" with")[0])]
+    precision = real[weakest]["precision"]
+    assert f"as on {weakest} (its weakest validation on real outputs: precision {precision:.2f}" in line
+    widths = [float(line.split("about ")[1].split(" points")[0]),
+              float(line.split(" labels and ")[1].split(" with")[0])]
     judge_only = float(line.split("judge only: ")[1].split(",")[0])
     assert widths[0] > widths[1] >= judge_only
