@@ -10,8 +10,9 @@
 Modules: ``config`` (keys, YAML, overrides), ``data`` (pairs, split, prompt rendering), ``model`` (4-bit base,
 pad token, LoRA), ``precision`` (fp16/bf16/fp32 and the T4 fp16 fix), ``trainer`` (the run), ``distributed``
 (several processes: who writes, FSDP/DeepSpeed settings), ``running_totals`` (logged sums carried through a
-checkpoint), ``before_after`` (C2-Eval of base and adapter) and ``tiny_data`` (refusal-completed pairs for the
-tiny CPU demo). Importing this package does not import torch or trl.
+checkpoint), ``checksums`` (sha256 of the saved weights and states, checked before reuse), ``before_after``
+(C2-Eval of base and adapter) and ``tiny_data`` (refusal-completed pairs for the tiny CPU demo). Importing this
+package does not import torch or trl.
 """
 
 from c2kit.training.before_after import BeforeAfter, run_before_after
