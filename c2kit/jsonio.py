@@ -1,12 +1,15 @@
 """JSON and JSON-lines files: reading with errors that name the file and line, atomic writing.
 
 Files are read as UTF-8 with or without a byte-order mark (``utf-8-sig``, as Windows editors save them), the
-same as YAML files. JSON nested too deeply for Python's recursive decoder (thousands of levels, which no real
+same as YAML files; a file that is not UTF-8 is a one-line error naming the file, the row and the byte offset of
+the first byte that is not (a file saved in Latin-1 or UTF-16, or a binary file). JSON nested too deeply for Python's recursive decoder (thousands of levels, which no real
 row has) is a one-line error naming the file, row and the top-level field it is under, not a RecursionError.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +21,7 @@ from typing import Any
 
 ENCODING = "utf-8-sig"  # UTF-8; a leading byte-order mark is dropped
 TOO_DEEP = "JSON nested too deeply to read (thousands of levels of lists or objects)"
+TEMPORARY_MARK = ".tmp-"  # a file is written as .NAME.tmp-HOST-PID, then renamed onto NAME
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -26,7 +30,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     with open(path, encoding=ENCODING) as handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in _lines(handle, path):
             if not line.strip():
                 continue
             try:
@@ -45,7 +49,7 @@ def read_json(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    text = path.read_text(encoding=ENCODING)
+    text = read_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -64,7 +68,7 @@ def check_json_depth(path: str | Path) -> None:
     instead of raising; Python's decoder raises RecursionError, which this turns into one line naming the row.
     """
     path = Path(path)
-    text = path.read_text(encoding=ENCODING)
+    text = read_text(path)
     try:
         json.loads(text)
         return
@@ -79,6 +83,56 @@ def check_json_depth(path: str | Path) -> None:
             raise ValueError(f"{path}, row {number}{_deep_field(line)}: {TOO_DEEP}") from None
         except ValueError:
             continue
+
+
+def read_text(path: str | Path) -> str:
+    """The text of a UTF-8 file (a byte-order mark dropped); a file that is not UTF-8 is a ValueError naming it and
+    the offset of its first bad byte."""
+    try:
+        return Path(path).read_text(encoding=ENCODING)
+    except UnicodeDecodeError:
+        raise ValueError(not_utf8_message(path, "line")) from None
+
+
+def _lines(handle, path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a text handle; a byte that is not UTF-8 is a ValueError naming file, row and offset
+    (the decoder fails on a whole block of lines, so the file is scanned again to find the byte)."""
+    try:
+        yield from enumerate(handle, start=1)
+    except UnicodeDecodeError:
+        raise ValueError(not_utf8_message(path)) from None
+
+
+def not_utf8_message(path: str | Path, line: str = "row") -> str:
+    """``PATH, row N: not UTF-8 text (byte OFFSET is 0xNN)`` for a file that failed to decode as UTF-8."""
+    return first_non_utf8(path, line) or f"{path}: not UTF-8 text"
+
+
+def first_non_utf8(path: str | Path, line: str = "row") -> str | None:
+    """``PATH, row N: not UTF-8 text (byte OFFSET is 0xNN)`` for the first byte of the file that is not UTF-8, None
+    when every byte is (``line``: what a line of the file is called, a row of JSON lines, a line of one document).
+
+    The file is read in blocks, so a large one costs no more memory than a small one.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = newlines = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            pending = len(decoder.getstate()[0])  # the start of a character cut at the end of the last block
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                seen = error.object  # the pending bytes (never a newline), then the block
+                where = newlines + seen[:error.start].count(b"\n") + 1
+                return (f"{path}, {line} {where}: not UTF-8 text (byte {offset - pending + error.start} is "
+                        f"{seen[error.start]:#04x})")
+            offset += len(block)
+            newlines += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return f"{path}, {line} {newlines + 1}: not UTF-8 text (it ends inside a character, at byte {offset})"
+    return None
 
 
 def _deep_field(text: str) -> str:
@@ -119,11 +173,9 @@ def _deep_field(text: str) -> str:
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
     """Write rows as JSON lines through a temporary file, so a crash never leaves half a file behind."""
     path = Path(path)
-    temporary = _temporary(path)
-    with open(temporary, "w", encoding="utf-8") as handle:
+    with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(temporary, path)
     return path
 
 
@@ -131,10 +183,23 @@ def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> Path:
     """Write indented JSON atomically (creating the parent directory)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    with _replacing(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n",
+                             encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary file to write, renamed onto ``path`` when the block succeeds and deleted when it fails: a full
+    disk leaves the old file whole and no half-written copy taking space."""
+    temporary = _temporary(path)
+    try:
+        yield temporary
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    os.replace(temporary, path)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
@@ -142,12 +207,8 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     and no temporary file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
-    try:
+    with _replacing(path) as temporary:
         temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 
@@ -166,7 +227,14 @@ def _temporary(path: Path) -> Path:
     # Per-host, per-process name: shards of one build may write the same file at the same time, from several
     # machines on a shared filesystem.
     remove_stale_temporaries(path)
-    return path.with_name(f".{path.name}.tmp-{_HOST}-{os.getpid()}")
+    return path.with_name(f".{path.name}{TEMPORARY_MARK}{_HOST}-{os.getpid()}")
+
+
+def written_file(path: str | Path) -> Path:
+    """The file a temporary file of this module stands for (``.NAME.tmp-HOST-PID`` -> ``NAME``), else ``path``."""
+    path = Path(path)
+    name, mark, _ = path.name.partition(TEMPORARY_MARK)
+    return path.with_name(name[1:]) if mark and name.startswith(".") else path
 
 
 _HOST = socket.gethostname().replace("-", "_") or "host"
@@ -176,7 +244,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     """Delete the temporary files that killed processes of this host left next to ``path`` (their pid no longer
     runs); another host's are never touched (its processes cannot be seen from here)."""
     removed = []
-    for temporary in path.parent.glob(f".{path.name}.tmp-{_HOST}-*"):
+    for temporary in path.parent.glob(f".{path.name}{TEMPORARY_MARK}{_HOST}-*"):
         pid = temporary.name.rpartition("-")[2]
         if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
             temporary.unlink(missing_ok=True)

@@ -64,8 +64,12 @@ class DirectoryLock:
             logger.warning("%s: this filesystem cannot lock files (%s); two runs on it at once would each do all "
                            "the work", folder, error.strerror)
             return
-        os.ftruncate(fd, 0)  # a shared holder overwrites another's pid: naming one of them is enough
-        os.write(fd, f"{os.getpid()} {holder}".strip().encode())
+        try:
+            os.ftruncate(fd, 0)  # a shared holder overwrites another's pid: naming one of them is enough
+            os.write(fd, f"{os.getpid()} {holder}".strip().encode())
+        except OSError as error:  # a full disk: let the lock go, or this process could never take it again
+            os.close(fd)
+            raise OSError(error.errno, error.strerror, str(lock_file)) from None
         _HELD[lock_file] = [fd, 1]
         self.file = lock_file
 

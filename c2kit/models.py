@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from c2kit.paths import permission_problem
 from c2kit.tiny import MARKER
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
@@ -22,6 +23,8 @@ DTYPES = ("auto", "bfloat16", "float16", "float32")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 MODEL_CONFIG_FILES = ("config.json", "generation_config.json")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+# Files of a model or adapter folder that transformers and PEFT read: configs, weights, tokenizer and template.
+LOADER_SUFFIXES = (".json", ".jinja", ".model", ".txt", ".tiktoken") + WEIGHT_SUFFIXES
 
 
 @dataclass
@@ -190,17 +193,26 @@ def local_model_dir(model: str, label: str = "model") -> Path | None:
     """The local folder ``model`` names, or None for a Hub id; ValueError for a local path that is not there.
 
     A missing folder is named with the closest siblings (``did you mean``) instead of becoming a Hub
-    lookup; a folder without ``config.json`` is named too (an adapter passed as the model says so).
+    lookup; a folder without ``config.json`` is named too (an adapter passed as the model says so), and so is one
+    this user may not read (a Hub lookup would only say it is not found).
     """
     if not looks_local(model):
         return None
     path = Path(model).expanduser()
+    try:
+        return _checked_local_dir(path, model, label)
+    except PermissionError as error:
+        raise ValueError(f"{label} {model!r}: {permission_problem(error.filename or path)}") from None
+
+
+def _checked_local_dir(path: Path, model: str, label: str) -> Path | None:
     if not path.exists():
         if _maybe_hub_id(model):
             return None  # e.g. 'c2kit/tiny-chat' next to a local c2kit/ folder: the Hub (or its cache) decides
         raise ValueError(f"{label} {model!r}: no such local {label} folder{_did_you_mean(model)}")
     if not path.is_dir():
         raise ValueError(f"{label} {model!r}: is a file, not a {label} folder")
+    _open_loader_files(path)
     if label == "model" and not (path / "config.json").is_file():
         if (path / "adapter_config.json").is_file():
             base = _adapter_base(path)
@@ -211,6 +223,15 @@ def local_model_dir(model: str, label: str = "model") -> Path | None:
         raise ValueError(f"adapter {model!r}: no adapter_config.json in this folder (not a PEFT adapter folder; a "
                          "training run's output_dir holds one at its top level)")
     return path
+
+
+def _open_loader_files(path: Path) -> None:
+    """Open each top-level file of a model or adapter folder that a loader reads: PermissionError for one this user
+    may not read (safetensors would call it missing)."""
+    for item in path.iterdir():
+        if item.suffix in LOADER_SUFFIXES and item.is_file():
+            with open(item, "rb"):
+                pass
 
 
 def _maybe_hub_id(name: str) -> bool:

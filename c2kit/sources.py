@@ -295,9 +295,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
     _check_text_bytes(path, head, complete=len(head) < 1 << 16)
     try:
         yield from read_jsonl(path)
-    except UnicodeDecodeError as error:
-        raise SourceError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start} of a line)") from None
-    except ValueError as error:  # a broken line: the whole file is suspect, so it is an error, not a skip
+    except ValueError as error:  # a broken line or byte: the whole file is suspect, so it is an error, not a skip
         raise SourceError(str(error)) from None
 
 

@@ -12,6 +12,7 @@ import os
 import sys
 
 from c2kit import __version__
+from c2kit.cli.os_errors import os_error_line
 from c2kit.cli.parser import SPELLING_NOTE, C2ArgumentParser
 from c2kit.cli.quiet import quiet_library_noise
 from c2kit.engines.base import EngineError
@@ -45,20 +46,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Bad input (a source row, a template, a setting): the library's message names the file, row or field, a judge's
+# its endpoint; a traceback would only bury it.
+USER_ERRORS = (ValueError, FileNotFoundError, JudgeError, EngineError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except OSError as error:  # a path an argument names, looked at while parsing, that this user may not enter
+        line = os_error_line(error)
+        if line is None:
+            raise
+        parser.error(line)
     quiet_library_noise()
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted; finished work is saved and the run resumes where it stopped", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, JudgeError, EngineError) as error:
-        # Bad input (a source row, a template, a setting): the library's message names the file, row or
-        # field, a judge's its endpoint; a traceback would only bury it. C2_TRACEBACK=1 shows it for debugging.
-        if os.environ.get("C2_TRACEBACK"):
+    except Exception as error:
+        # The user's input, or the machine's state (a path this user may not read or write, a full disk: see
+        # os_errors): one line. Anything else is a bug and keeps its traceback. C2_TRACEBACK=1 shows it for all.
+        line = os_error_line(error)
+        if line is None and isinstance(error, USER_ERRORS):
+            line = str(error)
+        if line is None or os.environ.get("C2_TRACEBACK"):
             raise
-        print(f"c2 {args.command}: error: {error}", file=sys.stderr)
+        print(f"c2 {args.command}: error: {line}", file=sys.stderr)
         return 2
 
 

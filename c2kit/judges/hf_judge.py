@@ -320,8 +320,12 @@ class LocalModelJudge(Judge):
             return
         from transformers import AutoTokenizer
 
-        from c2kit.models import prepare_tokenizer
+        from c2kit.models import check_model, prepare_tokenizer
 
+        try:  # a path that is not there or cannot be read, a Hub id not cached while offline: one line, not the Hub's
+            check_model(self.model_id, self.revision)
+        except ValueError as error:
+            raise JudgeError(f"judge {self.name}: {error}") from None
         tokenizer = AutoTokenizer.from_pretrained(self.model_id, revision=self.revision,
                                                   trust_remote_code=self.trust_remote_code)
         self._tokenizer = prepare_tokenizer(tokenizer)
