@@ -8,8 +8,11 @@ such a model produces mean nothing; it exists so every code path can run on a la
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
+from c2kit.locks import TINY_MODEL_MARKER, lock_output_folder
 from c2kit.protocol import OPENERS, TRIGGERS
 from c2kit.sources import bundled_path
 
@@ -21,7 +24,8 @@ TINY_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
-MARKER = "c2kit-tiny-model.json"  # written next to the weights so a tiny model can be recognised
+MARKER = TINY_MODEL_MARKER  # written next to the weights so a tiny model can be recognised
+STAGING = ".building"  # the files are made here, inside the folder, then moved in: the marker last
 
 
 def tiny_corpus() -> list[str]:
@@ -72,17 +76,33 @@ def build_tiny_chat_model(
 ) -> Path:
     """Write a tiny random-weight Llama chat model and its tokenizer to ``out_dir``; return the path.
 
-    Idempotent: an existing tiny model in ``out_dir`` is reused. The default shape has head_dim 16; vLLM's CPU
-    attention needs head_dim 32, 64, 80, ... (e.g. ``hidden_size=128, num_heads=2``: head_dim 64).
+    Idempotent: an existing tiny model in ``out_dir`` is reused. Any other folder with files in it is refused
+    (:func:`c2kit.locks.lock_output_folder`: an eval run's results, a build, a model), so nothing is overwritten.
+    The default shape has head_dim 16; vLLM's CPU attention needs head_dim 32, 64, 80, ... (e.g.
+    ``hidden_size=128, num_heads=2``: head_dim 64).
     """
     if hidden_size % num_heads or num_heads % num_kv_heads:
         raise ValueError("hidden_size must be a multiple of num_heads, and num_heads of num_kv_heads")
+    out = Path(out_dir)
+    lock = lock_output_folder(out, "c2 tiny-model")
+    try:
+        if not (out / MARKER).exists():
+            _write_tiny_model(out, hidden_size=hidden_size, num_layers=num_layers, vocab_size=vocab_size, seed=seed,
+                              num_heads=num_heads, num_kv_heads=num_kv_heads)
+    finally:
+        lock.release()
+    return out
+
+
+def _write_tiny_model(out: Path, *, hidden_size: int, num_layers: int, vocab_size: int, seed: int, num_heads: int,
+                      num_kv_heads: int) -> None:
+    """Make the model in a hidden folder inside ``out`` (one a killed build left is started again), then move its
+    files in, the marker last: a folder with the marker holds a whole model."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    out = Path(out_dir)
-    if (out / MARKER).exists():
-        return out
+    staging = out / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
     tokenizer = build_tiny_tokenizer(vocab_size)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -101,9 +121,10 @@ def build_tiny_chat_model(
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / MARKER).write_text(json.dumps({"hidden_size": hidden_size, "num_layers": num_layers, "seed": seed,
-                                             "num_heads": num_heads, "num_kv_heads": num_kv_heads}))
-    return out
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    (staging / MARKER).write_text(json.dumps({"hidden_size": hidden_size, "num_layers": num_layers, "seed": seed,
+                                                 "num_heads": num_heads, "num_kv_heads": num_kv_heads}))
+    for made in sorted(staging.iterdir(), key=lambda path: path.name == MARKER):
+        os.replace(made, out / made.name)
+    staging.rmdir()
