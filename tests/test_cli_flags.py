@@ -8,7 +8,7 @@ import argparse
 import pytest
 
 from c2kit.cli import build_parser, main
-from c2kit.cli.parser import aliases_of
+from c2kit.cli.parser import aliases_of, flag_key
 from c2kit.cli.reference import DOC, END, START, commands, flag_table
 from c2kit.cli.train_cmd import overrides_from_args
 
@@ -61,6 +61,28 @@ def test_an_unknown_flag_names_the_closest_one(capsys, argv, hint):
     line = error_of(argv, capsys)
     assert hint in line and "unrecognized arguments" not in line, line
     assert line.startswith(f"c2 {' '.join(word for word in argv[:2] if not word.startswith('-'))}: error: unknown option")
+
+
+NEIGHBOURS = {"--output_path": "--out", "--output-dir": "--out", "--model_args": "--model", "--dataset_name": "--data",
+              "--batch_size": "--batch-tokens"}
+
+
+def test_flags_of_neighbouring_tools_point_to_ours_in_every_command_that_has_them(capsys):
+    """lm-eval's --output_path or transformers' --output-dir name --out, and so on, wherever the command has it."""
+    checked = 0
+    for name, parser in commands(build_parser()):
+        options = {option for action in parser._actions for option in action.option_strings}
+        for theirs, ours in NEIGHBOURS.items():
+            if flag_key(theirs) in map(flag_key, options) or ours not in options:  # an alias there, or no flag of ours
+                continue
+            for spelling in (theirs, theirs.replace("_", "-") + "=x"):
+                line = error_of([*name.split(), spelling, "x"], capsys)
+                assert f"unknown option {spelling} (did you mean {ours}?)" in line, (name, line)
+                checked += 1
+    assert checked >= 40  # --out in every command; --model, --data, --batch-tokens in the generating ones
+    # A command without the flag of ours gets no such hint (train has no --batch-tokens).
+    assert error_of(["train", "--config", "p.yaml", "--batch_size", "8"], capsys) == (
+        "c2 train: error: unknown option --batch_size; 'c2 train --help' lists the options")
 
 
 @pytest.mark.parametrize(("argv", "hint"), [

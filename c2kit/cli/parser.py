@@ -4,6 +4,8 @@
   respells a flag it does not know into the spelling it registered, before argparse sees it.
 * An unknown flag or command is one line with the closest valid one (``did you mean --max-new-tokens?``), not
   argparse's ``unrecognized arguments``; abbreviations are off, so ``--output`` never silently means something.
+  A flag of a neighbouring tool (:data:`NEIGHBOUR_FLAGS`, e.g. lm-evaluation-harness's ``--output_path``) points
+  to ours wherever the command has it.
 * Booleans are bare flags with a ``--no-`` form (:class:`argparse.BooleanOptionalAction`).
 * A renamed flag keeps its old names as aliases (:func:`add_aliased`): they still work, and help lists them as
   ``(alias: --old)`` beside the one name shown.
@@ -25,6 +27,10 @@ from collections.abc import Iterable, Sequence
 from c2kit.training.config import FALSE_WORDS, TRUE_WORDS
 
 SPELLING_NOTE = "Flags may be written with - or _ (--max-new-tokens or --max_new_tokens)."
+# Flags researchers type from neighbouring tools (lm-evaluation-harness, transformers and TRL scripts), by their
+# spelling-free key (flag_key), and the flag of ours that does the job; the hint names ours where a command has it.
+NEIGHBOUR_FLAGS = {"output-path": "--out", "output-dir": "--out", "model-args": "--model", "dataset-name": "--data",
+                   "batch-size": "--batch-tokens"}
 
 
 def flag_key(option: str) -> str:
@@ -186,7 +192,9 @@ def unknown_arguments_message(extras: list[str], options: Iterable[str], prog: s
     options = list(options)
     described = []
     for flag in flags:
-        hint = did_you_mean(flag.split("=", 1)[0], options)
+        name = flag.split("=", 1)[0]
+        ours = NEIGHBOUR_FLAGS.get(flag_key(name))
+        hint = f" (did you mean {ours}?)" if ours in options else did_you_mean(name, options)
         described.append(flag + hint.replace("'", ""))
     plural = "s" if len(described) > 1 else ""
     return f"unknown option{plural} {', '.join(described)}; '{prog} --help' lists the options"
