@@ -4,8 +4,9 @@ prefill-safe Inspect model provider, and the importer that turns either harness'
 * :mod:`c2kit.harness.items`: the (item, k) prefixes of ``c2 eval run``, for both harnesses.
 * :mod:`c2kit.harness.verdicts`: c2's judges as the harnesses call them (judge spec from the task's settings).
 * ``lm_eval_tasks/c2_eval``: the lm-eval task folder (``c2 harness lm-eval-path`` prints it).
-* :mod:`c2kit.harness.inspect_task`, :mod:`c2kit.harness.inspect_provider`: the Inspect task ``c2_eval`` and the
-  ``c2/`` model provider (entry point ``inspect_ai``: ``c2_toolkit``).
+* the Inspect task ``c2_toolkit/c2_eval`` and the ``c2/`` model provider live in the package :mod:`c2_toolkit`
+  (Inspect names an extension by its package); the entry point ``inspect_ai``: ``c2_toolkit`` registers them.
+* :mod:`c2kit.harness.inspect_log`: an Inspect log read in c2's terms.
 * :mod:`c2kit.harness.importer`: ``c2 eval import``.
 """
 
