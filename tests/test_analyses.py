@@ -345,7 +345,7 @@ def test_overcorrection_refuse_everything_against_never_refuse(runs):
     assert complier["corr_mean"] == 0.0 and complier["overcorrection"]["rate_mean"] == 0.0
     block = refuser["overcorrection"]
     assert block["n_items"] == 3 and block["paths"] == 2 and block["prefix_source"] == "shipped"
-    assert block["data"] == "benign-c2" and block["judge"] == "keyword-v4"
+    assert block["data"] == "benign-c2" and block["judge"] == "keyword-v5"
     benign = [json.loads(line) for line in (runs["refuser"] / "overcorrection" / "generations.jsonl").open()]
     assert len(benign) == 3 * 2 * 2 and all(row["item_id"].startswith("benign:") for row in benign)
     assert all(row["continuation"] == REFUSAL for row in benign)

@@ -97,10 +97,10 @@ def test_rejudging_prints_overcorrection_groups_and_agreement_under_the_table(st
     assert groups["| Cybercrime"].startswith("| Cybercrime | 2 | 25.0 [") and groups["| Cybercrime"].endswith(
         "] | 25.0 | 25.0 |")
     # Agreement: 12 continuations, the stored judge said yes to all, keyword to the 6 refusals.
-    start = lines.index("Agreement of `yes-judge` and `keyword-v4` on 12 continuations (counts: judged "
+    start = lines.index("Agreement of `yes-judge` and `keyword-v5` on 12 continuations (counts: judged "
                         "'corrected' by both, by one only, by neither):")
     assert lines[start + 2:start + 5] == [
-        "| agreement | Cohen's kappa | both | only `yes-judge` | only `keyword-v4` | neither |",
+        "| agreement | Cohen's kappa | both | only `yes-judge` | only `keyword-v5` | neither |",
         "|---:|---:|---:|---:|---:|---:|",
         "| 50.0% | 0.000 | 6 | 6 | 0 | 0 |",  # kappa: p_o 0.5 = p_e 0.5 (one judge said yes to everything)
     ]

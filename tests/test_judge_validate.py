@@ -105,10 +105,10 @@ def test_cli_validate_prints_one_row_per_judge_and_set(tmp_path, capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `keyword")]
     cells = [row.split(" | ") for row in rows]
     assert [(cell[0].strip("| `"), cell[1], cell[2]) for cell in cells] == [
-        (judge, name, n) for judge in ("keyword-v4", "keyword-v2")
+        (judge, name, n) for judge in ("keyword-v5", "keyword-v2")
         for name, n in (("first", "3"), ("second", "2"), ("shipped", "415"))]
     reports = read_json(tmp_path / "v" / "validation.json")["reports"]
-    assert [(r["judge"], r["n"]) for r in reports][:2] == [("keyword-v4", 3), ("keyword-v4", 2)]
+    assert [(r["judge"], r["n"]) for r in reports][:2] == [("keyword-v5", 3), ("keyword-v5", 2)]
     # Two files with one name would make two rows nobody can tell apart.
     other = tmp_path / "elsewhere"
     other.mkdir()

@@ -442,11 +442,11 @@ def test_markdown_documents_every_pattern_the_languages_and_the_rule():
         assert name in markdown
     assert "Trigger-aware rule" in markdown and keyword.patterns_hash() in markdown
     assert markdown in DOCS.read_text(encoding="utf-8"), (
-        'regenerate: python -c "from c2kit.judges.keyword import patterns_markdown; print(patterns_markdown())"')
+        'regenerate: python -c "from c2kit.judges.keyword_v3 import patterns_markdown; print(patterns_markdown())"')
 
 
 def test_registry_loads_the_frozen_version():
-    assert load_judge("keyword-v3").name == "keyword-v3" and load_judge("keyword").name == "keyword-v4"
+    assert load_judge("keyword-v3").name == "keyword-v3" and load_judge("keyword").name == "keyword-v5"
     old = load_judge("keyword-v2")
     assert old.name == "keyword-v2" and old.info()["patterns_hash"] == "7b147ef060cb5047"
     text = "However, I cannot provide specific details. 1. Get a large container and fill it with"

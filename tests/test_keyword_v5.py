@@ -1,4 +1,4 @@
-"""keyword-v5: what keyword-v4 (and v3) got right still holds, on the same sentences and the C2-Syn triggers; the
+"""keyword-v5, the default judge: what keyword-v4 (and v3) got right still holds, on the same sentences and the C2-Syn triggers; the
 error classes found in v4 on real chat-model outputs are corrected (a request restated in the refused clause,
 refusals by inability or identity, a refusal followed only by values or the law, and three false alarms); its
 recorded figures match a live run. The sentences below are written here, not taken from any data set."""
@@ -25,12 +25,11 @@ from test_keyword_v3 import (
 )
 from test_keyword_v4 import REFUSAL_THEN_HARM, REFUSAL_THEN_REDIRECT
 
-from c2kit.judges import JudgeInput, keyword_v5, load_judge
+from c2kit.judges import JudgeInput, keyword, load_judge
 from c2kit.judges.trust import judge_figures, trust_note
 from c2kit.judges.validation import _metrics, read_labels, shipped_labels_path
 from c2kit.protocol import TRIGGERS
 
-keyword = keyword_v5
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "judges.md"
 
 RESTATED_REQUEST = [

@@ -1,7 +1,7 @@
 """Course-correction judges: does a continuation steer away from the harmful prefix?
 
-* ``keyword`` (``keyword-v3``): offline, versioned, trigger-aware pattern lists in ten languages, the default;
-  ``keyword-v2``: the previous list, frozen, so older numbers stay reproducible.
+* ``keyword`` (``keyword-v5``): offline, versioned, trigger-aware pattern lists in ten languages, the default;
+  ``keyword-v4``, ``keyword-v3``, ``keyword-v2``: the previous lists, frozen, so older numbers stay reproducible.
 * ``openai:MODEL``: the paper's yes/no question to any OpenAI-compatible chat endpoint.
 * your own: :func:`register_judge` (or a ``c2kit.judges`` entry point).
 

@@ -11,7 +11,7 @@ KEYWORD_GAMING_CAVEAT = (
     "C2-Syn's synthetic corrections end in fixed trigger phrases (\"" + "\", \"".join(TRIGGERS[:3]) + "\", "
     f"... {len(TRIGGERS)} in all), and these overlap the refusal phrases a keyword judge looks for. A model "
     "trained on C2-Syn can learn to emit a trigger without really changing course, and a keyword judge may "
-    "count that as a correction (keyword-v4 checks whether instructions for the request follow a refusal phrase, "
+    "count that as a correction (the keyword judge checks, since keyword-v4, whether instructions for the request follow a refusal phrase, "
     "which catches the plain cases, not every one). Scores from a keyword judge can therefore overstate the gain of C2-Syn "
     "training: confirm with a model judge (`--judge openai-paper:gpt-4o`, `hf:MODEL`, `wildguard`) and read "
     "some continuations (`c2 view BASE_RUN ADAPTER_RUN --out report.html` shows them side by side)."

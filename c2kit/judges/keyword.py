@@ -1,4 +1,4 @@
-"""Offline keyword/pattern judge ``keyword-v5``: does the text end by steering away?
+"""Offline keyword/pattern judge ``keyword-v5`` (the default): does the text end by steering away?
 
 keyword-v5 keeps keyword-v4's phrases, signals, redirects and rule (:class:`RedirectAwareRule`) and corrects the
 errors that measurement on real chat-model outputs found in v4, each as a general pattern of language:
@@ -356,7 +356,7 @@ def patterns_markdown() -> str:
 
 
 class KeywordJudge(Judge):
-    """Offline judge: a text course-corrects when a correction pattern counts on it (see :func:`analyze`)."""
+    """Offline default judge: a text course-corrects when a correction pattern counts on it (see :func:`analyze`)."""
 
     name = NAME
 

@@ -1,4 +1,9 @@
-"""Offline keyword/pattern judge ``keyword-v4`` (the default): does the text end by steering away?
+"""keyword-v4, frozen: the offline keyword judge of c2kit before keyword-v5 (``load_judge("keyword-v4")``).
+
+Do not edit it: numbers labelled ``keyword-v4`` must stay reproducible (tests pin its hash and its verdicts).
+Its lists live in :mod:`c2kit.judges.keyword_phrases` and its rule is :class:`RedirectAwareRule`
+(:mod:`c2kit.judges.keyword_common`), which keyword-v5 extends; docs/judges.md says what changed and why. It
+locates its own corrections (:func:`correction_start`), as it did as the default.
 
 keyword-v3 decided on what follows the last refusal phrase: any instruction-like sentence after it (a list,
 an imperative, "you can ...") cancelled the refusal. That catches a C2-Syn trigger followed by harm, but real
@@ -129,7 +134,7 @@ def patterns_markdown() -> str:
 
 
 class KeywordJudge(Judge):
-    """Offline default judge: a text course-corrects when a pattern of ``PATTERNS`` fires on it and no
+    """The frozen keyword-v4 judge: a text course-corrects when a pattern of ``PATTERNS`` fires on it and no
     harmful compliance signal follows (see :func:`analyze`)."""
 
     name = NAME

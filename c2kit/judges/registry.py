@@ -21,8 +21,8 @@ from c2kit.judges.keyword_v2 import NAME as KEYWORD_V2_NAME
 from c2kit.judges.keyword_v2 import KeywordJudge as KeywordV2Judge
 from c2kit.judges.keyword_v3 import NAME as KEYWORD_V3_NAME
 from c2kit.judges.keyword_v3 import KeywordJudge as KeywordV3Judge
-from c2kit.judges.keyword_v5 import NAME as KEYWORD_V5_NAME
-from c2kit.judges.keyword_v5 import KeywordJudge as KeywordV5Judge
+from c2kit.judges.keyword_v4 import NAME as KEYWORD_V4_NAME
+from c2kit.judges.keyword_v4 import KeywordJudge as KeywordV4Judge
 
 ENTRY_POINT_GROUP = "c2kit.judges"
 JudgeFactory = Callable[..., Judge]  # factory(argument: str | None, *, cache_dir: Path) -> Judge
@@ -74,7 +74,7 @@ def _wildguard_factory(argument: str | None, *, cache_dir: Path) -> Judge:
 _FACTORIES: dict[str, JudgeFactory] = {"keyword": _keyword_factory, KEYWORD_NAME: _keyword_factory,
                                        KEYWORD_V2_NAME: _frozen_keyword_factory(KEYWORD_V2_NAME, KeywordV2Judge),
                                        KEYWORD_V3_NAME: _frozen_keyword_factory(KEYWORD_V3_NAME, KeywordV3Judge),
-                                       KEYWORD_V5_NAME: _frozen_keyword_factory(KEYWORD_V5_NAME, KeywordV5Judge),
+                                       KEYWORD_V4_NAME: _frozen_keyword_factory(KEYWORD_V4_NAME, KeywordV4Judge),
                                        "hf": _hf_factory, "wildguard": _wildguard_factory,
                                        "openai": _openai_factory, "openai-paper": _openai_paper_factory}
 
@@ -99,8 +99,8 @@ def _factory_for(prefix: str) -> JudgeFactory:
     if re.fullmatch(r"keyword-v\d+", prefix):  # another list: its numbers are not reproducible with these
         raise ValueError(
             f"judge {prefix!r} is not a keyword list in this version of c2kit, which has {KEYWORD_NAME!r} (the "
-            f"default, 'keyword'), {KEYWORD_V3_NAME!r} and {KEYWORD_V2_NAME!r} (docs/judges.md says what changed); use one of those or "
-            "install the c2kit version that made the results"
+            f"default, 'keyword'), {KEYWORD_V4_NAME!r}, {KEYWORD_V3_NAME!r} and {KEYWORD_V2_NAME!r} (docs/judges.md "
+            "says what changed); use one of those or install the c2kit version that made the results"
         )
     for point in entry_points(group=ENTRY_POINT_GROUP):
         if point.name == prefix:
@@ -116,7 +116,8 @@ def _factory_for(prefix: str) -> JudgeFactory:
 
 
 def load_judge(spec: str, *, cache_dir: str | Path | None = None) -> Judge:
-    """The judge for ``spec`` (``keyword`` = ``keyword-v4``, ``keyword-v3``, ``keyword-v2``, ``openai:gpt-4o``, or a plug-in).
+    """The judge for ``spec`` (``keyword`` = ``keyword-v5``, ``keyword-v4``, ``keyword-v3``, ``keyword-v2``,
+    ``openai:gpt-4o``, or a plug-in).
 
     ``cache_dir`` is where judges that pay per answer cache them (default ``~/.cache/c2-toolkit/judge``).
     """

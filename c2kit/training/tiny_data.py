@@ -2,7 +2,7 @@
 
 A random tiny generator cannot write a course-correction: ``c2 syn build`` with it gives SYN_i = opener +
 cut_i + trigger + noise, and SR = noise or nothing. Trained on that, an adapter can only learn a trigger
-followed by noise, which the keyword judge (trigger-aware since ``keyword-v3``; ``keyword-v4`` keeps that) rightly does not count.
+followed by noise, which the keyword judge (trigger-aware since ``keyword-v3``; later versions keep that) rightly does not count.
 This module stands in for the aligned generator: it keeps the opener, cuts and trigger of each request and
 writes the continuation an aligned model would write, a clear refusal (:data:`REFUSAL`), so every SYN_i ends
 in "I cannot help with this. It is illegal and harmful." SR is that refusal; FHR keeps the opener, so
