@@ -102,7 +102,8 @@ def _build(args: argparse.Namespace) -> int:
         **engine_kwargs(args),
     )
     result = run_build(settings, args.out, shard=args.shard, progress=args.progress)
-    # Once merged, the card's table (with 'SR generated empty'); a shard alone has only the selection.
+    # Once merged, the card's table (with the empty SRs generated again or dropped); a shard alone has only the
+    # selection.
     print(result["table"] if result["merged"] else result["selection"].to_markdown())
     if result["merged"]:
         print(f"{result['n_requests']:,} requests, {result['n_pairs']:,} pairs written to {args.out} "
