@@ -7,6 +7,7 @@ import json
 import shutil
 
 from c2_eval_metric.consistency import check_results_dir
+from c2kit.judges.keyword import NAME as KEYWORD  # the default judge, which judged the runs
 from view_runs import run_cli, view_runs  # noqa: F401 (fixture)
 
 
@@ -38,7 +39,7 @@ def test_view_refuses_an_edited_run_in_one_line_and_writes_no_report(view_runs, 
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"c2 view: error: {run / 'scores.json'}: field overcorrection.rate_mean is 0.75 but "
                            f"overcorrection/judgments.jsonl gives {stored['overcorrection']['rate_mean']}; ")
-    assert f"c2 eval score --results {run} --judge keyword-v4 --out NEW_FOLDER" in line
+    assert f"c2 eval score --results {run} --judge {KEYWORD} --out NEW_FOLDER" in line
     assert not out.exists()
 
     _edit_scores(run, lambda data: data.update(overcorrection=stored["overcorrection"],
