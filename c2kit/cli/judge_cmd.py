@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
         "label; scripts/convert_public_labels.py converts public human-labelled sets (docs/judges.md).",
     )
     validate.add_argument("--judge", required=True, nargs="+", metavar="JUDGE",
-                          help="one or more judge specs: keyword, keyword-v3, keyword-v2, openai:MODEL, "
+                          help="one or more judge specs: keyword, keyword-v4, keyword-v3, keyword-v2, openai:MODEL, "
                           "openai-paper:MODEL, hf:MODEL, ...")
     validate.add_argument("--labels", nargs="+", metavar="FILE",
                           help=f"one or more labelled JSONL files, each reported as its own set ('{SHIPPED}': the "
