@@ -83,10 +83,10 @@ def configure(tiny_model_dir, pairs):
 
 def cli_args(config: TrainConfig) -> list[str]:
     """``c2 train`` arguments for ``config`` (made by ``configure``)."""
+    values = {**config.to_dict(), "rank_pairs": ",".join(config.rank_pairs)}
     keys = ["model_name_or_path", "dataset", "output_dir", *SETTINGS]
-    values = config.to_dict()
-    return ["train", "--config", str(PROFILE), "--no-progress"] + [
-        part for key in keys for part in (f"--{key}", ",".join(values[key]) if key == "rank_pairs" else str(values[key]))]
+    return ["train", "--config", str(PROFILE), "--no-progress"] + [part for key in keys
+                                                                   for part in (f"--{key}", str(values[key]))]
 
 
 @pytest.fixture(scope="module")
