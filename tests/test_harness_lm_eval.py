@@ -43,10 +43,16 @@ def _subtasks(task_dict) -> dict:
     return {name: task for name, task in subtasks.items()}
 
 
-def test_cli_prints_the_task_folder(capsys):
+def test_cli_prints_the_task_folder_or_copies_it(capsys, tmp_path):
     assert main(["harness", "lm-eval-path"]) == 0
     folder = Path(capsys.readouterr().out.strip())
     assert folder == lm_eval_path() and (folder / "c2_eval" / "c2_eval.yaml").is_file()
+    assert main(["harness", "lm-eval-path", "--out", str(tmp_path / "tasks")]) == 0
+    assert Path(capsys.readouterr().out.strip()) == (tmp_path / "tasks").resolve()
+    copied = sorted(p.name for p in (tmp_path / "tasks" / "c2_eval").iterdir())
+    assert copied == sorted(p.name for p in (folder / "c2_eval").iterdir() if p.name != "__pycache__")
+    assert main(["harness", "lm-eval-path", "--out", str(tmp_path / "tasks")]) == 2
+    assert "exists" in capsys.readouterr().err
 
 
 def test_group_has_a_subtask_per_k_with_the_papers_sampling_and_keeps_every_repeat(c2_eval_tasks):

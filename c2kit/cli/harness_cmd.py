@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from c2kit.cli.options import add_out_argument
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -14,12 +16,26 @@ def add_parser(subparsers) -> None:
         "c2/MODEL); 'c2 eval import' turns either harness's log into a c2 results directory. docs/harnesses.md.",
     )
     commands = parser.add_subparsers(dest="harness_command", required=True, metavar="SUBCOMMAND")
-    path = commands.add_parser("lm-eval-path", help="print the lm-eval task folder (for lm_eval --include_path)")
+    path = commands.add_parser("lm-eval-path", help="print the lm-eval task folder (for lm_eval --include_path)",
+                               description="Print the folder of the lm-eval task c2_eval shipped in the package, for "
+                               "lm_eval --include_path. With --out, copy the task folder there (to edit it or submit "
+                               "it to lm-eval) and print that folder instead.")
+    add_out_argument(path, "copy the task folder (c2_eval/) into this folder and print it", required=False)
     path.set_defaults(handler=_lm_eval_path)
 
 
 def _lm_eval_path(args: argparse.Namespace) -> int:
+    import shutil
+    from pathlib import Path
+
     from c2kit.harness import lm_eval_path
 
-    print(lm_eval_path())
+    if args.out is None:
+        print(lm_eval_path())
+        return 0
+    target = Path(args.out) / "c2_eval"
+    if target.exists():
+        raise ValueError(f"{target} exists; choose another --out (the copy never replaces files)")
+    shutil.copytree(lm_eval_path() / "c2_eval", target, ignore=shutil.ignore_patterns("__pycache__"))
+    print(Path(args.out).resolve())
     return 0
