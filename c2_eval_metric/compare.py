@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from .calibrated_scores import BLOCK, calibrated_scores, n_labels, run_calibration
 from .consistency import check_results_dir
 from .corr import MEAN_KEY, CorrScores, format_interval, format_percent
-from .plots import plot_corr_at_k
+from .plots import CALIBRATED_STYLE, CalibratedCurve, plot_corr_at_k
 from c2kit.jsonio import write_json
 from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT, SHORT_GAMING_CAVEAT, is_keyword_judge
 from c2kit.judges.trust import trust_note
@@ -40,10 +41,17 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     modes = [prefix_mode(read_config(d)) for d, _ in runs]
     gamed = [label for label, (d, scores) in zip(labels, runs)
              if is_keyword_judge(scores.judge) and trained_by_c2(read_config(d))]
-    table = render_table(list(zip(labels, (scores for _, scores in runs))), modes)
+    blocks = [_scores_json(d, scores).get(BLOCK) for d, scores in runs]
+    table = render_table(list(zip(labels, (scores for _, scores in runs))), modes, judge_only=any(blocks))
+    calibrated = render_calibrated(labels, runs, blocks)
+    if calibrated:
+        table += "\n\n" + calibrated
     paired = paired_vs_first([d for d, _ in runs])
+    calibrated_paired = calibrated_vs_first([d for d, _ in runs], paired, blocks)
     if len(runs) > 1:
         table += "\n\n" + render_paired(labels, paired)
+        if any(figures for figures, _ in calibrated_paired):
+            table += "\n\n" + render_paired(labels, calibrated_paired, heading=CALIBRATED_PAIRED)
     second = render_second_axis(labels, [_scores_json(d, scores) for d, scores in runs])
     if second:
         table += "\n\n" + second
@@ -58,16 +66,23 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     (out / COMPARISON_MD).write_text(table + "\n", encoding="utf-8")
     write_json(out / COMPARISON_JSON, {
         "runs": [{"label": label, "dir": str(d.resolve()), "scores": _scores_json(d, scores),
-                  **({"paired_vs_first": paired[i][0], "paired_note": paired[i][1]} if i else {})}
+                  **({"paired_vs_first": paired[i][0], "paired_note": paired[i][1],
+                      "calibrated_paired_vs_first": calibrated_paired[i][0],
+                      "calibrated_paired_note": calibrated_paired[i][1]} if i else {})}
                  for i, (label, (d, scores)) in enumerate(zip(labels, runs))],
         "caveats": [{"runs": gamed, "text": KEYWORD_GAMING_CAVEAT}] if gamed else [],
         "warnings": comparability_warnings(list(zip(labels, (scores for _, scores in runs))), modes) + unchecked,
     })
     judges = ", ".join(sorted({scores.judge for _, scores in runs}))
     mode = modes[0] if len(set(modes)) == 1 else None
+    curves = {label: CalibratedCurve(calibrated_scores(block, scores), n_labels(block),
+                                     f"Δ vs {labels[0]} {format_difference(calibrated_paired[i][0])}"
+                                     if calibrated_paired[i][0] else None)
+              for i, (label, block, (_, scores)) in enumerate(zip(labels, blocks, runs)) if block}
+    bands = f"band: 95% CI; {CALIBRATED_STYLE}" if curves else "band: 95% CI"
     plot_corr_at_k(list(zip(labels, (scores for _, scores in runs))), out / PLOT_FILE,
-                   title=f"Course-correction: Corr@k by run (judge: {judges}; band: 95% CI;\n"
-                         "Δ: paired difference from the first run, percentage points)",
+                   title=f"Course-correction: Corr@k by run (judge: {judges}; {bands};\n"
+                         "Δ: paired difference from the first run, percentage points)", calibrated=curves,
                    significant={labels[i]: _significant_ks(paired[i][0]) for i in range(1, len(runs))},
                    n_items_at_k={labels[i]: _n_items_at_k(d) for i, (d, _) in enumerate(runs)},
                    details={labels[i]: f"Δ vs {labels[0]} {format_difference(paired[i][0])}"
@@ -111,6 +126,26 @@ def paired_vs_first(dirs: Sequence[str | Path]) -> list[tuple[dict | None, str |
     return results
 
 
+def calibrated_vs_first(dirs: Sequence[str | Path], paired: Sequence[tuple[dict | None, str | None]],
+                        blocks: Sequence[dict | None]) -> list[tuple[dict | None, str | None]]:
+    """For each run: (its paired difference from the first run calibrated with human labels, None) or (None, why
+    there is none); ``paired`` is :func:`paired_vs_first`'s (the runs must pair as it pairs them), ``blocks``
+    their scores.json's ``calibrated`` blocks. See :func:`c2_eval_metric.calibration.calibrated_difference`."""
+    from .calibration import CALIBRATED_FILE, calibrated_difference
+
+    results: list[tuple[dict | None, str | None]] = [(None, None)]
+    for later, (figures, reason), block in zip(dirs[1:], paired[1:], blocks[1:]):
+        if figures is None:
+            results.append((None, reason))
+        elif blocks[0] is None or block is None:
+            results.append((None, "not both runs are calibrated with human labels (c2 eval calibrate)"))
+        else:
+            figures = calibrated_difference(dirs[0], later)
+            results.append((figures, None) if figures else
+                           (None, f"{CALIBRATED_FILE} is missing beside a run's calibrated scores.json"))
+    return results
+
+
 def _different_requests(first_dir: Path, later_dir: Path) -> str | None:
     """Item ids are row numbers unless mapped: the same ids over different data are different items."""
     from .results import read_item_requests
@@ -124,10 +159,18 @@ def _different_requests(first_dir: Path, later_dir: Path) -> str | None:
     return None
 
 
-def render_paired(labels: Sequence[str], paired: Sequence[tuple[dict | None, str | None]]) -> str:
-    """Markdown: the paired difference of each later run from the first, per k and for Corr_mean."""
-    lines = [f"Paired difference from **{labels[0]}** (same items; percentage points, 95% paired-bootstrap "
-             "interval, two-sided sign-flip permutation p-value):", ""]
+JUDGE_ONLY_PAIRED = ("Paired difference from **{first}** (same items; percentage points, 95% paired-bootstrap "
+                     "interval, two-sided sign-flip permutation p-value):")
+CALIBRATED_PAIRED = ("Paired difference from **{first}**, calibrated with human labels (same items, each run's own "
+                     "random sample of labels; percentage points, 95% interval that counts the judge's errors and the "
+                     "labels drawn, two-sided t-test p-value):")
+
+
+def render_paired(labels: Sequence[str], paired: Sequence[tuple[dict | None, str | None]], *,
+                  heading: str = JUDGE_ONLY_PAIRED) -> str:
+    """Markdown: the paired difference of each later run from the first, per k and for Corr_mean, under
+    ``heading`` (``{first}``: the first run's label)."""
+    lines = [heading.format(first=labels[0]), ""]
     usable = [(label, figures) for label, (figures, _) in zip(labels[1:], paired[1:]) if figures]
     if usable:
         ks = sorted({int(k) for _, figures in usable for k in figures["per_k"]})
@@ -143,6 +186,35 @@ def render_paired(labels: Sequence[str], paired: Sequence[tuple[dict | None, str
     for label, (figures, note) in zip(labels[1:], paired[1:]):
         if not figures:
             lines.append(f"\nNo paired difference for **{label}**: {note}.")
+    return "\n".join(lines)
+
+
+def render_calibrated(labels: Sequence[str], runs: Sequence[tuple[Path, CorrScores]],
+                      blocks: Sequence[dict | None]) -> str:
+    """Markdown: the runs' Corr@k calibrated with human labels (scores.json's ``calibrated`` blocks), a row per k
+    as in :func:`render_table`, and for each run without labels the line that says how to get them (or why its
+    calibration no longer holds)."""
+    lines = []
+    if any(blocks):
+        calibrated = [(label, calibrated_scores(block, scores) if block else None)
+                      for label, block, (_, scores) in zip(labels, blocks, runs)]
+        ks = sorted({k for _, scores in calibrated if scores for k in scores.corr_at_k})
+        lines += ["**Calibrated with human labels** (`c2 eval calibrate`: the judge's figure corrected by its errors "
+                  "on a random sample of the run's continuations labelled by people; Corr@k in %, 95% interval that "
+                  "counts the judge's errors):", "",
+                  "| k | " + " | ".join(label for label, _ in calibrated) + " |", "|---:|" + ":---:|" * len(calibrated)]
+        for k in ks:
+            lines.append(f"| {k} | " + " | ".join(
+                _cell(scores.corr_at_k[k], scores.ci95[str(k)]) if scores and k in scores.corr_at_k else
+                ("–" if scores else "no labels") for _, scores in calibrated) + " |")
+        lines.append("| **Corr_mean** | " + " | ".join(
+            f"**{_cell(scores.corr_mean, scores.ci95[MEAN_KEY])}**" if scores else "no labels"
+            for _, scores in calibrated) + " |")
+        lines.append("| labels | " + " | ".join(str(n_labels(block)) if block else "–" for block in blocks) + " |")
+    unlabelled = [(label, run_calibration(d).line()) for label, block, (d, _) in zip(labels, blocks, runs)
+                  if not block]
+    lines += [""] * bool(lines and any(line for _, line in unlabelled))
+    lines += [f"- **{label}**: {line}" for label, line in unlabelled if line]
     return "\n".join(lines)
 
 
@@ -206,8 +278,10 @@ def comparison_labels(dirs: Sequence[str | Path]) -> list[str]:
     return _unique_labels([run_label(read_config(d), d) for d in paths], paths)
 
 
-def render_table(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | None] = ()) -> str:
-    """Markdown: a row per k (union over runs) and a Corr_mean row; cells are "value [low, high]" in %."""
+def render_table(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | None] = (), *,
+                 judge_only: bool = False) -> str:
+    """Markdown: a row per k (union over runs) and a Corr_mean row; cells are "value [low, high]" in %
+    (``judge_only``: named the judge's own figures, for a comparison that shows calibrated ones too)."""
     ks = sorted({k for _, scores in runs for k in scores.corr_at_k})
     lines = ["| k | " + " | ".join(label for label, _ in runs) + " |",
              "|---:|" + ":---:|" * len(runs)]
@@ -220,7 +294,8 @@ def render_table(runs: Sequence[tuple[str, CorrScores]], modes: Sequence[str | N
     lines.append("| judge | " + " | ".join(f"`{s.judge}`" for _, s in runs) + " |")
     lines.append("| items × paths | " + " | ".join(f"{s.n_items} × {s.paths}" for _, s in runs) + " |")
     lines.append("")
-    lines.append("Corr@k in %, with the 95% item-bootstrap interval in brackets.")
+    lines.append("Corr@k in %, judge only (the judge's own verdicts), with the 95% item-bootstrap interval in "
+                 "brackets." if judge_only else "Corr@k in %, with the 95% item-bootstrap interval in brackets.")
     lines += ["", *(f"- {trust_note(judge)}" for judge in sorted({s.judge for _, s in runs}))]
     lines += [f"**Warning:** {warning}" for warning in comparability_warnings(runs, modes)]
     return "\n".join(lines)

@@ -9,6 +9,9 @@ the official file's pooled figure), the run's own summary.md and plot show the s
 recompute would leave them wrong. Re-judging the run's continuations (the advice in the message) writes all of
 them anew.
 
+The ``calibrated`` block (Corr@k calibrated with human labels) is checked against calibrated.json and the labels
+it was made with (:func:`c2_eval_metric.calibrated_scores.check_block`).
+
 Checked, for the Corr@k figures and for the ``overcorrection`` block (against ``overcorrection/judgments.jsonl``):
 the judge of every verdict; each figure per k, the mean, the item count and the paths per (item, k), exactly (to
 float precision); the items per k; and that each 95% interval is an interval of fractions holding its point
@@ -66,7 +69,9 @@ def check_results_dir(folder: str | Path) -> list[str]:
         else:
             missing.append(judgments_name)
             _check_intervals(folder, scores, prefix=prefix)
-    return missing
+    from .calibrated_scores import check_block  # it imports this module
+
+    return missing + check_block(folder, stored)
 
 
 def _check_block(folder: Path, scores: CorrScores, judgments: Sequence[Mapping[str, Any]], *,

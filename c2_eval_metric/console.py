@@ -11,6 +11,7 @@ from typing import Any
 from c2kit.jsonio import read_json
 from c2kit.judges.agreement import Agreement
 
+from .calibrated_scores import calibrated_markdown, run_calibration
 from .corr import CorrScores
 from .groups import by_group_console
 from .overcorrection import overcorrection_console
@@ -18,12 +19,16 @@ from .results import AGREEMENT_FILE, SCORES_FILE, SUMMARY_FILE, read_config, sco
 
 
 def results_report(results_dir: str | Path, scores: CorrScores) -> str:
-    """What the console shows of a scored results directory: :func:`scores_table`, then one compact table for
+    """What the console shows of a scored results directory: :func:`scores_table`, under it the Corr@k calibrated
+    with human labels beside the judge's (or the line that says how to get them), then one compact table for
     each further result it holds: over-correction (``--overcorrection``), the groups (``--group-by`` or harm
     categories) and, after re-judging, the agreement with the stored judge."""
     out = Path(results_dir)
     stored = read_json(out / SCORES_FILE)
     parts = [scores_table(scores)]
+    calibrated = calibrated_markdown(run_calibration(out))
+    if calibrated:
+        parts.append(calibrated)
     if "overcorrection" in stored:
         parts.append(overcorrection_console(stored["overcorrection"]))
     if "by_group" in stored:

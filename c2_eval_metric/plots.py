@@ -1,4 +1,5 @@
-"""Corr@k-vs-k plots with 95% CI bands, for one run or several, and the layout every plot of the toolkit shares.
+"""Corr@k-vs-k plots with 95% CI bands, for one run or several (each beside its Corr@k calibrated with human labels,
+where it has one), and the layout every plot of the toolkit shares.
 
 The layout keeps each text inside the figure whatever the run names: the title, legend labels and footer
 are wrapped to the figure's width (measured with the renderer, not guessed from character counts), the legend
@@ -9,6 +10,7 @@ their size.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .corr import CorrScores
@@ -24,6 +26,17 @@ FOOTER_SIZE = 7
 MAX_LISTED_KS = 12  # up to this many k values each get a tick; more get evenly spaced integer ticks
 
 MODE_UNITS = {"words": "words", "tokens": "model tokens"}
+CALIBRATED_STYLE = "dashed, hatched band: calibrated with human labels"
+HATCHES = ("///", "\\\\\\", "|||", "---")  # one per run, in turn
+
+
+@dataclass(frozen=True)
+class CalibratedCurve:
+    """A run's Corr@k calibrated with human labels (c2 eval calibrate), drawn beside its judge-only curve."""
+
+    scores: CorrScores
+    n_labels: int
+    detail: str | None = None  # added to its legend entry (e.g. the calibrated paired difference)
 
 
 def k_axis_label(mode: str | None, *, log_k: bool = False) -> str:
@@ -165,7 +178,8 @@ def _place(figure, axes, title_text, key, footer) -> None:
 def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None = None, footnote: str | None = None,
                    n_items_at_k: Mapping[str, Mapping[int, int]] | None = None,
                    significant: Mapping[str, Sequence[int]] | None = None, log_k: bool = False,
-                   mode: str | None = None, details: Mapping[str, str] | None = None):
+                   mode: str | None = None, details: Mapping[str, str] | None = None,
+                   calibrated: Mapping[str, CalibratedCurve] | None = None):
     """The Corr@k figure of :func:`plot_corr_at_k`, laid out but not saved."""
     figure, axes = new_figure()
     all_ks = sorted({k for _, scores in runs for k in scores.corr_at_k})
@@ -176,7 +190,7 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
     listed = log_k or len(all_ks) <= MAX_LISTED_KS
     shared = _shared_counts(list(counts_of.values())) if varying and listed else None
     entries = []
-    for label, scores in runs:
+    for number, (label, scores) in enumerate(runs):
         ks = sorted(scores.corr_at_k)
         values = [100 * scores.corr_at_k[k] for k in ks]
         lows = [100 * scores.ci95[str(k)][0] for k in ks]
@@ -186,8 +200,12 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
         suffix = f", n={counts[ks[0]]} items at every k" if constant else ""
         line, = axes.plot(ks, values, marker="o")
         detail = f"; {details[label]}" if details and label in details else ""
-        entries.append((line, f"{label} (Corr_mean {100 * scores.corr_mean:.1f}%{suffix}{detail})"))
+        curve = (calibrated or {}).get(label)
+        name = f"{label}, judge only" if curve else label  # two curves of one run: each named
+        entries.append((line, f"{name} (Corr_mean {100 * scores.corr_mean:.1f}%{suffix}{detail})"))
         axes.fill_between(ks, lows, highs, color=line.get_color(), alpha=0.2, linewidth=0)
+        if curve:
+            entries.append(_draw_calibrated(axes, label, curve, line.get_color(), HATCHES[number % len(HATCHES)]))
         if label in varying and not shared:
             for k, value in zip(ks, values):
                 if k in counts:
@@ -206,8 +224,24 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
     axes.set_ylim(-2, 102)
     axes.grid(alpha=0.3)
     judges = sorted({scores.judge for _, scores in runs})
-    return finish_figure(figure, axes, title=title or f"Course-correction (judge: {', '.join(judges)}; band: 95% CI)",
+    bands = f"band: 95% CI; {CALIBRATED_STYLE}" if calibrated else "band: 95% CI"
+    return finish_figure(figure, axes, title=title or f"Course-correction (judge: {', '.join(judges)}; {bands})",
                          legend=entries, footnote=footnote)
+
+
+def _draw_calibrated(axes, label: str, curve: CalibratedCurve, color, hatch: str) -> tuple[object, str]:
+    """The calibrated curve in the run's colour, dashed with hollow squares, its band hatched (so the bands show
+    where they overlap; runs side by side get other hatch directions); returns its legend entry."""
+    scores = curve.scores
+    ks = sorted(scores.corr_at_k)
+    line, = axes.plot(ks, [100 * scores.corr_at_k[k] for k in ks], linestyle="--", marker="s", color=color,
+                      markerfacecolor="white")
+    axes.fill_between(ks, [100 * scores.ci95[str(k)][0] for k in ks], [100 * scores.ci95[str(k)][1] for k in ks],
+                      facecolor="none", edgecolor=color, hatch=hatch, linewidth=0, alpha=0.6)
+    low, high = scores.ci95["mean"]
+    detail = f"; {curve.detail}" if curve.detail else ""
+    return line, (f"{label}, calibrated with {curve.n_labels} human labels (Corr_mean {100 * scores.corr_mean:.1f}% "
+                  f"[{100 * low:.1f}, {100 * high:.1f}]{detail})")
 
 
 def _shared_counts(count_maps: Sequence[Mapping[int, int]]) -> dict[int, int] | None:
@@ -223,7 +257,8 @@ def _shared_counts(count_maps: Sequence[Mapping[int, int]]) -> dict[int, int] | 
 def plot_corr_at_k(runs: Sequence[tuple[str, CorrScores]], path: str | Path, *, title: str | None = None,
                    footnote: str | None = None, n_items_at_k: Mapping[str, Mapping[int, int]] | None = None,
                    significant: Mapping[str, Sequence[int]] | None = None, log_k: bool = False,
-                   mode: str | None = None, details: Mapping[str, str] | None = None) -> Path:
+                   mode: str | None = None, details: Mapping[str, str] | None = None,
+                   calibrated: Mapping[str, CalibratedCurve] | None = None) -> Path:
     """Plot Corr@k (percent) against k for each ``(label, scores)``, with its CI band, and save a PNG.
 
     ``footnote`` is printed under the legend (e.g. a caution about the judge), in red so it is not missed.
@@ -231,10 +266,11 @@ def plot_corr_at_k(runs: Sequence[tuple[str, CorrScores]], path: str | Path, *, 
     (else once, in the legend); ``significant`` (per label: k values) rings the points whose paired difference
     from the first run has p < 0.05; ``log_k`` draws k on a log scale (deep token prefixes); ``mode``
     ("words"/"tokens", the runs' ``--mode``) names the unit of k on its axis; ``details`` (per label) is added
-    to its legend entry (e.g. the paired difference from the first run).
+    to its legend entry (e.g. the paired difference from the first run); ``calibrated`` (per label) draws the
+    run's calibrated Corr@k beside its own, dashed with a hatched band, both named in the legend.
     """
     figure = draw_corr_at_k(runs, title=title, footnote=footnote, n_items_at_k=n_items_at_k,
-                            significant=significant, log_k=log_k, mode=mode, details=details)
+                            significant=significant, log_k=log_k, mode=mode, details=details, calibrated=calibrated)
     path = Path(path)
     figure.savefig(path)
     return path

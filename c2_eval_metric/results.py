@@ -10,13 +10,16 @@
     OUT/summary.md        what the numbers mean, the table, the judge, the run's main settings
     OUT/agreement.json    after re-judging (``c2 eval score --results``): agreement with the stored judge
     OUT/corr_at_k.png     Corr@k against k with the CI band (and each point's item count)
+    OUT/calibrated.json   after ``c2 eval calibrate``: Corr@k calibrated with human labels (:mod:`calibration`)
     OUT/latency_by_k.png  median correction latency against k, where the judge locates corrections
 
 Beyond the standard fields, scores.json carries the analyses that apply (each computed in its own module):
 ``n_items_at_k`` (:mod:`depth`, always), ``n_short_at_k``/``short_items`` (depth, from ``c2 eval run``),
 ``latency`` (:mod:`latency`), ``harm_leak`` (:mod:`harm`), ``by_group`` (:mod:`groups`) and ``overcorrection``
-(:mod:`overcorrection`). What the console prints of a scored directory is in :mod:`console`, and summary.md's
-table of the run's settings in :mod:`run_settings`.
+(:mod:`overcorrection`), and, once the run is calibrated with human labels, ``calibrated``
+(:mod:`calibrated_scores`, which also puts the calibrated figures into summary.md and the plot). What the console
+prints of a scored directory is in :mod:`console`, and summary.md's table of the run's settings in
+:mod:`run_settings`.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from .corr import CorrScores, compute_corr
 from .depth import items_at_k
 from .latency import LATENCY_PLOT, compute_latency, latency_markdown, plot_latency
 from .overcorrection import OVERCORRECTION_DIR, overcorrection_markdown
-from .plots import plot_corr_at_k
+from .plots import CalibratedCurve, plot_corr_at_k
 from .run_settings import settings_table
 
 CONFIG_FILE = "config.json"
@@ -214,19 +217,44 @@ def write_scored_results(
         raise ValueError(f"extra scores.json fields {clash} would replace standard ones")
     analyses = analyse_judgments(rows, judge=judge, groups=groups, group_field=group_field)
     blocks = {**analyses, **(extra or {})}
+    # A calibration made from these very verdicts (a resumed run, a scoring written again) still holds.
+    from .calibrated_scores import BLOCK, run_calibration, scores_block, summary_section
+
+    calibrated = run_calibration(out)
+    if calibrated.calibration is not None:
+        previous = read_json(out / SCORES_FILE) if (out / SCORES_FILE).is_file() else {}
+        blocks[BLOCK] = scores_block(calibrated.calibration, previous.get(BLOCK) if isinstance(previous, dict)
+                                     else None)
     write_json(out / SCORES_FILE, {**standard, **blocks})
     run_config = merge_config(out, config) if config else read_config(out)
-    label = run_label(run_config, out)
-    plot_corr_at_k([(label, scores)], out / PLOT_FILE,
-                   n_items_at_k={label: {int(k): n for k, n in blocks["n_items_at_k"].items()}},
-                   log_k=prefix_mode(run_config) == "tokens", mode=prefix_mode(run_config))
+    draw_run_plot(out, out / PLOT_FILE, scores=scores)
     (out / LATENCY_PLOT).unlink(missing_ok=True)
     if blocks.get("latency"):
-        plot_latency([(label, blocks["latency"])], out / LATENCY_PLOT, judge=judge, mode=prefix_mode(run_config))
+        plot_latency([(run_label(run_config, out), blocks["latency"])], out / LATENCY_PLOT, judge=judge,
+                     mode=prefix_mode(run_config))
     sections = analysis_notes(blocks, judge=judge, n_corrected=sum(1 for row in rows if row["corrected"]),
                               located_by=(run_config.get("judge_info") or {}).get("located_by"))
-    (out / SUMMARY_FILE).write_text(render_summary(scores, rows, run_config, notes, sections), encoding="utf-8")
+    (out / SUMMARY_FILE).write_text(render_summary(scores, rows, run_config, notes, sections,
+                                                   calibrated=summary_section(calibrated)), encoding="utf-8")
     return scores
+
+
+def draw_run_plot(results_dir: str | Path, path: str | Path, *, scores: CorrScores | None = None,
+                  calibrated: Mapping[str, Any] | None = None) -> Path:
+    """Draw a run's corr_at_k.png to ``path``: its Corr@k (``scores``, default its scores.json) with the CI band
+    and items per k, and the calibrated Corr@k with its band beside it (``calibrated``: a ``calibrated`` block of
+    scores.json, default the run's own, if any). Labelled by :func:`run_label`, k named in the run's unit."""
+    from .calibrated_scores import BLOCK, calibrated_scores, n_labels
+
+    folder = Path(results_dir)
+    stored = read_json(folder / SCORES_FILE)
+    scores = scores or CorrScores.from_json(stored)
+    config = read_config(folder)
+    label, mode = run_label(config, folder), prefix_mode(config)
+    block = calibrated if calibrated is not None else stored.get(BLOCK)
+    curves = {label: CalibratedCurve(calibrated_scores(block, scores), n_labels(block))} if block else None
+    return plot_corr_at_k([(label, scores)], path, mode=mode, log_k=mode == "tokens", calibrated=curves,
+                          n_items_at_k={label: {int(k): n for k, n in (stored.get("n_items_at_k") or {}).items()}})
 
 
 def analyse_judgments(rows: Sequence[Mapping[str, Any]], *, judge: str,
@@ -348,9 +376,12 @@ def render_summary(
     config: Mapping[str, Any],
     notes: Sequence[str] = (),
     sections: Sequence[str] = (),
+    *,
+    calibrated: str = "",
 ) -> str:
-    """The summary.md text: explanation, table, what was counted, the plot, the analyses' ``sections``, the
-    run's settings, then ``notes``."""
+    """The summary.md text: explanation, table, ``calibrated`` (the calibrated figures beside the judge's, or the
+    line that says how to get them), what was counted, the plot, the analyses' ``sections``, the run's settings,
+    then ``notes``."""
     per_cell: dict[tuple[str, int], int] = {}
     for row in judgments:
         key = (row["item_id"], row["k"])
@@ -365,6 +396,7 @@ def render_summary(
         "",
         scores_table(scores),
         "",
+        *([calibrated, ""] if calibrated else []),
         f"- k values: {', '.join(str(k) for k in sorted(scores.corr_at_k))}",
         f"- paths per (item, k): {paths}",
         f"- judged continuations: {len(judgments)}",

@@ -1,5 +1,6 @@
 """A full-size synthetic C2-Eval results directory (500 items x 8 k x 20 paths = 80,000 continuations), written
-without a model, for the report's scale test; and a re-judged copy of it with another judge."""
+without a model, for the report's scale test; a re-judged copy of it with another judge; a copy as a model that
+corrects more would leave it; and what a person labels its continuations."""
 
 from __future__ import annotations
 
@@ -78,4 +79,26 @@ def write_rejudged_copy(source: Path, out: Path, *, flip_every: int = 7) -> Path
                "corrected": row["corrected"] != (number % flip_every == 0)} for number, row in enumerate(rows)]
     config = json.loads((source / "config.json").read_text(encoding="utf-8"))
     write_scored_results(out, judged, judge="other-judge", config={**config, "rejudged_from": str(source.resolve())})
+    return out
+
+
+def corrects(continuation: str) -> bool:
+    """What a person labels a synthetic continuation: course-corrected exactly where it holds a refusal sentence."""
+    return any(refusal in continuation for refusal in REFUSALS)
+
+
+def write_improved_copy(source: Path, out: Path, *, model: str = "synthetic/improved") -> Path:
+    """The run as a model that corrects more would leave it: on even items every path at the smallest k refuses,
+    judged exactly (judge ``synthetic-judge``), labelled ``model`` in its config."""
+    rows = [json.loads(line) for line in (source / GENERATIONS_FILE).read_text(encoding="utf-8").splitlines()]
+    first_k = min(row["k"] for row in rows)
+    for row in rows:
+        if int(row["item_id"]) % 2 == 0 and row["k"] == first_k and not corrects(row["continuation"]):
+            row["continuation"] += " " + REFUSALS[0]
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / GENERATIONS_FILE, rows)
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    judged = [{"item_id": row["item_id"], "k": row["k"], "path": row["path"], "judge": "synthetic-judge",
+               "corrected": corrects(row["continuation"])} for row in rows]
+    write_scored_results(out, judged, judge="synthetic-judge", config={**config, "model": model})
     return out

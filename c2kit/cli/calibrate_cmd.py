@@ -81,10 +81,12 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    from c2_eval_metric.calibrated_scores import show_calibration
     from c2_eval_metric.calibration import calibrate_run, write_calibration
 
     calibration = calibrate_run(args.run, args.labels)
     print(calibration.to_markdown())
     written = write_calibration(calibration, args.out or args.run)
     print(f"calibration written to {written}")
+    print(show_calibration(args.run, args.out))  # the run's scores.json, summary.md and plot show it too
     return 0

@@ -1,10 +1,12 @@
 """``c2 publish results``: a C2-Eval results directory (SPEC 8) as a Hub dataset that others can re-judge.
 
 The dataset holds the run's files unchanged (``generations.jsonl``, ``judgments.jsonl``, ``scores.json``,
-``config.json``, and ``summary.md``/``corr_at_k.png`` when present) plus a card whose ``configs`` make
-``load_dataset(REPO, "generations")`` and ``load_dataset(REPO, "judgments")`` work. Before anything is sent
+``config.json``, and ``summary.md``/``corr_at_k.png``/``calibrated.json`` when present) plus a card whose
+``configs`` make ``load_dataset(REPO, "generations")`` and ``load_dataset(REPO, "judgments")`` work. Before anything is sent
 the directory is checked: every judged path has its generation, the judgments come from the judge named in
-``scores.json``, and Corr@k/Corr_mean recomputed from ``judgments.jsonl`` equal ``scores.json``.
+``scores.json``, and Corr@k/Corr_mean recomputed from ``judgments.jsonl`` equal ``scores.json`` (and its
+calibrated figures, where the run is calibrated with human labels, what its labels give). The card shows the
+calibrated Corr@k beside the judge's, or the line that says how to get it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from c2_eval_metric.calibrated_scores import BLOCK, calibrated_scores, run_calibration
+from c2_eval_metric.calibration import CALIBRATED_FILE, Rate
 from c2_eval_metric.consistency import check_results_dir
-from c2_eval_metric.corr import CorrScores
+from c2_eval_metric.corr import MEAN_KEY, CorrScores, format_interval, format_percent
 from c2_eval_metric.latency import LATENCY_PLOT
 from c2_eval_metric.overcorrection import OVERCORRECTION_DIR
 from c2_eval_metric.results import (
@@ -30,7 +34,7 @@ from c2_eval_metric.results import (
     run_label,
 )
 from c2_syn_dataset.card import DATA_LICENSE, SOURCE_DATASET, size_category
-from c2kit.jsonio import read_jsonl
+from c2kit.jsonio import read_json, read_jsonl
 from c2kit.judges.trust import trust_note
 
 from .cards import (
@@ -50,10 +54,11 @@ from .local_paths import collect_local_paths, run_plot
 
 GENERATION_FIELDS = ("item_id", "k", "path", "prefix", "prompt", "continuation")
 REQUIRED_FILES = (SCORES_FILE, CONFIG_FILE, GENERATIONS_FILE, JUDGMENTS_FILE)
-OPTIONAL_FILES = (SUMMARY_FILE, PLOT_FILE, LATENCY_PLOT,
+OPTIONAL_FILES = (SUMMARY_FILE, PLOT_FILE, LATENCY_PLOT, CALIBRATED_FILE,
                   # the over-correction run's own files (c2 eval run --overcorrection)
                   *(f"{OVERCORRECTION_DIR}/{name}" for name in (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE)))
 REPORT_FILE = "report.html"  # c2 publish results --report: the run as c2 view shows it
+DOWNLOAD_DIR = "c2-results"  # where the card's commands put the downloaded run
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class ResultsDir:
     config: dict[str, Any]
     scores: CorrScores
     n_judgments: int
+    calibrated: dict[str, Any] | None = None  # scores.json's block of Corr@k calibrated with human labels
 
     @property
     def files(self) -> list[str]:
@@ -101,7 +107,7 @@ def read_results_dir(path: str | Path) -> ResultsDir:
                 f"{folder / JUDGMENTS_FILE}, row {number}: no row in {GENERATIONS_FILE} for item_id {key[0]!r}, "
                 f"k {key[1]}, path {key[2]}; without it the judgment cannot be checked or re-judged"
             )
-    return ResultsDir(folder, config, scores, len(judgments))
+    return ResultsDir(folder, config, scores, len(judgments), read_json(folder / SCORES_FILE).get(BLOCK))
 
 
 def _rows(path: Path, fields: tuple[str, ...]):
@@ -151,12 +157,39 @@ def results_card(results: ResultsDir, repo_id: str, *, gated: str) -> str:
         scores=results.scores,
         judge_trust=trust_note(results.scores.judge),
         score_rows=score_rows(results.scores),
+        calibrated=_calibrated_card(results),
+        labels_hint=None if results.calibrated else run_calibration(results.path).line(DOWNLOAD_DIR),
         n_judgments=results.n_judgments,
         has_plot=(results.path / PLOT_FILE).is_file(),
         has_summary=(results.path / SUMMARY_FILE).is_file(),
+        has_calibrated=(results.path / CALIBRATED_FILE).is_file(),
         settings=[(key, table_cell(value)) for key, value in flatten(results.config)],
     )
     return str(card)
+
+
+def _calibrated_card(results: ResultsDir) -> dict[str, Any] | None:
+    """The card's calibrated table: per k and Corr_mean, the judge's figure beside the calibrated one (percent,
+    95% intervals), the labels and the judge's sensitivity and specificity on them."""
+    block = results.calibrated
+    if not block:
+        return None
+    calibrated = calibrated_scores(block, results.scores)
+    raw = results.scores
+
+    def rate(entry: dict[str, Any]) -> str:  # as c2 eval calibrate prints it
+        return Rate(entry["value"], tuple(entry["ci95"]) if entry["ci95"] else None, entry["n"]).show()
+
+    def cell(scores: CorrScores, key: str) -> str:
+        value = scores.corr_mean if key == MEAN_KEY else scores.corr_at_k.get(int(key))
+        return "–" if value is None else f"{format_percent(value)} {format_interval(scores.ci95[key])}"
+
+    rows = [{"k": "**mean**" if key == MEAN_KEY else key, "judge_only": cell(raw, key),
+             "calibrated": cell(calibrated, key), "labels": block["n_labels"][key],
+             "sensitivity": rate(block["sensitivity"][key]), "specificity": rate(block["specificity"][key])}
+            for key in [*(str(k) for k in sorted(calibrated.corr_at_k)), MEAN_KEY]]
+    return {"rows": rows, "n_labels": block["n_labels"][MEAN_KEY], "n_continuations": block["n_continuations"],
+            "lam": f"{block['lambda']:.2f}"}
 
 
 def publish_results(
@@ -176,7 +209,7 @@ def publish_results(
     files: dict[str, FileSource] = {name: results.path / name for name in results.files}
     if PLOT_FILE in files:  # drawn again with a clean label if the run's was a local path
         files[PLOT_FILE] = run_plot(results.path, results.config, results.scores)
-    local_paths = collect_local_paths(results.path, results.path.resolve(), results.config)
+    local_paths = collect_local_paths(results.path, results.path.resolve(), results.config, results.calibrated)
     if report:
         files[REPORT_FILE] = results_report(results, local_paths)
     files["README.md"] = results_card(results, repo_id, gated=gated).encode("utf-8")
