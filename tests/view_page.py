@@ -5,8 +5,9 @@ Shared by tests/test_view_browser.py and benchmarks/bench_view.py.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+from waiting import wait_until
 
 # Change one filter control the way a person does (value, then its event) and time the handler, including the
 # layout of what it drew (forced), then also the next frame.
@@ -22,17 +23,18 @@ requestAnimationFrame(() => setTimeout(() => done([laidOut, performance.now() - 
 """
 
 
-def open_report(driver, path: Path, fragment: str = "", *, fresh: bool = True) -> dict:
-    """Open the report (at ``fragment``), wait until its first view is drawn; its timings (ms since navigation)."""
+def open_report(driver, path: Path, fragment: str = "", *, fresh: bool = True, timeout_s: float = 60) -> dict:
+    """Open the report (at ``fragment``), wait until its first view is drawn; its timings (ms since navigation).
+
+    A report not drawn within ``timeout_s`` fails with what its status line says."""
     driver.get(path.as_uri() + fragment)
     if fresh:  # labels of an earlier test must not carry over
         driver.execute_script("localStorage.clear()")
         driver.get("about:blank")
         driver.get(path.as_uri() + fragment)
-    deadline = time.monotonic() + 60
-    while not driver.execute_script("return document.body.dataset.ready === '1'"):
-        assert time.monotonic() < deadline, driver.execute_script("return document.getElementById('status').textContent")
-        time.sleep(0.02)
+    wait_until(lambda: driver.execute_script("return document.body.dataset.ready === '1'"), timeout_s=timeout_s,
+               interval_s=0.02, failure=lambda: "the report was not drawn; its status line: " + repr(
+                   driver.execute_script("return document.getElementById('status')?.textContent")))
     return driver.execute_script("return window.c2view.timings")
 
 
