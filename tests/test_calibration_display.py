@@ -21,7 +21,7 @@ from c2_eval_metric.paired import format_difference
 from c2_eval_metric.results import read_judgments, read_scores, write_scored_results
 from c2kit.cli import main
 from c2kit.jsonio import read_jsonl, write_jsonl
-from view_synthetic import corrects, write_improved_copy, write_rejudged_copy, write_synthetic_run
+from view_synthetic import corrects, label_file, write_improved_copy, write_rejudged_copy, write_synthetic_run
 
 KS = (10, 20, 30)
 N_LABELS = 60
@@ -37,8 +37,7 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
 def label_sample(run: Path, out: Path, seed: int, capsys) -> Path:
     """``c2 eval sample`` of the run, every label filled in as a person would."""
     assert run_cli(capsys, "eval", "sample", run, "--n", N_LABELS, "--seed", seed, "--out", out)[0] == 0
-    write_jsonl(out, [{**row, "label": corrects(row["continuation"])} for _, row in read_jsonl(out)])
-    return out
+    return label_file(out)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Every plot the toolkit writes fits its figure: for 1 to 8 runs with long names, each text (title, legend,
 axis labels, tick labels, point labels, footer) lies inside the figure, the legend stays off the data, the axes
-keep their width, k ticks are integers and the k axis names its unit."""
+keep their width, k ticks are integers and the k axis names its unit. A run calibrated with human labels gets its
+calibrated curve and band beside its own, each named."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from matplotlib.text import Text
 from c2_eval_metric.compare import compare_runs
 from c2_eval_metric.corr import compute_corr
 from c2_eval_metric.latency import compute_latency
-from c2_eval_metric.plots import AXES_HEIGHT_IN, draw_corr_at_k, wrap_text
+from c2_eval_metric.plots import AXES_HEIGHT_IN, CalibratedCurve, draw_corr_at_k, wrap_text
 from c2_eval_metric.results import write_scored_results
+from view_synthetic import label_file, write_improved_copy, write_rejudged_copy, write_synthetic_run
 
 LONG = "meta-llama/Llama-2-7b-chat-hf + llama2-7b-chat-c2-dpo-rank1-5-seed{}-with-a-very-long-adapter-name"
 FOOTNOTE = ("Caution: keyword judge on a C2-Syn-trained adapter: it can be gamed by the training triggers; "
@@ -208,6 +210,75 @@ def test_runs_counting_k_in_other_units_are_flagged_and_the_axis_names_no_unit(t
     figure = saved_figures[-1]
     check_fits(figure, expect=("Caution: the runs count k in different units",))
     assert figure.axes[0].get_xlabel().startswith("prefix length k (of the harmful answer)")
+
+
+def hatched_bands(figure: Figure) -> list:
+    """The hatched bands of the figure's axes: the calibrated Corr@k's 95% intervals."""
+    from matplotlib.collections import PolyCollection
+
+    return [band for band in figure.axes[0].collections if isinstance(band, PolyCollection) and band.get_hatch()]
+
+
+@pytest.mark.parametrize("n_runs", [1, 2, 5])
+def test_calibrated_curves_are_drawn_beside_each_run_named_and_fit(n_runs):
+    from matplotlib.colors import to_rgba
+
+    ks = [10, 20, 30, 40]
+    labels = [LONG.format(i) for i in range(n_runs)]
+    runs = [(label, _scores(i, ks)) for i, label in enumerate(labels)]
+    detail = "Δ vs base +12.0 [+1.0, +23.0] p=0.030"
+    curves = {label: CalibratedCurve(_scores(10 + i, ks), 40 + i, detail if i else None)
+              for i, label in enumerate(labels)}
+    figure = draw_corr_at_k(runs, calibrated=curves, mode="words")
+    texts = check_fits(figure, expect=("dashed, hatched band: calibrated with human labels",
+                                       *(f"calibrated with {curve.n_labels} human labels (Corr_mean "
+                                         f"{100 * curve.scores.corr_mean:.1f}%" for curve in curves.values())))
+    legend = [text.get_text().replace("\n", " ") for text in figure.legends[0].get_texts()]
+    assert len(legend) == 2 * n_runs  # each run's two curves, each named
+    assert sum(", judge only (Corr_mean" in entry for entry in legend) == n_runs
+    assert sum("; Δ vs base +12.0 [+1.0, +23.0] p=0.030)" in entry for entry in legend) == n_runs - 1
+    assert set(legend) <= {text.get_text().replace("\n", " ") for text in texts}
+    lines = figure.axes[0].get_lines()
+    dashed = [line for line in lines if line.get_linestyle() == "--"]
+    solid = [line for line in lines if line.get_linestyle() == "-"]
+    bands = hatched_bands(figure)
+    assert len(dashed) == len(solid) == len(bands) == n_runs
+    assert len({band.get_hatch() for band in bands}) == min(n_runs, 4)  # side by side, told apart
+    for (label, _), line, own, band in zip(runs, dashed, solid, bands):
+        scores = curves[label].scores
+        assert list(line.get_ydata()) == pytest.approx([100 * scores.corr_at_k[k] for k in ks])
+        assert line.get_color() == own.get_color()  # the run's colour
+        assert tuple(band.get_edgecolor()[0][:3]) == pytest.approx(to_rgba(own.get_color())[:3])
+        heights = band.get_paths()[0].vertices[:, 1]  # the band spans the calibrated 95% intervals
+        assert min(heights) == pytest.approx(100 * min(scores.ci95[str(k)][0] for k in ks))
+        assert max(heights) == pytest.approx(100 * max(scores.ci95[str(k)][1] for k in ks))
+
+
+def test_every_plot_of_calibrated_runs_and_their_comparison_fits(tmp_path, saved_figures):
+    # The real writers: c2 eval calibrate draws each run's corr_at_k.png again, c2 eval compare the comparison.
+    from c2kit.cli import main
+
+    exact = write_synthetic_run(tmp_path / "exact", items=12, ks=(10, 20, 30), paths=3, seed=0)
+    runs = [write_rejudged_copy(exact, tmp_path / "first", flip_every=4),
+            write_rejudged_copy(write_improved_copy(exact, tmp_path / "later-exact", model=LONG.format(1)),
+                                tmp_path / "later", flip_every=4)]
+    for seed, run in enumerate(runs):
+        labels = tmp_path / f"{run.name}-labels.jsonl"
+        assert main(["eval", "sample", str(run), "--n", "36", "--seed", str(seed), "--out", str(labels)]) == 0
+        before = len(saved_figures)
+        assert main(["eval", "calibrate", str(run), "--labels", str(label_file(labels))]) == 0
+        [figure] = saved_figures[before:]
+        check_fits(figure, expect=(", judge only (Corr_mean", "calibrated with 36 human labels (Corr_mean",
+                                   "band: 95% CI; dashed, hatched band: calibrated with human labels"))
+        assert len(hatched_bands(figure)) == 1
+    compare_runs(runs, out_dir=tmp_path / "cmp")
+    figure = saved_figures[-1]
+    check_fits(figure, expect=("Corr@k by run", "dashed, hatched band: calibrated with human labels",
+                               "seed1-with-a-very-long-adapter-name, calibrated with 36 human labels",
+                               "; Δ vs synthetic/full-size"))
+    assert len(hatched_bands(figure)) == 2
+    legend = " ".join(text.get_text().replace("\n", " ") for text in figure.legends[0].get_texts())
+    assert legend.count("; Δ vs synthetic/full-size") == 2  # the judge-only and the calibrated paired difference
 
 
 def test_latency_plot_of_several_long_named_runs_fits():

@@ -102,3 +102,10 @@ def write_improved_copy(source: Path, out: Path, *, model: str = "synthetic/impr
                "corrected": corrects(row["continuation"])} for row in rows]
     write_scored_results(out, judged, judge="synthetic-judge", config={**config, "model": model})
     return out
+
+
+def label_file(path: Path) -> Path:
+    """Fill in every label of a labelling sample (c2 eval sample's file) as a person would (:func:`corrects`)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    write_jsonl(path, [{**row, "label": corrects(row["continuation"])} for row in rows])
+    return path

@@ -7,7 +7,9 @@ its own entry, in an order shuffled by the sample's seed, and the results direct
 their judges' verdicts on the sampled continuations, which the page shows on a row once it is labelled (``blind``
 in the data; no run summary, no score). Directories whose
 ``generations.jsonl`` is byte-identical (a run and its re-judged copies) become one *column* with one verdict per
-judge; columns on the same items sit side by side with their paired difference.
+judge; columns on the same items sit side by side with their paired difference. A run calibrated with human labels
+(``c2 eval calibrate``) shows its calibrated Corr@k beside the judge's, and paired runs that both are their
+calibrated paired difference; a run without labels, the line that says how to get them.
 
 The dict is columnar so that 80,000 paths parse fast in a browser: every text (request, prefix, rendered prompt,
 continuation) is stored once in ``strings`` and referred to by index, and each column keeps parallel arrays
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from c2_eval_metric.calibrated_scores import BLOCK as CALIBRATED
 from c2_eval_metric.labelling_sample import SAMPLE_FIELD, SamplePlan, label_id, read_generations
 from c2_eval_metric.overcorrection import OVERCORRECTION_DIR
 from c2_eval_metric.results import (
@@ -42,6 +45,8 @@ from c2kit.jsonio import read_json, read_jsonl
 from c2kit.judges.trust import trust_note
 
 HARMFUL, BENIGN = "harmful", "overcorrection"  # the two item sets a run can hold
+# What the page shows of scores.json's block of Corr@k calibrated with human labels (c2 eval calibrate).
+CALIBRATED_SHOWN = ("corr_at_k", "corr_mean", "ci95", "n_labels", "sensitivity", "specificity", "lambda")
 _LABEL_ID = re.compile(r"^(?P<item>.+)/k(?P<k>\d+)/p(?P<path>\d+)$")  # ids of c2 eval score --disagreements rows
 
 
@@ -147,6 +152,7 @@ def _run_summary(folder: Path) -> dict[str, Any]:
     config = read_config(folder)
     scores = read_json(folder / SCORES_FILE) if (folder / SCORES_FILE).is_file() else {}
     judge = judge_label(scores.get("judge") or config.get("judge") or "?")
+    block = scores.get(CALIBRATED) if isinstance(scores.get(CALIBRATED), Mapping) else None
     tally = (config.get("judge_info") or {}).get("tally") or {}
     return {
         "label": run_label(config, folder),
@@ -157,10 +163,26 @@ def _run_summary(folder: Path) -> dict[str, Any]:
                    if key in scores},
         "overcorrection": {key: value for key, value in (scores.get("overcorrection") or {}).items()
                            if key in ("rate_at_k", "rate_mean", "ci95", "n_items", "paths")} or None,
+        "calibrated": {key: block[key] for key in CALIBRATED_SHOWN if key in block} if block else None,
+        "labels_hint": None if block else _labels_hint(folder, str(scores.get("judge") or "")),
         "tally": tally,
         "rejudged": bool(config.get("rejudged_from")),
         "smoke": bool(config.get("smoke_model")),
     }
+
+
+def _labels_hint(folder: Path, judge: str) -> str | None:
+    """The line that says how to calibrate a run with human labels, or why its calibration no longer holds,
+    without local paths (the run named by its folder's name, its ``judge`` by :func:`judge_label`). A run whose
+    files cannot give it (a damaged scores.json or judgments.jsonl, which ``c2 view`` refuses before it builds the
+    report) gets none: the page still shows it."""
+    from c2_eval_metric.calibrated_scores import run_calibration
+
+    try:
+        line = run_calibration(folder).line(folder.resolve().name)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return line.replace(judge, judge_label(judge)) if line and judge else line
 
 
 def _add_run_set(folder: Path, item_set: str, run_index: int, runs: list[dict[str, Any]], strings: _Strings,
@@ -451,8 +473,26 @@ def _paired(inputs: Sequence[str | Path], runs: list[dict[str, Any]], columns: l
     if len(firsts) < 2:
         return []
     dirs = [directories[index] for index in firsts]
+    paired = paired_vs_first(dirs)
+    calibrated = _calibrated_paired(dirs, paired, [runs[index]["calibrated"] for index in firsts])
     out = []
-    for index, (figures, reason) in zip(firsts[1:], paired_vs_first(dirs)[1:]):
+    for index, (figures, reason), (calibrated_figures, calibrated_reason) in zip(firsts[1:], paired[1:],
+                                                                                 calibrated[1:]):
+        either = runs[index]["calibrated"] or runs[firsts[0]]["calibrated"]  # else no word of calibration
         out.append({"label": runs[index]["label"], "versus": runs[firsts[0]]["label"], "figures": figures,
-                    "reason": reason})
+                    "reason": reason, "calibrated": calibrated_figures,
+                    "calibrated_reason": calibrated_reason if either and figures else None})
     return out
+
+
+def _calibrated_paired(dirs: Sequence[Path], paired: Sequence[tuple[dict | None, str | None]],
+                       blocks: Sequence[Mapping[str, Any] | None]) -> list[tuple[dict | None, str | None]]:
+    """The paired differences calibrated with human labels, as c2 eval compare gives them; a calibration that cannot
+    be read (c2 view refuses it before it builds the report) is said to be so, without its file's path."""
+    from c2_eval_metric.compare import calibrated_vs_first
+
+    try:
+        return calibrated_vs_first(dirs, paired, blocks)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return [(None, None)] + [(None, "a calibrated.json of these runs cannot be read (c2 eval compare says why)")
+                                 for _ in dirs[1:]]
