@@ -5,6 +5,7 @@ calibrated curve and band beside its own, each named."""
 
 from __future__ import annotations
 
+import json
 import random
 from unittest import mock
 
@@ -199,6 +200,25 @@ def test_a_plot_drawn_again_for_publishing_keeps_its_unit_and_counts(tmp_path, s
     assert "model tokens of the harmful answer, log scale" in redrawn.axes[0].get_xlabel()
     assert x_ticks(redrawn) == x_ticks(written) == ["8\nn=6", "16\nn=6", "32\nn=4", "64\nn=4"]
     check_fits(redrawn)
+
+
+def test_a_plot_drawn_again_for_publishing_keeps_its_calibrated_band(tmp_path, saved_figures):
+    from c2_eval_metric.results import read_config, read_scores
+    from c2kit.cli import main
+    from c2kit.publish.local_paths import run_plot
+
+    exact = write_synthetic_run(tmp_path / "exact", items=12, ks=(10, 20, 30), paths=3, seed=0)
+    run = write_rejudged_copy(exact, tmp_path / "run", flip_every=4)
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    (run / "config.json").write_text(json.dumps({**config, "model": str(tmp_path / "models" / "base")}))
+    labels = tmp_path / "labels.jsonl"
+    assert main(["eval", "sample", str(run), "--n", "36", "--out", str(labels)]) == 0
+    assert main(["eval", "calibrate", str(run), "--labels", str(label_file(labels))]) == 0
+    written = saved_figures[-1]
+    assert isinstance(run_plot(run, read_config(run), read_scores(run)), bytes)  # drawn again: a local model's name
+    redrawn = saved_figures[-1]
+    assert redrawn is not written and len(hatched_bands(redrawn)) == len(hatched_bands(written)) == 1
+    check_fits(redrawn, expect=("base, judge only (Corr_mean", "base, calibrated with 36 human labels (Corr_mean"))
 
 
 def test_runs_counting_k_in_other_units_are_flagged_and_the_axis_names_no_unit(tmp_path, saved_figures):

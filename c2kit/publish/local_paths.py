@@ -98,15 +98,10 @@ def run_plot(run_dir: Path, config: Mapping[str, Any], scores) -> FileSource:
     with :func:`c2_eval_metric.results.run_label` (the directory's name) keeps it out. Runs of Hub models keep
     their file as it is.
     """
-    from c2_eval_metric.plots import plot_corr_at_k
-    from c2_eval_metric.results import PLOT_FILE, SCORES_FILE, is_local_path, prefix_mode, run_label
-    from c2kit.jsonio import read_json
+    from c2_eval_metric.results import PLOT_FILE, draw_run_plot, is_local_path
 
     named = [config.get(key) for key in ("adapter", "model")]
     if not any(isinstance(name, str) and name and is_local_path(name) for name in named):
         return run_dir / PLOT_FILE
-    with tempfile.TemporaryDirectory(prefix="c2-plot-") as tmp:
-        label, mode = run_label(config, run_dir), prefix_mode(config)
-        counts = read_json(run_dir / SCORES_FILE).get("n_items_at_k") or {}
-        return plot_corr_at_k([(label, scores)], Path(tmp) / PLOT_FILE, mode=mode, log_k=mode == "tokens",
-                              n_items_at_k={label: {int(k): n for k, n in counts.items()}}).read_bytes()
+    with tempfile.TemporaryDirectory(prefix="c2-plot-") as tmp:  # as the run drew it (its calibration too)
+        return draw_run_plot(run_dir, Path(tmp) / PLOT_FILE, scores=scores).read_bytes()
