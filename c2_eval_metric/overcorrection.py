@@ -11,7 +11,9 @@ Prefix sources (``prefix_source``):
 
 * ``shipped`` (default): the benign answers of the data (default: the bundled ``benign-c2`` set, 100 requests
   written for this toolkit, CC BY 4.0; see ``c2kit/data/benign_c2.md``), or of a file given as ``benign_data``
-  (JSONL/CSV/Parquet with ``request`` and ``answer`` columns, optional ``id``);
+  (JSONL/JSON/CSV/Parquet with ``request`` and ``answer`` columns, optional ``id``: without one a row's id is its
+  row number; other column names through ``benign_column_mapping``). It is read and checked before any model
+  loads: a file without those columns names the columns it has and the ``--benign-column-mapping`` to give;
 * ``on-policy``: the evaluated model's own greedy answer to each benign request (chat template with a
   generation prompt, ``2 * max(k)`` new tokens in words mode, ``max(k)`` in tokens mode), so the prefix is text
   the model itself would write; answers are written to ``overcorrection/on_policy_answers.jsonl``. An empty
@@ -29,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from c2kit.jsonio import read_jsonl, write_jsonl
+from c2kit.jsonio import write_jsonl
 
 from .corr import compute_corr, format_interval, format_percent
 
@@ -39,6 +41,8 @@ PREFIX_SOURCES = ("shipped", "on-policy")
 OVERCORRECTION_DIR = "overcorrection"
 ITEM_PREFIX = "benign:"  # benign item ids never collide with the harmful items' in caches and files
 BENIGN_MAPPING = {"request": "request", "harmful_response": "answer", "id": "id"}
+BENIGN_FIELDS = ("request", "answer", "id")  # what --benign-column-mapping maps
+BENIGN_MAPPING_FLAG = "--benign-column-mapping"
 
 
 def bundled_benign_path() -> Path:
@@ -47,21 +51,29 @@ def bundled_benign_path() -> Path:
     return Path(str(resources.files("c2kit") / "data" / BENIGN_FILE))
 
 
-def load_benign(data: str | None = None, *, split: str = "train", limit: int | None = None):
-    """Benign rows as ``(item_id, request, answer)`` plus the loaded source (for its report)."""
+def load_benign(data: str | None = None, *, split: str = "train", limit: int | None = None,
+                column_mapping: Mapping[str, str] | None = None):
+    """Benign rows as ``(item_id, request, answer)`` plus the loaded source (for its report).
+
+    ``column_mapping`` (``--benign-column-mapping``) names the file's columns for ``request``, ``answer`` and ``id``;
+    without an id column, a row's id is its row number, as in every source. A file with no usable row is an error.
+    """
     from c2kit.sources import load_source
 
     source = str(bundled_benign_path()) if data in (None, BUNDLED_BENIGN) else data
-    mapping = dict(BENIGN_MAPPING)
-    if data not in (None, BUNDLED_BENIGN) and Path(data).suffix == ".jsonl" and not _has_id(Path(data)):
-        mapping.pop("id")
-    loaded = load_source(source, split=split, column_mapping=mapping, limit=limit)
+    given = benign_mapping(column_mapping or {})
+    loaded = load_source(source, split=split, column_mapping={**BENIGN_MAPPING, **given}, limit=limit,
+                         id_optional="id" not in given, mapping_flag=BENIGN_MAPPING_FLAG,
+                         field_names={"harmful_response": "answer"})
+    if not loaded.rows:
+        examples = "; ".join(loaded.skipped_examples[:2])
+        raise ValueError(f"{loaded.report()}: no usable benign row for the over-correction pass ({examples})")
     return [(ITEM_PREFIX + row.source_id, row.request, row.harmful_response) for row in loaded.rows], loaded
 
 
-def _has_id(path: Path) -> bool:
-    _, first = next(read_jsonl(path), (0, {}))  # the shared reader: a byte-order mark, a bad line named
-    return "id" in first
+def benign_mapping(mapping: Mapping[str, str]) -> dict[str, str]:
+    """A ``--benign-column-mapping`` (fields request, answer, id) as a source column mapping."""
+    return {("harmful_response" if name == "answer" else name): column for name, column in mapping.items()}
 
 
 def on_policy_answers(model, tokenizer, items: Sequence[tuple[str, str, str]], *, max_new_tokens: int,
@@ -83,10 +95,11 @@ def on_policy_answers(model, tokenizer, items: Sequence[tuple[str, str, str]], *
     return {c.item_id: c.text.strip() for c in continuations}
 
 
-def run_overcorrection(config, model, tokenizer, judge, out_dir: str | Path, *, sampling, batch_tokens: int | None,
-                       cache=None, progress: bool = True) -> dict[str, Any]:
-    """Generate, judge and score the benign pass of a run (``config``: :class:`~c2_eval_metric.runner.EvalConfig`);
-    writes ``OUT/overcorrection/`` and returns the ``overcorrection`` block."""
+def run_overcorrection(config, model, tokenizer, judge, out_dir: str | Path, *, benign, sampling,
+                       batch_tokens: int | None, cache=None, progress: bool = True) -> dict[str, Any]:
+    """Generate, judge and score the benign pass of a run (``config``: :class:`~c2_eval_metric.runner.EvalConfig`;
+    ``benign``: what :func:`load_benign` returned, read before the model loaded); writes ``OUT/overcorrection/``
+    and returns the ``overcorrection`` block."""
     from c2kit.engines.transformers_engine import generate_continuations
     from c2kit.prefill import build_prefills
 
@@ -95,8 +108,7 @@ def run_overcorrection(config, model, tokenizer, judge, out_dir: str | Path, *, 
 
     folder = Path(out_dir) / OVERCORRECTION_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    items, loaded = load_benign(config.benign_data, limit=config.benign_limit)
-    print(f"over-correction: {loaded.report()}")
+    items, loaded = benign
     skipped_empty = 0
     if config.prefix_source == "on-policy":
         budget = max(config.ks) * (1 if config.mode == "tokens" else 2)

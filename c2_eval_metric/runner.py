@@ -21,14 +21,14 @@ from c2kit.jsonio import write_jsonl
 from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY, EngineSettings
 from c2kit.gen_cache import prompt_sha256
 from c2kit.generation import SamplingConfig, cache_key
-from c2kit.judges import load_judge
-from c2kit.judges.registry import public_spec
+from c2kit.judges import Judge, load_judge
+from c2kit.judges.registry import check_judge_spec, public_spec
 from c2kit.generation import generate_with_engine
-from c2kit.models import LoadedModel, load_model_and_tokenizer
+from c2kit.models import LoadedModel, check_model, load_model_and_tokenizer
 from c2kit.prefill import OPENER_PER, build_prefills, drop_overlong, resolve_chat_template, template_hash
 from c2kit.presets import TRANSFORMERS_DEFAULT_TOP_K, generate_sampling, generation_config_record, resolve_preset
 from c2kit.protocol import DEFAULT_KS, DEFAULT_TOKEN_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
-from c2kit.sources import BUNDLED_C2EVAL, load_source, parse_column_mapping
+from c2kit.sources import BUNDLED_C2EVAL, LoadedSource, load_source, parse_column_mapping
 
 from .corr import CorrScores
 from .overcorrection import PREFIX_SOURCES
@@ -99,6 +99,7 @@ class EvalConfig:
     group_by: str | None = None
     overcorrection: bool = False
     benign_data: str | None = None  # None: the bundled benign-c2 set
+    benign_column_mapping: str | Mapping[str, str] | None = None  # fields request, answer, id -> the file's columns
     benign_limit: int | None = None
     prefix_source: str = "shipped"  # or "on-policy": the model's own greedy answer to each benign request
 
@@ -143,6 +144,7 @@ class EvalConfig:
             raise ValueError("the over-correction analysis runs on --engine transformers only (for now)")
         if self.prefix_source not in PREFIX_SOURCES:
             raise ValueError(f"prefix_source {self.prefix_source!r} is not one of {PREFIX_SOURCES}")
+        check_judge_spec(self.judge)
 
 
 def requested_settings(config: EvalConfig) -> dict[str, Any]:
@@ -151,6 +153,16 @@ def requested_settings(config: EvalConfig) -> dict[str, Any]:
     settings.pop("base_urls", None)  # may carry credentials; servers do not decide what a run is
     settings["judge"] = public_spec(config.judge)
     return settings
+
+
+@dataclass
+class RunInputs:
+    """What a run reads and checks before it locks its folder and loads a model: a mistake in any of them costs
+    nothing but the reading."""
+
+    source: LoadedSource
+    benign: tuple[list[tuple[str, str, str]], LoadedSource] | None  # load_benign's, with --overcorrection
+    judge: Judge
 
 
 def run_eval(
@@ -163,19 +175,24 @@ def run_eval(
     another run's results there.
     """
     out = Path(out_dir)
-    config.check()  # validates the settings before anything is loaded
+    config.check()  # validates the settings before anything is read
+    inputs = read_inputs(config, out)
     # One run per results directory: a second one would delete the first one's files while it still works (a
     # C2-Syn build included: the lock is theirs too, and a folder holding a build is refused).
     lock = lock_output_folder(out, "c2 eval run")
     try:
         claim_results_dir(out, requested_settings(config), overwrite=overwrite)
-        return _run_in(out, config, cache_dir, progress)
+        return _run_in(out, config, inputs, cache_dir, progress)
     finally:
         lock.release()
 
 
-def _run_in(out: Path, config: EvalConfig, cache_dir: str | Path | None, progress: bool) -> CorrScores:
-    """The run itself, in a claimed and locked results directory."""
+def read_inputs(config: EvalConfig, out: Path) -> RunInputs:
+    """The judge, the data and the benign data of a run, read and checked: everything a run can be refused for
+    before a model loads (a model or judge model not on this machine, a bad --judge, a data file of the wrong
+    schema or without a usable row, an unknown --group-by column)."""
+    judge = load_judge(config.judge, cache_dir=out / JUDGE_CACHE_DIR)
+    judge.check_available()
     mapping = config.column_mapping
     source = load_source(
         config.data,
@@ -192,9 +209,23 @@ def _run_in(out: Path, config: EvalConfig, cache_dir: str | Path | None, progres
         from .groups import item_groups
 
         item_groups(source.rows, config.group_by)
-    # Before the model: a bad --judge or a missing API key must not surface after hours of sampling.
-    judge = load_judge(config.judge, cache_dir=out / JUDGE_CACHE_DIR)
+    benign = None
+    if config.overcorrection:
+        from .overcorrection import BENIGN_FIELDS, load_benign
 
+        benign_mapping = config.benign_column_mapping
+        if isinstance(benign_mapping, str):
+            benign_mapping = parse_column_mapping(benign_mapping, BENIGN_FIELDS, "request=question,answer=response")
+        benign = load_benign(config.benign_data, limit=config.benign_limit, column_mapping=benign_mapping)
+        print(f"over-correction: {benign[1].report()}")
+    check_model(config.model, config.revision)  # a Hub id not cached while offline: now, not when loading it
+    return RunInputs(source, benign, judge)
+
+
+def _run_in(out: Path, config: EvalConfig, inputs: RunInputs, cache_dir: str | Path | None, progress: bool
+            ) -> CorrScores:
+    """The run itself, in a claimed and locked results directory."""
+    source, judge = inputs.source, inputs.judge
     engine_settings = config.engine_settings()
     if engine_settings.is_default:
         loaded = load_model_and_tokenizer(
@@ -238,7 +269,7 @@ def _run_in(out: Path, config: EvalConfig, cache_dir: str | Path | None, progres
     prompts = _fitting_prompts(prompts, config, loaded, out, sampling.max_new_tokens)
     engine = _open_engine(engine_settings, config, loaded)
     try:
-        return _generate_and_score(config, out, cache_dir, progress, source, requests, judge, loaded, engine,
+        return _generate_and_score(config, out, cache_dir, progress, inputs, requests, loaded, engine,
                                    engine_settings, prompts, sampling, gen_record, chat_template_sha)
     finally:
         engine.close()
@@ -280,10 +311,11 @@ def _open_engine(settings: EngineSettings, config: EvalConfig, loaded: LoadedMod
                        dtype=config.dtype, trust_remote_code=config.trust_remote_code)
 
 
-def _generate_and_score(config, out, cache_dir, progress, source, requests, judge, loaded, engine, engine_settings,
-                        prompts, sampling, gen_record, chat_template_sha) -> CorrScores:
+def _generate_and_score(config, out, cache_dir, progress, inputs: RunInputs, requests, loaded, engine,
+                        engine_settings, prompts, sampling, gen_record, chat_template_sha) -> CorrScores:
     from c2kit.engines import chat_messages_probe, parity_probes
 
+    source, judge = inputs.source, inputs.judge
     tokenizer = loaded.tokenizer
     # Before a run: the engine must tokenize (and template) a sample of our prompts exactly as we do.
     probes = parity_probes(tokenizer, prompts, sample=engine_settings.parity_sample, messages_of=chat_messages_probe(
@@ -344,8 +376,8 @@ def _generate_and_score(config, out, cache_dir, progress, source, requests, judg
     write_jsonl(out / GENERATIONS_FILE, generations)
 
     judgments = judge_rows(judge, generations, [row["request"] for row in generations], tokenizer=tokenizer)
-    extra = run_analyses(config, source.rows, prompts, loaded.model, tokenizer, judge, out, sampling=sampling,
-                         batch_tokens=batch_tokens, cache=cache, progress=progress)
+    extra = run_analyses(config, source.rows, prompts, loaded.model, tokenizer, judge, out, benign=inputs.benign,
+                         sampling=sampling, batch_tokens=batch_tokens, cache=cache, progress=progress)
     groups, group_field = extra.pop("_groups", None), extra.pop("_group_field", None)
     run_config["judge_info"] = judge_record(judge)
     scores = write_scored_results(out, judgments, judge=judge.name, config=run_config, notes=judge_notes(judge),
@@ -355,9 +387,10 @@ def _generate_and_score(config, out, cache_dir, progress, source, requests, judg
     return scores
 
 
-def run_analyses(config: EvalConfig, rows, prompts, model, tokenizer, judge, out: Path, **generation: Any
-                 ) -> dict[str, Any]:
+def run_analyses(config: EvalConfig, rows, prompts, model, tokenizer, judge, out: Path, *, benign=None,
+                 **generation: Any) -> dict[str, Any]:
     """The analyses of a run that need its source rows, prompts or model: depth counts, groups, over-correction
+    on ``benign`` (:func:`~c2_eval_metric.overcorrection.load_benign`'s rows, read before the model loaded)
     (``_groups``/``_group_field`` are for :func:`write_scored_results` and are not written as they are)."""
     from .depth import depth_counts
     from .groups import default_group_field, item_groups
@@ -371,7 +404,7 @@ def run_analyses(config: EvalConfig, rows, prompts, model, tokenizer, judge, out
     if config.overcorrection:
         from .overcorrection import run_overcorrection
 
-        extra["overcorrection"] = run_overcorrection(config, model, tokenizer, judge, out, **generation)
+        extra["overcorrection"] = run_overcorrection(config, model, tokenizer, judge, out, benign=benign, **generation)
     return extra
 
 

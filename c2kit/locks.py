@@ -21,14 +21,14 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-_HELD: dict[Path, list] = {}  # lock file -> [fd, holders in this process]
+_HELD: dict[Path, list] = {}  # lock file -> [fd, holders in this process, what to do before the last lets go]
 _TURNS: dict[Path, threading.Lock] = {}  # lock file of one_at_a_time -> its lock between threads of this process
 _UNSUPPORTED = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
 
@@ -52,6 +52,8 @@ class DirectoryLock:
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            if not _is_file_of(fd, lock_file):  # its holder removed it (an empty output folder) as this one opened it
+                raise FileNotFoundError(errno.ENOENT, "the lock file was removed by its holder", str(lock_file))
         except BlockingIOError:
             pid, _, command = os.read(fd, 200).decode(errors="replace").strip().partition(" ")
             os.close(fd)
@@ -59,7 +61,7 @@ class DirectoryLock:
                               f"{': ' + command if command else ''}); wait for it to finish{advice}") from None
         except OSError as error:
             os.close(fd)
-            if error.errno not in _UNSUPPORTED:
+            if isinstance(error, FileNotFoundError) or error.errno not in _UNSUPPORTED:
                 raise
             logger.warning("%s: this filesystem cannot lock files (%s); two runs on it at once would each do all "
                            "the work", folder, error.strerror)
@@ -70,7 +72,7 @@ class DirectoryLock:
         except OSError as error:  # a full disk: let the lock go, or this process could never take it again
             os.close(fd)
             raise OSError(error.errno, error.strerror, str(lock_file)) from None
-        _HELD[lock_file] = [fd, 1]
+        _HELD[lock_file] = [fd, 1, None]
         self.file = lock_file
 
     def release(self) -> None:
@@ -79,8 +81,17 @@ class DirectoryLock:
         if held is not None:
             held[1] -= 1
             if held[1] == 0:
+                if held[2] is not None:
+                    held[2](held[0])
                 os.close(held[0])  # closing the descriptor releases the flock
                 del _HELD[lock_file]
+
+    def before_last_release(self, action: Callable[[int], None]) -> None:
+        """Call ``action(fd)`` when the last holder in this process releases the lock, before it lets go (``fd``
+        still holds it); the first holder's action counts."""
+        held = _HELD.get(self.file) if self.file is not None else None
+        if held is not None and held[2] is None:
+            held[2] = action
 
     def __del__(self) -> None:
         self.release()
@@ -145,19 +156,28 @@ def lock_output_folder(folder: str | Path, command: str, *, shared: bool = False
     """Lock ``folder`` (created if needed) as the ``--out`` of ``command`` (a key of :data:`OUTPUT_KINDS`).
 
     Refused, in one line, while another run holds it (the other command included), and when it holds another
-    command's outputs. Release the returned lock when done.
+    command's outputs. Release the returned lock when done: a folder that holds nothing but the lock file then (a
+    start that failed before writing) loses the lock file, and is removed if this call made it, with the folders
+    above it that it made, so that a failed start leaves nothing behind.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = DirectoryLock(folder, OUTPUT_KINDS[command].what, name=OUTPUT_LOCK, advice=" or choose another --out",
-                         shared=shared, holder=command)
-    for other, kind in OUTPUT_KINDS.items():
-        found = [sign for sign in kind.signs if (folder / sign).exists()] if kind != OUTPUT_KINDS[command] else []
-        if found:
-            lock.release()
-            raise ValueError(f"{folder} holds files that {other} writes ({', '.join(found)}); {command} needs a "
-                             "folder of its own: choose another --out")
+    for attempt in range(3):  # again if another run removed the folder as this one came (see _remove_if_unused)
+        made = _first_missing(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            lock = DirectoryLock(folder, OUTPUT_KINDS[command].what, name=OUTPUT_LOCK,
+                                 advice=" or choose another --out", shared=shared, holder=command)
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+    lock.before_last_release(lambda fd: _remove_if_unused(folder, made, fd, shared))
     kind = OUTPUT_KINDS[command]
+    other = output_of(folder, ignore=kind)
+    if other is not None:
+        lock.release()
+        raise ValueError(f"{folder} holds files that {other[0]} writes ({', '.join(other[1])}); {command} needs a "
+                         "folder of its own: choose another --out")
     # Hidden names do not count: the lock file, and a shard's temporary file while it writes the marker.
     present = sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
     if kind.marker is not None and present and kind.marker not in present:
@@ -166,3 +186,52 @@ def lock_output_folder(folder: str | Path, command: str, *, shared: bool = False
         raise ValueError(f"{folder} is not empty ({shown}) and is not a {kind.what} (it has no {kind.marker}); "
                          f"{command} needs a folder of its own: choose another --out")
     return lock
+
+
+def output_of(folder: str | Path, *, ignore: OutputKind | None = None) -> tuple[str, list[str]] | None:
+    """``(command, signs found)`` of the first command of :data:`OUTPUT_KINDS` whose output ``folder`` holds (by the
+    files only that command writes), else None; ``ignore``: a kind not to look for (the asking command's own)."""
+    for command, kind in OUTPUT_KINDS.items():
+        found = [sign for sign in kind.signs if (Path(folder) / sign).exists()] if kind != ignore else []
+        if found:
+            return command, found
+    return None
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and the folders above it that do not exist (what ``mkdir -p`` makes), or None."""
+    missing = None
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _remove_if_unused(folder: Path, made: Path | None, fd: int, shared: bool) -> None:
+    """While ``fd`` still locks ``folder``'s lock file: if the folder holds nothing else, remove the lock file, and
+    the folders up to ``made`` that this run created. A shared holder does so only when no other process shares
+    the lock (it can make it exclusive)."""
+    try:
+        if shared:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if [path.name for path in folder.iterdir()] != [OUTPUT_LOCK]:
+            return
+        (folder / OUTPUT_LOCK).unlink()
+        if made is None:
+            return
+        for candidate in (folder, *folder.parents):
+            candidate.rmdir()  # only while empty: an OSError stops the climb
+            if candidate == made:
+                break
+    except OSError:  # another holder, another file, a folder not empty: it stays as it is
+        return
+
+
+def _is_file_of(fd: int, path: Path) -> bool:
+    """Whether the open descriptor ``fd`` is the file now at ``path`` (not one unlinked since it was opened)."""
+    try:
+        now, locked = os.stat(path), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (locked.st_dev, locked.st_ino)

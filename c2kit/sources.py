@@ -6,6 +6,14 @@ optionally with ``split``). Both PKU-SafeRLHF schemas work (the newer one only a
 of (request, harmful response) work through a column mapping, e.g. ``{"request": "question",
 "harmful_response": "answer"}``.
 
+One rule for ids, in every format (JSONL, JSON, CSV, Parquet, a dataset folder, a Hub dataset): a row's id is
+its id column (``id`` in the column mapping) where there is one, and its row number (counted from 0) where there
+is none: no ``id`` in the mapping, or (``id_optional=True``, for a default mapping) no such column in the source.
+
+A source whose columns cannot give a row at all (no ``prompt`` and no mapping, a mapped column that is not
+there) is a :class:`SchemaError` before any row is read: it names the columns found, the columns expected and
+the ``--column-mapping`` that would read them, where otherwise every row would be skipped as ``missing field``.
+
 Bad rows (missing fields, empty text, text that is not valid Unicode such as a lone surrogate ``\\ud800``,
 no unsafe response) are skipped and counted per reason, never silently dropped; ``strict=True`` turns the
 first bad row into an error naming the file, row and field. A bad *file* is an error naming it: one that is
@@ -40,6 +48,14 @@ LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv
 # Canonical fields of a row; a column mapping maps these names to the source's own column names.
 PKU_FIELDS = ("prompt", "response_0", "response_1", "is_response_0_safe", "is_response_1_safe")
 MAPPABLE_FIELDS = ("request", "harmful_response", "id") + PKU_FIELDS
+MAPPING_FLAG = "--column-mapping"
+MAX_COLUMNS_SHOWN = 12
+# Column names that usually hold a field, for the example a schema error gives (a guess, shown as an example).
+LIKELY_COLUMNS = {
+    "request": ("request", "prompt", "question", "instruction", "query", "input", "goal", "behavior"),
+    "harmful_response": ("harmful_response", "response", "answer", "output", "completion", "target"),
+    "id": ("id", "uid", "idx", "item_id"),
+}
 
 
 class SourceError(ValueError):
@@ -48,6 +64,10 @@ class SourceError(ValueError):
     def __init__(self, message: str, reason: str = "unreadable") -> None:
         super().__init__(message)
         self.reason = reason  # short category used to count skipped rows
+
+
+class SchemaError(ValueError):
+    """The source has not the columns a row needs; the message names those found, those expected and the fix."""
 
 
 @dataclass(frozen=True)
@@ -110,10 +130,21 @@ def load_source(
     limit: int | None = None,
     strict: bool = False,
     drop_duplicates: bool = True,
+    id_optional: bool = False,
+    mapping_flag: str = MAPPING_FLAG,
+    field_names: Mapping[str, str] | None = None,
 ) -> LoadedSource:
-    """Load and validate rows; see the module docstring for what ``source`` may be."""
+    """Load and validate rows; see the module docstring for what ``source`` may be.
+
+    ``mapping_flag`` and ``field_names`` (what a mapping key is called where it is not its own name, e.g.
+    ``{"harmful_response": "answer"}``) are how a schema error names the fix to its caller's user.
+    """
     mapping = _check_mapping(column_mapping)
-    origin, records = _read_records(source, split)
+    origin, columns, records = _read_records(source, split)
+    if columns:  # none: the source has no rows, said below
+        if id_optional and "id" in mapping and mapping["id"] not in columns:
+            mapping.pop("id")  # ids from row numbers, the same in every format
+        check_schema(origin, columns, mapping, mapping_flag=mapping_flag, field_names=field_names or {})
     loaded = LoadedSource(origin=origin, rows=[])
     seen_ids: dict[str, int] = {}  # id -> row it was first read from
     seen_rows: dict[bytes, int] = {}  # hash of a whole record -> row it was first read from
@@ -146,6 +177,59 @@ def load_source(
     return loaded
 
 
+def needed_columns(mapping: Mapping[str, str]) -> dict[str, str]:
+    """``{field: column}`` of the columns every row needs under ``mapping`` (see :func:`_to_row`)."""
+    needed = {"request": mapping.get("request", mapping.get("prompt", "prompt"))}
+    if "harmful_response" in mapping:
+        needed["harmful_response"] = mapping["harmful_response"]
+    else:
+        needed.update({name: mapping.get(name, name) for name in PKU_FIELDS[1:]})
+    if "id" in mapping:
+        needed["id"] = mapping["id"]
+    return needed
+
+
+def check_schema(origin: str, columns: Iterable[str], mapping: Mapping[str, str], *,
+                 mapping_flag: str = MAPPING_FLAG, field_names: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`SchemaError` when ``columns`` (the source's) lack one that ``mapping`` needs, naming the
+    columns found, the ones expected and a ``mapping_flag`` value that would read the source."""
+    found = list(columns)
+    needed = needed_columns(mapping)
+    missing = {name: column for name, column in needed.items() if column not in found}
+    if not missing:
+        return
+    names = dict(field_names or {})
+
+    def called(name: str) -> str:
+        return names.get(name, name)
+
+    mapped = "harmful_response" in mapping  # else PKU-SafeRLHF's columns, under their own names
+    shown = ", ".join(repr(column) + (f" (for {called(name)})" if mapped and column != called(name) else "")
+                      for name, column in missing.items())
+    listed = ", ".join(map(repr, found[:MAX_COLUMNS_SHOWN])) + (
+        f", ... ({len(found)} in all)" if len(found) > MAX_COLUMNS_SHOWN else "")
+    wanted = ["request", "harmful_response"] + (["id"] if "id" in mapping else [])
+    example = ",".join(f"{called(name)}={_likely_column(name, found, mapping)}" for name in wanted)
+    if mapped:
+        expected = "columns for " + _and([called(name) for name in wanted])
+    else:
+        expected = f"PKU-SafeRLHF's columns ({', '.join(needed.values())}), or a request and a harmful response"
+    raise SchemaError(f"{origin}: no column {shown}; its columns are {listed}; expected "
+                      f"{expected}: name yours with {mapping_flag}, e.g. {mapping_flag} {example}")
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _likely_column(name: str, found: list[str], mapping: Mapping[str, str]) -> str:
+    """The column of ``found`` that most likely holds ``name`` (the mapped one where it is there), else COLUMN."""
+    mapped = mapping.get(name, mapping.get("prompt")) if name == "request" else mapping.get(name)
+    candidates = ([mapped] if mapped else []) + list(LIKELY_COLUMNS.get(name, ()))
+    lowered = {column.lower(): column for column in found}
+    return next((lowered[c.lower()] for c in candidates if c.lower() in lowered), "COLUMN")
+
+
 def _record_hash(record: Mapping[str, Any]) -> bytes:
     """A digest of every column of a record (a hash, not the text: a Hub dataset can have 300,000 rows)."""
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str, ensure_ascii=False).encode(
@@ -160,35 +244,46 @@ def _check_mapping(column_mapping: Mapping[str, str] | None) -> dict[str, str]:
     return mapping
 
 
-def parse_column_mapping(text: str | None) -> dict[str, str]:
-    """Parse a CLI mapping like ``request=question,harmful_response=answer``."""
+def parse_column_mapping(text: str | None, fields: Iterable[str] = MAPPABLE_FIELDS,
+                         example: str = "request=question,harmful_response=answer") -> dict[str, str]:
+    """Parse a CLI mapping like ``request=question,harmful_response=answer`` (``FIELD=COLUMN``, each FIELD one of
+    ``fields``)."""
     if not text:
         return {}
     pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
-    if any(len(pair) != 2 for pair in pairs):
-        raise ValueError(f"column mapping {text!r} must look like 'request=question,harmful_response=answer'")
-    return _check_mapping({key.strip(): value.strip() for key, value in pairs})
+    if any(len(pair) != 2 or not pair[0].strip() or not pair[1].strip() for pair in pairs):
+        raise ValueError(f"column mapping {text!r} must look like {example!r} (FIELD=COLUMN)")
+    mapping = {key.strip(): value.strip() for key, value in pairs}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise ValueError(f"column mapping {text!r}: {', '.join(map(repr, unknown))} is not a field; the fields are "
+                         f"{', '.join(fields)} (FIELD=COLUMN, e.g. {example!r})")
+    return mapping
 
 
-def _read_records(source: str | Path, split: str) -> tuple[str, Iterator[tuple[int, Mapping[str, Any]]]]:
-    """Return (origin for messages, iterator of (1-based row number, record))."""
+def _read_records(source: str | Path, split: str
+                  ) -> tuple[str, list[str], Iterator[tuple[int, Mapping[str, Any]]]]:
+    """Return (origin for messages, the source's columns, iterator of (1-based row number, record)).
+
+    A JSONL file's columns are every key any of its rows has (its rows may differ); a columnar source's, its own.
+    """
     if str(source) == BUNDLED_C2EVAL:
         path = bundled_path()
-        return f"{BUNDLED_C2EVAL} ({path.name})", _jsonl_rows(path)
+        return f"{BUNDLED_C2EVAL} ({path.name})", _jsonl_columns(path), _jsonl_rows(path)
     path = Path(source)
     if path.is_dir():  # a saved or Hub-style dataset folder (Parquet/JSON files, optionally a README configs)
-        return f"{path} [{split}]", _numbered(_load_with_datasets(str(path), None, split=split))
+        return f"{path} [{split}]", *_columns_and_rows(_load_with_datasets(str(path), None, split=split))
     if path.exists():
         if path.suffix not in LOCAL_FORMATS:
             raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use one of {sorted(LOCAL_FORMATS)}")
         if path.suffix == ".jsonl":
-            return str(path), _jsonl_rows(path)
+            return str(path), _jsonl_columns(path), _jsonl_rows(path)
         _check_local_file(path)
         try:
             records = _load_with_datasets(LOCAL_FORMATS[path.suffix], str(path), split=None)
         except Exception as error:  # datasets wraps the reader's error in pages of DatasetGenerationError
             raise ValueError(f"{path}: not readable as {LOCAL_FORMATS[path.suffix]} ({_root_cause(error)})") from None
-        return str(path), _numbered(records)
+        return str(path), *_columns_and_rows(records)
     if str(source).endswith(tuple(LOCAL_FORMATS)):
         raise FileNotFoundError(f"{source}: no such file")
     try:
@@ -198,7 +293,7 @@ def _read_records(source: str | Path, split: str) -> tuple[str, Iterator[tuple[i
         if mapped is None:
             raise
         raise mapped from None
-    return f"{source} [{split}]", _numbered(records)
+    return f"{source} [{split}]", *_columns_and_rows(records)
 
 
 LOCAL_INSTEAD = "give a local .jsonl/.parquet/.csv file or dataset folder, or download it where the Hub is reachable"
@@ -285,8 +380,17 @@ def _load_with_datasets(name: str, data_file: str | None, split: str | None) -> 
     return datasets.load_dataset(name, split=split)
 
 
-def _numbered(records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    return ((number, record) for number, record in enumerate(records, start=1))
+def _columns_and_rows(records) -> tuple[list[str], Iterator[tuple[int, Mapping[str, Any]]]]:
+    """A ``datasets.Dataset``'s columns and numbered rows."""
+    return list(records.column_names), ((number, record) for number, record in enumerate(records, start=1))
+
+
+def _jsonl_columns(path: Path) -> list[str]:
+    """Every key of a JSONL file's rows, in the order first seen (a whole pass: a schema is checked before rows)."""
+    columns: dict[str, None] = {}
+    for _, record in _jsonl_rows(path):
+        columns.update(dict.fromkeys(record))
+    return list(columns)
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:

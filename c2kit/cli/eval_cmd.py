@@ -7,6 +7,7 @@ import math
 
 from c2kit.cli import calibrate_cmd
 from c2kit.cli.options import (
+    add_column_mapping,
     add_data_argument,
     add_engine_options,
     add_model_argument,
@@ -17,6 +18,7 @@ from c2kit.cli.options import (
     output_dir,
     positive_int,
 )
+from c2_eval_metric.overcorrection import BENIGN_FIELDS, BENIGN_MAPPING_FLAG
 from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_results
 from c2kit.presets import PRESET_HELP, preset_names
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
@@ -129,6 +131,8 @@ def add_parser(subparsers) -> None:
     run.add_argument("--benign-data", metavar="FILE",
                      help="benign (request, answer) rows for --overcorrection: JSONL/CSV/Parquet with 'request' and "
                      "'answer' (default: the bundled benign-c2 set, 100 rows, CC BY 4.0)")
+    add_column_mapping(run, BENIGN_MAPPING_FLAG, BENIGN_FIELDS, "request=question,answer=response",
+                       "--benign-data")
     run.add_argument("--benign-limit", type=positive_int, help="use only the first N benign rows")
     run.add_argument("--prefix-source", choices=["shipped", "on-policy"], default="shipped",
                      help="benign prefixes for --overcorrection: the data's answers (default) or the model's own "
@@ -224,8 +228,10 @@ def _run(args: argparse.Namespace) -> int:
         plain_template=args.plain_template,
         trust_remote_code=args.trust_remote_code,
         group_by=args.group_by,
-        overcorrection=args.overcorrection or args.benign_data is not None or args.prefix_source != "shipped",
+        overcorrection=(args.overcorrection or args.benign_data is not None or bool(args.benign_column_mapping)
+                        or args.prefix_source != "shipped"),
         benign_data=args.benign_data,
+        benign_column_mapping=args.benign_column_mapping or None,
         benign_limit=args.benign_limit,
         prefix_source=args.prefix_source,
         **engine_kwargs(args),

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from c2kit.cli.parser import add_aliased
 from c2kit.limits import MAX_INT
 from c2kit.models import DTYPES, local_model_dir
 from c2kit.paths import output_dir_problem
-from c2kit.sources import parse_column_mapping
+from c2kit.sources import MAPPABLE_FIELDS, MAPPING_FLAG, parse_column_mapping
 
 
 def positive_int(text: str) -> int:
@@ -47,11 +48,18 @@ def add_data_argument(parser, help: str, *aliases: str, **kwargs) -> None:
     add_aliased(parser, "--data", *aliases, dest="data", help=help, **kwargs)
 
 
-def column_mapping(text: str) -> dict[str, str]:
-    try:
-        return parse_column_mapping(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def add_column_mapping(parser, flag: str, fields: Sequence[str], example: str, what: str) -> None:
+    """``flag FIELD=COLUMN,...``: the columns of a data file (``what``) that hold ``fields``, for a file whose
+    columns have other names. Every command that reads a data file takes one, so a schema error can name it."""
+    def parse(text: str) -> dict[str, str]:
+        try:
+            return parse_column_mapping(text, fields, example)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parser.add_argument(flag, type=parse, default={}, metavar="FIELD=COLUMN,...",
+                        help=f"{what} whose columns have other names: which column holds each of "
+                        f"{', '.join(fields)}, e.g. '{example}' (without an id column, a row's id is its row number)")
 
 
 def model_source(text: str) -> str:
@@ -75,8 +83,8 @@ def adapter_source(text: str) -> str:
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     """``--split`` and ``--column-mapping``: how to read a Hub dataset or a non-PKU source."""
     parser.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
-    parser.add_argument("--column-mapping", type=column_mapping, default={},
-                        help="for other datasets: e.g. 'request=question,harmful_response=answer,id=uid'")
+    add_column_mapping(parser, MAPPING_FLAG, MAPPABLE_FIELDS, "request=question,harmful_response=answer,id=uid",
+                       "a source (another dataset than PKU-SafeRLHF)")
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, presettable: bool = False) -> None:

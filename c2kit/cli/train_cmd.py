@@ -68,12 +68,17 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, typing.Any]:
 
 def _train(args: argparse.Namespace) -> int:
     from c2kit.training import load_config, run_before_after, run_training
-    from c2kit.training.config import ConfigError
-    from c2kit.training.data import DataError
+    from c2kit.models import check_model
+    from c2kit.training.config import TINY_MODEL, ConfigError
+    from c2kit.training.data import DataError, check_dataset
     from c2kit.training.precision import PrecisionError
 
     try:
         config = load_config(args.config, overrides_from_args(args))
+        # Before the training libraries load (tens of seconds): a --model or --data that cannot work costs nothing.
+        if config.model_name_or_path != TINY_MODEL:
+            check_model(config.model_name_or_path, config.revision)
+        check_dataset(config.dataset, config_name=config.dataset_config, revision=config.dataset_revision)
         result = run_training(config, progress=args.progress)
     except (ConfigError, DataError, PrecisionError) as error:  # the user's input: a message, not a traceback
         print(f"c2 train: error: {error}", file=sys.stderr)

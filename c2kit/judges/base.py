@@ -74,6 +74,11 @@ class Judge(ABC):
 
         return phrase_locator()
 
+    def check_available(self) -> None:
+        """Raise a one-line error now when this judge could not run here (its model neither a local folder nor on
+        the Hub or in the cache), without loading anything: a command calls it before its expensive work. The
+        default has nothing to check."""
+
     def info(self) -> dict[str, Any]:
         """Settings that determine the verdicts, for ``config.json`` and cards (override to add more)."""
         return {"name": self.name}

@@ -320,12 +320,9 @@ class LocalModelJudge(Judge):
             return
         from transformers import AutoTokenizer
 
-        from c2kit.models import check_model, prepare_tokenizer
+        from c2kit.models import prepare_tokenizer
 
-        try:  # a path that is not there or cannot be read, a Hub id not cached while offline: one line, not the Hub's
-            check_model(self.model_id, self.revision)
-        except ValueError as error:
-            raise JudgeError(f"judge {self.name}: {error}") from None
+        self.check_available()
         tokenizer = AutoTokenizer.from_pretrained(self.model_id, revision=self.revision,
                                                   trust_remote_code=self.trust_remote_code)
         self._tokenizer = prepare_tokenizer(tokenizer)
@@ -348,6 +345,16 @@ class LocalModelJudge(Judge):
                                        trust_remote_code=self.trust_remote_code)
             key["engine"] = self._engine.cache_identity()
         self._cache = GenerationCache(self.cache_root, key)
+
+    def check_available(self) -> None:
+        """The judge model is a local folder, or a Hub id this machine can fetch (in the cache when offline): checked
+        without loading it, so that a run can refuse a judge it could not use before it generates."""
+        from c2kit.models import check_model
+
+        try:  # a path that is not there or cannot be read, a Hub id not cached while offline: one line, not the Hub's
+            check_model(self.model_id, self.revision)
+        except ValueError as error:
+            raise JudgeError(f"judge {self.name}: {error}") from None
 
     def _after_tokenizer(self) -> None:
         """Hook: inspect the tokenizer once (the chat judge checks its template here)."""

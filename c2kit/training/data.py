@@ -71,12 +71,7 @@ def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train"
     """
     import datasets
 
-    check_local_dataset(dataset)
-    from c2_syn_dataset.stale_cache import bare_name_warning
-
-    stale = bare_name_warning(dataset, config_name)
-    if stale is not None:  # datasets would train on whichever build it cached last under this name
-        raise DataError(f"{stale} For c2 train: --data /path/to/{dataset}")
+    check_dataset(dataset, config_name=config_name, ask_hub=False)  # load_dataset asks the Hub itself
     # A local directory rebuilt in place with the same file names is served from a stale cache by datasets
     # 5.2 (its cache key ignores the new contents), so local data is always re-read, without checking it
     # against the split sizes recorded for the old contents.
@@ -97,6 +92,50 @@ def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train"
     return loaded
 
 
+PAIRS_WANTED = ("--data wants the folder 'c2 syn build --out' wrote (e.g. runs/c2-syn), or preference pairs of your "
+                "own with prompt, chosen and rejected columns (a dataset folder or a Hub id ORG/NAME)")
+
+
+def check_dataset(dataset: str, *, config_name: str = "pairs", revision: str | None = None,
+                  ask_hub: bool = True) -> None:
+    """What can be told of ``--data`` without loading it, checked before anything loads (a DataError in one line):
+    a path that is not there, a folder that holds another command's output (an eval run's results, a training
+    run), a bare name datasets would serve from an older cached build, a dataset without the config
+    ``config_name``, and (``ask_hub``) a Hub dataset that cannot be reached or has no such config."""
+    import datasets
+
+    from c2kit.locks import OUTPUT_KINDS, output_of
+
+    check_local_dataset(dataset)
+    if Path(dataset).is_dir():
+        other = output_of(dataset, ignore=OUTPUT_KINDS["c2 syn build"])
+        if other is not None:
+            command, signs = other
+            raise DataError(f"{dataset} is a {OUTPUT_KINDS[command].what} written by {command} (it holds {', '.join(signs)}), "
+                            f"not preference pairs: {PAIRS_WANTED}")
+    from c2_syn_dataset.stale_cache import bare_name_warning
+
+    stale = bare_name_warning(dataset, config_name)
+    if stale is not None:  # datasets would train on whichever build it cached last under this name
+        raise DataError(f"{stale} For c2 train: --data /path/to/{dataset}")
+    if not ask_hub and not Path(dataset).is_dir():
+        return
+    try:
+        configs = datasets.get_dataset_config_names(dataset, revision=revision)
+    except Exception as error:  # datasets raises many types (FileNotFound, ValueError, HF hub errors)
+        unreachable = hub_dataset_error(dataset, error, "give the local folder written by 'c2 syn build --out', "
+                                        "or download the dataset where the Hub is reachable")
+        if unreachable is not None:
+            raise DataError(str(unreachable)) from None
+        raise DataError(f"{dataset}: not readable as a dataset ({type(error).__name__}: "
+                        f"{' '.join(str(error).split())[:300]}); {PAIRS_WANTED}") from None
+    if config_name not in configs:
+        own = (f"; for pairs of your own in it, set --dataset_config {configs[0]}" if len(configs) == 1 else
+               f"; for pairs of your own in it, set --dataset_config to one of {', '.join(configs)}")
+        raise DataError(f"{dataset} has no config {config_name!r} (its configs: {', '.join(configs)}), so it is not a "
+                        f"C2-Syn build (those have 'pairs'){own}; {PAIRS_WANTED}")
+
+
 def looks_like_path(dataset: str) -> bool:
     """Whether ``dataset`` names a local folder rather than a Hub id (``ORG/NAME`` or a bare ``NAME``).
 
@@ -109,12 +148,15 @@ def looks_like_path(dataset: str) -> bool:
 
 
 def check_local_dataset(dataset: str) -> None:
-    """Raise DataError "no such dataset folder" for a path-like ``dataset`` that is not a local directory."""
+    """Raise DataError for a file (not a dataset folder), and "no such dataset folder" for a path-like ``dataset``
+    that is not a local directory."""
     path = Path(dataset).expanduser()
-    if path.is_dir() or not looks_like_path(dataset):
+    if path.is_dir():
         return
-    if path.exists():
+    if path.exists():  # a bare file name too: it is no Hub id
         raise DataError(f"{dataset}: not a dataset folder (a file); give the folder written by 'c2 syn build --out'")
+    if not looks_like_path(dataset):
+        return
     hint = ""
     if path.parent.is_dir():
         siblings = [child.name for child in path.parent.iterdir() if child.is_dir()]
