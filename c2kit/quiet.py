@@ -1,5 +1,6 @@
-"""Keep the libraries' noise out of a ``c2`` command's output: their progress bars, deprecation notices and
-kernel-loading chatter are not the user's business. Our own progress bars and messages stay.
+"""Keep the libraries' noise out of our commands' output (``c2``, ``python -m c2kit.training.tiny_data``): their
+progress bars, deprecation notices and kernel-loading chatter are not the user's business. Our own progress bars
+and messages stay.
 
 ``C2_VERBOSE=1`` keeps everything, for debugging.
 """

@@ -14,9 +14,9 @@ import sys
 from c2kit import __version__
 from c2kit.cli.os_errors import os_error_line
 from c2kit.cli.parser import SPELLING_NOTE, C2ArgumentParser
-from c2kit.cli.quiet import quiet_library_noise
 from c2kit.engines.base import EngineError
 from c2kit.judges.base import JudgeError
+from c2kit.quiet import quiet_library_noise
 
 COMMAND_MODULES = (
     "c2kit.cli.eval_cmd",

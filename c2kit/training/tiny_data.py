@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="source", required=True, help="output directory of 'c2 syn build'")
     parser.add_argument("--out", required=True, help="where to write the refusal-completed pairs")
     args = parser.parse_args(argv)
-    from c2kit.cli.quiet import quiet_library_noise
+    from c2kit.quiet import quiet_library_noise
 
     quiet_library_noise()
     n = complete_c2syn(args.source, args.out)
