@@ -184,7 +184,11 @@ PERMISSION_CASES = {
     "validate --labels": (["judge", "validate", "--judge", "keyword", "--labels", "labels-noread.jsonl"],
                           "c2 judge: error: permission denied reading 'labels-noread.jsonl'"),
     "publish run folder": (["publish", "results", "run-noread", "--repo-id", "me/run", "--dry-run", "--out",
-                            "home/p1"], "c2 publish: error: permission denied reading folder 'run-noread'"),
+                            "home/p1"], "c2 publish results: error: permission denied reading folder 'run-noread'"),
+    "publish adapter weights": (["publish", "adapter", "adapter-weights-noread", "--repo-id", "me/a", "--base-model",
+                                 "org/m", "--dry-run", "--out", "home/p2"],
+                                "c2 publish adapter: error: permission denied reading "
+                                "'adapter-weights-noread/adapter_model.safetensors'"),
     # writing: --out (new, or an existing folder), a cache folder, a folder above that cannot be entered
     "eval --out": (["eval", "run", "--model", "model", *TINY_EVAL, "--out", "ro/e"],
                    f"c2 eval: error: permission denied creating 'ro/e' {CREATE_IN_RO}"),
@@ -206,7 +210,7 @@ PERMISSION_CASES = {
     "validate --out": (["judge", "validate", "--judge", "keyword", "--labels", "labels.jsonl", "--out", "ro/v"],
                        f"c2 judge: error: permission denied creating 'ro/v' {CREATE_IN_RO}"),
     "publish --dry-run --out": (["publish", "results", "run", "--repo-id", "me/run", "--dry-run", "--out", "ro/p"],
-                                f"c2 publish: error: permission denied creating 'ro/p' {CREATE_IN_RO}"),
+                                f"c2 publish results: error: permission denied creating 'ro/p' {CREATE_IN_RO}"),
 }
 
 
@@ -222,9 +226,14 @@ def permission_results(world):
     for source, copy in [("model", "model-noread"), ("model", "model-weights-noread"), ("run", "run-noread"),
                          ("run", "run-gen-noread")]:
         shutil.copytree(world / source, world / copy)
+    adapter = world / "adapter-weights-noread"  # laid out as c2 train leaves an adapter
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "base_model_name_or_path": "m"}))
+    shutil.copy(world / "model" / "tokenizer_config.json", adapter)
+    shutil.copy(world / "model" / "model.safetensors", adapter / "adapter_model.safetensors")
     (world / "ro").mkdir()
     (world / "locked").mkdir()
-    for path in ["data-noread.jsonl", "labels-noread.jsonl", "profile-noread.yaml", "datadir-noread", "model-noread",
+    for path in ["adapter-weights-noread/adapter_model.safetensors", "data-noread.jsonl", "labels-noread.jsonl", "profile-noread.yaml", "datadir-noread", "model-noread",
                  "run-noread", "model-weights-noread/model.safetensors", "run-gen-noread/generations.jsonl", "locked"]:
         (world / path).chmod(0)
     (world / "ro").chmod(0o555)
@@ -325,7 +334,8 @@ def test_a_full_disk_is_one_line_naming_the_file_and_saying_a_rerun_resumes(worl
     code, err = _full(full_results, mechanism)[case]
     line = _one_line(err)
     assert code == 2, err
-    assert line.startswith(f"c2 {FULL_CASES[case][0]}: error: no space left on device writing '"), line
+    command = " ".join(FULL_CASES[case][:2 if FULL_CASES[case][0] == "publish" else 1])  # c2 publish ARTIFACT
+    assert line.startswith(f"c2 {command}: error: no space left on device writing '"), line
     written = line.split("writing '", 1)[1].split("'", 1)[0]
     out = next(word for word in FULL_CASES[case] if word.startswith("FULL/")).replace("FULL", MECHANISMS[mechanism])
     assert (world / written).resolve().is_relative_to((world / out).resolve()), line  # a file under the full folder

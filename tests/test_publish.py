@@ -214,9 +214,21 @@ def test_out_without_dry_run_is_refused_before_anything_is_read_or_sent(hub, cap
     for out in ("--out", "--preview-dir"):
         code, printed = publish(capsys, artifact, *folder, "--repo-id", "org/thing", out, str(tmp_path / "preview"))
         assert code == 2 and printed.strip().splitlines() == [
-            "c2 publish: error: --out is where a --dry-run writes its preview; add --dry-run, or leave --out out"]
+            f"c2 publish {artifact}: error: --out is where a --dry-run writes its preview; add --dry-run, or leave "
+            "--out out"]
     assert not (tmp_path / "preview").exists()
     assert hub.requests == [] and hub.repos == {}
+
+
+@pytest.mark.parametrize("artifact", ["results", "dataset", "metric", "adapter"])
+def test_every_publish_error_names_its_command(hub, capsys, tmp_path, results_dir, artifact):
+    # What publish refuses is one line that starts with the command, as every other command's does.
+    folder = [] if artifact == "metric" else [str(results_dir if artifact == "results" else tmp_path)]
+    code, printed = publish(capsys, artifact, *folder, "--repo-id", "x")
+    assert code == 2 and printed.strip().splitlines() == [
+        f"c2 publish {artifact}: error: --repo-id must have the form ORG/NAME (a user or organisation, then a name), "
+        "got 'x'"]
+    assert hub.requests == []
 
 
 def test_no_token_is_a_clear_error(hub, capsys, monkeypatch, tmp_path, results_dir):
@@ -467,6 +479,27 @@ def test_adapter_card_of_a_smoke_run_says_so_and_replaces_trls_readme(hub, capsy
     assert hub.requests == []
 
 
+def test_adapter_training_config_is_read_as_c2_train_reads_it(hub, capsys, tmp_path, adapter_dir):
+    # One reader for train_config.yaml: a key set twice, or a file cut short, is named as damaged here too.
+    args = ("--repo-id", "org/x", "--base-model", "org/tiny-chat", "--dry-run")
+    out = tmp_path / "out"
+    shutil.copytree(adapter_dir, out)
+    config = out / "train_config.yaml"
+    lines = config.read_text().splitlines(keepends=True)
+    beta = next(number for number, line in enumerate(lines, start=1) if line.startswith("beta:"))
+    hint = "the card's training settings are read from it; give --train-config the config this adapter was trained with"
+    config.write_text("".join(lines) + "beta: 0.5\n")
+    code, printed = publish(capsys, "adapter", str(out), *args, "--out", str(tmp_path / "p1"))
+    assert code == 2 and printed.strip().splitlines() == [
+        f"c2 publish adapter: error: {config} is damaged (duplicate key 'beta' at line {len(lines) + 1} (first set at "
+        f"line {beta}); keep one): {hint}"]
+    config.write_text("".join(lines).rstrip("\n"))
+    code, printed = publish(capsys, "adapter", str(out), *args, "--out", str(tmp_path / "p2"))
+    assert code == 2 and printed.strip().splitlines() == [
+        f"c2 publish adapter: error: {config} is damaged (cut short: it does not end with a line break): {hint}"]
+    assert not (tmp_path / "p1").exists() and not (tmp_path / "p2").exists()
+
+
 def test_adapter_without_weights_or_with_mismatched_evals_is_refused(hub, capsys, tmp_path, adapter_dir):
     incomplete = tmp_path / "incomplete"
     incomplete.mkdir()
@@ -543,7 +576,7 @@ def test_published_files_carry_no_local_paths(hub, capsys, monkeypatch, tmp_path
     shutil.copytree(adapter_dir, run, ignore=shutil.ignore_patterns("eval"))
     data = home / "data" / "pairs.jsonl"
     config = yaml.safe_load((run / "train_config.yaml").read_text())
-    config.update(output_dir=str(run), dataset=str(data), model=tiny_model_dir)
+    config.update(output_dir=str(run), dataset=str(data), model_name_or_path=tiny_model_dir)
     (run / "train_config.yaml").write_text(yaml.safe_dump(config))
     with open(run / "training_log.jsonl", "a", encoding="utf-8") as log:  # a path only the home catch-all knows
         log.write(json.dumps({"step": 6, "note": f"saved to {home}/elsewhere/ckpt"}) + "\n")
@@ -571,7 +604,7 @@ def test_published_files_carry_no_local_paths(hub, capsys, monkeypatch, tmp_path
     assert_no_local_paths(files, basetemp, os.path.realpath(basetemp), str(home), tiny_model_dir)
     published_config = yaml.safe_load(files["train_config.yaml"])
     assert published_config["output_dir"] == "<local>/llama2-c2" and published_config["dataset"] == "<local>/pairs.jsonl"
-    assert published_config["model"] == f"<local>/{Path(tiny_model_dir).name}"
+    assert published_config["model_name_or_path"] == f"<local>/{Path(tiny_model_dir).name}"
     assert b"~/elsewhere/ckpt" in files["training_log.jsonl"]
     assert json.loads(files["eval/adapter/config.json"])["adapter"] == "<local>/llama2-c2"
     assert json.loads(files["eval/base/scores.json"]) == json.loads((base / "scores.json").read_text())
@@ -659,6 +692,17 @@ def test_dataset_without_configs_or_parquet_is_refused(hub, capsys, tmp_path, sy
         (no_parquet / name).write_bytes((syn_dir / name).read_bytes())
     code, out = publish(capsys, "dataset", str(no_parquet), "--repo-id", "org/c2-syn")
     assert code == 2 and "matches nothing" in out
+    assert hub.requests == []
+
+
+def test_dataset_manifest_that_is_not_utf8_is_named_once(hub, capsys, tmp_path, syn_dir):
+    dataset = tmp_path / "c2-syn"
+    shutil.copytree(syn_dir, dataset)
+    manifest = dataset / "build.json"
+    manifest.write_bytes(b'{"note": "caf\xe9"}\n')
+    code, out = publish(capsys, "dataset", str(dataset), "--repo-id", "org/c2-syn")
+    assert code == 2 and out.strip().splitlines() == [
+        f"c2 publish dataset: error: {manifest}, line 1: not UTF-8 text (byte 13 is 0xe9)"]
     assert hub.requests == []
 
 

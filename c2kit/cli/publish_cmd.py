@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from c2kit.cli.options import add_out_argument
 
@@ -21,6 +20,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add_out_argument(parser, "where --dry-run writes the folder (default: publish-preview/ORG__NAME; empty, or an "
                      "earlier dry run's preview, which it replaces)",
                      "--preview-dir", required=False)
+
+
+def _handled_by(parser: argparse.ArgumentParser, handler, artifact: str) -> None:
+    # main() prefixes a command's one-line errors with 'c2 COMMAND': here the artifact's, 'c2 publish dataset'.
+    parser.set_defaults(handler=handler, command=f"publish {artifact}")
 
 
 def _gated(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +49,7 @@ def add_parser(subparsers) -> None:
     dataset.add_argument("dir", help="C2-Syn directory (README.md listing configs pairs/ranked, Parquet, build.json)")
     _common(dataset)
     _gated(dataset)
-    dataset.set_defaults(handler=_dataset)
+    _handled_by(dataset, _dataset, "dataset")
 
     metric = commands.add_parser(
         "metric", help="the C2-Eval evaluate module as a Space, for evaluate.load('ORG/NAME')",
@@ -55,7 +59,7 @@ def add_parser(subparsers) -> None:
         + TOKEN_HELP,
     )
     _common(metric)
-    metric.set_defaults(handler=_metric)
+    _handled_by(metric, _metric, "metric")
 
     adapter = commands.add_parser(
         "adapter", help="a trained PEFT adapter + tokenizer + model card",
@@ -72,7 +76,7 @@ def add_parser(subparsers) -> None:
     adapter.add_argument("--train-config", help="resolved training config (default: DIR/train_config.yaml if present)")
     adapter.add_argument("--eval-base", help="C2-Eval results dir of the base model (default: DIR/eval/base)")
     adapter.add_argument("--eval-adapter", help="C2-Eval results dir with the adapter (default: DIR/eval/adapter)")
-    adapter.set_defaults(handler=_adapter)
+    _handled_by(adapter, _adapter, "adapter")
 
     results = commands.add_parser(
         "results", help="a C2-Eval results directory as a dataset others can re-judge",
@@ -85,7 +89,7 @@ def add_parser(subparsers) -> None:
                          help="also upload report.html: the run as 'c2 view' shows it, to browse in a browser")
     _common(results)
     _gated(results)
-    results.set_defaults(handler=_results)
+    _handled_by(results, _results, "results")
 
 
 def _common_kwargs(args: argparse.Namespace) -> dict:
@@ -123,13 +127,9 @@ def _results(args: argparse.Namespace) -> int:
 
 
 def _run(publish, *args, **kwargs) -> int:
-    from c2kit.publish.hub import PublishError, format_tree
+    from c2kit.publish.hub import format_tree
 
-    try:
-        result = publish(*args, **kwargs)
-    except PublishError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    result = publish(*args, **kwargs)  # a PublishError (a ValueError) is main()'s one line, exit 2
     if result.preview_dir is not None:
         print(format_tree(result.preview_dir))
         visibility = "public" if kwargs["public"] else "private"

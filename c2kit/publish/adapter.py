@@ -40,7 +40,7 @@ from c2kit.models import adapter_hash
 from c2kit.judges.trust import trust_note
 from c2kit.tiny import MARKER as TINY_MARKER
 from c2kit.training.before_after import EVAL_DIR
-from c2kit.training.config import TINY_MODEL
+from c2kit.training.config import TINY_MODEL, ConfigError, read_saved_config
 from c2kit.training.trainer import CONFIG_FILE as TRAIN_CONFIG_FILE
 from c2kit.training.trainer import LOG_CSV, LOG_JSONL, METRICS_FILE
 
@@ -163,6 +163,8 @@ def _check_weights(path: Path) -> None:
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
+        with open(path, "rb"):  # a file this user may not read is said as such (safetensors calls it missing)
+            pass
         try:
             with safe_open(str(path), framework="np") as handle:
                 if not list(handle.keys()):
@@ -174,24 +176,22 @@ def _check_weights(path: Path) -> None:
 
 
 def _read_train_config(path: Path) -> dict[str, Any]:
-    import yaml
-
+    """The settings ``path`` sets, read as ``c2 train`` reads a run's config back (the same refusals)."""
     if not path.is_file():
         raise PublishError(f"{path}: training config not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
-    except yaml.YAMLError as error:
-        raise PublishError(f"{path}: the training config does not parse ({error})") from None
-    if not isinstance(data, dict):
-        raise PublishError(f"{path}: the training config must be a mapping of settings")
-    return data
+        config, unset = read_saved_config(path)
+    except ConfigError as error:
+        raise PublishError(f"{error}: the card's training settings are read from it; give --train-config the "
+                           "config this adapter was trained with") from None
+    return {key: value for key, value in config.to_dict().items() if key not in unset}
 
 
 def _read_eval(run_dir: Path) -> EvalRun:
     try:
         scores = read_scores(run_dir)
         config = read_config(run_dir)
-    except (OSError, ValueError) as error:
+    except (FileNotFoundError, ValueError) as error:  # what the system refuses (permissions) is said by the CLI
         raise PublishError(str(error)) from None
     return EvalRun(run_dir, scores, config)
 

@@ -59,8 +59,8 @@ def read_syn_dir(path: str | Path) -> SynDir:
         raise PublishError(f"{readme}: YAML 'configs' lacks {missing} (a C2-Syn card lists {list(REQUIRED_CONFIGS)})")
     try:
         manifest = read_manifest(folder)
-    except (OSError, ValueError) as error:
-        raise PublishError(f"{folder / MANIFEST}: {error}") from None
+    except (FileNotFoundError, ValueError) as error:  # each names the file; a permission is said by the CLI
+        raise PublishError(str(error)) from None
 
     data_files, rows = {}, {}
     for config in configs:

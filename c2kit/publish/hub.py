@@ -27,12 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import FileSource
+from .local_paths import scrub_files
+
 REPO_TYPES = ("model", "dataset", "space")
 GATED_CHOICES = ("auto", "manual", "none")
 # Environment variables whose values must never be uploaded (besides the Hub token itself).
 SECRET_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY")
 
-FileSource = Path | bytes  # a local file to copy, or generated content
 # Inside a dry run's preview: what marks it as one (Hub uploads skip .cache/huggingface/).
 PREVIEW_MARKER = Path(".cache", "huggingface", "c2-publish-preview.json")
 
@@ -229,8 +231,6 @@ def publish_files(
         raise PublishError(f"--gated must be one of {GATED_CHOICES}, got {gated!r}")
     check_repo_id(repo_id)
     check_inside(files, roots)
-    from .local_paths import scrub_files
-
     files = scrub_files(files, local_paths)
     if dry_run:
         from huggingface_hub import get_token

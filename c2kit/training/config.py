@@ -382,12 +382,13 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
     write_bytes(path, yaml.safe_dump(config.to_dict(), sort_keys=False).encode("utf-8"))
 
 
-def load_saved_config(path: str | Path) -> tuple[TrainConfig, list[str]]:
+def read_saved_config(path: str | Path) -> tuple[TrainConfig, list[str]]:
     """Read back a run's config written by :func:`save_config`: the config, and the keys its file does not set.
 
     ``save_config`` writes every key and ends with a line break: a file that does not, or that no longer parses
-    or validates, is named as damaged (cut short, or edited), not read as a run with other settings. The keys it
-    lacks take their defaults; whether that matters is the caller's to say (an earlier c2-toolkit wrote fewer).
+    or validates, is named as damaged (cut short, or edited), ``ConfigError("PATH is damaged (WHAT)")``, not read
+    as a run with other settings. The keys it lacks take their defaults; whether that matters is the caller's to
+    say (an earlier c2-toolkit wrote fewer).
     """
     path = Path(path)
     try:
@@ -397,9 +398,17 @@ def load_saved_config(path: str | Path) -> tuple[TrainConfig, list[str]]:
         config = config_from_dict(values, where=str(path))
     except ConfigError as error:
         detail = str(error).removeprefix(f"{path}: ")
-        raise ConfigError(f"{path} is damaged ({detail}): the settings this run was trained with cannot be read "
-                          "back; use another --out or delete that directory") from None
+        raise ConfigError(f"{path} is damaged ({detail})") from None
     return config, [key for key in config_keys() if key not in values]
+
+
+def load_saved_config(path: str | Path) -> tuple[TrainConfig, list[str]]:
+    """:func:`read_saved_config` of the run in an output directory, whose damaged config says what to do."""
+    try:
+        return read_saved_config(path)
+    except ConfigError as error:
+        raise ConfigError(f"{error}: the settings this run was trained with cannot be read back; use another --out "
+                          "or delete that directory") from None
 
 
 def training_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
