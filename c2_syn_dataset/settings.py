@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY
+from c2kit.generation import SamplingConfig
 
 DEFAULT_MAX_NEW_TOKENS = 128  # paper
 DEFAULT_CHUNK_SIZE = 256  # requests per part file (x5 prompts per generate call plan)
@@ -82,12 +83,23 @@ class BuildSettings:
             record[key] = spelling_free(record[key])
         return record
 
-    def sampling(self):
-        """The shared generation layer's SamplingConfig for these settings (imports torch)."""
-        from c2_syn_dataset.synthesis import sampling_config
-
+    def sampling(self) -> SamplingConfig:
+        """The shared generation layer's SamplingConfig for these settings."""
         return sampling_config(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
                                top_p=self.top_p, seed=self.seed)
+
+
+def sampling_config(*, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.0,
+                    top_p: float = 1.0, seed: int = 0) -> SamplingConfig:
+    """One path per prompt: greedy when ``temperature`` is 0, else seeded sampling with ``top_p``."""
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if temperature == 0:
+        # SamplingConfig wants a valid temperature even when it is unused; 1.0 is the neutral value.
+        return SamplingConfig(num_paths=1, max_new_tokens=max_new_tokens, do_sample=False, temperature=1.0,
+                              top_p=1.0, seed=seed)
+    return SamplingConfig(num_paths=1, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
+                          top_p=top_p, seed=seed)
 
 
 def spelling_free(name: str | None) -> str | None:

@@ -39,25 +39,11 @@ from c2kit.protocol import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
 from c2_syn_dataset.filtering import SynRequest
 from c2_syn_dataset.schema import RANKED_SCHEMA
-from c2_syn_dataset.settings import DEFAULT_MAX_NEW_TOKENS
 
 # Why 3: a regeneration samples only the requests whose SR is still empty, so at most three extra passes over
 # one prompt in five; a model that answers a request with nothing four times in a row (once as the build
 # decodes, three times sampled) declines to answer it, and each further try mostly costs generation time.
 SR_REGENERATIONS = 3
-
-
-def sampling_config(*, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature: float = 0.0,
-                    top_p: float = 1.0, seed: int = 0) -> SamplingConfig:
-    """One path per prompt: greedy when ``temperature`` is 0, else seeded sampling with ``top_p``."""
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if temperature == 0:
-        # SamplingConfig wants a valid temperature even when it is unused; 1.0 is the neutral value.
-        return SamplingConfig(num_paths=1, max_new_tokens=max_new_tokens, do_sample=False, temperature=1.0,
-                              top_p=1.0, seed=seed)
-    return SamplingConfig(num_paths=1, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                          top_p=top_p, seed=seed)
 
 
 def build_prompts(tokenizer, requests: Sequence[SynRequest], template: str) -> list[PrefillPrompt]:

@@ -82,7 +82,8 @@ def test_groups_cuts_triggers_and_pairs(reference, tiny_model, tiny_tokenizer):
     # SR is the generator's own answer to the bare request. The tiny model's greedy answer is blank (it repeats the
     # prompt's last newline), which is no answer: SR is generated again with the next seed, sampled, and then has text.
     from c2_syn_dataset.filtering import select_requests
-    from c2_syn_dataset.synthesis import build_prompts, regeneration_sampling, sampling_config
+    from c2_syn_dataset.settings import sampling_config
+    from c2_syn_dataset.synthesis import build_prompts, regeneration_sampling
     from c2kit.engines.transformers_engine import generate_continuations
     from c2kit.prefill import render_assistant_header
     from c2kit.sources import load_source
@@ -260,7 +261,8 @@ def test_builder_makes_the_same_rows_as_the_cli(reference, settings, tmp_path):
 
 def test_prompts_and_decoding(tiny_tokenizer):
     from c2_syn_dataset.filtering import select_requests
-    from c2_syn_dataset.synthesis import build_prompts, sampling_config
+    from c2_syn_dataset.settings import sampling_config
+    from c2_syn_dataset.synthesis import build_prompts
     from c2kit.sources import load_source
 
     requests, _ = select_requests(load_source(), limit=2)

@@ -16,7 +16,8 @@ import pytest
 
 from c2_syn_dataset.filtering import select_requests
 from c2_syn_dataset.shards import FINGERPRINTED, BuildMismatchError, merge_build, part_path
-from c2_syn_dataset.synthesis import SR_REGENERATIONS, kept_groups, sampling_config, synthesize
+from c2_syn_dataset.settings import sampling_config
+from c2_syn_dataset.synthesis import SR_REGENERATIONS, kept_groups, synthesize
 from c2kit.cli import main
 from c2kit.engines.base import Engine
 from c2kit.sources import bundled_path, load_source
