@@ -121,27 +121,32 @@ def test_syn_build_refuses_a_source_of_the_wrong_schema_before_the_generator_loa
 
 
 TRAIN_REFUSALS = {
-    "missing folder": ("runs/c2-synn", "runs/c2-synn: no such dataset folder"),
-    "hub id offline": ("ORG/NAME", "dataset 'ORG/NAME' is not a local file or folder, and it could not be reached"),
-    "a file": ("data.csv", "data.csv: not a dataset folder (a file)"),
-    "a training run": ("runs/trained", "runs/trained is a training run directory written by c2 train (it holds "
-                       "train_config.yaml), not preference pairs: --data wants"),
+    "missing folder": (["--data", "runs/c2-synn"], "runs/c2-synn: no such dataset folder"),
+    "hub id offline": (["--data", "ORG/NAME"], "dataset 'ORG/NAME' is not a local file or folder, and it could not "
+                       "be reached"),
+    "a file": (["--data", "data.csv"], "data.csv: not a dataset folder (a file)"),
+    "a training run": (["--data", "runs/trained"], "runs/trained is a training run directory written by c2 train (it "
+                       "holds train_config.yaml), not preference pairs: --data wants"),
+    "judge of --eval": (["--eval", "--c2eval_rejudge", "wildguard"], "judge wildguard: model 'allenai/wildguard' is "
+                        "not a local folder and not in the local Hub cache"),
 }
 
 
 @pytest.mark.parametrize("case", list(TRAIN_REFUSALS))
-def test_train_refuses_data_that_cannot_be_pairs_before_training_starts(case, tmp_path, capsys, monkeypatch):
+def test_train_refuses_what_cannot_work_before_training_starts(case, tmp_path, capsys, monkeypatch):
     import c2kit.training
 
     monkeypatch.setattr(c2kit.training, "run_training", lambda *a, **k: pytest.fail("training started"))
+    from c2kit.training.tiny_data import write_pairs_dir
+
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "runs" / "c2-syn").mkdir(parents=True)
+    write_pairs_dir(tmp_path / "runs" / "c2-syn", [{"prompt": "How?", "chosen": "No.", "rejected": "Sure."}])
     (tmp_path / "runs" / "trained").mkdir()
     (tmp_path / "runs" / "trained" / "train_config.yaml").write_text("seed: 0\n")
     (tmp_path / "data.csv").write_text("prompt,chosen,rejected\na,b,c\n")
     (tmp_path / "profile.yaml").write_text("model_name_or_path: tiny\noptim: adamw_torch\n")
-    data, expected = TRAIN_REFUSALS[case]
-    err = refused(["train", "--config", "profile.yaml", "--data", data, "--out", "out/train"], capsys)
+    flags, expected = TRAIN_REFUSALS[case]
+    err = refused(["train", "--config", "profile.yaml", "--data", "runs/c2-syn", *flags, "--out", "out/train"], capsys)
     assert err.startswith("c2 train: error: ") and expected in err
     assert not (tmp_path / "out").exists()
 

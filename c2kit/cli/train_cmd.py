@@ -68,6 +68,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, typing.Any]:
 
 def _train(args: argparse.Namespace) -> int:
     from c2kit.training import load_config, run_before_after, run_training
+    from c2kit.judges import load_judge
     from c2kit.models import check_model
     from c2kit.training.config import TINY_MODEL, ConfigError
     from c2kit.training.data import DataError, check_dataset
@@ -79,6 +80,9 @@ def _train(args: argparse.Namespace) -> int:
         if config.model_name_or_path != TINY_MODEL:
             check_model(config.model_name_or_path, config.revision)
         check_dataset(config.dataset, config_name=config.dataset_config, revision=config.dataset_revision)
+        if config.c2eval:  # the judges of --eval: a missing judge model or API key now, not after the training
+            for spec in (config.c2eval_judge, *config.c2eval_rejudge):
+                load_judge(spec).check_available()
         result = run_training(config, progress=args.progress)
     except (ConfigError, DataError, PrecisionError) as error:  # the user's input: a message, not a traceback
         print(f"c2 train: error: {error}", file=sys.stderr)
