@@ -22,6 +22,7 @@ from c2kit.cli import main
 from c2kit.gen_cache import GenerationCache
 from c2kit.sources import bundled_path
 from lock_holders import another_process, holding_output_lock
+from waiting import wait_until
 
 LIMIT, CHUNK, NEW_TOKENS, BATCH_TOKENS = 6, 2, 6, 300
 
@@ -407,19 +408,26 @@ def test_shards_finishing_together_merge_one_at_a_time(reference, tmp_path, monk
     import logging
     import shutil
     import threading
-    import time
 
     from c2_syn_dataset import shards
 
     out = tmp_path / "together"
     shutil.copytree(reference, out)
     guard, inside, overlaps, original = threading.Lock(), [], [], shards._merge_into
+    arrived, take_turn = [], shards.one_at_a_time
+
+    def arrive(*args):  # a merge coming to the lock
+        with guard:
+            arrived.append(threading.get_ident())
+        return take_turn(*args)
 
     def watched(dirs, folder):
         with guard:
             inside.append(threading.get_ident())
             overlaps.extend(inside[:-1])  # another merge is still writing
-        time.sleep(0.3)
+        # Merge only once the other merge has come to the lock: it must wait for this one (or, with no lock, it
+        # would be in here too), however the threads are scheduled.
+        wait_until(lambda: len(arrived) >= 2, timeout_s=60, failure="the second merge never came to the lock")
         try:
             return original(dirs, folder)
         finally:
@@ -427,6 +435,7 @@ def test_shards_finishing_together_merge_one_at_a_time(reference, tmp_path, monk
                 inside.remove(threading.get_ident())
 
     monkeypatch.setattr(shards, "_merge_into", watched)
+    monkeypatch.setattr(shards, "one_at_a_time", arrive)
     results = []
     threads = [threading.Thread(target=lambda: results.append(merge_build([out]))) for _ in range(2)]
     for thread in threads:
@@ -443,9 +452,9 @@ def test_shards_finishing_together_merge_one_at_a_time(reference, tmp_path, monk
         caplog.set_level(logging.INFO, logger="c2kit.locks")
         waiting = threading.Thread(target=lambda: results.append(merge_build([out])))
         waiting.start()
-        waiting.join(timeout=1.5)
+        said = f"together: waiting for the merge of another run (pid {holder.pid}) to finish"
+        wait_until(lambda: said in caplog.text, timeout_s=60, failure=f"the merge never said {said!r}")
         assert waiting.is_alive() and len(results) == 2  # waits for the other process's merge
-        assert f"together: waiting for the merge of another run (pid {holder.pid}) to finish" in caplog.text
     waiting.join(timeout=120)
     assert len(results) == 3 and all(merged[c].equals(tables(out)[c]) for c in ref)
 
