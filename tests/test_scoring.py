@@ -220,6 +220,19 @@ def test_cli_score_official_and_judged(official_file, tmp_path, judges, capsys):
     assert "| 10 | 100.0 |" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("judge", ["keyword", "test-marker"])
+def test_judged_rows_refuse_a_judge_they_were_not_judged_by(tmp_path, judges, capsys, judge):
+    # Judged rows carry their judge's verdicts: scored "with" another judge, they would pass for its verdicts.
+    judged = _write_judged(tmp_path / "j.jsonl", [{"item_id": "a", "k": 10, "path": 0, "corrected": True}])
+    out = tmp_path / "out"
+    assert main(["eval", "score", "--judged", str(judged), "--judge", judge, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.splitlines() == [
+        f"c2 eval: error: --judge {judge} cannot apply to --judged: its rows were judged already (by the judge in "
+        "their 'judge' field); leave --judge out, or re-judge a results directory with --results"]
+    assert not out.exists()
+
+
 def _score_args(source: str, official_file: Path, run: Path, judged: Path) -> list[str]:
     """``c2 eval score`` arguments for each kind of input (``run``: a results directory to re-judge)."""
     return {"official": ["--official", str(official_file), "--judge", "test-marker"],

@@ -1,4 +1,5 @@
-"""The engine seam (issue 16): the driver knows no backend, no import circles, and runs record what they did.
+"""The engine seam: the driver knows no backend, imports run down the layers without circles, and runs record
+what they did.
 
 The byte-identity test remakes the runs of :mod:`seam_reference` (made with the code before the engine layer
 was split) and compares every recorded file byte for byte. What it compares holds on any x86 CPU by design:
@@ -167,3 +168,54 @@ def test_the_circle_finder_sees_lazy_and_relative_imports(tmp_path):
     assert "c2_eval_metric.corr" in real["c2_eval_metric.results"]  # `from .corr import ...` at the top
     assert "c2_eval_metric.harm" in real["c2_eval_metric.results"]  # `from .harm import ...` inside a function
     assert "c2kit.jsonio" not in real["c2_eval_metric.results"]  # other packages are not walked here
+
+
+def test_no_import_circles_through_the_syn_and_publish_packages():
+    graph = import_graph(("c2kit", "c2_eval_metric", "c2_syn_dataset"))
+    assert cycles_through(graph, ("c2_syn_dataset", "c2kit.publish")) == []
+
+
+# The layers, top to bottom: a module imports from its own layer or the ones below. Every c2kit module of no
+# layer here is a base module (the bottom); c2 view's report and the harness adapters, which sit between the
+# commands and the metric, are left out.
+LAYERS = (("c2kit.cli",), ("c2kit.publish",), ("c2kit.training",), ("c2_eval_metric", "c2_syn_dataset"),
+          ("c2kit.judges",), ("c2kit.engines",), ("c2kit.models",), ("c2kit.generation",))
+UNLAYERED = ("c2kit.view", "c2kit.harness")
+# One import still runs up: the comparison of runs reads the training log's file name from the trainer module.
+STILL_UPWARD = {("c2_eval_metric.compare", "c2kit.training"), ("c2_eval_metric.compare", "c2kit.training.trainer")}
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
+def layer_of(module: str) -> int | None:
+    """The module's layer, 0 at the top; None for a module of no layer."""
+    found = [index for index, packages in enumerate(LAYERS) if _within(module, packages)]
+    if found:
+        return found[0]
+    return None if _within(module, UNLAYERED) else len(LAYERS)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(module, what it imports) where the import runs up the layers."""
+    pairs = []
+    for source, targets in graph.items():
+        for target in targets:
+            below, above = layer_of(source), layer_of(target)
+            if below is not None and above is not None and above < below:
+                pairs.append((source, target))
+    return sorted(pairs)
+
+
+def test_imports_run_down_the_layers():
+    upward = upward_imports(import_graph(("c2kit", "c2_eval_metric", "c2_syn_dataset")))
+    assert [pair for pair in upward if pair not in STILL_UPWARD] == []
+
+
+def test_the_layer_check_sees_an_import_up_and_lets_one_down_pass():
+    graph = {"c2kit.judges.x": {"c2_eval_metric.results", "c2kit.engines.base", "c2kit.jsonio"},
+             "c2kit.jsonio": {"c2kit.generation"}, "c2kit.view.page": {"c2kit.cli"}, "c2kit.cli.x": {"c2kit.view"}}
+    assert upward_imports(graph) == [("c2kit.jsonio", "c2kit.generation"), ("c2kit.judges.x", "c2_eval_metric.results")]
+    assert [layer_of(name) for name in ("c2kit.cli", "c2_syn_dataset.settings", "c2kit.models", "c2kit.paths",
+                                        "c2kit.view.page", "c2kit.clipboard")] == [0, 3, 6, 8, None, 8]

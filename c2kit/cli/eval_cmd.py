@@ -19,7 +19,7 @@ from c2kit.cli.options import (
     positive_int,
 )
 from c2_eval_metric.overcorrection import BENIGN_FIELDS, BENIGN_MAPPING_FLAG
-from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_results
+from c2kit.cli.unparsed import ACCEPT_FLAG, ACCEPT_HELP, report_results
 from c2kit.presets import PRESET_HELP, preset_names
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
@@ -156,7 +156,7 @@ def add_parser(subparsers) -> None:
                         "are recovered; reports the paper's pooled fraction per k and the item mean)")
     source.add_argument("--judged", help="judged JSONL file (item_id, k, path, corrected)")
     source.add_argument("--results", help="results directory of 'c2 eval run' to re-judge")
-    score.add_argument("--judge", default="keyword", help=f"judge for --official/--results: {JUDGE_HELP}")
+    score.add_argument("--judge", help=f"judge for --official/--results: {JUDGE_HELP}")
     add_out_argument(score, "results directory to write")
     score.add_argument("--disagreements", metavar="FILE",
                        help="with --results: write the paths where --judge and the stored judge disagree as "
@@ -192,24 +192,21 @@ def _add_import_parser(commands) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from c2_eval_metric.console import results_report
     from c2kit.harness.importer import import_harness_log
 
     report = import_harness_log(args.samples, out_dir=args.out, judge=args.judge)
-    print(results_report(args.out, report.scores))
     if report.differing:
         item, k = report.differing[0]
-        print(f"NOTE: {len(report.differing)} of {len(report.log.fractions)} (item, k) fractions differ from "
-              f"{report.log.harness}'s own (judged there with {report.log.judge!r}, here with {report.judge!r}), "
-              f"e.g. item {item!r} at k={k}")
+        note = (f"NOTE: {len(report.differing)} of {len(report.log.fractions)} (item, k) fractions differ from "
+                f"{report.log.harness}'s own (judged there with {report.log.judge!r}, here with {report.judge!r}), "
+                f"e.g. item {item!r} at k={k}")
     else:
-        print(f"every (item, k) fraction equals {report.log.harness}'s own ({len(report.log.fractions)} compared)")
-    print(f"results written to {args.out}")
-    return check_results(args.out, accept=args.accept_unparsed, command="c2 eval import")
+        note = f"every (item, k) fraction equals {report.log.harness}'s own ({len(report.log.fractions)} compared)"
+    return report_results(args.out, report.scores, accept=args.accept_unparsed, command="c2 eval import",
+                          notes=[note])
 
 
 def _run(args: argparse.Namespace) -> int:
-    from c2_eval_metric.console import results_report
     from c2_eval_metric.runner import EvalConfig, run_eval
 
     explicit = {name: getattr(args, name) for name in PRESETTABLE if getattr(args, name) is not None}
@@ -238,30 +235,29 @@ def _run(args: argparse.Namespace) -> int:
         **explicit,
     )
     scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir, overwrite=args.overwrite)
-    print(results_report(args.out, scores))
-    print(f"results written to {args.out}")
-    return check_results(args.out, accept=args.accept_unparsed, command="c2 eval run")
+    return report_results(args.out, scores, accept=args.accept_unparsed, command="c2 eval run")
 
 
 def _score(args: argparse.Namespace) -> int:
     from c2_eval_metric import scoring
     from c2_eval_metric.official import score_official
-    from c2_eval_metric.console import results_report
 
     if args.disagreements and not args.results:
         raise ValueError("--disagreements needs --results: it compares the new judge with a run's stored one")
+    if args.judged and args.judge is not None:  # else the rows would pass for that judge's verdicts
+        raise ValueError(f"--judge {args.judge} cannot apply to --judged: its rows were judged already (by the judge "
+                         "in their 'judge' field); leave --judge out, or re-judge a results directory with --results")
+    judge = args.judge or "keyword"
     if args.official:
-        scores = score_official(args.official, out_dir=args.out, judge=args.judge)
+        scores = score_official(args.official, out_dir=args.out, judge=judge)
     elif args.judged:
         scores = scoring.score_judged(args.judged, out_dir=args.out)
     else:
-        scores = scoring.rejudge_results(args.results, out_dir=args.out, judge=args.judge,
+        scores = scoring.rejudge_results(args.results, out_dir=args.out, judge=judge,
                                          disagreements=args.disagreements)
-    print(results_report(args.out, scores))
-    print(f"results written to {args.out}")
-    if args.judged:  # no judge ran here: a judge_info in --out is an earlier run's
-        return 0
-    return check_results(args.out, accept=args.accept_unparsed, command="c2 eval score")
+    # --judged: no judge ran here, so a judge_info in --out is an earlier run's
+    return report_results(args.out, scores, accept=args.accept_unparsed, command="c2 eval score",
+                          judged_here=not args.judged)
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from c2kit.cli.options import add_out_argument, positive_int
-from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_tally
+from c2kit.cli.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_tally
 
 SHIPPED = "shipped"
 
