@@ -7,7 +7,7 @@ boolean key is a bare flag (``--load_in_4bit``, ``--no-load_in_4bit``) that also
 ``--data`` as in the other commands (their key names stay as aliases). ``--eval`` (same as ``--c2eval``) runs
 C2-Eval on the base and on the adapter after training and prints the comparison table; a model judge whose
 answers were mostly neither yes nor no makes it exit with status 2 after writing, unless ``--accept-unparsed``
-(:mod:`c2kit.judges.unparsed`). Re-running the same command resumes an interrupted training run and reuses a
+(:mod:`c2kit.cli.unparsed`). Re-running the same command resumes an interrupted training run and reuses a
 finished one.
 """
 
@@ -18,7 +18,7 @@ import sys
 import typing
 
 from c2kit.cli.parser import BoolKeyAction, add_aliased
-from c2kit.judges.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_results
+from c2kit.cli.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_results
 from c2kit.training.config import TrainConfig, key_help, type_name
 
 OVERRIDE_PREFIX = "override:"  # namespace attribute prefix of the per-key options
