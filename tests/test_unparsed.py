@@ -243,7 +243,11 @@ def test_train_eval_applies_the_rule_to_every_results_directory(monkeypatch, tmp
         info = {"name": "openai:m", **({"tally": tally} if tally else {})}
         (tmp_path / name / "config.json").write_text(json.dumps({"judge_info": info}))
         dirs.append(tmp_path / name)
-    monkeypatch.setattr(training, "load_config", lambda path, overrides: SimpleNamespace(c2eval=True))
+    from c2kit.training.tiny_data import write_pairs_dir
+
+    pairs = write_pairs_dir(tmp_path / "pairs", [{"prompt": "How?", "chosen": "No.", "rejected": "Sure."}])
+    config = training.TrainConfig(c2eval=True, dataset=str(pairs))  # what c2 train checks before training passes
+    monkeypatch.setattr(training, "load_config", lambda path, overrides: config)
     monkeypatch.setattr(training, "run_training", lambda config, progress: SimpleNamespace(
         metrics={}, output_dir=str(tmp_path / "adapter-dir"), base_model="base", main_process=True))
     monkeypatch.setattr(training, "run_before_after", lambda config, **kwargs: BeforeAfter(
