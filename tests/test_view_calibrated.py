@@ -95,7 +95,8 @@ def test_the_report_shows_calibrated_beside_raw_each_named(browser, report, runs
     assert not plain.find_elements("css selector", "polygon[data-series='calibrated']")
     difference = calibrated_difference(runs["first"], runs["later"])
     assert paired.text.startswith("Paired: synthetic/improved − synthetic/full-size")
-    assert f"calibrated with {N_LABELS} and {N_LABELS} human labels: difference (points)" in paired.text
+    assert "Difference, judge only" in paired.text
+    assert f"Difference, calibrated with {N_LABELS} and {N_LABELS} human labels" in paired.text
     calibrated_rows = [[cell.text for cell in row.find_elements("css selector", "th, td")]
                        for row in paired.find_elements("css selector", "table")[1].find_elements("css selector", "tr")]
     assert calibrated_rows[-1][:2] == ["Corr_mean", f"{100 * difference['corr_mean_diff']:+.1f}"]
