@@ -50,7 +50,9 @@ def add_parsers(commands) -> None:
         "of the run's continuations labelled by people ('c2 eval sample'), with a 95% interval that holds whatever "
         "the judge (it counts the items, as the run's bootstrap interval does, and the labels drawn). Prints, per "
         "k and for Corr_mean, the judge's figure, the calibrated one, the labels-alone one, the number of labels "
-        "and the judge's sensitivity and specificity on them, and writes calibrated.json. Labels chosen by hand "
+        "and the judge's sensitivity and specificity on them, writes calibrated.json, and shows the calibrated "
+        "figures beside the judge's in the run's scores.json, summary.md and corr_at_k.png (with --out elsewhere: "
+        "calibrated.json and the plot there, the run left as it is). Labels chosen by hand "
         "(c2 view's label mode, a --disagreements file) are refused: they are not a random sample.",
     )
     calibrate.add_argument("run", metavar="RUN", help="results directory whose continuations were sampled")
