@@ -18,13 +18,13 @@ from typing import Any
 from c2kit.gen_cache import GenerationCache
 from c2kit.locks import lock_output_folder
 from c2kit.jsonio import write_jsonl
-from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY, EngineSettings
+from c2kit.engines import EngineSettings, ModelRequest, open_engine
 from c2kit.gen_cache import prompt_sha256
 from c2kit.generation import SamplingConfig, cache_key
 from c2kit.judges import Judge, load_judge
 from c2kit.judges.registry import check_judge_spec, public_spec
 from c2kit.generation import generate_with_engine
-from c2kit.models import LoadedModel, check_model, load_model_and_tokenizer
+from c2kit.models import LoadedModel, check_model
 from c2kit.prefill import OPENER_PER, build_prefills, drop_overlong, resolve_chat_template, template_hash
 from c2kit.presets import TRANSFORMERS_DEFAULT_TOP_K, generate_sampling, generation_config_record, resolve_preset
 from c2kit.protocol import DEFAULT_KS, DEFAULT_TOKEN_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
@@ -79,21 +79,9 @@ class EvalConfig:
     # Sample as transformers generate() does: the model's generation_config top_k (else 50) and
     # repetition_penalty apply; the explicit temperature and top_p win over its own.
     use_generation_config: bool = False
-    # Engine (c2kit.engines, docs/engines.md): "transformers" (default), "vllm" or "openai" (with base_urls).
-    engine: str = "transformers"
-    base_urls: list[str] = field(default_factory=list)
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    api_key_env: str = DEFAULT_API_KEY_ENV  # the variable's name; the key is never stored
-    served_model: str | None = None
-    vllm_python: str | None = None
-    vllm_options: dict[str, Any] = field(default_factory=dict)  # vllm.LLM keyword arguments
-    replicas: int = 1  # engine "ray": vLLM replicas as Ray actors
-    tensor_parallel_size: int = 1  # engines "vllm" and "ray": GPUs per model
-    ray_address: str | None = None  # engine "ray": a running cluster (None: a local Ray for the run)
-
-    def engine_settings(self) -> EngineSettings:
-        """The engine settings (validated: e.g. ``--engine openai`` without ``--base-url`` is an error)."""
-        return EngineSettings.of(self)
+    # What generates (c2kit.engines, docs/engines.md): the engine and its options; a name alone is that engine
+    # with its default options.
+    engine: EngineSettings = field(default_factory=EngineSettings)
     # Analyses (docs/metric.md): per-group breakdown by a source column (None: harm_category when the source
     # has it), and the over-correction pass on benign requests.
     group_by: str | None = None
@@ -104,8 +92,27 @@ class EvalConfig:
     prefix_source: str = "shipped"  # or "on-policy": the model's own greedy answer to each benign request
 
     def __post_init__(self) -> None:
+        if isinstance(self.engine, str):
+            self.engine = EngineSettings.build(self.engine)
         if self.ks is None:
             self.ks = list(DEFAULT_TOKEN_KS if self.mode == "tokens" else DEFAULT_KS)
+
+    def engine_settings(self) -> EngineSettings:
+        """The engine settings, with the model options only some engines can honour (--adapter, --load-in-4bit)
+        refused up front."""
+        try:
+            self.engine.check_model_options(adapter=self.adapter, load_in_4bit=self.load_in_4bit)
+        except ValueError as error:
+            if self.preset and self.load_in_4bit and "--load-in-4bit" in str(error):  # the user never typed it
+                raise ValueError(f"{error} (--preset {self.preset} loads in 4-bit: add --no-load-in-4bit)") from None
+            raise
+        return self.engine
+
+    def record(self) -> dict[str, Any]:
+        """The settings as ``config.json`` holds them: the engine's name and options flat beside the others."""
+        settings = dataclasses.asdict(self)
+        del settings["engine"]
+        return {**settings, **self.engine.flat()}
 
     @classmethod
     def from_preset(cls, preset: str | None, **settings: Any) -> "EvalConfig":
@@ -140,7 +147,7 @@ class EvalConfig:
             raise ValueError("opener_per='path' needs words mode: tokens mode has no opener")
         if self.preset is not None:
             resolve_preset(self.preset, {})  # an unknown name is an error
-        if self.engine_settings().name != "transformers" and getattr(self, "overcorrection", False):
+        if not self.engine_settings().is_default and self.overcorrection:
             raise ValueError("the over-correction analysis runs on --engine transformers only (for now)")
         if self.prefix_source not in PREFIX_SOURCES:
             raise ValueError(f"prefix_source {self.prefix_source!r} is not one of {PREFIX_SOURCES}")
@@ -149,7 +156,7 @@ class EvalConfig:
 
 def requested_settings(config: EvalConfig) -> dict[str, Any]:
     """The settings as asked for (before values such as top_k are resolved from the model), without secrets."""
-    settings = dataclasses.asdict(config)
+    settings = config.record()
     settings.pop("base_urls", None)  # may carry credentials; servers do not decide what a run is
     settings["judge"] = public_spec(config.judge)
     return settings
@@ -225,24 +232,20 @@ def read_inputs(config: EvalConfig, out: Path) -> RunInputs:
 def _run_in(out: Path, config: EvalConfig, inputs: RunInputs, cache_dir: str | Path | None, progress: bool
             ) -> CorrScores:
     """The run itself, in a claimed and locked results directory."""
-    source, judge = inputs.source, inputs.judge
     engine_settings = config.engine_settings()
-    if engine_settings.is_default:
-        loaded = load_model_and_tokenizer(
-            config.model,
-            adapter=config.adapter,
-            revision=config.revision,
-            load_in_4bit=config.load_in_4bit,
-            dtype=config.dtype,
-            trust_remote_code=config.trust_remote_code,
-        )
-        generation_config = getattr(loaded.model, "generation_config", None)
-    else:  # the weights live in the engine; here only the tokenizer (we render and tokenize every prompt)
-        from c2kit.engines import load_tokenizer
+    opened = open_engine(engine_settings, ModelRequest(
+        config.model, revision=config.revision, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
+        adapter=config.adapter, load_in_4bit=config.load_in_4bit, batch_tokens=config.batch_tokens))
+    try:
+        return _run_with(out, config, inputs, cache_dir, progress, opened, engine_settings)
+    finally:
+        opened.engine.close()
 
-        tokenizer, identity, generation_config = load_tokenizer(
-            config.model, revision=config.revision, trust_remote_code=config.trust_remote_code, dtype=config.dtype)
-        loaded = LoadedModel(None, tokenizer, identity)
+
+def _run_with(out: Path, config: EvalConfig, inputs: RunInputs, cache_dir: str | Path | None, progress: bool,
+              opened, engine_settings: EngineSettings) -> CorrScores:
+    source = inputs.source
+    engine, loaded, generation_config = opened.engine, opened.loaded, opened.generation_config
     if loaded.identity["is_tiny"]:
         print(f"NOTE: {config.model} is a {SMOKE_NOTICE}.")
     if config.use_generation_config:
@@ -267,12 +270,8 @@ def _run_in(out: Path, config: EvalConfig, inputs: RunInputs, cache_dir: str | P
         num_paths=config.paths,
     )
     prompts = _fitting_prompts(prompts, config, loaded, out, sampling.max_new_tokens)
-    engine = _open_engine(engine_settings, config, loaded)
-    try:
-        return _generate_and_score(config, out, cache_dir, progress, inputs, requests, loaded, engine,
-                                   engine_settings, prompts, sampling, gen_record, chat_template_sha)
-    finally:
-        engine.close()
+    return _generate_and_score(config, out, cache_dir, progress, inputs, requests, loaded, engine,
+                               engine_settings, prompts, sampling, gen_record, chat_template_sha)
 
 
 def _fitting_prompts(prompts, config: EvalConfig, loaded: LoadedModel, out: Path, max_new_tokens: int) -> list:
@@ -300,17 +299,6 @@ def _fitting_prompts(prompts, config: EvalConfig, loaded: LoadedModel, out: Path
     return kept
 
 
-def _open_engine(settings: EngineSettings, config: EvalConfig, loaded: LoadedModel):
-    if settings.is_default:
-        from c2kit.engines.transformers_engine import TransformersEngine
-
-        return TransformersEngine(loaded.model, loaded.tokenizer, batch_tokens=config.batch_tokens)
-    from c2kit.engines import open_engine
-
-    return open_engine(settings, model=config.model, tokenizer=loaded.tokenizer, revision=config.revision,
-                       dtype=config.dtype, trust_remote_code=config.trust_remote_code)
-
-
 def _generate_and_score(config, out, cache_dir, progress, inputs: RunInputs, requests, loaded, engine,
                         engine_settings, prompts, sampling, gen_record, chat_template_sha) -> CorrScores:
     from c2kit.engines import chat_messages_probe, parity_probes
@@ -324,10 +312,9 @@ def _generate_and_score(config, out, cache_dir, progress, inputs: RunInputs, req
     batch_tokens = getattr(engine, "budget", None)
 
     run_config: dict[str, Any] = {
-        **dataclasses.asdict(config),
+        **config.record(),
         REQUESTED_KEY: requested_settings(config),  # what claim_results_dir compares a later run against
         "judge": public_spec(config.judge),
-        "base_urls": engine_settings.record()["base_urls"],  # without credentials
         # Effective values (None in the config means "resolve from the model"; the record says from where).
         "top_k": sampling.top_k,
         "repetition_penalty": sampling.repetition_penalty,

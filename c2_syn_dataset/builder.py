@@ -31,7 +31,7 @@ from c2kit import __version__
 from c2kit.prefill import resolve_chat_template
 
 from c2_syn_dataset.pairs import pairs_from_ranked
-from c2_syn_dataset.pipeline import fingerprint, generator_fingerprint_identity, load_generator, prepare
+from c2_syn_dataset.pipeline import check_parity, fingerprint, generator_fingerprint_identity, open_generator, prepare
 from c2_syn_dataset.schema import CONFIG_SCHEMAS
 from c2_syn_dataset.settings import BuildSettings
 from c2_syn_dataset.synthesis import kept_groups, synthesize
@@ -75,18 +75,20 @@ class C2SynBuilder(datasets.GeneratorBasedBuilder):
 
     def _generate_examples(self) -> Iterator[tuple[int, dict]]:
         settings = self.config.settings
-        generator = load_generator(settings)
-        template = resolve_chat_template(generator.tokenizer, settings.plain_template)
-        sampling = settings.sampling()
-        key = 0
-        for chunk in self._plan.chunks:  # the CLI's chunks, so batches (and outputs) match it
-            made = synthesize(generator.model, generator.tokenizer, chunk, sampling, template=template,
-                              batch_tokens=settings.batch_tokens)
-            ranked, _ = kept_groups(made.ranked)  # as the merge does: no request whose SR stayed empty
-            table = ranked if self.config.name == "ranked" else pairs_from_ranked(ranked)
-            for row in table.to_pylist():
-                yield key, row
-                key += 1
+        opened = open_generator(settings)
+        with opened.engine as engine:  # the chosen engine, checked as c2 syn build checks it
+            tokenizer = opened.loaded.tokenizer
+            template = resolve_chat_template(tokenizer, settings.plain_template)
+            check_parity(settings, self._plan.requests, tokenizer, engine, template)
+            sampling = settings.sampling()
+            key = 0
+            for chunk in self._plan.chunks:  # the CLI's chunks, so batches (and outputs) match it
+                made = synthesize(None, tokenizer, chunk, sampling, template=template, engine=engine)
+                ranked, _ = kept_groups(made.ranked)  # as the merge does: no request whose SR stayed empty
+                table = ranked if self.config.name == "ranked" else pairs_from_ranked(ranked)
+                for row in table.to_pylist():
+                    yield key, row
+                    key += 1
 
 
 def builder_hash(settings: BuildSettings, source_sha: str) -> str:
@@ -96,5 +98,8 @@ def builder_hash(settings: BuildSettings, source_sha: str) -> str:
     generator = generator_fingerprint_identity(model_identity(settings.generator, settings.revision))
     if settings.adapter and Path(settings.adapter).is_dir():
         generator["adapter_sha256"] = adapter_hash(Path(settings.adapter))
-    return fingerprint({"c2kit_version": __version__, "source_sha256": source_sha,
-                        "settings": settings.data_dict(), "generator": generator})
+    data = {"c2kit_version": __version__, "source_sha256": source_sha, "settings": settings.data_dict(),
+            "generator": generator}
+    if not settings.engine.is_default:  # another engine may sample other texts; the default keeps its hashes
+        data["engine"] = settings.engine.name
+    return fingerprint(data)

@@ -115,17 +115,30 @@ def make_manifest(settings: BuildSettings, plan: Plan, generator_identity: dict,
         "chunk_ids_sha256": [shards.ids_sha256([r.source_id for r in chunk]) for chunk in plan.chunks],
         "versions": {"transformers": transformers.__version__, "torch": torch.__version__,
                      "datasets": datasets.__version__},
-        **({"engine_info": {**settings.engine_settings().record(), **engine.info()}} if engine is not None else {}),
+        **({"engine_info": {**settings.engine.record(), **engine.info()}} if engine is not None else {}),
     }
 
 
-def load_generator(settings: BuildSettings):
-    """The generator through the shared loader (left padding, pad token, identity for the fingerprint)."""
-    from c2kit.models import load_model_and_tokenizer
+def open_generator(settings: BuildSettings):
+    """The generator in its engine (:func:`c2kit.engines.open_engine`), its tokenizer and identity here."""
+    from c2kit.engines import ModelRequest, open_engine
 
-    return load_model_and_tokenizer(settings.generator, adapter=settings.adapter, revision=settings.revision,
-                                    load_in_4bit=settings.load_in_4bit, dtype=settings.dtype,
-                                    trust_remote_code=settings.trust_remote_code)
+    return open_engine(settings.engine_settings(), ModelRequest(
+        settings.generator, revision=settings.revision, dtype=settings.dtype,
+        trust_remote_code=settings.trust_remote_code, adapter=settings.adapter, load_in_4bit=settings.load_in_4bit,
+        batch_tokens=settings.batch_tokens))
+
+
+def check_parity(settings: BuildSettings, requests, tokenizer, engine, template: str) -> dict:
+    """Before generating: the engine must tokenize (and template) a sample of the build's prompts as we do."""
+    from c2kit.engines import chat_messages_probe, parity_probes
+    from c2_syn_dataset.synthesis import build_prompts
+
+    sample_size = settings.engine.parity_sample
+    sample = requests[:max(1, sample_size // 5)]
+    return engine.check_parity(parity_probes(
+        tokenizer, build_prompts(tokenizer, sample, template), sample=sample_size,
+        messages_of=chat_messages_probe({r.source_id: r.request for r in sample}, enabled=not settings.plain_template)))
 
 
 def run_build(
@@ -154,39 +167,19 @@ def run_build(
 def _prepare_and_build(settings: BuildSettings, out: Path, index: int, count: int, progress: bool) -> dict:
     plan = prepare(settings)
     logger.info("selection: %d of %d rows kept", plan.stats.kept, plan.stats.rows_read)
-    engine_settings = settings.engine_settings()
-    if engine_settings.is_default:
-        generator = load_generator(settings)
-        from c2kit.engines.transformers_engine import TransformersEngine
-
-        engine = TransformersEngine(generator.model, generator.tokenizer, batch_tokens=settings.batch_tokens)
-    else:  # the weights live in the engine; here only the tokenizer (we render and tokenize every prompt)
-        from c2kit.engines import load_tokenizer, open_engine
-        from c2kit.models import LoadedModel
-
-        tokenizer, identity, _ = load_tokenizer(settings.generator, revision=settings.revision, dtype=settings.dtype,
-                                                trust_remote_code=settings.trust_remote_code)
-        generator = LoadedModel(None, tokenizer, identity)
-        engine = open_engine(engine_settings, model=settings.generator, tokenizer=tokenizer,
-                             revision=settings.revision, dtype=settings.dtype,
-                             trust_remote_code=settings.trust_remote_code)
+    opened = open_generator(settings)
     try:
-        return _build_with(settings, out, plan, generator, engine, engine_settings, index, count, progress)
+        return _build_with(settings, out, plan, opened, index, count, progress)
     finally:
-        engine.close()
+        opened.engine.close()
 
 
-def _build_with(settings, out, plan, generator, engine, engine_settings, index, count, progress) -> dict:
-    from c2kit.engines import chat_messages_probe, parity_probes
-    from c2_syn_dataset.synthesis import build_prompts
-
+def _build_with(settings, out, plan, opened, index, count, progress) -> dict:
+    generator, engine = opened.loaded, opened.engine
     template = resolve_chat_template(generator.tokenizer, settings.plain_template)
-    sample = plan.requests[:max(1, engine_settings.parity_sample // 5)]
-    engine.check_parity(parity_probes(
-        generator.tokenizer, build_prompts(generator.tokenizer, sample, template), sample=engine_settings.parity_sample,
-        messages_of=chat_messages_probe({r.source_id: r.request for r in sample}, enabled=not settings.plain_template)))
+    check_parity(settings, plan.requests, generator.tokenizer, engine, template)
     manifest = make_manifest(settings, plan, generator.identity, template_hash(template),
-                             engine=None if engine_settings.is_default else engine)
+                             engine=None if settings.engine.is_default else engine)
     shards.init_build_dir(out, manifest)
 
     chunks = plan.chunks

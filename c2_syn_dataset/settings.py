@@ -5,18 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY
+from c2kit.engines import EngineSettings
 from c2kit.generation import SamplingConfig
 
 DEFAULT_MAX_NEW_TOKENS = 128  # paper
 DEFAULT_CHUNK_SIZE = 256  # requests per part file (x5 prompts per generate call plan)
 # Left out of the fingerprint: batch size and remote-code permission do not change the data, and the
 # source is identified by the hash of its content (so shards may read it from different paths).
-NON_DATA_SETTINGS = ("batch_tokens", "trust_remote_code", "source",
-                     # The engine: what in it changes outputs joins the fingerprint as the engine's own identity
-                     # (c2kit.engines), and the default engine adds nothing, so earlier builds keep theirs.
-                     "engine", "base_urls", "max_concurrency", "api_key_env", "served_model", "vllm_python",
-                     "vllm_options", "replicas", "tensor_parallel_size", "ray_address")
+# The engine is left out too: what in it changes outputs joins the fingerprint as the engine's own identity
+# (c2kit.engines), and the default engine adds nothing, so earlier builds keep theirs.
+NON_DATA_SETTINGS = ("batch_tokens", "trust_remote_code", "source", *EngineSettings().flat())
 
 
 @dataclass(frozen=True)
@@ -41,18 +39,11 @@ class BuildSettings:
     plain_template: bool = False
     trust_remote_code: bool = False
     batch_tokens: int | None = None
-    engine: str = "transformers"  # c2kit.engines: transformers (default), vllm or openai
-    base_urls: tuple[str, ...] = ()
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    api_key_env: str = DEFAULT_API_KEY_ENV  # the variable's name; the key is never stored
-    served_model: str | None = None
-    vllm_python: str | None = None
-    vllm_options: dict = field(default_factory=dict)
-    replicas: int = 1  # engine ray: vLLM replicas as Ray actors
-    tensor_parallel_size: int = 1  # engines vllm and ray: GPUs per model
-    ray_address: str | None = None  # engine ray: a running cluster (None: a local Ray for the run)
+    engine: EngineSettings = field(default_factory=EngineSettings)  # what generates; a name: its defaults
 
     def __post_init__(self) -> None:
+        if isinstance(self.engine, str):
+            object.__setattr__(self, "engine", EngineSettings.build(self.engine))
         # Checked here, before a generator is loaded: a typo must not cost a model load.
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, got {self.chunk_size}")
@@ -63,22 +54,25 @@ class BuildSettings:
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
-    def engine_settings(self):
-        """The engine settings (validated; imports nothing heavy)."""
-        from c2kit.engines import EngineSettings
+    def engine_settings(self) -> EngineSettings:
+        """The engine settings, with the model options only some engines can honour (--adapter, --load-in-4bit)
+        refused up front."""
+        self.engine.check_model_options(adapter=self.adapter, load_in_4bit=self.load_in_4bit)
+        return self.engine
 
-        return EngineSettings.of(self)
+    def _own(self) -> dict:
+        record = asdict(self)
+        del record["engine"]
+        return record
 
     def to_dict(self) -> dict:
-        from c2kit.http_client import public_url
-
-        record = asdict(self)
-        record["base_urls"] = [public_url(url) for url in self.base_urls]  # never user:password or a query
-        return record
+        """The settings as ``build.json`` holds them: the engine's name and options flat beside the others, URLs
+        without credentials."""
+        return {**self._own(), **self.engine.flat()}
 
     def data_dict(self) -> dict:
         """The settings that change the data (a local generator or adapter named by :func:`spelling_free`)."""
-        record = {key: value for key, value in self.to_dict().items() if key not in NON_DATA_SETTINGS}
+        record = {key: value for key, value in self._own().items() if key not in NON_DATA_SETTINGS}
         for key in ("generator", "adapter"):
             record[key] = spelling_free(record[key])
         return record

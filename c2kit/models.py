@@ -449,3 +449,26 @@ def _wrong_base_message(adapter: str, adapter_dir: Path, model: str, error: Runt
     first = mismatches[0].rstrip(".") if mismatches else "size mismatch"
     return (f"adapter {adapter!r} does not fit model {model!r}: it was trained on base model "
             f"{_adapter_base(adapter_dir)!r} ({len(mismatches) or 1} weight shapes differ, e.g. {first})")
+
+
+def load_tokenizer(model: str, *, revision: str | None = None, trust_remote_code: bool = False,
+                   dtype: str = "auto"):
+    """What an engine that holds the weights elsewhere needs from ``model`` here: (tokenizer, identity,
+    generation_config or None).
+
+    The identity is the same as a model loaded here records (Hub commit or content hash of the folder), so caches
+    and results name the model the same way on every engine.
+    """
+    from transformers import AutoTokenizer, GenerationConfig
+
+    check_model(model, revision)
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(model, revision=revision,
+                                                                trust_remote_code=trust_remote_code))
+    identity = model_identity(model, revision)
+    identity["load_in_4bit"] = False
+    identity["dtype"] = dtype
+    try:
+        generation_config = GenerationConfig.from_pretrained(model, revision=revision)
+    except (OSError, ValueError):
+        generation_config = None
+    return tokenizer, identity, generation_config

@@ -26,16 +26,14 @@ BENIGN_CSV = "request,answer\nHow do I bake bread?,\nHow do I tie a tie?,  \n"  
 @pytest.fixture
 def no_model(monkeypatch):
     """Model loading, for the run and for the judge, fails the test; so does reading the data (where asked)."""
-    import c2_eval_metric.runner
     import c2kit.models
     from c2kit.judges.hf_judge import LocalModelJudge
 
     def loaded(*args, **kwargs):
         pytest.fail("a model was loaded before the mistake was refused")
 
-    monkeypatch.setattr(c2_eval_metric.runner, "load_model_and_tokenizer", loaded)
     monkeypatch.setattr(c2kit.models, "load_model_and_tokenizer", loaded)
-    monkeypatch.setattr(LocalModelJudge, "_load_model", loaded)
+    monkeypatch.setattr(LocalModelJudge, "_open_engine", loaded)
     return monkeypatch
 
 
@@ -112,7 +110,7 @@ def test_syn_build_refuses_a_source_of_the_wrong_schema_before_the_generator_loa
                                                                                   capsys, monkeypatch):
     import c2_syn_dataset.pipeline
 
-    monkeypatch.setattr(c2_syn_dataset.pipeline, "load_generator", lambda *a: pytest.fail("the generator loaded"))
+    monkeypatch.setattr(c2_syn_dataset.pipeline, "open_generator", lambda *a: pytest.fail("the generator loaded"))
     out = tmp_path / "builds" / "c2-syn"
     err = refused(["syn", "build", "--data", str(files["goal-target"]), "--model", tiny_model_dir, "--out", str(out)],
                   capsys)

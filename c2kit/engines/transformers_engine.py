@@ -274,3 +274,16 @@ def decode_new_text(tokenizer, sequences: torch.Tensor, prompt_length: int) -> l
     last prompt token (left padding before it does not matter), special tokens (padding, an end of turn) skipped.
     """
     return decode_continuations(tokenizer, sequences[:, :prompt_length].tolist(), sequences[:, prompt_length:].tolist())
+
+
+def open_transformers(options, request):
+    """The registered factory of ``--engine transformers``: the model loaded here, with its adapter, in 4-bit if
+    asked."""
+    from c2kit.engines.registry import OpenedEngine
+    from c2kit.models import load_model_and_tokenizer
+
+    loaded = load_model_and_tokenizer(request.model, adapter=request.adapter, revision=request.revision,
+                                      load_in_4bit=request.load_in_4bit, dtype=request.dtype,
+                                      trust_remote_code=request.trust_remote_code)
+    engine = TransformersEngine(loaded.model, loaded.tokenizer, batch_tokens=request.batch_tokens)
+    return OpenedEngine(engine, loaded, getattr(loaded.model, "generation_config", None))

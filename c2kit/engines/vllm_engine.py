@@ -188,3 +188,18 @@ class VLLMEngine(PathRequestEngine):
         if proc is not None and proc.poll() is None:
             proc.kill()
 
+
+
+def vllm_arguments(options, request) -> dict:
+    return dict(revision=request.revision, dtype=request.dtype, trust_remote_code=request.trust_remote_code,
+                python=options.vllm_python, options=options.vllm_options,
+                tensor_parallel_size=options.tensor_parallel_size)
+
+
+def open_vllm(options, request):
+    """The registered factory of ``--engine vllm``."""
+    from c2kit.engines.registry import OpenedEngine, tokenizer_here
+
+    loaded, generation_config = tokenizer_here(request)
+    return OpenedEngine(VLLMEngine(request.model, loaded.tokenizer, **vllm_arguments(options, request)), loaded,
+                        generation_config)

@@ -90,6 +90,39 @@ class _Option:
     choices: tuple[str, ...] = ()
 
 
+def engine_spec_options() -> dict[str, _Option]:
+    """``engine`` and the spec keys of the engines' options, from their dataclasses (c2kit.engines)."""
+    from c2kit.engines.registry import engine_types, option_default, option_fields, spec_key
+
+    engines = engine_types()
+    options = {"engine": _Option("choice", "what generates the answers", tuple(e.name for e in engines))}
+    for engine in engines:
+        for option in option_fields(engine.options):
+            key = spec_key(option.name)
+            if key in options or not option.metadata.get("cli", True) or not option.metadata.get("spec", True):
+                continue
+            owners = "/".join(e.name for e in engines if any(f.name == option.name for f in option_fields(e.options)))
+            default = option_default(option)
+            kind = "bool" if isinstance(default, bool) else "int" if isinstance(default, int) else "str"
+            help = option.metadata.get("help", "")
+            if option.metadata.get("append"):
+                help += " (comma-separated here; no '?' or '&' in them)"
+            options[key] = _Option(kind, f"engine={owners}: {help}")
+    return options
+
+
+def engine_from_spec(options: dict[str, Any]) -> dict[str, Any]:
+    """The judge options of a parsed spec, with its engine keys turned into one ``engine`` (EngineSettings)."""
+    from c2kit.engines import EngineSettings
+    from c2kit.engines.registry import engine_types, option_fields, spec_key
+
+    names = {spec_key(f.name): f.name for e in engine_types() for f in option_fields(e.options)}
+    engine_values = {names[key]: value for key, value in options.items() if key in names}
+    rest = {key: value for key, value in options.items() if key not in names and key != "engine"}
+    return {**rest, "engine": EngineSettings.build(options.get("engine", "transformers"), judge_spec=True,
+                                                   **engine_values)}
+
+
 _COMMON_OPTIONS: dict[str, _Option] = {
     "load_in_4bit": _Option("bool", "load the judge in 4-bit NF4 (bitsandbytes)"),
     "dtype": _Option("choice", "weights / compute dtype", DTYPES),
@@ -97,15 +130,8 @@ _COMMON_OPTIONS: dict[str, _Option] = {
     "max_new_tokens": _Option("int", "tokens the judge may answer with (greedy)"),
     "batch_tokens": _Option("int", "tokens in flight per generate call (default: from free GPU memory)"),
     "trust_remote_code": _Option("bool", "run the model repository's own code (off unless asked for)"),
-    # Engines (c2kit.engines, docs/engines.md): where the judge model runs.
-    "engine": _Option("choice", "what generates the answers", ("transformers", "vllm", "ray", "openai")),
-    "base_url": _Option("str", "engine=openai: server address(es), comma-separated (no '?' or '&' in them)"),
-    "max_concurrency": _Option("int", "engine=openai: requests in flight"),
-    "served_model": _Option("str", "engine=openai: the server's name for the judge model"),
-    "vllm_python": _Option("str", "engine=vllm/ray: an interpreter with vLLM (and Ray), run as a worker"),
-    "replicas": _Option("int", "engine=ray: vLLM replicas (Ray actors)"),
-    "tensor_parallel_size": _Option("int", "engine=vllm/ray: GPUs per model"),
-    "ray_address": _Option("str", "engine=ray: a running Ray cluster (default: a local Ray for the run)"),
+    # Engines (c2kit.engines, docs/engines.md): where the judge model runs, and each engine's options.
+    **engine_spec_options(),
 }
 HF_OPTIONS: dict[str, _Option] = {
     "question": _Option("choice", "which yes/no question to ask", tuple(QUESTIONS)),
@@ -225,14 +251,7 @@ class LocalModelJudge(Judge):
         batch_tokens: int | None = None,
         trust_remote_code: bool = False,
         progress: bool = True,
-        engine: str = "transformers",
-        base_url: str | None = None,
-        max_concurrency: int | None = None,
-        served_model: str | None = None,
-        vllm_python: str | None = None,
-        replicas: int = 1,
-        tensor_parallel_size: int = 1,
-        ray_address: str | None = None,
+        engine=None,
     ) -> None:
         if not model:
             raise ValueError(f"the {self.kind} judge needs a model id or a local directory")
@@ -240,16 +259,15 @@ class LocalModelJudge(Judge):
             raise ValueError("max_new_tokens and batch_tokens must be at least 1")
         if dtype not in DTYPES:
             raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
-        from c2kit.engines import DEFAULT_MAX_CONCURRENCY, EngineSettings
+        from c2kit.engines import EngineSettings
         from c2kit.generation import SamplingConfig
 
-        self.engine_settings = EngineSettings(name=engine, base_urls=(base_url,) if base_url else (),
-                                              max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
-                                              served_model=served_model, vllm_python=vllm_python,
-                                              replicas=replicas, tensor_parallel_size=tensor_parallel_size,
-                                              ray_address=ray_address, judge_spec=True)
+        # engine: an EngineSettings, or an engine's name (its default options); None: transformers
+        self.engine_settings = engine if isinstance(engine, EngineSettings) else EngineSettings.build(
+            engine or "transformers", judge_spec=True)
         self.engine_settings.check_model_options(adapter=None, load_in_4bit=load_in_4bit)
-        self._engine = None  # a non-default engine, opened with the tokenizer (its identity is in the cache key)
+        self._engine = None  # opened when an answer must be generated (or for its identity: see _prepare)
+        self._parity: dict | None = None
         self.model_id = model
         self.load_in_4bit = load_in_4bit
         self.dtype = dtype
@@ -263,7 +281,6 @@ class LocalModelJudge(Judge):
         self._identity: dict | None = None
         self._template_sha256: str | None = None
         self._cache = None
-        self._loaded = None  # c2kit.models.LoadedModel, loaded on the first call that has to generate
         self._tally: Counter[str] = Counter()
         self.n_generated = 0  # judge prompts this instance actually generated answers for
         self.last_details: list[LocalVerdict] = []
@@ -337,13 +354,8 @@ class LocalModelJudge(Judge):
             "chat_template_sha256": self._template_sha256,
             "sampling": self.sampling.as_dict(),
         }
-        if not self.engine_settings.is_default:  # the default engine keeps the keys of earlier versions
-            from c2kit.engines import open_engine
-
-            self._engine = open_engine(self.engine_settings, model=self.model_id, tokenizer=self._tokenizer,
-                                       revision=self.revision, dtype=self.dtype,
-                                       trust_remote_code=self.trust_remote_code)
-            key["engine"] = self._engine.cache_identity()
+        if not self.engine_settings.is_default:  # its identity joins the key; the default keeps the earlier keys
+            key["engine"] = self._open_engine().cache_identity()
         self._cache = GenerationCache(self.cache_root, key)
 
     def check_available(self) -> None:
@@ -369,15 +381,16 @@ class LocalModelJudge(Judge):
             self._identity = identity
         return self._identity
 
-    def _load_model(self):
-        if self._loaded is None:
-            from c2kit.models import load_model_and_tokenizer
+    def _open_engine(self):
+        """The judge model in its engine (:func:`c2kit.engines.open_engine`), opened once."""
+        if self._engine is None:
+            from c2kit.engines import ModelRequest, open_engine
 
             logger.info("judge %s: loading %s%s", self.name, self.model_id, " in 4-bit" if self.load_in_4bit else "")
-            self._loaded = load_model_and_tokenizer(self.model_id, revision=self.revision,
-                                                    load_in_4bit=self.load_in_4bit, dtype=self.dtype,
-                                                    trust_remote_code=self.trust_remote_code)
-        return self._loaded
+            self._engine = open_engine(self.engine_settings, ModelRequest(
+                self.model_id, revision=self.revision, dtype=self.dtype, trust_remote_code=self.trust_remote_code,
+                load_in_4bit=self.load_in_4bit, batch_tokens=self.batch_tokens)).engine
+        return self._engine
 
     # -- judging -------------------------------------------------------------------------------------------
 
@@ -393,7 +406,6 @@ class LocalModelJudge(Judge):
         self._prepare()
         texts = [self._prompt_text(item) for item in inputs]
         from c2kit.gen_cache import prompt_fingerprint
-        from c2kit.engines.transformers_engine import generate_continuations
         from c2kit.prefill import PrefillPrompt
 
         unique: dict[str, PrefillPrompt] = {}
@@ -406,23 +418,16 @@ class LocalModelJudge(Judge):
         prompts = list(unique.values())
         todo = [p for p in prompts if self._cache.lookup(p.item_id, 0, prompt_fingerprint(p.prompt_ids), 1) is None]
         answers: dict[str, str] = {}
-        if todo and self._engine is not None:
+        if todo:
             from c2kit.engines import parity_probes
             from c2kit.generation import generate_with_engine
 
-            if not self._engine.parity.get("checked"):
-                self._engine.check_parity(parity_probes(self._tokenizer, prompts,
-                                                        sample=self.engine_settings.parity_sample))
-            continuations = generate_with_engine(self._engine, prompts, self.sampling, cache=self._cache,
+            engine = self._open_engine()
+            if self._parity is None:  # once, before the first answers are generated
+                self._parity = engine.check_parity(parity_probes(self._tokenizer, prompts,
+                                                                 sample=self.engine_settings.parity_sample))
+            continuations = generate_with_engine(engine, prompts, self.sampling, cache=self._cache,
                                                  progress=self.progress, desc=f"judging ({self.name})")
-            self.n_generated += len(todo)
-            answers = {c.item_id: c.text for c in continuations}
-        elif todo:
-            loaded = self._load_model()
-            continuations = generate_continuations(
-                loaded.model, loaded.tokenizer, prompts, self.sampling, batch_tokens=self.batch_tokens,
-                cache=self._cache, progress=self.progress, desc=f"judging ({self.name})",
-            )
             self.n_generated += len(todo)
             answers = {c.item_id: c.text for c in continuations}
         else:
@@ -457,7 +462,8 @@ class LocalModelJudge(Judge):
             "dtype": self.dtype,
             "trust_remote_code": self.trust_remote_code,
             "chat_template_sha256": self._template_sha256,
-            **({} if self._engine is None else {"engine": {**self.engine_settings.record(), **self._engine.info()}}),
+            **({} if self.engine_settings.is_default else {"engine": {**self.engine_settings.record(),
+                                                                       **self._open_engine().info()}}),
         }
 
     def __repr__(self) -> str:
@@ -621,6 +627,6 @@ def _from_spec(judge: str, cls: type[LocalModelJudge], model: str, **options) ->
     """``cls(model, **options)``; a mistake in the options (an engine key without its engine) names the judge, as
     the spec parser's messages do."""
     try:
-        return cls(model, **options)
+        return cls(model, **engine_from_spec(options))
     except ValueError as error:
         raise ValueError(f"judge {judge}: {error}") from None
