@@ -113,7 +113,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
 
     engines = engine_types()
     group = parser.add_argument_group("engine (docs/engines.md)")
-    group.add_argument("--engine", choices=[engine.name for engine in engines], default="transformers",
+    group.add_argument("--engine", type=_engine_name, default="transformers", metavar="NAME",
                        help="what generates: " + ", ".join(
                            f"{engine.name}" + (f" ({engine.help})" if engine.help else "") for engine in engines))
     seen: set[str] = set()
@@ -139,6 +139,16 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                 elif kind in (int, float):
                     kwargs["type"] = kind
             group.add_argument(flag_of(option.name), **kwargs)
+
+
+def _engine_name(text: str) -> str:
+    """A registered engine's name; an unknown one is refused with the available ones (and a typo's fix)."""
+    from c2kit.engines import engine_type
+
+    try:
+        return engine_type(text).name
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _key_value(flag: str):

@@ -95,7 +95,7 @@ def engine_spec_options() -> dict[str, _Option]:
     from c2kit.engines.registry import engine_types, option_default, option_fields, spec_key
 
     engines = engine_types()
-    options = {"engine": _Option("choice", "what generates the answers", tuple(e.name for e in engines))}
+    options = {"engine": _Option("str", "what generates the answers: " + ", ".join(e.name for e in engines))}
     for engine in engines:
         for option in option_fields(engine.options):
             key = spec_key(option.name)
