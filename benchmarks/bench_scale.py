@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from c2kit.engines import load_tokenizer
+from c2kit.models import load_tokenizer
 from c2kit.engines.ray_engine import RayEngine
 from c2kit.generation import SamplingConfig, generate_with_engine
 from c2kit.prefill import build_prefills
