@@ -25,6 +25,12 @@ from c2kit.limits import MAX_INT
 from c2kit.paths import output_dir_problem
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS
 
+# The profiles and the accelerate configs are the project's training/ folder, reached through links inside this
+# package so they ship as package data: ``--config NAME`` finds a profile in a pip install as in a clone.
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+ACCELERATE_DIR = Path(__file__).resolve().parent / "accelerate"
+YAML_SUFFIXES = (".yaml", ".yml")
+
 TINY_MODEL = "tiny"  # model_name_or_path value that builds c2kit's tiny offline model
 PRECISIONS = ("auto", "fp16", "bf16", "fp32")
 # Keys that only change what is logged, saved or measured, not the trained weights: a run directory is
@@ -246,7 +252,7 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, not a YAML config file (e.g. training/profiles/tiny-cpu.yaml)")
+        raise ConfigError(f"{path}: is a folder, not a YAML config file (or a profile's name, e.g. tiny-cpu)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     raw = path.read_bytes()
@@ -277,10 +283,51 @@ def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
 
 
-def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Read a YAML profile and apply ``overrides`` (e.g. ``{"output_dir": "out", "max_steps": "5"}``)."""
-    config = config_from_dict(read_yaml_mapping(path), where=str(path))
-    return apply_overrides(config, overrides or {})
+def shipped_yaml_files(folder: Path) -> dict[str, Path]:
+    """The YAML files of a shipped folder (:data:`PROFILES_DIR`, :data:`ACCELERATE_DIR`) by name, sorted."""
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def shipped_profiles() -> dict[str, Path]:
+    """The training profiles shipped with the package, by name (``tiny-cpu`` -> its YAML file)."""
+    return shipped_yaml_files(PROFILES_DIR)
+
+
+def description(path: Path) -> str:
+    """A shipped YAML file's one-line description: its first line, a comment."""
+    return path.read_text(encoding="utf-8").split("\n", 1)[0].removeprefix("#").strip()
+
+
+def resolve_config(config: str | Path) -> Path:
+    """The YAML file that ``config`` names: a shipped profile by its name (``tiny-cpu``), or a path.
+
+    A shipped profile's name wins over a file or folder of that name in the working directory (a run folder is
+    often named after its profile); a path is anything else. What names neither is a ConfigError that lists the
+    shipped profiles, with the closest name.
+    """
+    profiles = shipped_profiles()
+    if str(config) in profiles:
+        return profiles[str(config)]
+    path = Path(config)
+    if path.exists():
+        return path
+    shipped = f"shipped profiles: {', '.join(profiles)} ('c2 train --list-profiles' describes them)"
+    if path.suffix.lower() in YAML_SUFFIXES or len(path.parts) > 1:
+        if path.stem in profiles:
+            raise ConfigError(f"{path}: no such config file; c2-toolkit ships a profile of that name: give the "
+                              f"name alone, {path.stem}")
+        raise ConfigError(f"{path}: no such config file; {shipped}")
+    close = difflib.get_close_matches(str(config), profiles, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(f"no profile named {str(config)!r} and no such file; {hint}{shipped}; or give the path of a "
+                      "YAML file")
+
+
+def load_config(config: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML profile, by name or path (:func:`resolve_config`), and apply ``overrides`` (e.g.
+    ``{"output_dir": "out", "max_steps": "5"}``)."""
+    path = resolve_config(config)
+    return apply_overrides(config_from_dict(read_yaml_mapping(path), where=str(path)), overrides or {})
 
 
 def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
