@@ -30,7 +30,7 @@ import numpy as np
 from c2kit.jsonio import read_jsonl
 
 from .ppi_corr import MIN_LABELS_PER_K as MIN_PER_K  # fewer labels at a k give no interval there
-from .results import GENERATIONS_FILE
+from .run_files import GENERATIONS_FILE
 
 SAMPLE_FIELD = "sample"
 DESIGN = "stratified by k, simple random without replacement in each stratum, proportional allocation"

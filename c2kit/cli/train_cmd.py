@@ -18,6 +18,7 @@ import sys
 import typing
 from pathlib import Path
 
+from c2kit.cli.options import add_progress_option
 from c2kit.cli.parser import BoolKeyAction, add_aliased
 from c2kit.cli.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_results
 from c2kit.training.config import (ACCELERATE_DIR, PROFILES_DIR, TrainConfig, description, key_help,
@@ -48,8 +49,7 @@ def add_parser(subparsers) -> None:
     train.add_argument("--eval", action=argparse.BooleanOptionalAction,
                        help="after training, C2-Eval the base and the adapter (same settings) and compare them "
                        "(the c2eval key)")
-    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                       help="show progress bars (default: on)")
+    add_progress_option(train)
     train.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False,
                        help="with --eval: " + ACCEPT_HELP)
     keys = train.add_argument_group("config keys (override the profile)")
