@@ -60,6 +60,12 @@ class Rate:
         ci = binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
         return cls(hits / n, (float(ci.low), float(ci.high)), n)
 
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> Rate:
+        bounds = entry["ci95"]
+        return cls(None if entry["value"] is None else float(entry["value"]),
+                   (float(bounds[0]), float(bounds[1])) if bounds else None, int(entry["n"]))
+
     def show(self) -> str:
         if self.value is None:
             return "– (n=0)"
@@ -133,8 +139,8 @@ class Calibration:
                              for key, entry in data["labels_only"].items()},
                 lam=float(data["lambda"]),
                 n_labels={key: int(value) for key, value in data["n_labels"].items()},
-                sensitivity={key: _rate(entry) for key, entry in data["sensitivity"].items()},
-                specificity={key: _rate(entry) for key, entry in data["specificity"].items()},
+                sensitivity={key: Rate.from_json(entry) for key, entry in data["sensitivity"].items()},
+                specificity={key: Rate.from_json(entry) for key, entry in data["specificity"].items()},
                 n_items=int(data["n_items"]),
                 n_continuations=int(data["n_continuations"]),
                 plan=SamplePlan.from_json(data["sample"], where),
@@ -172,12 +178,6 @@ class Calibration:
                   f"{self.n_continuations:,} continuations (random sample, seed {self.plan.seed}) · weight on the "
                   f"judge λ = {self.lam:.2f} · {METHOD}"]
         return "\n".join(lines)
-
-
-def _rate(entry: Mapping[str, Any]) -> Rate:
-    bounds = entry["ci95"]
-    return Rate(None if entry["value"] is None else float(entry["value"]),
-                (float(bounds[0]), float(bounds[1])) if bounds else None, int(entry["n"]))
 
 
 @dataclass(frozen=True)

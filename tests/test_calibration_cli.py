@@ -200,6 +200,8 @@ def _variants(runs) -> dict[str, tuple[list[dict], str]]:
                                  "path": spare["path"], "continuation": spare["continuation"]}],
                         "is not in the sample that seed 0 draws"),
         "rows of two samples": (edited_plan, "row 5: its sampling plan (seed 99, n 30) differs from row 1's"),
+        "a row without its plan": ([*good[:2], {name: value for name, value in good[2].items() if name != "sample"},
+                                    *good[3:]], "row 3: no sampling plan (field 'sample') while row 1 has one"),
         "an unlabelled row": ([*good[:3], {**good[3], "label": None}, *good[4:]],
                               "1 of 30 sampled continuations have no label yet (first: row 4"),
         "a label that is no boolean": ([{**good[0], "label": "yes"}, *good[1:]], "row 1: field 'label' must be true"),
@@ -209,7 +211,8 @@ def _variants(runs) -> dict[str, tuple[list[dict], str]]:
 
 
 @pytest.mark.parametrize("variant", ["rows two judges disagree on", "labels chosen by hand in c2 view", "a row removed",
-                                     "a row added", "rows of two samples", "an unlabelled row",
+                                     "a row added", "rows of two samples", "a row without its plan",
+                                     "an unlabelled row",
                                      "a label that is no boolean", "an edited continuation", "another run's sample"])
 def test_labels_that_are_no_random_sample_are_refused_in_one_line(runs, run_copy, tmp_path, capsys, variant):
     rows, reason = _variants(runs)[variant]
