@@ -238,7 +238,7 @@ def test_samples_of_another_task_are_refused(lm_eval_run, tmp_path, capsys):
     for row in rows:
         row["doc"] = {"question": "What is 2 + 2?", "answer": "4"}
     renamed = _write_rows(tmp_path / "renamed" / real.name, rows)
-    assert_import_refused(capsys, renamed, tmp_path / "run", str(renamed), "row 1", "field 'doc' has no 'item_id'",
+    assert_import_refused(capsys, renamed, tmp_path / "run", str(renamed), "row 1", "field 'doc.item_id' is missing",
                           "not a c2_eval task's sample")
     other = _write_rows(tmp_path / "other" / real.name.replace("c2_eval_k10", "gsm8k"), rows)
     assert_import_refused(capsys, other, tmp_path / "run", str(other), "neither lm-eval samples")

@@ -152,15 +152,7 @@ def _lm_eval_doc(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     doc = row.get("doc")
     if not isinstance(doc, Mapping):
         raise ValueError(f"{where}: field 'doc' is missing (not an lm-eval --log_samples row)")
-    missing = [name for name in DOC_FIELDS if name not in doc]
-    if missing:
-        raise ValueError(f"{where}: field 'doc' has no {', '.join(map(repr, missing))} (not a c2_eval task's sample)")
-    k = doc["k"]
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"{where}: field 'doc.k' must be a positive integer, got {k!r}")
-    for name in ("item_id", "request", "prefix", "judge"):
-        if not isinstance(doc[name], str) or (name != "prefix" and not doc[name]):
-            raise ValueError(f"{where}: field 'doc.{name}' must be a non-empty string, got {doc[name]!r}")
+    check_item_fields(doc, DOC_FIELDS, where, "doc")
     return dict(doc)
 
 
@@ -222,6 +214,21 @@ def _sampling_settings(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------------
 # Shared
+
+
+def check_item_fields(fields: Mapping[str, Any], names: Sequence[str], where: str, field: str) -> None:
+    """The (item, k) fields a task wrote into a doc or a sample's metadata (``field``): ``k`` a positive integer,
+    the others strings, not empty but for the prefix."""
+    missing = [name for name in names if name not in fields]
+    if missing:
+        raise ValueError(f"{where}: field '{field}.{missing[0]}' is missing (not a c2_eval task's sample)")
+    k = fields["k"]
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise ValueError(f"{where}: field '{field}.k' must be a positive integer, got {k!r}")
+    for name in (name for name in names if name != "k"):
+        if not isinstance(fields[name], str) or (name != "prefix" and not fields[name]):
+            raise ValueError(f"{where}: field '{field}.{name}' must be a string (not empty but for the prefix), "
+                             f"got {fields[name]!r}")
 
 
 def run_design(generations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
-from c2kit.harness.importer import HarnessLog, finite_number, run_design, single_judge
+from c2kit.harness.importer import HarnessLog, check_item_fields, finite_number, run_design, single_judge
 from c2kit.harness.verdicts import GRADER_JUDGE, GRADER_ROLE
 
 if TYPE_CHECKING:
@@ -78,16 +78,8 @@ def _read(path: Path) -> EvalLog:
 
 def _sample_fields(meta: Mapping[str, Any], where: str) -> tuple[str, int, str, str]:
     """The sample's (item, k, request, prefix), as the task wrote them in its metadata."""
-    missing = [name for name in SAMPLE_FIELDS if name not in meta]
-    if missing:
-        raise ValueError(f"{where}: field 'metadata.{missing[0]}' is missing (not a sample of the c2_eval task)")
-    k = meta["k"]
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"{where}: field 'metadata.k' must be a positive integer, got {k!r}")
-    for name in ("item_id", "request", "prefix"):
-        if not isinstance(meta[name], str):
-            raise ValueError(f"{where}: field 'metadata.{name}' must be a string, got {meta[name]!r}")
-    return meta["item_id"], k, meta["request"], meta["prefix"]
+    check_item_fields(meta, SAMPLE_FIELDS, where, "metadata")
+    return meta["item_id"], meta["k"], meta["request"], meta["prefix"]
 
 
 def _c2_judge(judge: str, log: EvalLog) -> str:
