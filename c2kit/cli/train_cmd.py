@@ -32,8 +32,10 @@ COMMON_NAMES = {"output_dir": "--out", "model_name_or_path": "--model", "dataset
 def add_parser(subparsers) -> None:
     train = subparsers.add_parser(
         "train",
-        help="DPO on C2-Syn with a 4-bit QLoRA adapter (TRL), optionally C2-Eval before/after",
-        description="Train a LoRA adapter with DPO on C2-Syn pairs, the base loaded in 4-bit NF4. Settings come "
+        help="DPO on C2-Syn (or recovery-sft, derta) with a 4-bit QLoRA adapter (TRL), optionally C2-Eval before/after",
+        description="Train a LoRA adapter with DPO on C2-Syn pairs (--objective c2-dpo, the default) or with an SFT "
+        "objective made from the same C2-Syn build (--objective recovery-sft or derta: docs/objectives.md), the "
+        "base loaded in 4-bit NF4. Settings come "
         "from a profile (one shipped with the package, by name: --list-profiles; or your own YAML file) and any "
         "--KEY VALUE override (a boolean key is a bare flag, --KEY or --no-KEY, or --KEY true|false). --out "
         "receives the adapter, the tokenizer, train_config.yaml, training_log.jsonl/.csv and metrics.json. "
@@ -108,14 +110,16 @@ def _train(args: argparse.Namespace) -> int:
     from c2kit.models import check_model
     from c2kit.training.config import TINY_MODEL, ConfigError
     from c2kit.training.data import DataError, check_dataset
+    from c2kit.training.objectives import get_objective
     from c2kit.training.precision import PrecisionError
 
     try:
         config = load_config(args.config, overrides_from_args(args))
+        objective = get_objective(config.objective)
         # Before the training libraries load (tens of seconds): a --model or --data that cannot work costs nothing.
         if config.model_name_or_path != TINY_MODEL:
             check_model(config.model_name_or_path, config.revision)
-        check_dataset(config.dataset, config_name=config.dataset_config, revision=config.dataset_revision)
+        check_dataset(config.dataset, config_name=objective.data_config(config), revision=config.dataset_revision)
         if config.c2eval:  # the judges of --eval: a missing judge model or API key now, not after the training
             for spec in (config.c2eval_judge, *config.c2eval_rejudge):
                 load_judge(spec).check_available()
@@ -128,9 +132,7 @@ def _train(args: argparse.Namespace) -> int:
     metrics = result.metrics
     for when in ("eval_before", "eval_after"):
         if when in metrics:
-            values = metrics[when]
-            print(f"held-out {when[5:]:>6} training: reward margin {values.get('rewards/margins', float('nan')):.4f}, "
-                  f"accuracy {values.get('rewards/accuracies', float('nan')):.3f}")
+            print(f"held-out {when[5:]:>6} training: {objective.held_out_line(metrics[when])}")
     print(f"adapter, tokenizer, config, logs and metrics written to {result.output_dir}")
     if config.c2eval:
         comparison = run_before_after(config, base_model=result.base_model, adapter_dir=result.output_dir,
