@@ -42,8 +42,8 @@ def main() -> None:
         subprocess.run([str(BIN / "c2"), "tiny-model", "--out", str(model)], check=True, capture_output=True, env=env)
         items = str(args.items)
         times = {
-            "c2 eval run": timed("c2 eval run", [str(BIN / "c2"), "eval", "run", "--model", str(model), "--limit", items,
-                                                 "--out", str(work / "c2")], env),
+            "c2 eval run": timed("c2 eval run", [str(BIN / "c2"), "eval", "run", "--model", str(model),
+                                                 "--limit", items, "--out", str(work / "c2")], env),
             "lm_eval (hf backend)": timed("lm_eval", [
                 str(BIN / "lm_eval"), "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
                 "--include_path", subprocess.run([str(BIN / "c2"), "harness", "lm-eval-path"], capture_output=True,

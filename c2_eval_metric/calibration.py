@@ -28,11 +28,11 @@ import numpy as np
 
 from c2kit.jsonio import read_json, read_jsonl, write_json
 
-from .corr import MEAN_KEY, CorrScores, as_verdict, compute_corr, format_interval, format_percent
+from .corr import MEAN_KEY, CorrScores, as_verdict, format_interval, format_percent
 from .labelling_sample import Key, SamplePlan, read_generations, read_sample_labels
 from .paired import item_fractions, why_not_paired
 from .ppi_corr import PPIResult, interval, labels_only_corr, ppi_corr, variance_and_df
-from .results import JUDGMENTS_FILE
+from .run_files import JUDGMENTS_FILE, read_scores
 
 CALIBRATED_FILE = "calibrated.json"
 METHOD = ("prediction-powered inference (PPI++) on a random sample of human labels stratified by k; 95% intervals "
@@ -59,6 +59,12 @@ class Rate:
 
         ci = binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
         return cls(hits / n, (float(ci.low), float(ci.high)), n)
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> Rate:
+        bounds = entry["ci95"]
+        return cls(None if entry["value"] is None else float(entry["value"]),
+                   (float(bounds[0]), float(bounds[1])) if bounds else None, int(entry["n"]))
 
     def show(self) -> str:
         if self.value is None:
@@ -133,8 +139,8 @@ class Calibration:
                              for key, entry in data["labels_only"].items()},
                 lam=float(data["lambda"]),
                 n_labels={key: int(value) for key, value in data["n_labels"].items()},
-                sensitivity={key: _rate(entry) for key, entry in data["sensitivity"].items()},
-                specificity={key: _rate(entry) for key, entry in data["specificity"].items()},
+                sensitivity={key: Rate.from_json(entry) for key, entry in data["sensitivity"].items()},
+                specificity={key: Rate.from_json(entry) for key, entry in data["specificity"].items()},
                 n_items=int(data["n_items"]),
                 n_continuations=int(data["n_continuations"]),
                 plan=SamplePlan.from_json(data["sample"], where),
@@ -172,12 +178,6 @@ class Calibration:
                   f"{self.n_continuations:,} continuations (random sample, seed {self.plan.seed}) · weight on the "
                   f"judge λ = {self.lam:.2f} · {METHOD}"]
         return "\n".join(lines)
-
-
-def _rate(entry: Mapping[str, Any]) -> Rate:
-    bounds = entry["ci95"]
-    return Rate(None if entry["value"] is None else float(entry["value"]),
-                (float(bounds[0]), float(bounds[1])) if bounds else None, int(entry["n"]))
 
 
 @dataclass(frozen=True)
@@ -227,10 +227,11 @@ def _run_arrays(run_dir: Path, labels: Mapping[Key, bool], item_ids: list[str] |
                       labelled=np.array([position[key] for key in labelled], dtype=np.int64),
                       labels=np.array([labels[key] for key in labelled]),
                       judge=judges.pop() if judges else "unspecified",
-                      sha256=_sha256(path))
+                      sha256=file_sha256(path))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """What a calibration records of the verdicts it corrected: the SHA-256 of their file."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -250,8 +251,7 @@ def calibrate_run(run_dir: str | Path, labels: str | Path) -> Calibration:
                          f"{item!r}, k {k}, path {path} is in one only); score the whole run first")
     calibrated = _estimate(arrays)
     alone = labels_only_corr(arrays.items, arrays.ks, arrays.labelled, arrays.labels, n_items=len(arrays.item_ids))
-    raw = compute_corr(zip((arrays.item_ids[i] for i in arrays.items), arrays.ks.tolist(), arrays.verdicts.tolist()),
-                       judge=arrays.judge)
+    raw = _judge_only(run, arrays.judge)
     keys = [str(int(k)) for k in calibrated.ks] + [MEAN_KEY]
     indices = list(range(len(calibrated.ks))) + [None]
     label_k = arrays.ks[arrays.labelled]
@@ -285,6 +285,16 @@ def calibrate_run(run_dir: str | Path, labels: str | Path) -> Calibration:
     )
 
 
+def _judge_only(run: Path, judge: str) -> CorrScores:
+    """The judge's own Corr@k, shown beside the calibrated one: the run's scores.json as it is, so every place shows
+    the same figures (its bootstrap interval depends on the order the items were drawn in)."""
+    scores = read_scores(run)
+    if scores.judge != judge:
+        raise ValueError(f"{run}: scores.json was computed with judge {scores.judge!r} but {JUDGMENTS_FILE} holds "
+                         f"{judge!r}'s verdicts; score the run again")
+    return scores
+
+
 def _estimate(arrays: _RunArrays) -> PPIResult:
     return ppi_corr(arrays.items, arrays.ks, arrays.verdicts, arrays.labelled, arrays.labels,
                     n_items=len(arrays.item_ids))
@@ -313,7 +323,7 @@ def load_calibration(run_dir: str | Path) -> Calibration | None:
     if (Path(run_dir) / JUDGMENTS_FILE).is_file():  # in the run itself, wherever the run has been moved since
         calibration = replace(calibration, run=str(Path(run_dir).resolve()))
     judgments = Path(calibration.run) / JUDGMENTS_FILE
-    if judgments.is_file() and _sha256(judgments) != calibration.judgments_sha256:
+    if judgments.is_file() and file_sha256(judgments) != calibration.judgments_sha256:
         raise ValueError(f"{path}: {judgments} changed since this calibration was made; run 'c2 eval calibrate "
                          f"{calibration.run} --labels {calibration.labels_file}' again")
     return calibration

@@ -9,8 +9,9 @@ the official file's pooled figure), the run's own summary.md and plot show the s
 recompute would leave them wrong. Re-judging the run's continuations (the advice in the message) writes all of
 them anew.
 
-The ``calibrated`` block (Corr@k calibrated with human labels) is checked against calibrated.json and the labels
-it was made with (:func:`c2_eval_metric.calibrated_scores.check_block`).
+The ``calibrated`` block (Corr@k calibrated with human labels, :mod:`calibrated_scores`) is checked against
+calibrated.json and the labels it was made with: made from the verdicts judgments.jsonl holds now, with the same
+labels, and the same figures, to float precision.
 
 Checked, for the Corr@k figures and for the ``overcorrection`` block (against ``overcorrection/judgments.jsonl``):
 the judge of every verdict; each figure per k, the mean, the item count and the paths per (item, k), exactly (to
@@ -23,15 +24,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from c2kit.jsonio import read_json, read_jsonl
 
+from .calibrated_scores import BLOCK, calibrated_scores, labels_checksum
+from .calibration import CALIBRATED_FILE, Calibration, calibrate_run, file_sha256, load_calibration
 from .corr import MEAN_KEY, CorrScores, compute_corr
 from .depth import items_at_k
 from .overcorrection import OVERCORRECTION_DIR
-from .results import GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE
+from .run_files import GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE
 
 TOLERANCE = 1e-9  # recomputed point figures equal the stored ones to float precision
 # How the over-correction block names the Corr@k fields (c2_eval_metric.overcorrection.overcorrection_block).
@@ -69,9 +73,7 @@ def check_results_dir(folder: str | Path) -> list[str]:
         else:
             missing.append(judgments_name)
             _check_intervals(folder, scores, prefix=prefix)
-    from .calibrated_scores import check_block  # it imports this module
-
-    return missing + check_block(folder, stored)
+    return missing + _check_calibrated(folder, stored)
 
 
 def _check_block(folder: Path, scores: CorrScores, judgments: Sequence[Mapping[str, Any]], *,
@@ -167,3 +169,70 @@ def _name(prefix: str, field: str) -> str:
         return field
     base, bracket, rest = field.partition("[")
     return f"{prefix}{OVERCORRECTION_FIELDS.get(base, base)}{bracket}{rest}"
+
+
+def _check_calibrated(folder: Path, stored: Mapping[str, Any]) -> list[str]:
+    """Check scores.json's ``calibrated`` block (:mod:`calibrated_scores`: made from the verdicts, labels and
+    figures it names); :class:`ScoresMismatch` on the first thing
+    that differs. Returns ``[calibrated.json]`` when neither it nor the labels file is there to check the block
+    against (a caller says it is unchecked), else ``[]``."""
+    if stored.get(BLOCK) is None:
+        return []
+    scores_file = folder / SCORES_FILE
+    block = stored[BLOCK]
+    try:
+        checked = _Checked.of(block, CorrScores.from_json(stored))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"{scores_file}: field {BLOCK} is malformed ({type(error).__name__}: {error})") from None
+    advice = f"run 'c2 eval calibrate {folder} --labels {checked.labels_file}' again to write it anew"
+    judgments = folder / JUDGMENTS_FILE
+    if judgments.is_file() and file_sha256(judgments) != checked.judgments_sha256:
+        raise ScoresMismatch(f"{scores_file}: field {BLOCK} was made from other verdicts than {JUDGMENTS_FILE} holds "
+                             f"now; {advice}")
+    sources = []
+    calibration = load_calibration(folder)  # ValueError (one line naming it) when damaged or stale
+    if calibration is not None:
+        sources.append((folder / CALIBRATED_FILE, calibration))
+    labels = Path(checked.labels_file)
+    if labels.is_file() and judgments.is_file():
+        try:
+            sources.append((labels, calibrate_run(folder, labels)))
+        except (OSError, ValueError) as error:
+            raise ScoresMismatch(f"{scores_file}: field {BLOCK} cannot be made again from its labels file ({error}); "
+                                 f"{advice}") from None
+    for source, found in sources:
+        checked.compare(found, f"{scores_file}: field {BLOCK}", source, advice)
+    return [] if sources else [CALIBRATED_FILE]
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """The figures of a ``calibrated`` block that are checked."""
+
+    scores: CorrScores
+    n_labels: dict[str, int]
+    labels_sha256: str
+    judgments_sha256: str
+    labels_file: str
+
+    @classmethod
+    def of(cls, block: Mapping[str, Any], raw: CorrScores) -> _Checked:
+        return cls(calibrated_scores(block, raw), {str(key): int(value) for key, value in block["n_labels"].items()},
+                   str(block["labels_sha256"]), str(block["judgments_sha256"]), str(block["labels_file"]))
+
+    def compare(self, found: Calibration, field: str, source: Path, advice: str) -> None:
+        if labels_checksum(found.labels) != self.labels_sha256:
+            raise ScoresMismatch(f"{field} was made with other labels than {source} holds (labels_sha256 differs); "
+                                 f"{advice}")
+        figures = [(f"corr_at_k[{k}]", self.scores.corr_at_k.get(k), value) for k, value in found.corr_at_k.items()]
+        figures.append(("corr_mean", self.scores.corr_mean, found.corr_mean))
+        for key, (low, high) in found.ci95.items():
+            stored = self.scores.ci95.get(key, (math.nan, math.nan))
+            figures += [(f"ci95[{key}][0]", stored[0], low), (f"ci95[{key}][1]", stored[1], high)]
+        figures += [(f"n_labels[{key}]", self.n_labels.get(key), value) for key, value in found.n_labels.items()]
+        if set(self.scores.corr_at_k) != set(found.corr_at_k):
+            raise ScoresMismatch(f"{field}: corr_at_k is for k {sorted(self.scores.corr_at_k)} but {source} gives k "
+                                 f"{sorted(found.corr_at_k)}; {advice}")
+        for name, stored, value in figures:
+            if stored is None or not math.isclose(stored, value, rel_tol=0, abs_tol=TOLERANCE):
+                raise ScoresMismatch(f"{field}: {name} is {stored} but {source} gives {value}; {advice}")

@@ -26,6 +26,9 @@ def results_report(results_dir: str | Path, scores: CorrScores) -> str:
     out = Path(results_dir)
     stored = read_json(out / SCORES_FILE)
     parts = [scores_table(scores)]
+    unscored = _unscored_ks(stored, scores)
+    if unscored:
+        parts[0] += f"\n{unscored}"
     calibrated = calibrated_markdown(run_calibration(out))
     if calibrated:
         parts.append(calibrated)
@@ -38,6 +41,18 @@ def results_report(results_dir: str | Path, scores: CorrScores) -> str:
         parts.append(f"{Agreement.from_dict(agreement).to_compact_markdown()}\n(stored judge from "
                      f"{agreement['stored_in']}; details in {out / SUMMARY_FILE}, {out / AGREEMENT_FILE})")
     return "\n\n".join(parts)
+
+
+def _unscored_ks(stored: dict[str, Any], scores: CorrScores) -> str:
+    """The line for the asked-for k values that have no row in the table: in tokens mode an item shorter than k is
+    skipped at that k, so a k longer than every response has nothing to score."""
+    short = stored.get("n_short_at_k") or {}
+    missing = sorted((int(k) for k in short if int(k) not in scores.corr_at_k))
+    if not missing:
+        return ""
+    unit = (stored.get("depth") or {}).get("unit", "tokens")
+    return (f"no Corr@k at k = {', '.join(map(str, missing))}: every item's harmful response is shorter than k "
+            f"{unit} ({scores.n_items} items), and a short item is {stored.get('short_items') or 'skipped at that k'}")
 
 
 def _current_agreement(out: Path, scores: CorrScores) -> dict[str, Any] | None:

@@ -10,6 +10,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from c2kit.quiet import progress_shown
+
 JUDGE_CACHE_DIR = "judge-cache"
 JUDGE_BATCH = 256  # inputs per judge call: large enough for an LLM judge's concurrency, small for progress
 
@@ -35,7 +37,8 @@ def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequen
     harms: list[bool | None] = []
     readings: list[str | None] = []
     locates = can_locate(judge)
-    with tqdm(total=len(inputs), desc=f"judging ({judge.name})", unit="path") as progress:
+    with tqdm(total=len(inputs), desc=f"judging ({judge.name})", unit="path",
+              disable=not progress_shown()) as progress:
         for start in range(0, len(inputs), JUDGE_BATCH):
             batch = inputs[start:start + JUDGE_BATCH]
             verdicts += judge.judge(batch)

@@ -30,7 +30,7 @@ import numpy as np
 from c2kit.jsonio import read_jsonl
 
 from .ppi_corr import MIN_LABELS_PER_K as MIN_PER_K  # fewer labels at a k give no interval there
-from .results import GENERATIONS_FILE
+from .run_files import GENERATIONS_FILE
 
 SAMPLE_FIELD = "sample"
 DESIGN = "stratified by k, simple random without replacement in each stratum, proportional allocation"
@@ -164,25 +164,22 @@ def read_sample_labels(path: str | Path, run_dir: str | Path) -> tuple[SamplePla
     """
     path = Path(path)
     generations = read_generations(run_dir)
-    plan: SamplePlan | None = None
+    rows = list(read_jsonl(path))
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    plan = read_plan(path, rows)
+    if plan is None:
+        number, row = rows[0]
+        chosen = "chosen where two judges disagree" if "verdicts" in row and "source" not in row else "chosen by hand"
+        raise ValueError(f"{path}, row {number}: no sampling plan (field {SAMPLE_FIELD!r}), so these labels are not "
+                         f"a random sample of the run's continuations (rows {chosen} are not) and cannot calibrate "
+                         f"it; draw one with 'c2 eval sample {run_dir} --n N --out FILE' and label it (this file "
+                         "still serves c2 judge validate)")
     labels: dict[Key, bool] = {}
     row_of: dict[Key, int] = {}
     unlabelled: list[tuple[int, str]] = []
-    for number, row in read_jsonl(path):
+    for number, row in rows:
         where = f"{path}, row {number}"
-        if SAMPLE_FIELD not in row:
-            chosen = ("chosen where two judges disagree" if "verdicts" in row and "source" not in row
-                      else "chosen by hand")
-            raise ValueError(f"{where}: no sampling plan (field {SAMPLE_FIELD!r}), so these labels are not a random "
-                             f"sample of the run's continuations (rows {chosen} are not) and cannot calibrate it; "
-                             f"draw one with 'c2 eval sample {run_dir} --n N --out FILE' and label it (this file "
-                             "still serves c2 judge validate)")
-        row_plan = SamplePlan.from_json(row[SAMPLE_FIELD], where)
-        if plan is None:
-            plan = row_plan
-        elif row_plan != plan:
-            raise ValueError(f"{where}: its sampling plan (seed {row_plan.seed}, n {row_plan.n}) differs from row 1's "
-                             f"(seed {plan.seed}, n {plan.n}): rows of several samples are not one random sample")
         try:
             key = (str(row["item_id"]), int(row["k"]), int(row["path"]))
         except (KeyError, TypeError, ValueError):
@@ -203,8 +200,6 @@ def read_sample_labels(path: str | Path, run_dir: str | Path) -> tuple[SamplePla
             raise ValueError(f"{where}: field 'label' must be true (course-corrected), false or null, got {label!r}")
         else:
             labels[key] = label
-    if plan is None:
-        raise ValueError(f"{path}: no rows")
     _check_draw(path, run_dir, plan, generations, row_of)
     if unlabelled:
         number, key = unlabelled[0]
@@ -212,6 +207,28 @@ def read_sample_labels(path: str | Path, run_dir: str | Path) -> tuple[SamplePla
                          f"(first: row {number}, {key}); label every row (true = course-corrected), or draw a "
                          "smaller sample: a part chosen afterwards is no longer the random sample")
     return plan, labels
+
+
+def read_plan(path: Path, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> SamplePlan | None:
+    """The sampling plan of a labelling sample of c2 eval sample (every row carries it, one plan), else None (no row
+    has one); ``ValueError`` naming the file and row for a row without it or with another plan."""
+    planned = next((number for number, row in rows if SAMPLE_FIELD in row), None)
+    if planned is None:
+        return None
+    plan = None
+    for number, row in rows:
+        where = f"{path}, row {number}"
+        if SAMPLE_FIELD not in row:
+            raise ValueError(f"{where}: no sampling plan (field {SAMPLE_FIELD!r}) while row {planned} has one: every "
+                             "row of a labelling sample of c2 eval sample carries it")
+        row_plan = SamplePlan.from_json(row[SAMPLE_FIELD], where)
+        if plan is None:
+            plan = row_plan
+        elif row_plan != plan:
+            raise ValueError(f"{where}: its sampling plan (seed {row_plan.seed}, n {row_plan.n}) differs from row "
+                             f"{planned}'s (seed {plan.seed}, n {plan.n}): rows of several samples are not one random "
+                             "sample")
+    return plan
 
 
 def _check_draw(path: Path, run_dir: str | Path, plan: SamplePlan, generations: Mapping[Key, Any],

@@ -8,10 +8,13 @@ on real model outputs (``c2kit/data/judge_figures.json``): with precision ``P`` 
 ``V`` there, a label differs from a verdict "corrected" with probability ``1 - P`` and from a verdict "not
 corrected" with probability ``1 - V``, so the variance of a label around its best linear prediction from the
 verdict, at a k where the judge says "corrected" to a share ``q`` of continuations, is
-``q * P * (1 - P) + (1 - q) * V * (1 - V)``, divided by the labels at that k (the finite-population correction
-is left out: it stands in for the spread of the labels between items, which the judge's interval cannot show,
-so labelling every continuation still leaves an interval). A judge without figures is assumed to have sensitivity
-0.75 and specificity 0.9 at a prevalence of one half (precision 0.88, negative predictive value 0.78).
+``q * P * (1 - P) + (1 - q) * V * (1 - V)``, divided by the labels at that k. The finite-population correction
+is left out on purpose: the labels' sampling shrinks by ``1 - n_k / N_k``, but the true fractions spread between
+items more than the verdicts do, by about that variance over ``N_k``, which the judge's interval cannot show; the
+two cancel, so with every continuation labelled the forecast is the labels-alone width over the items, not the
+judge's. A run with fewer continuations than a count gets the forecast for all of them instead, said as such. A
+judge without figures is assumed to have sensitivity 0.75 and specificity 0.9 at a prevalence of one half
+(precision 0.88, negative predictive value 0.78).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from c2kit.jsonio import read_jsonl
 
 from .corr import MEAN_KEY
 from .ppi_corr import Z95
-from .results import JUDGMENTS_FILE, read_scores
+from .run_files import JUDGMENTS_FILE, read_scores
 
 HINT_LABELS = (100, 400)
 UNVALIDATED = {"recall": 0.75, "specificity": 0.9, "prevalence": 0.5}
@@ -44,7 +47,7 @@ def labels_hint(run_dir: str | Path) -> str:
     low, high = scores.ci95[MEAN_KEY]
     items_variance = ((high - low) / (2 * Z95)) ** 2
     everything = sum(total.values())
-    counts = [min(n, everything) for n in HINT_LABELS]
+    counts = hint_counts(everything)
     widths = []
     for n in counts:
         variance = items_variance
@@ -52,13 +55,33 @@ def labels_hint(run_dir: str | Path) -> str:
             share = said[k] / count
             residual = share * precision * (1 - precision) + (1 - share) * npv * (1 - npv)
             variance += residual / (n * count / everything) / len(total) ** 2
-        widths.append(200 * Z95 * np.sqrt(variance))
+        widths.append(round(200 * Z95 * np.sqrt(variance)))
     sample = f"{run.name}-labels.jsonl"
-    return (f"No human labels for this run: 'c2 eval sample {run} --n {counts[1]} --out {sample}', label every row, "
+    return (f"No human labels for this run: 'c2 eval sample {run} --n {counts[-1]} --out {sample}', label every row, "
             f"then 'c2 eval calibrate {run} --labels {sample}' gives Corr@k that holds whatever the judge; expected "
-            f"95% interval of Corr_mean about {widths[0]:.0f} points wide with {counts[0]} labels and "
-            f"{widths[1]:.0f} with {counts[1]} (judge only: {100 * (high - low):.0f}, which leaves its errors out), "
-            f"if {scores.judge} errs here as {source}")
+            f"95% interval of Corr_mean about {_widths(counts, widths, everything)} (judge only: "
+            f"{100 * (high - low):.0f}, which leaves its errors out), if {scores.judge} errs here as {source}")
+
+
+def hint_counts(continuations: int) -> list[int]:
+    """The label counts the hint forecasts for: :data:`HINT_LABELS`, those a run of fewer continuations cannot
+    give replaced by all of them."""
+    below = [n for n in HINT_LABELS if n < continuations]
+    return below + ([continuations] if len(below) < len(HINT_LABELS) else [])
+
+
+def _widths(counts: list[int], widths: list[int], continuations: int) -> str:
+    """``W1 points wide with N1 labels and W2 with N2``; a count that is every continuation of the run is said to
+    be, and equal widths say why (the items, not the labels, make most of the width)."""
+    every = f"all {continuations} of the run's continuations labelled"
+    if len(counts) == 1:
+        return f"{widths[0]} points wide with {every}"
+    text = f"{widths[0]} points wide with {counts[0]} labels and {widths[1]} with "
+    text += every if counts[1] == continuations else str(counts[1])
+    if widths[1] == widths[0]:
+        text += ("; more labels barely narrow it here: most of its width is which items the run holds, as the judge's "
+                 "own interval shows")
+    return text
 
 
 def _error_rates(judge: str) -> tuple[float, float, str]:

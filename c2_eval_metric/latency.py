@@ -122,11 +122,11 @@ def plot_latency(runs: Sequence[tuple[str, Mapping[str, Any]]], path: str | Path
 def draw_latency(runs: Sequence[tuple[str, Mapping[str, Any]]], *, judge: str, mode: str | None = None):
     """Median latency (tokens where every run has them, else words) against k, with 95% CI bars and n;
     ``mode`` (the runs' ``--mode``) names the unit of k."""
-    from .plots import finish_figure, k_axis_label, new_figure, set_k_ticks
+    from .plots import finish_figure, k_axis_label, label_points, new_figure, set_k_ticks
 
     unit = "tokens" if all("tokens" in block["units"] for _, block in runs) else "words"
     figure, axes = new_figure()
-    entries = []
+    entries, point_labels = [], []
     for label, block in runs:
         ks = [int(k) for k in block["by_k"]]
         points = list(block["by_k"].values())
@@ -135,13 +135,13 @@ def draw_latency(runs: Sequence[tuple[str, Mapping[str, Any]]], *, judge: str, m
         highs = [max(0.0, entry[f"ci95_{unit}"][1] - m) for m, entry in zip(medians, points)]
         container = axes.errorbar(ks, medians, yerr=[lows, highs], marker="o", capsize=3)
         entries.append((container, label))
-        for k, median, entry in zip(ks, medians, points):
-            axes.annotate(f"n={entry['n_paths']}", (k, median), textcoords="offset points", xytext=(4, 4),
-                          fontsize=7, color=container[0].get_color())
+        point_labels += [(k, median, f"n={entry['n_paths']}", container[0].get_color())
+                         for k, median, entry in zip(ks, medians, points)]
     set_k_ticks(axes, [int(k) for _, block in runs for k in block["by_k"]], log_k=mode == "tokens")
     axes.set_xlabel(k_axis_label(mode, log_k=mode == "tokens"))
     axes.set_ylabel(f"median correction start\n({unit} into the continuation)")
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)
+    label_points(axes, point_labels)
     return finish_figure(figure, axes, title=f"Correction latency (judge: {judge}; bars: 95% CI; "
                          "n: corrected paths located)", legend=entries)

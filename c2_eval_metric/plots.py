@@ -75,6 +75,20 @@ def set_k_ticks(axes, ks: Sequence[int], *, log_k: bool = False, counts: Mapping
         axes.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
 
 
+def label_points(axes, points: Sequence[tuple[float, float, str, object]]) -> None:
+    """Small labels (``n=...``) beside data points ``(x, y, text, colour)``: up and right of each point, but left
+    of a point at the largest x and under one in the top tenth of the y range, so that no label crosses the right
+    or top spine. Call it once the axes' limits are set."""
+    if not points:
+        return
+    right = max(x for x, *_ in points)
+    low, high = axes.get_ylim()
+    for x, y, text, color in points:
+        left_of, under = x == right, y > high - 0.1 * (high - low)
+        axes.annotate(text, (x, y), textcoords="offset points", xytext=(-4 if left_of else 4, -5 if under else 5),
+                      ha="right" if left_of else "left", va="top" if under else "bottom", fontsize=7, color=color)
+
+
 def finish_figure(figure, axes, *, title: str, legend: Sequence[tuple[object, str]] = (),
                   footnote: str | None = None, footnote_color: str = "firebrick"):
     """Add the wrapped title, the legend under the axes and the footer, and size the figure to hold them.
@@ -189,7 +203,7 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
     # differ between runs go next to each point.
     listed = log_k or len(all_ks) <= MAX_LISTED_KS
     shared = _shared_counts(list(counts_of.values())) if varying and listed else None
-    entries = []
+    entries, point_labels = [], []
     for number, (label, scores) in enumerate(runs):
         ks = sorted(scores.corr_at_k)
         values = [100 * scores.corr_at_k[k] for k in ks]
@@ -207,10 +221,8 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
         if curve:
             entries.append(_draw_calibrated(axes, label, curve, line.get_color(), HATCHES[number % len(HATCHES)]))
         if label in varying and not shared:
-            for k, value in zip(ks, values):
-                if k in counts:
-                    axes.annotate(f"n={counts[k]}", (k, value), textcoords="offset points", xytext=(4, 5),
-                                  fontsize=7, color=line.get_color())
+            point_labels += [(k, value, f"n={counts[k]}", line.get_color()) for k, value in zip(ks, values)
+                             if k in counts]
         marked = [k for k in (significant or {}).get(label, ()) if k in scores.corr_at_k]
         if marked:
             axes.scatter(marked, [100 * scores.corr_at_k[k] for k in marked], s=110, facecolors="none",
@@ -223,6 +235,7 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
     axes.set_ylabel("Corr@k (%)")
     axes.set_ylim(-2, 102)
     axes.grid(alpha=0.3)
+    label_points(axes, point_labels)
     judges = sorted({scores.judge for _, scores in runs})
     bands = f"band: 95% CI; {CALIBRATED_STYLE}" if calibrated else "band: 95% CI"
     return finish_figure(figure, axes, title=title or f"Course-correction (judge: {', '.join(judges)}; {bands})",

@@ -40,12 +40,10 @@ from .depth import items_at_k
 from .latency import LATENCY_PLOT, compute_latency, latency_markdown, plot_latency
 from .overcorrection import OVERCORRECTION_DIR, overcorrection_markdown
 from .plots import CalibratedCurve, plot_corr_at_k
+from .run_files import GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE, read_scores  # read_scores: read from here too
 from .run_settings import settings_table
 
 CONFIG_FILE = "config.json"
-GENERATIONS_FILE = "generations.jsonl"
-JUDGMENTS_FILE = "judgments.jsonl"
-SCORES_FILE = "scores.json"
 SUMMARY_FILE = "summary.md"
 AGREEMENT_FILE = "agreement.json"
 PLOT_FILE = "corr_at_k.png"
@@ -170,19 +168,6 @@ def merge_config(results_dir: str | Path, config: Mapping[str, Any]) -> dict[str
     merged.update(config)
     write_json(Path(results_dir) / CONFIG_FILE, merged)
     return merged
-
-
-def read_scores(results_dir: str | Path) -> CorrScores:
-    """The ``scores.json`` of a results directory, with an error naming the directory if it is not one."""
-    path = Path(results_dir) / SCORES_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{results_dir}: no {SCORES_FILE}; is this a results directory of "
-                                "'c2 eval run' or 'c2 eval score'?")
-    scores = read_json(path)
-    try:
-        return CorrScores.from_json(scores)
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: not a scores.json of this toolkit ({error})") from None
 
 
 def write_scored_results(

@@ -18,7 +18,8 @@ def settings_table(config: Mapping[str, Any]) -> str:
         ("data", _joined(config, ("data", "`{}`"), ("split", "split {}"), ("limit", "first {} rows"),
                          ("column_mapping", "columns {}"))),
         ("prefixes", _joined(config, ("ks", "k = {}"), ("mode", "in {}"), ("paths", "{} paths per (item, k)"),
-                             ("opener_per", "opener per {}"))),
+                             # tokens mode prefills no opener, whatever opener_per holds
+                             *([] if config.get("mode") == "tokens" else [("opener_per", "opener per {}")]))),
         ("sampling", _joined(config, ("temperature", "temperature {}"), ("top_p", "top_p {}"), ("top_k", "top_k {}"),
                              ("repetition_penalty", "repetition_penalty {}"), ("max_new_tokens", "{} new tokens"),
                              ("use_generation_config", "the model's generation_config"), ("seed", "seed {}"))),

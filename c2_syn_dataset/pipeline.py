@@ -20,6 +20,7 @@ from c2kit import __version__
 from c2kit.gen_cache import GenerationCache
 from c2kit.locks import lock_output_folder
 from c2kit.prefill import resolve_chat_template, template_hash
+from c2kit.quiet import progress_shown
 from c2kit.sources import LoadedSource, load_source
 
 from c2_syn_dataset import shards
@@ -195,7 +196,7 @@ def _build_with(settings, out, plan, opened, index, count, progress) -> dict:
     sampling = settings.sampling()
     total = sum(len(chunks[j]) for j in mine)
     with tqdm(total=total, initial=total - sum(len(chunks[j]) for j in todo), unit="req",
-              desc=f"C2-Syn shard {index}/{count}", disable=not progress) as bar:
+              desc=f"C2-Syn shard {index}/{count}", disable=not (progress and progress_shown())) as bar:
         for j in todo:
             made = synthesize(generator.model, generator.tokenizer, chunks[j], sampling, template=template,
                               batch_tokens=settings.batch_tokens, cache=cache,

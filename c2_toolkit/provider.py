@@ -18,12 +18,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, modelapi
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS
+
+if TYPE_CHECKING:
+    from c2kit.generation import SamplingConfig
+    from c2kit.prefill import PrefillPrompt
 
 PROVIDER = "c2"
 MAX_CONNECTIONS = 64  # requests in flight, sampled together: the engine batches them by tokens in flight
@@ -38,8 +42,8 @@ class C2ModelAPI(ModelAPI):
                  plain_template: bool = False, **unknown: Any) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
         if unknown:
-            raise ValueError(f"c2/{model_name}: unknown model argument(s) {', '.join(sorted(unknown))}; the c2 provider "
-                             "takes adapter, revision, dtype, load_in_4bit, batch_tokens, plain_template")
+            raise ValueError(f"c2/{model_name}: unknown model argument(s) {', '.join(sorted(unknown))}; the c2 "
+                             "provider takes adapter, revision, dtype, load_in_4bit, batch_tokens, plain_template")
         from c2kit.engines.transformers_engine import TransformersEngine
         from c2kit.models import load_model_and_tokenizer
         from c2kit.prefill import resolve_chat_template
@@ -50,7 +54,7 @@ class C2ModelAPI(ModelAPI):
         self.identity = loaded.identity
         self.template = resolve_chat_template(self.tokenizer, bool(plain_template))
         self.engine = TransformersEngine(loaded.model, self.tokenizer, batch_tokens=batch_tokens)
-        self._queue: list[tuple[Any, Any, asyncio.Future]] = []
+        self._queue: list[tuple[PrefillPrompt, SamplingConfig, asyncio.Future[str]]] = []
         self._draining = False
 
     def max_connections(self) -> int:
@@ -89,10 +93,11 @@ class C2ModelAPI(ModelAPI):
         stream = hashlib.sha256(bytes(str(ids), "utf-8")).hexdigest()[:16] + f":{config.seed or 0}"
         prompt = PrefillPrompt(stream, 0, "", text, ids)
         continuation = await self._sample(prompt, sampling)
-        return ModelOutput.from_content(model=self.model_name, content=continuation, stop_reason="max_tokens",
+        # The engine returns text only, not whether it stopped at the token limit or at the end of the turn.
+        return ModelOutput.from_content(model=self.model_name, content=continuation, stop_reason="unknown",
                                         ).model_copy(update={"metadata": {"prompt": text, "c2_model": self.identity}})
 
-    async def _sample(self, prompt, sampling) -> str:
+    async def _sample(self, prompt: PrefillPrompt, sampling: SamplingConfig) -> str:
         """Queue one request; requests queued while a batch runs are sampled together in the next one."""
         future = asyncio.get_running_loop().create_future()
         self._queue.append((prompt, sampling, future))
@@ -106,7 +111,7 @@ class C2ModelAPI(ModelAPI):
             while self._queue:
                 await asyncio.sleep(0.01)  # let the requests sent at the same time join this batch
                 queued, self._queue = self._queue, []
-                by_sampling: dict[Any, list[tuple[Any, asyncio.Future]]] = {}
+                by_sampling: dict[SamplingConfig, list[tuple[PrefillPrompt, asyncio.Future[str]]]] = {}
                 for prompt, sampling, future in queued:
                     by_sampling.setdefault(sampling, []).append((prompt, future))
                 for sampling, requests in by_sampling.items():
@@ -121,7 +126,7 @@ class C2ModelAPI(ModelAPI):
         finally:
             self._draining = False
 
-    def _generate(self, prompts, sampling) -> dict[str, str]:
+    def _generate(self, prompts: Sequence[PrefillPrompt], sampling: SamplingConfig) -> dict[str, str]:
         from c2kit.generation import generate_with_engine
 
         unique = list({prompt.item_id: prompt for prompt in prompts}.values())  # the same request twice: one draw

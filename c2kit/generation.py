@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from c2kit.gen_cache import CachedRow, GenerationCache, prompt_fingerprint
 from c2kit.prefill import PrefillPrompt
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
+from c2kit.quiet import progress_shown
 
 # Names the sampling scheme (path keys drawn through lowbias32, inverse-CDF draws in the transformers engine);
 # part of every cache key, so a change of scheme never serves old rows.
@@ -165,7 +166,7 @@ def generate_with_engine(
     pending = [batch for batch in pending if batch]
     n_paths = {key: len(paths_of(p, sampling)) for key, p in zip(keys, prompts)}
     bar = tqdm(total=sum(n_paths.values()), initial=sum(n_paths[key] for key in done), unit="path", desc=desc,
-               disable=not progress)
+               disable=not (progress and progress_shown()))
     started, n_tokens = time.perf_counter(), 0
     while pending:
         batch = pending.pop(0)

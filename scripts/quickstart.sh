@@ -28,7 +28,7 @@ $C2 syn build --data c2eval-500 --model "$OUT/tiny-generator" --limit 60 --max-n
 .venv/bin/python -m c2kit.training.tiny_data --from "$OUT/c2-syn" --out "$OUT/c2-syn-demo"
 
 echo "== 2/3 + 3/3 Training (4-bit QLoRA DPO) and C2-Eval of the base and the adapter"
-$C2 train --config training/profiles/tiny-cpu.yaml --data "$OUT/c2-syn-demo" --out "$OUT/train" \
+$C2 train --config tiny-cpu --data "$OUT/c2-syn-demo" --out "$OUT/train" \
     --rank_pairs 1-5,2-5,3-5,4-5 --eval --no-progress
 
 echo "== The continuations behind those numbers, base and adapter side by side, in one HTML file"

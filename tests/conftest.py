@@ -47,6 +47,15 @@ def model64(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_learner_dir(tmp_path_factory) -> str:
+    """A tiny chat model wide enough for training to move its log-probabilities by nats in a few CPU steps (the
+    default 64-wide model's logits stay within about 1.3 of uniform: see training/profiles/tiny-cpu.yaml)."""
+    from c2kit.tiny import build_tiny_chat_model
+
+    return str(build_tiny_chat_model(tmp_path_factory.mktemp("tiny-learner"), hidden_size=256, num_layers=1))
+
+
+@pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_model_dir):
     from transformers import AutoTokenizer
 

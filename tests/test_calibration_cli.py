@@ -18,8 +18,9 @@ from c2_eval_metric.calibration import (
     load_calibration,
     write_calibration,
 )
+from c2_eval_metric.corr import format_interval, format_percent
 from c2_eval_metric.labels_hint import labels_hint
-from c2_eval_metric.results import GENERATIONS_FILE, JUDGMENTS_FILE, write_scored_results
+from c2_eval_metric.results import GENERATIONS_FILE, JUDGMENTS_FILE, read_scores, write_scored_results
 from c2kit.cli import main
 from c2kit.jsonio import read_jsonl, write_jsonl
 from view_synthetic import REFUSALS, write_rejudged_copy, write_synthetic_run
@@ -133,6 +134,28 @@ def test_calibrate_corrects_a_biased_judge_and_writes_calibrated_json(runs, run_
     assert stored["labels_only"]["mean"]["ci95"][1] - stored["labels_only"]["mean"]["ci95"][0] > high - low
 
 
+def test_the_judge_only_figures_are_the_runs_scores_json_byte_for_byte(runs, run_copy, tmp_path, capsys):
+    """calibrated.json's ``raw`` and the printed "judge only" column are the run's scores.json (the bootstrap
+    interval depends on the order items are drawn in: a recomputation in another order gives other bounds)."""
+    biased = run_copy("biased")
+    sample = tmp_path / "sample.jsonl"
+    assert run_cli(["eval", "sample", biased, "--n", 60, "--out", sample], capsys)[0] == 0
+    scores_before = (biased / "scores.json").read_text(encoding="utf-8")
+    code, printed, _ = run_cli(["eval", "calibrate", biased, "--labels", labelled(sample)], capsys)
+    assert code == 0
+    stored = json.loads(scores_before)
+    raw = json.loads((biased / "calibrated.json").read_text(encoding="utf-8"))["raw"]
+    assert json.dumps(raw, sort_keys=True) == json.dumps({name: stored[name] for name in raw}, sort_keys=True)
+    assert set(raw) >= {"corr_at_k", "corr_mean", "ci95"}
+    scores = read_scores(biased)
+    table = printed.split("| k | judge only (%)")[1]
+    for key, point in [*((str(k), value) for k, value in sorted(scores.corr_at_k.items())),
+                       ("mean", scores.corr_mean)]:
+        name = "**Corr_mean**" if key == "mean" else key
+        shown = f"| {name} | {format_percent(point)} {format_interval(scores.ci95[key])} |"
+        assert shown in table, (shown, table)
+
+
 def test_with_the_exact_judge_calibration_changes_nothing(runs, tmp_path):
     sample = tmp_path / "sample.jsonl"
     write_jsonl(sample, [{**row, "label": person(row["continuation"])} for row in _sample_rows(runs["exact"], 30)])
@@ -177,6 +200,8 @@ def _variants(runs) -> dict[str, tuple[list[dict], str]]:
                                  "path": spare["path"], "continuation": spare["continuation"]}],
                         "is not in the sample that seed 0 draws"),
         "rows of two samples": (edited_plan, "row 5: its sampling plan (seed 99, n 30) differs from row 1's"),
+        "a row without its plan": ([*good[:2], {name: value for name, value in good[2].items() if name != "sample"},
+                                    *good[3:]], "row 3: no sampling plan (field 'sample') while row 1 has one"),
         "an unlabelled row": ([*good[:3], {**good[3], "label": None}, *good[4:]],
                               "1 of 30 sampled continuations have no label yet (first: row 4"),
         "a label that is no boolean": ([{**good[0], "label": "yes"}, *good[1:]], "row 1: field 'label' must be true"),
@@ -186,7 +211,8 @@ def _variants(runs) -> dict[str, tuple[list[dict], str]]:
 
 
 @pytest.mark.parametrize("variant", ["rows two judges disagree on", "labels chosen by hand in c2 view", "a row removed",
-                                     "a row added", "rows of two samples", "an unlabelled row",
+                                     "a row added", "rows of two samples", "a row without its plan",
+                                     "an unlabelled row",
                                      "a label that is no boolean", "an edited continuation", "another run's sample"])
 def test_labels_that_are_no_random_sample_are_refused_in_one_line(runs, run_copy, tmp_path, capsys, variant):
     rows, reason = _variants(runs)[variant]
@@ -278,3 +304,55 @@ def test_the_hint_for_a_run_without_labels(runs, tmp_path):
               float(line.split(" labels and ")[1].split(" with")[0])]
     judge_only = float(line.split("judge only: ")[1].split(",")[0])
     assert widths[0] > widths[1] >= judge_only
+
+
+def _widths_in(line: str) -> list[int]:
+    """The forecast widths of a hint line, in points."""
+    forecast = line.split("expected 95% interval of Corr_mean about ")[1].split(" (judge only")[0]
+    return [int(part.split(" ")[0]) for part in forecast.replace(" points wide", "").split(" and ")]
+
+
+def test_the_hint_of_a_run_smaller_than_the_counts_forecasts_for_all_its_continuations(tmp_path, monkeypatch):
+    """A run of 120 continuations has no 400 to label: its second forecast is for all 120, said as such; a run of
+    60 gets one forecast only. Forecast with the judge's true error rates on the run, the widths are those that
+    c2 eval calibrate then gives (labels of every continuation, and the mean over draws of 100)."""
+    small = write_rejudged_copy(write_synthetic_run(tmp_path / "exact", items=10, ks=KS, paths=4, seed=0),
+                                tmp_path / "small", flip_every=4)
+    truth = {(row["item_id"], row["k"], row["path"]): person(row["continuation"])
+             for row in rows_of(small / GENERATIONS_FILE)}
+    verdicts = [(row["corrected"], truth[(row["item_id"], row["k"], row["path"])])
+                for row in rows_of(small / JUDGMENTS_FILE)]
+    precision = sum(label for said, label in verdicts if said) / sum(said for said, _ in verdicts)
+    npv = sum(not label for said, label in verdicts if not said) / sum(not said for said, _ in verdicts)
+    monkeypatch.setattr("c2_eval_metric.labels_hint._error_rates", lambda judge: (precision, npv, "on this run"))
+    line = labels_hint(small)
+    assert f"c2 eval sample {small} --n 120 --out small-labels.jsonl" in line
+    assert " with 100 labels and " in line and " with all 120 of the run's continuations labelled (judge only" in line
+    forecast = _widths_in(line)
+    assert len(forecast) == 2 and forecast[0] >= forecast[1]
+
+    def calibrated_width(n: int, seed: int) -> float:
+        sample = tmp_path / f"sample-{n}-{seed}.jsonl"
+        write_jsonl(sample, [{**row, "label": truth[(row["item_id"], row["k"], row["path"])]}
+                             for row in _sample_rows(small, n, seed)])
+        low, high = calibrate_run(small, sample).ci95["mean"]
+        return 100 * (high - low)
+
+    every = calibrated_width(120, 0)
+    hundred = sum(calibrated_width(100, seed) for seed in range(5)) / 5
+    assert 0.75 < forecast[1] / every < 1.33 and 0.75 < forecast[0] / hundred < 1.33, (forecast, every, hundred)
+
+    tiny = write_synthetic_run(tmp_path / "tiny", items=5, ks=KS, paths=4, seed=2)
+    line = labels_hint(tiny)
+    assert "--n 60 --out tiny-labels.jsonl" in line and "100 labels" not in line
+    assert " points wide with all 60 of the run's continuations labelled (judge only" in line
+    assert len(_widths_in(line)) == 1
+
+
+def test_equal_forecasts_say_that_the_items_make_the_width():
+    from c2_eval_metric.labels_hint import _widths
+
+    assert _widths([100, 120], [26, 26], 120) == (
+        "26 points wide with 100 labels and 26 with all 120 of the run's continuations labelled; more labels barely "
+        "narrow it here: most of its width is which items the run holds, as the judge's own interval shows")
+    assert _widths([100, 400], [17, 11], 600) == "17 points wide with 100 labels and 11 with 400"

@@ -156,3 +156,16 @@ def test_eval_run_prints_overcorrection_and_groups(tmp_path, tiny_model_dir, cat
                                                   "| Violence | 2 | 100.0 [100.0, 100.0] | 100.0 |"]
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "| also measured | over-correction, groups by harm_category |" in summary
+
+
+def test_tokens_mode_says_which_k_has_no_item_and_names_no_opener(tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "run"
+    assert main(["eval", "run", "--model", tiny_model_dir, "--mode", "tokens", "--ks", "8,100000", "--limit", "2",
+                 "--paths", "1", "--max-new-tokens", "2", "--no-progress", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| 8 |" in printed and "| 100000 |" not in printed
+    assert ("no Corr@k at k = 100000: every item's harmful response is shorter than k tokens (2 items), and a short "
+            "item is skipped at that k") in printed
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    prefixes = next(line for line in summary.splitlines() if line.startswith("| prefixes |"))
+    assert prefixes == "| prefixes | k = 8, 100000, in tokens, 1 paths per (item, k) |"  # no opener in tokens mode

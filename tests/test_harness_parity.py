@@ -81,8 +81,8 @@ def _inspect_prompts(model_dir: str, log_dir) -> dict[tuple[str, int], tuple[str
     from c2_toolkit.c2_eval import c2_eval
     from c2_toolkit.provider import C2ModelAPI
 
-    (log,) = inspect_eval(c2_eval(k=KS, items=ITEMS, epochs=1), model=f"c2/{model_dir}", log_dir=str(log_dir),
-                          display="none", max_tokens=2)
+    (log,) = inspect_eval(c2_eval(k=KS, items=ITEMS), model=f"c2/{model_dir}", epochs=1, log_dir=str(log_dir),
+                          display="none", max_tokens=2, log_realtime=False)
     assert log.status == "success"
     provider = C2ModelAPI(model_dir)
     found = {}
@@ -120,9 +120,10 @@ def _c2_score(tmp_path) -> dict:
     """c2 eval score on the continuations, written as a results directory's generations.jsonl."""
     source = tmp_path / "generations"
     source.mkdir()
+    continuations = _continuations()
     rows = [{"item_id": item.item_id, "k": item.k, "path": path, "request": item.request, "prefix": item.prefix,
              "continuation": text}
-            for item in prefill_items(limit=ITEMS) for path, text in enumerate(_continuations()[(item.item_id, item.k)])]
+            for item in prefill_items(limit=ITEMS) for path, text in enumerate(continuations[(item.item_id, item.k)])]
     (source / "generations.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     assert main(["eval", "score", "--results", str(source), "--judge", "keyword", "--out", str(tmp_path / "c2")]) == 0
     return json.loads((tmp_path / "c2" / "scores.json").read_text())
@@ -174,7 +175,9 @@ def _inspect_scores(tmp_path) -> dict[str, float]:
         return output.model_copy(update={"usage": ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)})
 
     model = get_model("mockllm/replay", custom_outputs=answer)
-    (log,) = inspect_eval(c2_eval(items=ITEMS), model=model, log_dir=str(tmp_path / "inspect"), display="none")
+    # No sample log: the metrics are computed from the scores in memory, and writing 480 samples doubles the time.
+    (log,) = inspect_eval(c2_eval(items=ITEMS), model=model, log_dir=str(tmp_path / "inspect"), display="none",
+                          log_samples=False)
     assert log.status == "success", log.error
     assert all(not paths for paths in left.values())
     metrics = log.results.scores[0].metrics

@@ -1,10 +1,11 @@
 """The Colab notebook (training/c2_train_colab.ipynb) runs headless, so it cannot rot unnoticed.
 
 With C2_NOTEBOOK_TINY=1 it runs end to end on CPU with the tiny profile (the commands of
-scripts/quickstart.sh, smaller, then a publish dry run). Without it, it stops at the GPU check on a machine
-with no usable GPU, and on a (stand-in) T4 it runs exactly the commands README.md and docs/training.md list.
-Stand-in tools first on PATH (``nvidia-smi``, ``git``, ``pip``, ``c2``) make these cases the same on every
-machine.
+scripts/quickstart.sh, smaller, then a publish dry run), from an empty folder, after installing a wheel of this
+checkout into a fresh venv (C2_NOTEBOOK_PACKAGE), as it installs the release on Colab. Without it, it stops at
+the GPU check on a machine with no usable GPU, and on a (stand-in) T4 it runs exactly the commands README.md
+and docs/training.md list. Stand-in tools first on PATH (``nvidia-smi``, ``git``, ``pip``, ``c2``) make these
+cases the same on every machine.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import nbclient
 import nbformat
 import pytest
+from wheel_env import built_wheel, fresh_venv
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "training" / "c2_train_colab.ipynb"
@@ -32,8 +34,8 @@ def cells_by_id(notebook) -> dict:
     return {cell["id"]: cell for cell in notebook.cells}
 
 
-def execute(notebook, timeout: int = 300, cwd: Path = REPO):
-    """Run the cells in order as 'Run all' does (stopping at the first error), from the repository root."""
+def execute(notebook, cwd: Path, timeout: int = 300):
+    """Run the cells in order as 'Run all' does (stopping at the first error), from ``cwd``."""
     client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(cwd)}})
     client.execute()
@@ -111,15 +113,15 @@ def test_notebook_is_a_colab_gpu_notebook_with_no_placeholder_and_estimated_t4_t
     ("", 9, "STOPPED: no GPU in this runtime. Choose Runtime > Change runtime type > T4 GPU > Save"),
     ("Tesla K80, 11441\n", 0, "STOPPED: Tesla K80 has 11.2 GiB; the T4 profile needs a 16 GB GPU."),
 ])
-def test_without_a_usable_gpu_run_all_stops_at_the_gpu_check(kernel_env, smi_output, status, message):
+def test_without_a_usable_gpu_run_all_stops_at_the_gpu_check(kernel_env, tmp_path, smi_output, status, message):
     fake_nvidia_smi(kernel_env, stdout=smi_output, status=status)
     notebook = load_notebook()
     with pytest.raises(nbclient.exceptions.CellExecutionError) as stopped:
-        execute(notebook, timeout=120)
+        execute(notebook, tmp_path, timeout=120)
     assert stopped.value.ename == "StepFailed"
     cells = cells_by_id(notebook)
     assert text_of(cells["gpu-check"]).startswith(message)
-    # Nothing after the check ran: no clone, no install.
+    # Nothing after the check ran: no install.
     later = notebook.cells[notebook.cells.index(cells["gpu-check"]) + 1:]
     assert all(cell.get("execution_count") is None and not cell.get("outputs")
                for cell in later if cell["cell_type"] == "code")
@@ -129,13 +131,14 @@ def test_without_a_usable_gpu_run_all_stops_at_the_gpu_check(kernel_env, smi_out
 def test_on_a_t4_the_notebook_runs_the_documented_commands(kernel_env, monkeypatch, tmp_path, doc):
     """The Colab path, run with stand-ins for the GPU, git, pip, c2 and the Hub, runs what the docs list."""
     fake_nvidia_smi(kernel_env, stdout="Tesla T4, 15360\n")
-    fake_tool(kernel_env, "git", 'for url; do :; done; mkdir -p "$(basename "$url")"')  # "clones" as git does
+    # It installs the release, profiles included: no clone.
+    fake_tool(kernel_env, "git", 'echo "git $*: the notebook must not clone" >&2; exit 1')
     fake_tool(kernel_env, "pip", "exit 0")
     token = "hf_" + "0" * 34  # what get_token() finds, e.g. in a Colab secret; the Hub calls are stand-ins
     # The c2 commands get the token through the environment: a subprocess cannot read Colab secrets.
     fake_tool(kernel_env, "c2", f'[ "$HF_TOKEN" = {token} ] || {{ echo "c2: no HF_TOKEN" >&2; exit 1; }}')
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("C2_NOTEBOOK_RUNS")  # the notebook's own default, runs/ in the clone
+    monkeypatch.delenv("C2_NOTEBOOK_RUNS")  # the notebook's own default, runs/ in the working folder
     colab = tmp_path / "content"
     colab.mkdir()
     notebook = load_notebook()
@@ -148,15 +151,14 @@ def test_on_a_t4_the_notebook_runs_the_documented_commands(kernel_env, monkeypat
     ids = [cell["id"] for cell in notebook.cells]
     notebook.cells.insert(ids.index("settings") + 1, stand_ins)
     notebook.cells = [cell for cell in notebook.cells if cell.get("id") != "results"]  # needs real outputs
-    execute(notebook, timeout=120, cwd=colab)
+    execute(notebook, colab, timeout=120)
     cells = cells_by_id(notebook)
     assert text_of(cells["gpu-check"]) == "GPU: Tesla T4, 15.0 GiB\n"
-    assert (colab / "c2-toolkit").is_dir() and f"working in {colab / 'c2-toolkit'}" in text_of(cells["install"])
     assert "the adapter goes to USER/llama2-7b-chat-c2-dpo-lora" in text_of(cells["login"])
     assert commands_run(notebook) == documented_commands(doc)
 
 
-def test_a_failed_step_stops_run_all_with_one_line(kernel_env):
+def test_a_failed_step_stops_run_all_with_one_line(kernel_env, tmp_path):
     """run() streams a command's output and raises StepFailed on a non-zero exit, so later cells never run."""
     notebook = load_notebook()
     cells = cells_by_id(notebook)
@@ -164,7 +166,7 @@ def test_a_failed_step_stops_run_all_with_one_line(kernel_env):
                       nbformat.v4.new_code_cell("run('echo building; echo broken input >&2; exit 3')"),
                       nbformat.v4.new_code_cell("print('after')")]
     with pytest.raises(nbclient.exceptions.CellExecutionError):
-        execute(notebook, timeout=120)
+        execute(notebook, tmp_path, timeout=120)
     failed = notebook.cells[2]
     assert text_of(failed) == ("$ echo building; echo broken input >&2; exit 3\nbuilding\nbroken input\n"
                                "STOPPED: `echo building; echo broken input >&2; exit 3` failed (exit status 3); the "
@@ -173,13 +175,24 @@ def test_a_failed_step_stops_run_all_with_one_line(kernel_env):
     assert notebook.cells[3].get("execution_count") is None
 
 
-def test_tiny_notebook_runs_end_to_end_on_cpu(kernel_env, monkeypatch, tmp_path):
+def test_tiny_notebook_installs_the_package_and_runs_end_to_end_on_cpu(kernel_env, monkeypatch, tmp_path,
+                                                                      tmp_path_factory):
+    """From an empty folder, the notebook installs a wheel of this checkout into a fresh venv (the release on
+    Colab) and runs with what it installed: the profile by name, no training/ folder at hand."""
+    venv_bin = fresh_venv(tmp_path / "venv")  # first on PATH after the stand-ins: its pip, python and c2
+    monkeypatch.setenv("PATH", os.pathsep.join([str(kernel_env), str(venv_bin), os.environ["PATH"]]))
+    package = f"{built_wheel(tmp_path_factory)}[train]"
+    monkeypatch.setenv("C2_NOTEBOOK_PACKAGE", package)
     monkeypatch.setenv("C2_NOTEBOOK_TINY", "1")
-    notebook = execute(load_notebook(), timeout=600)
+    empty = tmp_path / "content"
+    empty.mkdir()
+    notebook = execute(load_notebook(), empty, timeout=600)
     cells = cells_by_id(notebook)
     runs = tmp_path / "runs"
 
     assert "no GPU needed" in text_of(cells["gpu-check"])
+    assert commands_run(notebook)[0] == f'pip install -q "{package}"' and (venv_bin / "c2").is_file()
+    assert "c2 train --config tiny-cpu " in "\n".join(commands_run(notebook))
     load_hint = f"datasets.load_dataset({str((runs / 'c2-syn').resolve())!r}, 'pairs')"
     assert "[done in" in text_of(cells["syn"]) and load_hint in text_of(cells["syn"])
     # A smoke run (tests/test_training_recipe.py checks what training learns): 16 pairs in 4 steps, 8 held out.

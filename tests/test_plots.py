@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from c2_eval_metric.compare import compare_runs
-from c2_eval_metric.corr import compute_corr
+from c2_eval_metric.corr import CorrScores, compute_corr
 from c2_eval_metric.latency import compute_latency
 from c2_eval_metric.plots import AXES_HEIGHT_IN, CalibratedCurve, draw_corr_at_k, wrap_text
 from c2_eval_metric.results import write_scored_results
@@ -71,12 +71,27 @@ def check_fits(figure: Figure, *, expect: tuple[str, ...] = ()) -> list[Text]:
     assert sum(1 for text in texts if text in axes.get_xticklabels()) >= 2
     assert sum(1 for text in texts if text in axes.get_yticklabels()) >= 2
     area = axes.get_window_extent(renderer)
+    check_inside_spines(figure)
     for legend in figure.legends:
         assert set(legend.get_texts()) <= set(texts)
         assert not legend.get_window_extent(renderer).overlaps(area), "the legend covers the data"
     assert area.width >= 0.75 * bounds.width  # the plot area is not squeezed aside by long labels
     assert area.height == pytest.approx(AXES_HEIGHT_IN * figure.dpi, abs=1)
     return texts
+
+
+def check_inside_spines(figure: Figure) -> list[Text]:
+    """Each text drawn in the axes (the n=... beside the points) lies within its spines, crossing none."""
+    drawn = set(drawn_texts(figure))
+    axes = figure.axes[0]
+    renderer = figure.canvas.get_renderer()
+    area = axes.get_window_extent(renderer)
+    inner = [text for text in axes.texts if text in drawn]
+    for text in inner:
+        box = text.get_window_extent(renderer)
+        assert (box.x0 >= area.x0 and box.x1 <= area.x1 and box.y0 >= area.y0 and box.y1 <= area.y1), \
+            f"{text.get_text()!r} at {box} crosses a spine of the axes {area}"
+    return inner
 
 
 def x_ticks(figure: Figure) -> list[str]:
@@ -309,3 +324,22 @@ def test_latency_plot_of_several_long_named_runs_fits():
     check_fits(figure, expect=("Correction latency (judge: keyword-v4", "seed2-with-a-very-long-adapter-name"))
     assert x_ticks(figure) == ["10", "20", "30", "40"]
     assert figure.axes[0].get_xlabel() == "prefix length k (words of the harmful answer)"
+
+
+def test_point_labels_at_the_right_and_top_edges_stay_inside_the_spines():
+    """latency_by_k.png and a comparison's Corr@k: the n= of the last k (and of a point at the top) used to cross
+    the right (and top) spine."""
+    from c2_eval_metric.latency import draw_latency
+
+    rows = [{"item_id": f"item{i}", "k": k, "path": p, "judge": "keyword-v4", "corrected": True,
+             "correction_char": 3, "correction_word": k // 10 + p} for i in range(5) for k in (10, 20, 30)
+            for p in range(2)]
+    figure = draw_latency([("run", compute_latency(rows))], judge="keyword-v4", mode="words")
+    labels = check_inside_spines(figure)
+    assert sorted(text.get_text() for text in labels) == ["n=10"] * 3
+    counts = {"a": {10: 6, 20: 5}, "b": {10: 4, 20: 3}}  # counts that differ between runs go beside each point
+    top = CorrScores.from_json({"corr_at_k": {"10": 0.5, "20": 1.0}, "corr_mean": 0.75, "n_items": 6, "paths": 2,
+                                "judge": "keyword-v4",
+                                "ci95": {"10": [0.3, 0.7], "20": [1.0, 1.0], "mean": [0.6, 0.9]}})
+    figure = draw_corr_at_k([("a", top), ("b", top)], n_items_at_k=counts)
+    assert len(check_inside_spines(figure)) == 4

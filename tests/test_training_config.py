@@ -23,7 +23,11 @@ from c2kit.training.precision import PrecisionError, resolve_precision
 
 PROFILES = Path(__file__).resolve().parent.parent / "training" / "profiles"
 PROFILE_NAMES = ("llama2-7b-chat-t4", "qwen2-7b-instruct-t4", "llama2-7b-chat-24gb", "qwen2-7b-instruct-24gb",
-                 "tiny-cpu")
+                 "tiny-cpu", "recovery-sft-llama2-7b-chat-t4", "derta-llama2-7b-chat-t4")
+# Keys a profile leaves to their defaults because its objective does not use them.
+UNUSED_KEYS = {"c2-dpo": {"objective", "utility_ratio", "lora_dropout", "transition_dropout"},
+               "recovery-sft": {"beta", "loss_type", "min_rank_gap", "transition_dropout"},
+               "derta": {"beta", "loss_type", "min_rank_gap"}}
 
 
 def write_yaml(tmp_path: Path, text: str) -> Path:
@@ -45,6 +49,7 @@ def test_profiles_load_validate_and_set_every_key(name):
                                                                       "rank_pairs", "eval_steps", "c2eval",
                                                                       "c2eval_batch_tokens", "tiny_hidden_size",
                                                                       "tiny_num_layers", "revision", "plain_template"}
+    missing -= UNUSED_KEYS[config.objective]
     assert not missing, f"{name} leaves {sorted(missing)} to defaults"
     assert config.load_in_4bit and config.lora_target_modules == "all-linear" and config.attn_implementation == "sdpa"
 
@@ -205,11 +210,71 @@ def test_cli_reports_config_errors_without_a_traceback(tmp_path, capsys):
     assert main(["train", "--config", str(tmp_path / "none.yaml")]) == 2
     assert "no such config file" in capsys.readouterr().err
     assert main(["train", "--config", str(tmp_path)]) == 2  # a folder, e.g. training/profiles
-    assert capsys.readouterr().err == (f"c2 train: error: {tmp_path}: is a folder, not a YAML config file (e.g. "
-                                       "training/profiles/tiny-cpu.yaml)\n")
+    assert capsys.readouterr().err == (f"c2 train: error: {tmp_path}: is a folder, not a YAML config file (or a "
+                                       "profile's name, e.g. tiny-cpu)\n")
     path = write_yaml(tmp_path, "beta: 0.1\n")
     assert main(["train", "--config", str(path), "--max_steps", "x"]) == 2
     assert "key 'max_steps': expected int, got 'x'" in capsys.readouterr().err
+
+
+SHIPPED = ", ".join(sorted(PROFILE_NAMES))
+
+
+def test_the_shipped_profiles_are_the_training_folder_and_load_by_name_from_any_folder(tmp_path, monkeypatch):
+    from c2kit.training.config import ACCELERATE_DIR, PROFILES_DIR, shipped_profiles
+
+    # One copy of each file: the package's profiles and accelerate configs are the project's training/ folder.
+    assert PROFILES_DIR.resolve() == PROFILES and ACCELERATE_DIR.resolve() == PROFILES.parent / "accelerate"
+    assert set(shipped_profiles()) == set(PROFILE_NAMES)
+    monkeypatch.chdir(tmp_path)  # an empty folder, as after a pip install: no training/ here
+    (tmp_path / "tiny-cpu").mkdir()  # a run folder named after its profile does not hide the profile
+    assert load_config("tiny-cpu") == load_config(PROFILES / "tiny-cpu.yaml")
+    assert load_config("llama2-7b-chat-t4", {"max_steps": "5"}).max_steps == 5
+    # A path still works, and wins over a profile of the same file name.
+    (tmp_path / "tiny-cpu.yaml").write_text("model_name_or_path: my-model\n", encoding="utf-8")
+    assert load_config("tiny-cpu.yaml").model_name_or_path == "my-model"
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("tiny-gpu", f"no profile named 'tiny-gpu' and no such file; did you mean 'tiny-cpu'? shipped profiles: "
+                 f"{SHIPPED} ('c2 train --list-profiles' describes them); or give the path of a YAML file"),
+    ("llama", f"no profile named 'llama' and no such file; shipped profiles: {SHIPPED} ('c2 train --list-profiles' "
+              "describes them); or give the path of a YAML file"),
+    ("training/profiles/llama2-7b-chat-t4.yaml", "training/profiles/llama2-7b-chat-t4.yaml: no such config file; "
+                                                 "c2-toolkit ships a profile of that name: give the name alone, "
+                                                 "llama2-7b-chat-t4"),
+    ("mine.yaml", f"mine.yaml: no such config file; shipped profiles: {SHIPPED} ('c2 train --list-profiles' "
+                  "describes them)"),
+])
+def test_an_unknown_profile_or_a_missing_file_is_one_line_listing_the_shipped_profiles(tmp_path, monkeypatch,
+                                                                                      capsys, config, message):
+    from c2kit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--config", config]) == 2
+    assert capsys.readouterr().err == f"c2 train: error: {message}\n"
+
+
+def test_list_profiles_describes_each_shipped_profile_and_accelerate_config_in_one_line(capsys):
+    from c2kit.cli import main
+    from c2kit.training.config import ACCELERATE_DIR, PROFILES_DIR
+
+    with pytest.raises(SystemExit) as done:  # no --config needed, as with --help
+        main(["train", "--list-profiles"])
+    assert done.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    accelerate = PROFILES.parent / "accelerate"
+    for folder in (PROFILES, accelerate):
+        for path in sorted(folder.glob("*.yaml")):
+            first = path.read_text(encoding="utf-8").splitlines()[0]
+            # The description is the file's first line: a whole sentence, not the start of a paragraph.
+            assert first.startswith("# ") and first.endswith("."), (path, first)
+            assert sum(re.fullmatch(rf"  {re.escape(path.stem)} +{re.escape(first[2:])}", line) is not None
+                       for line in lines) == 1, path
+    assert f"in {PROFILES_DIR} (copy one to start your own; docs/training.md explains every key)" in lines
+    assert f"in {ACCELERATE_DIR}" in lines
+    assert len(lines) == len(PROFILE_NAMES) + len(list(accelerate.glob("*.yaml"))) + 5  # 2 titles, 2 folders, 1 gap
+    assert SHIPPED in " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
 
 
 @pytest.mark.parametrize(("requested", "cuda", "bf16", "expected"), [

@@ -46,8 +46,8 @@ def test_a_real_runs_report_shows_scores_verdicts_and_continuations(browser, rep
     charts = browser.find_elements("css selector", "#summary svg.chart")  # each run's plot, drawn inline
     assert len(charts) == 3
     # the refuser's Corr@k is 100% at both k: its two points sit on the top line
-    points = charts[0].find_elements("css selector", "circle")
-    assert len(points) == 4 and {p.get_attribute("cy") for p in points[:2]} == {"12"}
+    points = charts[0].find_elements("css selector", "circle[data-series='Corr@k']")
+    assert len(points) == 2 and {p.get_attribute("cy") for p in points} == {"12"}
     path = browser.find_element("css selector", ".path")
     # the request, the prefilled prefix and the continuation, apart; the located correction highlighted
     assert [part.get_attribute("class") for part in path.find_elements("css selector", ".part")] == [
@@ -206,6 +206,73 @@ def test_the_page_refuses_markup_and_inline_script(browser, report):
         return [refusals, window.__ran === undefined];
     """)
     assert refusals == [["TypeError", "TypeError"], True]  # Trusted Types; and the policy runs no other script
+
+
+# Rectangles of elements as the page lays them out, to check what overlaps what.
+RECTS = "return Array.from(arguments[0].querySelectorAll(arguments[1])).map((e) => e.getBoundingClientRect().toJSON())"
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]
+
+
+def test_a_charts_legend_is_clear_of_its_lines_and_lines_on_one_another_both_show(browser, report):
+    open_report(browser, report)
+    refuser = browser.find_elements("css selector", "#summary svg.chart")[0]  # Corr@k and over-correction at 100%
+    grid = browser.execute_script(RECTS, refuser, "line.grid")  # from 0% to 100%: where every line and band lies
+    area = {"left": min(r["left"] for r in grid), "right": max(r["right"] for r in grid),
+            "top": min(r["top"] for r in grid) - 3, "bottom": max(r["bottom"] for r in grid) + 3}  # + strokes
+    legend = browser.execute_script(RECTS, refuser, ".legend")
+    assert len(legend) == 4  # a line and a name per series
+    for box in legend:
+        assert not _overlap(box, area), (box, area)
+    # The two series lie on one another (100% at both k): the one under is drawn wider, so it shows at both sides
+    # of the one over it, and their points differ in shape.
+    under, over = refuser.find_elements("css selector", "polyline")
+    assert under.get_attribute("points") == over.get_attribute("points")
+    assert float(under.get_attribute("stroke-width")) >= float(over.get_attribute("stroke-width")) + 2
+    shapes = {mark.get_attribute("data-series"): mark.get_attribute("data-mark")
+              for mark in refuser.find_elements("css selector", "[data-mark]")}
+    assert shapes["Corr@k"] != shapes["over-correction"]
+
+
+def test_the_search_placeholder_shows_whole(browser, report):
+    open_report(browser, report)
+    room, needed = browser.execute_script("""
+        const box = document.getElementById('f-text'), style = getComputedStyle(box);
+        const context = document.createElement('canvas').getContext('2d');
+        context.font = style.font;
+        return [box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+                context.measureText(box.placeholder).width];""")
+    assert needed <= room, f"the placeholder needs {needed:.0f} px, the box has {room:.0f}"
+
+
+def test_badges_read_as_sentences_and_a_rejudged_run_has_one_badge(browser, report):
+    open_report(browser, report, "#item=1&k=10")
+    press(browser, "l0")  # label mode, the first path labelled "does not steer away"
+    badge = wait_until(lambda: browser.find_elements("css selector", "#detail .lab"), timeout_s=10,
+                       failure="no label badge was drawn")[0]
+    assert badge.text == "label: does not steer away"
+    headings = [h.text for h in browser.find_elements("css selector", "#summary .run > h2")]
+    rejudged = [text for text in headings if "judged" in text]
+    assert len(rejudged) == 1, headings
+    tags = browser.find_elements("css selector", "#summary .run > h2 .tag")
+    assert sum(1 for tag in tags if "judged" in tag.text) == 1  # "rejudged" (its folder) and "re-judged" as one
+
+
+def test_a_link_followed_on_the_open_page_scrolls_to_the_item(browser, report):
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    open_report(browser, report)
+    browser.execute_script("window.scrollTo(0, 0)")
+    top = "return document.getElementById('detail').getBoundingClientRect().top"
+    assert browser.execute_script(top) > browser.execute_script("return innerHeight")  # below the fold at first
+    browser.execute_script("location.hash = '#item=2&k=10'")
+    detail = browser.find_element("id", "detail")
+    wait_until(lambda: detail.find_element("tag name", "h2").text.startswith("item 2"), timeout_s=10,
+               ignoring=(StaleElementReferenceException,), failure="the followed link did not open item 2")
+    wait_until(lambda: 0 <= browser.execute_script(top) < browser.execute_script("return innerHeight") / 2,
+               timeout_s=10, failure=lambda: f"the item is not in view: its top at {browser.execute_script(top)} px")
 
 
 def test_screenshot(browser, report, tmp_path):

@@ -4,7 +4,8 @@
   the prefix of ``c2 eval run`` (the item's opener and first k words, :mod:`c2kit.harness.items`).
 * Solver :func:`prefill_generate`: the model continues the assistant message, one (item, k, epoch) seed each;
   it refuses, in one line naming the fix, a provider that closes the assistant turn (Inspect's ``hf/``).
-* ``epochs=20`` with the mean reducer: a sample's score is its fraction of corrected paths.
+* 20 epochs (the paper's paths; ``--epochs N`` changes them) with the mean reducer: a sample's score is its
+  fraction of corrected paths.
 * Scorer :func:`course_correction`: c2's judges (``-T judge=SPEC``, default ``$C2_EVAL_JUDGE``, else ``keyword``),
   or the paper's GPT-4o question asked of the model bound to the ``grader`` role
   (``--model-role grader=openai/gpt-4o``); metrics Corr@k per k and Corr_mean, their unweighted mean.
@@ -18,16 +19,17 @@ from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.model import model_roles
-from inspect_ai.scorer import Score, Target, grouped, mean, scorer
-from inspect_ai.solver import Generate, TaskState, solver
+from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer
+from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from c2kit.harness.items import prefill_items
-from c2kit.harness.verdicts import judge_paths, judge_spec
+from c2kit.harness.verdicts import GRADER_JUDGE, GRADER_ROLE, judge_paths, judge_spec
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 from c2kit.sources import BUNDLED_C2EVAL
 
-GRADER_ROLE = "grader"
-GRADER_JUDGE = "grader"  # -T judge=grader: the paper's question to the model bound to the grader role
+# inspect_evals' task version scheme, N-X: N counts changes that make scores incomparable with earlier runs, X
+# changes of the task's interface. The log's task_version is N; the whole version is in the task's metadata.
+TASK_VERSION = "1-A"
 # Providers that render an input ending in an assistant message with a fresh assistant turn: the prefix is never
 # continued, which is the bug that made the original C2-Eval wrong for every template but Llama-2's.
 TURN_CLOSING_PROVIDERS = {"hf": "Inspect's hf/ provider renders with add_generation_prompt=True"}
@@ -35,7 +37,7 @@ TURN_CLOSING_PROVIDERS = {"hf": "Inspect's hf/ provider renders with add_generat
 
 @task
 def c2_eval(k: int | str | Sequence[int] = DEFAULT_KS, judge: str | None = None, seed: int = 0,
-            data: str = BUNDLED_C2EVAL, items: int | None = None, epochs: int = DEFAULT_PATHS) -> Task:
+            data: str = BUNDLED_C2EVAL, items: int | None = None) -> Task:
     """C2-Eval: does the model course-correct after the first k words of a harmful answer?
 
     Args:
@@ -45,10 +47,9 @@ def c2_eval(k: int | str | Sequence[int] = DEFAULT_KS, judge: str | None = None,
         seed: the opener and sampling seed, as ``c2 eval run --seed``.
         data: the benchmark source, as ``c2 eval run --data`` (default: the 500 shipped items).
         items: evaluate only the first N items.
-        epochs: sampled paths per (item, k) (the paper: 20).
     """
     _refuse_active_turn_closing_provider()
-    ks = parse_ks(k)
+    ks = sorted(parse_ks(k))
     spec = GRADER_JUDGE if judge == GRADER_JUDGE else (None if judge is None else judge_spec(judge))
     samples = [Sample(id=f"{item.item_id}/k{item.k}",
                       input=[ChatMessageUser(content=item.request), ChatMessageAssistant(content=item.prefix)],
@@ -58,28 +59,33 @@ def c2_eval(k: int | str | Sequence[int] = DEFAULT_KS, judge: str | None = None,
         dataset=MemoryDataset(samples, name="c2_eval"),
         solver=prefill_generate(),
         scorer=course_correction(spec),
-        epochs=Epochs(int(epochs), "mean"),
+        epochs=Epochs(DEFAULT_PATHS, "mean"),
         config=GenerateConfig(temperature=DEFAULT_TEMPERATURE, top_p=DEFAULT_TOP_P,
                               max_tokens=DEFAULT_MAX_NEW_TOKENS),
-        version="1.0.0",
-        metadata={"ks": ks, "judge": spec, "seed": int(seed), "data": data},
+        version=int(TASK_VERSION.split("-")[0]),
+        metadata={"ks": ks, "judge": spec, "seed": int(seed), "data": data, **version_metadata()},
     )
 
 
+def version_metadata() -> dict[str, str | int]:
+    """The task version as inspect_evals' tasks record it in their metadata."""
+    comparability, interface = TASK_VERSION.split("-")
+    return {"full_task_version": TASK_VERSION, "task_interface_version": interface,
+            "task_comparability_version": int(comparability)}
+
+
 def parse_ks(k: int | str | Sequence[int]) -> list[int]:
-    """``-T k=10,20`` (a list, a comma-separated string or one number) as a list of positive integers."""
+    """``-T k=10,20`` (a list, a comma-separated string or one number) as integers; :func:`prefill_items` checks
+    they are distinct and positive."""
     parts = k.split(",") if isinstance(k, str) else [k] if isinstance(k, int) else list(k)
     try:
-        ks = [int(part) for part in parts]
+        return [int(part) for part in parts]
     except (TypeError, ValueError):
         raise ValueError(f"c2_eval: k must be positive integers, e.g. -T k=10,20; got {k!r}") from None
-    if not ks or any(value <= 0 for value in ks) or len(set(ks)) != len(ks):
-        raise ValueError(f"c2_eval: k must be distinct positive integers, e.g. -T k=10,20; got {k!r}")
-    return sorted(ks)
 
 
 @solver
-def prefill_generate():
+def prefill_generate() -> Solver:
     """Continue the prefilled assistant message; each (item, k, epoch) samples with a seed of its own."""
     from c2kit.generation import path_seed
 
@@ -94,14 +100,17 @@ def prefill_generate():
 def _refuse_active_turn_closing_provider() -> None:
     """Before any sample runs: ``inspect eval`` makes the model active before it builds the task (a task built in
     Python before ``eval(..., model=...)`` has none yet, and :func:`prefill_generate` checks instead)."""
-    from inspect_ai.model._model import active_model
-
+    try:  # Inspect has no public name for the active model: without it the solver's check is the one that stops
+        from inspect_ai.model._model import active_model
+    except ImportError:
+        return
     model = active_model()
     if model is not None:
         refuse_turn_closing_provider(str(model))
 
 
 def refuse_turn_closing_provider(model: str) -> None:
+    """One line naming the c2/ provider for a model whose provider closes the prefilled assistant turn."""
     provider, _, name = model.partition("/")
     if provider in TURN_CLOSING_PROVIDERS:
         raise ValueError(f"c2_eval: {TURN_CLOSING_PROVIDERS[provider]}, which closes the prefilled assistant turn "
@@ -110,7 +119,7 @@ def refuse_turn_closing_provider(model: str) -> None:
 
 
 @scorer(metrics=[grouped(mean(), "k", all="groups", all_label="Corr_mean", name_template="Corr@{group_name}")])
-def course_correction(judge: str | None = None):
+def course_correction(judge: str | None = None) -> Scorer:
     """1 when the continuation course-corrects, else 0 (the mean over epochs is the sample's fraction)."""
 
     async def score(state: TaskState, target: Target) -> Score:

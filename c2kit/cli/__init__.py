@@ -16,7 +16,7 @@ from c2kit.cli.os_errors import os_error_line
 from c2kit.cli.parser import SPELLING_NOTE, C2ArgumentParser
 from c2kit.engines.base import EngineError
 from c2kit.judges.base import JudgeError
-from c2kit.quiet import quiet_library_noise
+from c2kit.quiet import quiet_library_noise, show_progress_bars
 
 COMMAND_MODULES = (
     "c2kit.cli.eval_cmd",
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         parser.error(line)
     quiet_library_noise()
+    show_progress_bars(getattr(args, "progress", True))  # --no-progress, on the commands that show bars
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

@@ -83,7 +83,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from c2_eval_metric.calibrated_scores import show_calibration
+    from c2_eval_metric.calibrated_refresh import show_calibration
     from c2_eval_metric.calibration import calibrate_run, write_calibration
 
     calibration = calibrate_run(args.run, args.labels)

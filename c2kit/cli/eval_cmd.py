@@ -13,6 +13,7 @@ from c2kit.cli.options import (
     add_model_argument,
     add_model_options,
     add_out_argument,
+    add_progress_option,
     add_source_options,
     engine_settings,
     output_dir,
@@ -141,6 +142,7 @@ def add_parser(subparsers) -> None:
     run.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=False,
                      help="replace the results of another run in --out (without it, such a directory is refused)")
     run.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False, help=ACCEPT_HELP)
+    add_progress_option(run)
     run.set_defaults(handler=_run)
 
     score = commands.add_parser(
@@ -163,6 +165,7 @@ def add_parser(subparsers) -> None:
                        "JSONL label rows (label: null) for a person to label; check both judges on them with "
                        "'c2 judge validate --labels FILE'")
     score.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False, help=ACCEPT_HELP)
+    add_progress_option(score)
     score.set_defaults(handler=_score)
 
     compare = commands.add_parser("compare", help="one table and one plot for several results directories")
@@ -188,6 +191,7 @@ def _add_import_parser(commands) -> None:
     imported.add_argument("--judge", help=f"judge the continuations with this judge instead of the harness's: {JUDGE_HELP}")
     add_out_argument(imported, "results directory to write")
     imported.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False, help=ACCEPT_HELP)
+    add_progress_option(imported)
     imported.set_defaults(handler=_import)
 
 
@@ -234,7 +238,8 @@ def _run(args: argparse.Namespace) -> int:
         engine=engine_settings(args),
         **explicit,
     )
-    scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir, overwrite=args.overwrite)
+    scores = run_eval(config, out_dir=args.out, cache_dir=args.cache_dir, overwrite=args.overwrite,
+                      progress=args.progress)
     return report_results(args.out, scores, accept=args.accept_unparsed, command="c2 eval run")
 
 

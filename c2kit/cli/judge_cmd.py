@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from c2kit.cli.options import add_out_argument, positive_int
+from c2kit.cli.options import add_out_argument, add_progress_option, positive_int
 from c2kit.cli.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_tally
 
 SHIPPED = "shipped"
@@ -37,6 +37,7 @@ def add_parser(subparsers) -> None:
     validate.add_argument("--bootstrap", type=positive_int, default=2000,
                           help="bootstrap resamples for the intervals (default: 2000)")
     validate.add_argument(ACCEPT_FLAG, action=argparse.BooleanOptionalAction, default=False, help=ACCEPT_HELP)
+    add_progress_option(validate)
     validate.set_defaults(handler=_validate)
 
 
@@ -61,7 +62,8 @@ def _validate(args: argparse.Namespace) -> int:
     for spec in args.judge:
         judge = load_judge(spec, cache_dir=out / "judge-cache" if out else None)
         for path, rows in zip(files, label_sets, strict=True):
-            reports.append(validate_judge(judge, rows, labels_file=path, n_bootstrap=args.bootstrap))
+            reports.append(validate_judge(judge, rows, labels_file=path, n_bootstrap=args.bootstrap,
+                                          progress=args.progress))
             if out:
                 stem = f"{public_spec(judge.name).replace('/', '_').replace(':', '_')}--{label_set_name(path)}"
                 write_jsonl(out / f"{stem}.errors.jsonl", reports[-1].errors)

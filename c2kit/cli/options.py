@@ -38,6 +38,13 @@ def add_out_argument(parser, help: str, *aliases: str, required: bool = True) ->
     add_aliased(parser, "--out", *aliases, dest="out", required=required, type=output_dir, metavar="DIR", help=help)
 
 
+def add_progress_option(parser) -> None:
+    """``--progress/--no-progress``: every command that shows progress bars takes it; ``c2``'s main applies it to the
+    whole process (:func:`c2kit.quiet.show_progress_bars`), so no bar of the command, however deep, shows."""
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="show progress bars (default: on)")
+
+
 def add_model_argument(parser, help: str, *aliases: str) -> None:
     """``--model``: the chat model (Hub id or local folder), checked when parsed (:func:`model_source`)."""
     add_aliased(parser, "--model", *aliases, dest="model", required=True, type=model_source, help=help)

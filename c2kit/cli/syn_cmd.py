@@ -11,6 +11,7 @@ from c2kit.cli.options import (
     add_model_argument,
     add_model_options,
     add_out_argument,
+    add_progress_option,
     add_source_options,
     engine_settings,
     positive_int,
@@ -60,8 +61,7 @@ def add_parser(subparsers) -> None:
                        help="build only chunks j with j mod N == I (0-based): for Slurm arrays and other schedulers "
                        "(one process per array task, e.g. $SLURM_ARRAY_TASK_ID/8); on one node with several GPUs "
                        "use --engine ray --replicas N instead")
-    build.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                       help="show a progress bar (default: on)")
+    add_progress_option(build)
     add_out_argument(build, "output directory; load it by its path, e.g. load_dataset('runs/c2-syn', 'pairs') "
                      "(a bare 'c2-syn' is a Hub id to datasets)")
     build.set_defaults(handler=_build)

@@ -14,13 +14,18 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from c2kit.jsonio import read_json, read_jsonl, write_jsonl
 
+if TYPE_CHECKING:
+    from c2_eval_metric.corr import CorrScores
+
 LM_EVAL_SAMPLES = re.compile(r"^samples_(c2_eval_k\d+)_(.+)\.jsonl$")
+LM_EVAL_RESULTS = re.compile(r"^results_.+\.json$")
 INSPECT_SUFFIXES = (".eval", ".json")
 DOC_FIELDS = ("item_id", "k", "request", "prefix", "judge")
+PROMPT_FIELD = "arguments.gen_args_0.arg_0"
 
 
 @dataclass
@@ -37,7 +42,7 @@ class HarnessLog:
 
 @dataclass(frozen=True)
 class ImportReport:
-    scores: Any  # CorrScores
+    scores: CorrScores
     log: HarnessLog
     judge: str  # the spec the import judged with
     differing: list[tuple[str, int]]  # (item, k) cells whose fraction differs from the harness's own
@@ -75,6 +80,9 @@ def read_harness_log(path: str | Path) -> HarnessLog:
         return read_lm_eval_samples(lm_eval_sample_files(path), origin=path)
     if LM_EVAL_SAMPLES.match(path.name):
         return read_lm_eval_samples([path], origin=path)
+    if LM_EVAL_RESULTS.match(path.name) and "lm_eval_version" in read_json(path):
+        raise ValueError(f"{path}: lm-eval's results file holds no samples; import the samples_c2_eval_k*.jsonl "
+                         "files beside it (lm_eval --log_samples writes them) or their folder")
     if path.suffix in INSPECT_SUFFIXES:
         from c2kit.harness.inspect_log import read_inspect_log
 
@@ -91,6 +99,10 @@ def lm_eval_sample_files(folder: Path) -> list[Path]:
     """The c2_eval sample files under ``folder``, one per subtask; several runs in one folder are refused."""
     files = sorted(p for p in folder.rglob("samples_c2_eval_k*.jsonl") if LM_EVAL_SAMPLES.match(p.name))
     if not files:
+        logs = sorted(folder.glob("*.eval"))
+        if logs:
+            raise ValueError(f"{folder} holds Inspect logs ({logs[0].name}, ...), not lm-eval samples; name one "
+                             "Inspect log file")
         raise ValueError(f"{folder}: no samples_c2_eval_k*.jsonl (lm_eval --log_samples writes them under its "
                          "--output_path)")
     runs = sorted({(p.parent, LM_EVAL_SAMPLES.match(p.name).group(2)) for p in files})
@@ -118,21 +130,21 @@ def read_lm_eval_samples(files: Sequence[Path], *, origin: Path) -> HarnessLog:
             seen[key] = where
             judges.add(doc["judge"])
             prompt, generation_kwargs = _lm_eval_arguments(row, where)
-            if prompt == doc["request"] + doc["prefix"]:
-                raise ValueError(f"{where}: the prompt is the request and the prefix with no chat template; run "
-                                 "lm_eval with --apply_chat_template (C2-Eval continues the model's assistant turn)")
+            _check_rendered(prompt, doc, where)
             sampling = sampling or generation_kwargs
             settings = settings or {"seed": doc.get("seed"), "data": doc.get("data")}
             for path, text in enumerate(_lm_eval_paths(row, where)):
                 generations.append({"item_id": doc["item_id"], "k": doc["k"], "path": path,
                                     "request": doc["request"], "prefix": doc["prefix"], "prompt": prompt,
                                     "continuation": text})
-            fractions[key] = _number(row.get("corr"), f"{where}: field 'corr'")
+            if "corr" not in row:
+                raise ValueError(f"{where}: field 'corr' (the doc's fraction of corrected paths) is missing")
+            fractions[key] = finite_number(row["corr"], f"{where}: field 'corr'")
     if not generations:
         raise ValueError(f"{origin}: no sample rows")
-    judge = _one_judge(judges, origin)
+    judge = single_judge(judges, origin)
     return HarnessLog("lm-eval", str(Path(origin).resolve()), generations, judge, fractions,
-                      {**_lm_eval_run(files[0]), **_sampling_settings(sampling), **_design(generations),
+                      {**_lm_eval_run(files[0]), **_sampling_settings(sampling), **run_design(generations),
                        **{key: value for key, value in settings.items() if value is not None}})
 
 
@@ -140,16 +152,23 @@ def _lm_eval_doc(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     doc = row.get("doc")
     if not isinstance(doc, Mapping):
         raise ValueError(f"{where}: field 'doc' is missing (not an lm-eval --log_samples row)")
-    missing = [name for name in DOC_FIELDS if name not in doc]
-    if missing:
-        raise ValueError(f"{where}: field 'doc' has no {', '.join(map(repr, missing))} (not a c2_eval task's sample)")
-    k = doc["k"]
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"{where}: field 'doc.k' must be a positive integer, got {k!r}")
-    for name in ("item_id", "request", "prefix", "judge"):
-        if not isinstance(doc[name], str) or (name != "prefix" and not doc[name]):
-            raise ValueError(f"{where}: field 'doc.{name}' must be a non-empty string, got {doc[name]!r}")
+    check_item_fields(doc, DOC_FIELDS, where, "doc")
     return dict(doc)
+
+
+def _check_rendered(prompt: str, doc: Mapping[str, Any], where: str) -> None:
+    """The prompt must end with the doc's request, the chat template's assistant header, then the prefix: without
+    ``--apply_chat_template`` lm-eval writes the request and the prefix side by side (after any system
+    instruction), and the model continues plain text instead of its own answer."""
+    request, prefix = doc["request"], doc["prefix"]
+    before_prefix = prompt[:len(prompt) - len(prefix)] if prompt.endswith(prefix) else None
+    if before_prefix is None or request not in before_prefix:
+        raise ValueError(f"{where}: field '{PROMPT_FIELD}' (the prompt) does not end with the doc's request and "
+                         "prefix; these samples were not made by the c2_eval task")
+    if not before_prefix.rpartition(request)[2]:
+        raise ValueError(f"{where}: field '{PROMPT_FIELD}' holds the request and the prefix with no chat template "
+                         "between them; run lm_eval with --apply_chat_template (C2-Eval continues the model's "
+                         "assistant turn)")
 
 
 def _lm_eval_arguments(row: Mapping[str, Any], where: str) -> tuple[str, dict[str, Any]]:
@@ -197,7 +216,22 @@ def _sampling_settings(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 # Shared
 
 
-def _design(generations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def check_item_fields(fields: Mapping[str, Any], names: Sequence[str], where: str, field: str) -> None:
+    """The (item, k) fields a task wrote into a doc or a sample's metadata (``field``): ``k`` a positive integer,
+    the others strings, not empty but for the prefix."""
+    missing = [name for name in names if name not in fields]
+    if missing:
+        raise ValueError(f"{where}: field '{field}.{missing[0]}' is missing (not a c2_eval task's sample)")
+    k = fields["k"]
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise ValueError(f"{where}: field '{field}.k' must be a positive integer, got {k!r}")
+    for name in (name for name in names if name != "k"):
+        if not isinstance(fields[name], str) or (name != "prefix" and not fields[name]):
+            raise ValueError(f"{where}: field '{field}.{name}' must be a string (not empty but for the prefix), "
+                             f"got {fields[name]!r}")
+
+
+def run_design(generations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The run's design as c2 records it: the k values, the paths per (item, k), words mode, one opener per item."""
     cells: dict[tuple[str, int], int] = {}
     for row in generations:
@@ -206,14 +240,16 @@ def _design(generations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "n_items": len({item for item, _ in cells})}
 
 
-def _one_judge(judges: set[str], origin: Any) -> str:
+def single_judge(judges: set[str], origin: str | Path) -> str:
+    """The one judge every sample was scored with; samples of several judges are refused."""
     if len(judges) != 1:
         raise ValueError(f"{origin}: the samples were judged by several judges ({', '.join(sorted(judges))}); "
                          "import each judge's samples on their own")
     return next(iter(judges))
 
 
-def _number(value: Any, what: str) -> float:
+def finite_number(value: Any, what: str) -> float:
+    """``value`` as a float; anything but a finite number is refused, naming ``what`` (file, row and field)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{what} must be a number, got {value!r}")
     return float(value)

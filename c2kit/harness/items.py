@@ -34,8 +34,8 @@ class PrefillItem:
 def prefill_items(ks: Sequence[int] = DEFAULT_KS, *, data: str = BUNDLED_C2EVAL, limit: int | None = None,
                   seed: int = 0) -> list[PrefillItem]:
     """One row per (item, k), items in source order and k ascending within an item (``c2 eval run``'s order)."""
-    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k <= 0 for k in ks):
-        raise ValueError(f"k values must be positive integers, got {list(ks)!r}")
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k <= 0 for k in ks) or len(set(ks)) < len(ks):
+        raise ValueError(f"k values must be distinct positive integers, got {list(ks)!r}")
     source = load_source(data, limit=limit)
     if not source.rows:
         raise ValueError(f"{source.origin}: no usable rows to evaluate")

@@ -18,6 +18,9 @@ from c2kit.judges.registry import check_judge_spec
 JUDGE_ENV = "C2_EVAL_JUDGE"
 DEFAULT_JUDGE = "keyword"
 JUDGE_CACHE_ENV = "C2_EVAL_JUDGE_CACHE"  # where an LLM judge caches its answers (default: the judges' own cache)
+# Inspect only: ``-T judge=grader`` asks the paper's question of the model bound to the ``grader`` role.
+GRADER_JUDGE = "grader"
+GRADER_ROLE = "grader"
 
 
 def judge_spec(setting: str | None = None) -> str:

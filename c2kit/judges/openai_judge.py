@@ -51,6 +51,7 @@ from c2kit.http_client import (GaveUp, Retry, UrlSecrets, default_backoff, publi
 from c2kit.judges.base import Judge, JudgeError, JudgeInput
 from c2kit.judges.cache import AnswerCache, default_cache_dir
 from c2kit.judges.prompts import QUESTIONS, paper_verdict, read_yes_no
+from c2kit.quiet import progress_shown
 
 logger = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ class OpenAIJudge(Judge):
         if todo:
             with (
                 ThreadPoolExecutor(max_workers=self.max_workers) as pool,
-                tqdm(total=len(todo), desc=f"judging ({self.name})", disable=not self.progress) as bar,
+                tqdm(total=len(todo), desc=f"judging ({self.name})", disable=not (self.progress and progress_shown())) as bar,
             ):
                 futures = {pool.submit(self._ask, payload): key for key, payload in todo.items()}
                 try:

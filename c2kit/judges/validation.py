@@ -186,8 +186,11 @@ def validate_judge(judge: Judge, rows: Sequence[LabelledRow], *, labels_file: st
     """Judge every labelled row and compare the verdicts with the labels."""
     from tqdm.auto import tqdm
 
+    from c2kit.quiet import progress_shown
+
     verdicts: list[bool] = []
-    with tqdm(total=len(rows), desc=f"validating {judge.name}", unit="row", disable=not progress) as bar:
+    with tqdm(total=len(rows), desc=f"validating {judge.name}", unit="row",
+              disable=not (progress and progress_shown())) as bar:
         for start in range(0, len(rows), BATCH):
             batch = rows[start:start + BATCH]
             verdicts += [bool(v) for v in judge.judge([row.input for row in batch])]

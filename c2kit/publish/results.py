@@ -177,16 +177,14 @@ def _calibrated_card(results: ResultsDir) -> dict[str, Any] | None:
     calibrated = calibrated_scores(block, results.scores)
     raw = results.scores
 
-    def rate(entry: dict[str, Any]) -> str:  # as c2 eval calibrate prints it
-        return Rate(entry["value"], tuple(entry["ci95"]) if entry["ci95"] else None, entry["n"]).show()
-
     def cell(scores: CorrScores, key: str) -> str:
         value = scores.corr_mean if key == MEAN_KEY else scores.corr_at_k.get(int(key))
         return "–" if value is None else f"{format_percent(value)} {format_interval(scores.ci95[key])}"
 
     rows = [{"k": "**mean**" if key == MEAN_KEY else key, "judge_only": cell(raw, key),
              "calibrated": cell(calibrated, key), "labels": block["n_labels"][key],
-             "sensitivity": rate(block["sensitivity"][key]), "specificity": rate(block["specificity"][key])}
+             "sensitivity": Rate.from_json(block["sensitivity"][key]).show(),  # as c2 eval calibrate prints it
+             "specificity": Rate.from_json(block["specificity"][key]).show()}
             for key in [*(str(k) for k in sorted(calibrated.corr_at_k)), MEAN_KEY]]
     return {"rows": rows, "n_labels": block["n_labels"][MEAN_KEY], "n_continuations": block["n_continuations"],
             "lam": f"{block['lambda']:.2f}"}

@@ -24,6 +24,13 @@ from c2kit.judges.registry import check_judge_spec
 from c2kit.limits import MAX_INT
 from c2kit.paths import output_dir_problem
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS
+from c2kit.training.objectives import DEFAULT_OBJECTIVE, OBJECTIVE_NAMES
+
+# The profiles and the accelerate configs are the project's training/ folder, reached through links inside this
+# package so they ship as package data: ``--config NAME`` finds a profile in a pip install as in a clone.
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+ACCELERATE_DIR = Path(__file__).resolve().parent / "accelerate"
+YAML_SUFFIXES = (".yaml", ".yml")
 
 TINY_MODEL = "tiny"  # model_name_or_path value that builds c2kit's tiny offline model
 PRECISIONS = ("auto", "fp16", "bf16", "fp32")
@@ -51,6 +58,8 @@ def _key(default: Any, help: str) -> Any:
 class TrainConfig:
     """Every setting of a training run. Defaults are the 16 GB-GPU recipe; profiles set them explicitly."""
 
+    # --- objective ---
+    objective: str = _key(DEFAULT_OBJECTIVE, f"what to train: {', '.join(OBJECTIVE_NAMES)} (docs/objectives.md)")
     # --- base model ---
     model_name_or_path: str = _key(TINY_MODEL, f"Hub id or local path of the chat model; '{TINY_MODEL}' builds "
                                    "c2kit's random tiny model offline (smoke runs)")
@@ -73,10 +82,16 @@ class TrainConfig:
     min_rank_gap: int = _key(1, "keep pairs whose rejected_rank - chosen_rank is at least this (1: all 15)")
     rank_pairs: list[str] | None = _key(None, "keep only these 'chosen-rejected' rank pairs, e.g. 1-5,2-5 "
                                         "(0 = SR, 1..4 = SYN_i, 5 = FHR; null: all)")
+    utility_ratio: float | None = _key(None, "recovery-sft, derta: benign utility rows per request, from the build's "
+                                       "source (rows whose responses are both safe); null: the paper's ratio")
     # --- LoRA ---
     lora_r: int = _key(16, "LoRA rank")
     lora_alpha: int = _key(32, "LoRA alpha (scale = alpha / r)")
     lora_target_modules: str = _key("all-linear", "LoRA targets: 'all-linear' or comma-separated module names")
+    lora_dropout: float = _key(0.0, "LoRA dropout (recovery-sft, derta; c2-dpo has none: TRL turns dropout off "
+                               "for DPO)")
+    transition_dropout: float = _key(0.0, "derta: share of the positions of a harmful response left out of the "
+                                     "transition term (paper: 0 with LoRA, 0.95 for full fine-tuning)")
     # --- DPO ---
     beta: float = _key(0.1, "DPO beta (strength of the pull towards the reference = adapter disabled)")
     loss_type: str = _key("sigmoid", "TRL DPO loss type (sigmoid = the DPO paper's loss)")
@@ -246,7 +261,7 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, not a YAML config file (e.g. training/profiles/tiny-cpu.yaml)")
+        raise ConfigError(f"{path}: is a folder, not a YAML config file (or a profile's name, e.g. tiny-cpu)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     raw = path.read_bytes()
@@ -277,10 +292,51 @@ def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
 
 
-def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
-    """Read a YAML profile and apply ``overrides`` (e.g. ``{"output_dir": "out", "max_steps": "5"}``)."""
-    config = config_from_dict(read_yaml_mapping(path), where=str(path))
-    return apply_overrides(config, overrides or {})
+def shipped_yaml_files(folder: Path) -> dict[str, Path]:
+    """The YAML files of a shipped folder (:data:`PROFILES_DIR`, :data:`ACCELERATE_DIR`) by name, sorted."""
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def shipped_profiles() -> dict[str, Path]:
+    """The training profiles shipped with the package, by name (``tiny-cpu`` -> its YAML file)."""
+    return shipped_yaml_files(PROFILES_DIR)
+
+
+def description(path: Path) -> str:
+    """A shipped YAML file's one-line description: its first line, a comment."""
+    return path.read_text(encoding="utf-8").split("\n", 1)[0].removeprefix("#").strip()
+
+
+def resolve_config(config: str | Path) -> Path:
+    """The YAML file that ``config`` names: a shipped profile by its name (``tiny-cpu``), or a path.
+
+    A shipped profile's name wins over a file or folder of that name in the working directory (a run folder is
+    often named after its profile); a path is anything else. What names neither is a ConfigError that lists the
+    shipped profiles, with the closest name.
+    """
+    profiles = shipped_profiles()
+    if str(config) in profiles:
+        return profiles[str(config)]
+    path = Path(config)
+    if path.exists():
+        return path
+    shipped = f"shipped profiles: {', '.join(profiles)} ('c2 train --list-profiles' describes them)"
+    if path.suffix.lower() in YAML_SUFFIXES or len(path.parts) > 1:
+        if path.stem in profiles:
+            raise ConfigError(f"{path}: no such config file; c2-toolkit ships a profile of that name: give the "
+                              f"name alone, {path.stem}")
+        raise ConfigError(f"{path}: no such config file; {shipped}")
+    close = difflib.get_close_matches(str(config), profiles, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(f"no profile named {str(config)!r} and no such file; {hint}{shipped}; or give the path of a "
+                      "YAML file")
+
+
+def load_config(config: str | Path, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML profile, by name or path (:func:`resolve_config`), and apply ``overrides`` (e.g.
+    ``{"output_dir": "out", "max_steps": "5"}``)."""
+    path = resolve_config(config)
+    return apply_overrides(config_from_dict(read_yaml_mapping(path), where=str(path)), overrides or {})
 
 
 def apply_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
@@ -337,6 +393,7 @@ def validate(config: TrainConfig, *, where: str = "config") -> None:
         problems.append(f"max_steps must be positive or -1, got {config.max_steps}")
     if config.max_steps == -1 and config.num_train_epochs <= 0:
         problems.append("num_train_epochs must be positive when max_steps is -1")
+    problems += _objective_problems(config)
     if config.c2eval_mode not in ("words", "tokens"):
         problems.append(f"c2eval_mode must be words or tokens, got {config.c2eval_mode!r}")
     for key, specs in (("c2eval_judge", [config.c2eval_judge]), ("c2eval_rejudge", config.c2eval_rejudge)):
@@ -349,6 +406,30 @@ def validate(config: TrainConfig, *, where: str = "config") -> None:
         problems.append(f"c2eval_ks must list positive integers, got {config.c2eval_ks}")
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
+
+
+def _objective_problems(config: TrainConfig) -> list[str]:
+    """Keys that the chosen objective cannot use, and its own keys' ranges."""
+    if config.objective not in OBJECTIVE_NAMES:
+        return [f"objective must be one of {', '.join(OBJECTIVE_NAMES)}, got {config.objective!r}"]
+    problems = []
+    for key in ("lora_dropout", "transition_dropout"):
+        if not 0 <= getattr(config, key) < 1:
+            problems.append(f"{key} must be in [0, 1), got {getattr(config, key)}")
+    if config.transition_dropout and config.objective != "derta":
+        problems.append(f"transition_dropout applies to derta's transition term; {config.objective} has none")
+    if config.utility_ratio is not None and config.utility_ratio < 0:
+        problems.append(f"utility_ratio must be >= 0 or null, got {config.utility_ratio}")
+    if config.objective == DEFAULT_OBJECTIVE:
+        if config.lora_dropout:
+            problems.append("lora_dropout applies to the SFT objectives: TRL turns every dropout off for c2-dpo (its "
+                            "policy and reference log-probabilities must be deterministic)")
+        if config.utility_ratio is not None:
+            problems.append("utility_ratio applies to recovery-sft and derta; c2-dpo trains on C2-Syn's pairs only")
+    elif config.rank_pairs or config.min_rank_gap != 1:
+        problems.append(f"rank_pairs and min_rank_gap select C2-Syn's preference pairs for c2-dpo; {config.objective} "
+                        "trains on rows made from its ranked groups (set them null and 1)")
+    return problems
 
 
 def _range_problems(config: TrainConfig) -> list[str]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from c2kit.prefill import render_assistant_header, resolve_chat_template
+from c2kit.prefill import render_assistant_header, render_text_prefill, resolve_chat_template
 from c2kit.sources import hub_dataset_error
 from c2kit.training.config import TrainConfig, parse_rank_pair
 
@@ -47,6 +47,7 @@ class PairSplit:
     n_rows: int
     n_candidates: int
     skipped: Counter = field(default_factory=Counter)
+    columns: tuple[str, ...] = TEXT_COLUMNS  # the text the data fingerprint covers
 
     def report(self) -> str:
         n_eval = len(self.eval) if self.eval is not None else 0
@@ -62,8 +63,10 @@ class PairSplit:
         return text
 
 
-def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train", revision: str | None = None):
-    """``datasets.load_dataset(dataset, config_name, split=split)`` with a clear error when it fails.
+def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train", revision: str | None = None,
+               columns: tuple[str, ...] = TEXT_COLUMNS):
+    """``datasets.load_dataset(dataset, config_name, split=split)`` with a clear error when it fails, or when it
+    lacks one of ``columns`` (C2-Syn's pair columns by default; the SFT objectives read its ``ranked`` config).
 
     ``dataset`` is a local directory or a Hub dataset id; a path-like name that is not a local directory
     (``runs/c2-synn`` when ``runs/`` exists, ``./c2-syn``, ``/data/c2-syn``) is reported as a missing folder,
@@ -85,10 +88,11 @@ def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train"
         if unreachable is not None:
             raise DataError(str(unreachable)) from None
         raise DataError(f"{dataset}: cannot load config {config_name!r}, split {split!r}: {error}") from error
-    missing = [column for column in TEXT_COLUMNS if column not in loaded.column_names]
+    missing = [column for column in columns if column not in loaded.column_names]
     if missing:
-        raise DataError(f"{dataset} [{config_name}/{split}]: missing column(s) {missing}; "
-                        f"C2-Syn pairs have {list(TEXT_COLUMNS + RANK_COLUMNS)} and source_id")
+        has = f"C2-Syn pairs have {list(TEXT_COLUMNS + RANK_COLUMNS)} and source_id" if columns == TEXT_COLUMNS else (
+            f"C2-Syn's {config_name!r} config has {list(columns)}")
+        raise DataError(f"{dataset} [{config_name}/{split}]: missing column(s) {missing}; {has}")
     return loaded
 
 
@@ -173,12 +177,25 @@ def split_pairs(pairs, config: TrainConfig, *, origin: str = "pairs") -> PairSpl
     # Bad pairs go first, so that num_pairs and num_eval_pairs count usable pairs only.
     skipped: Counter = Counter()
     n_candidates = len(keep)
-    keep = _drop_bad_pairs(pairs, keep, skipped)
+    keep = drop_bad_rows(pairs, keep, skipped)
     groups = _column(pairs, "source_id" if "source_id" in pairs.column_names else "prompt")
     by_group: dict[str, list[int]] = {}
     for index in keep:
         by_group.setdefault(str(groups[index]), []).append(index)
+    train_indices, eval_indices = split_by_group(by_group, config)
+    if not train_indices:
+        raise DataError(f"{origin}: no training pairs left after the rank filter, the bad pairs "
+                        f"({sum(skipped.values())}) and the held-out split")
 
+    train = pairs.select(train_indices)
+    held_out = pairs.select(eval_indices) if eval_indices else None
+    return PairSplit(train, held_out, origin, len(pairs), n_candidates, skipped)
+
+
+def split_by_group(by_group: dict[str, list[int]], config: TrainConfig, *,
+                   train_only: list[int] | None = None) -> tuple[list[int], list[int]]:
+    """(training, held-out) row indices: whole groups (a request's rows) are held out until ``num_eval_pairs``
+    rows, the rest and ``train_only`` are shuffled and cut to ``num_pairs``; all seeded by ``config.seed``."""
     rng = random.Random(config.seed)
     order = sorted(by_group)
     rng.shuffle(order)
@@ -189,17 +206,11 @@ def split_pairs(pairs, config: TrainConfig, *, origin: str = "pairs") -> PairSpl
         n_eval_groups += 1
     rng.shuffle(eval_indices)
     eval_indices = eval_indices[: config.num_eval_pairs]
-    train_indices = [index for group in order[n_eval_groups:] for index in by_group[group]]
+    train_indices = [index for group in order[n_eval_groups:] for index in by_group[group]] + list(train_only or [])
     rng.shuffle(train_indices)
     if config.num_pairs is not None:
         train_indices = train_indices[: config.num_pairs]
-    if not train_indices:
-        raise DataError(f"{origin}: no training pairs left after the rank filter, the bad pairs "
-                        f"({sum(skipped.values())}) and the held-out split")
-
-    train = pairs.select(train_indices)
-    held_out = pairs.select(eval_indices) if eval_indices else None
-    return PairSplit(train, held_out, origin, len(pairs), n_candidates, skipped)
+    return train_indices, eval_indices
 
 
 def pairs_fingerprint(split: PairSplit) -> str:
@@ -211,7 +222,7 @@ def pairs_fingerprint(split: PairSplit) -> str:
     for part in (split.train, split.eval):
         digest.update(b"\x00")  # separates the training pairs from the held-out ones
         if part is not None:
-            for batch in part.select_columns(list(TEXT_COLUMNS)).iter(batch_size=1000):
+            for batch in part.select_columns(list(split.columns)).iter(batch_size=1000):
                 digest.update(json.dumps(batch, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
 
@@ -232,16 +243,18 @@ def _column(pairs, name: str) -> list:
     return pairs[name][:]  # one Arrow read; indexing the lazy Column row by row is slow
 
 
-def _drop_bad_pairs(pairs, indices: list[int], skipped: Counter) -> list[int]:
-    """``indices`` without the rows that have empty or non-text fields or identical responses (each reason counted)."""
-    columns = {column: _column(pairs, column) for column in TEXT_COLUMNS}
+def drop_bad_rows(pairs, indices: list[int], skipped: Counter, *,
+                  columns: tuple[str, ...] = TEXT_COLUMNS) -> list[int]:
+    """``indices`` without the rows that have empty or non-text ``columns`` or identical responses (each reason
+    counted)."""
+    texts = {column: _column(pairs, column) for column in columns}
 
     def reason(index: int) -> str | None:
-        for column in TEXT_COLUMNS:
-            value = columns[column][index]
+        for column in columns:
+            value = texts[column][index]
             if not isinstance(value, str) or not value.strip():
                 return f"empty {column}"
-        if columns["chosen"][index] == columns["rejected"][index]:
+        if "chosen" in texts and texts["chosen"][index] == texts["rejected"][index]:
             return "chosen == rejected"
         return None
 
@@ -261,24 +274,40 @@ def adds_bos(tokenizer) -> bool:
     return tokenizer.bos_token_id is not None and bool(ids) and ids[0] == tokenizer.bos_token_id
 
 
-def to_dpo_format(pairs, tokenizer, *, plain_template: bool = False):
-    """Rows ``prompt`` (rendered chat prompt), ``chosen`` and ``rejected`` (completion + EOS) for TRL.
+def prompt_renderer(tokenizer, *, plain_template: bool = False):
+    """``render(request, prefix="")``: the chat prompt of ``request`` up to the assistant's answer, prefilled with
+    ``prefix`` when there is one (the text C2-Eval prefills).
 
     A template that writes the BOS token itself (Llama-2's ``<s>[INST]``) would get a second BOS when TRL
     tokenises the prompt, so the textual BOS is dropped when the tokenizer adds one.
     """
     template = resolve_chat_template(tokenizer, plain_template)
-    eos = tokenizer.eos_token
-    if not eos:
-        raise DataError(f"{tokenizer.name_or_path}: the tokenizer has no EOS token to end the completions with")
     strip_bos = tokenizer.bos_token if adds_bos(tokenizer) else None
 
+    def render(request: str, prefix: str = "") -> str:
+        prompt = (render_text_prefill(tokenizer, request, prefix, template) if prefix
+                  else render_assistant_header(tokenizer, request, template))
+        return prompt[len(strip_bos):] if strip_bos and prompt.startswith(strip_bos) else prompt
+
+    return render
+
+
+def completion_end(tokenizer) -> str:
+    """The EOS token every completion ends with (the end-of-turn token of the profiles' chat templates)."""
+    if not tokenizer.eos_token:
+        raise DataError(f"{tokenizer.name_or_path}: the tokenizer has no EOS token to end the completions with")
+    return tokenizer.eos_token
+
+
+def to_dpo_format(pairs, tokenizer, *, plain_template: bool = False):
+    """Rows ``prompt`` (rendered chat prompt, :func:`prompt_renderer`), ``chosen`` and ``rejected`` (completion +
+    EOS) for TRL."""
+    render_prompt = prompt_renderer(tokenizer, plain_template=plain_template)
+    eos = completion_end(tokenizer)
+
     def render(row: dict) -> dict:
-        prompt = render_assistant_header(tokenizer, row["prompt"], template)
-        if strip_bos and prompt.startswith(strip_bos):
-            prompt = prompt[len(strip_bos):]
         return {
-            "prompt": prompt,
+            "prompt": render_prompt(row["prompt"]),
             "chosen": row["chosen"] if row["chosen"].endswith(eos) else row["chosen"] + eos,
             "rejected": row["rejected"] if row["rejected"].endswith(eos) else row["rejected"] + eos,
         }

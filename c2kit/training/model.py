@@ -133,9 +133,9 @@ def lora_config(config: TrainConfig):
     return LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
-        # TRL sets every dropout module to p=0 for DPO (policy and reference log-probs must be deterministic),
-        # so LoRA dropout would be a no-op: say so instead of pretending to configure it.
-        lora_dropout=0.0,
+        # Always 0 for c2-dpo (the config refuses more): TRL sets every dropout module to p=0 for DPO (policy and
+        # reference log-probs must be deterministic), so a LoRA dropout there would be a no-op.
+        lora_dropout=config.lora_dropout,
         target_modules=targets if targets == "all-linear" else [name.strip() for name in targets.split(",")],
         bias="none",
         task_type="CAUSAL_LM",

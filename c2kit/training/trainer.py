@@ -1,4 +1,8 @@
-"""The recipe end to end: data, 4-bit base, LoRA, TRL ``DPOTrainer`` (``ref_model=None``), train, save.
+"""The recipe end to end: data, 4-bit base, LoRA, the objective's TRL trainer, train, save.
+
+The objective (``objective``: ``c2-dpo``, the default, TRL's ``DPOTrainer`` with ``ref_model=None``; or an SFT
+objective, :mod:`c2kit.training.objectives`) gives the data, the trainer and the numbers reported; everything
+below is the same for all of them.
 
 ``OUTPUT_DIR`` ends up holding the adapter (``adapter_config.json``, ``adapter_model.safetensors`` and the sha256
 of the weights in ``checksums.json``), the tokenizer, ``train_config.yaml`` (the resolved config),
@@ -42,10 +46,11 @@ from c2kit.models import adapter_problem, check_model, safetensors_problem
 from c2kit.training.checksums import CHECKSUMS_FILE, checksum_problem, write_checksums
 from c2kit.training.config import (TINY_MODEL, ConfigError, TrainConfig, load_saved_config, save_config,
                                    training_differences)
-from c2kit.training.data import DataError, load_pairs, pairs_fingerprint, split_pairs, to_dpo_format
+from c2kit.training.data import DataError, pairs_fingerprint
 from c2kit.training.distributed import (Processes, batch_report, check_launch, effective_batch_size,
                                         main_process_output, processes_of, settings_for_launch, sharded_launch)
 from c2kit.training.model import load_base_model, load_tokenizer, lora_config, resolve_base_model
+from c2kit.training.objectives import get_objective
 from c2kit.training.precision import Precision, cast_trainable_params_to_fp32, resolve_precision
 from c2kit.training.running_totals import running_totals, totals_problem
 
@@ -69,8 +74,6 @@ RNG_STATE_GLOB = "rng_state*.pth"
 # the output directory, the adapter's weights.
 CHECKPOINT_CHECKSUMMED = ("adapter_model.safetensors", *OPTIMIZER_FILES, "scheduler.pt")
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
-# DPO metrics kept in metrics.json (TRL logs them as "rewards/margins", "eval_rewards/margins", ...).
-REPORTED = ("loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected")
 
 
 @dataclass
@@ -88,12 +91,16 @@ def dpo_args(config: TrainConfig, precision: Precision, *, progress: bool = True
     """TRL ``DPOConfig`` for the recipe (TRL 1.16 names: no max_prompt_length; bf16 defaults to True)."""
     from trl import DPOConfig
 
+    return DPOConfig(beta=config.beta, loss_type=config.loss_type,
+                     **trainer_arguments(config, precision, progress=progress))
+
+
+def trainer_arguments(config: TrainConfig, precision: Precision, *, progress: bool = True) -> dict[str, Any]:
+    """The training arguments every objective's TRL config shares (TRL 1.16 and transformers 5 names)."""
     if config.optim.startswith("paged_") and precision.use_cpu:
         raise ConfigError(f"optim {config.optim!r} needs a CUDA GPU; use --optim adamw_torch on CPU")
-    return DPOConfig(
+    return dict(
         output_dir=config.output_dir,
-        beta=config.beta,
-        loss_type=config.loss_type,
         max_length=config.max_length,
         learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler_type,
@@ -148,9 +155,15 @@ def build_trainer(model, tokenizer, args, config: TrainConfig, train_dataset, ev
         peft_config=lora_config(config),
         callbacks=callbacks,
     )
-    if not args.bf16:  # only under bf16 autocast may the LoRA weights stay in TRL's bf16
-        cast_trainable_params_to_fp32(trainer.model)
+    keep_adapter_in_fp32(trainer, args)
     return trainer
+
+
+def keep_adapter_in_fp32(trainer, args) -> None:
+    """Undo TRL's bf16 cast of a quantized model's LoRA weights, unless training under bf16 autocast (the only
+    precision where they may stay bf16; fp16's gradient scaler fails on them)."""
+    if not args.bf16:
+        cast_trainable_params_to_fp32(trainer.model)
 
 
 def _jsonl_logger(path: Path):
@@ -177,14 +190,15 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         check_model(config.model_name_or_path, config.revision)
     precision = resolve_precision(config.precision)
     config, changes = settings_for_launch(config, precision)  # what FSDP and DeepSpeed need
-    args = dpo_args(config, precision, progress=progress)
+    objective = get_objective(config.objective)
+    args = objective.training_args(config, precision, progress=progress)
     processes = processes_of(args)  # sets up the process group when there are several
     with main_process_output(processes):
         for change in changes:
             print(change)
         lock = _lock_output_dir(config, processes)
         try:
-            return _run(config, precision, args, processes)
+            return _run(config, objective, precision, args, processes)
         finally:
             if lock is not None:
                 lock.release()
@@ -201,15 +215,13 @@ def _lock_output_dir(config: TrainConfig, processes: Processes) -> DirectoryLock
     return lock_output_folder(out, "c2 train") if processes.is_main else None
 
 
-def _run(config: TrainConfig, precision: Precision, args, processes: Processes) -> TrainResult:
+def _run(config: TrainConfig, objective, precision: Precision, args, processes: Processes) -> TrainResult:
     out = Path(config.output_dir)
     # Every process decides from the directory as it is now; the main process changes it only after the barrier.
     checkpoint, incomplete = find_checkpoints(out)
     previous = _previous_run(out, config, has_progress=checkpoint is not None)
     with args.main_process_first(desc="loading the pairs"):  # one process fills the datasets cache, then the rest
-        pairs = load_pairs(config.dataset, config_name=config.dataset_config, split=config.dataset_split,
-                           revision=config.dataset_revision)
-    split = split_pairs(pairs, config, origin=f"{config.dataset} [{config.dataset_config}/{config.dataset_split}]")
+        split = objective.load_split(config)
     print(split.report())
     data = {"dataset": config.dataset, "sha256": pairs_fingerprint(split)}
     with args.main_process_first(local=False, desc="building the tiny model"):  # into output_dir, shared by all nodes
@@ -230,20 +242,21 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
     if config.eval_steps is not None and not has_eval:
         raise DataError(f"{split.origin}: eval_steps needs held-out pairs, but none are left (every request is "
                         "used for training); set eval_steps null")
-    eval_before = (_saved_eval_before(out) or _logged_eval_before(checkpoint)) if checkpoint is not None else None
+    eval_before = ((_saved_eval_before(out) or _logged_eval_before(checkpoint, objective))
+                   if checkpoint is not None else None)
 
     tokenizer = load_tokenizer(base_model, config)
     with args.main_process_first(desc="rendering prompts"):
-        train_dataset = to_dpo_format(split.train, tokenizer, plain_template=config.plain_template)
-        eval_dataset = to_dpo_format(split.eval, tokenizer, plain_template=config.plain_template) if has_eval else None
-    # The LoRA weights are initialised inside DPOTrainer before it seeds anything itself: seed here, so they do
-    # not depend on what ran earlier in the process.
+        train_dataset = objective.to_train_format(split.train, tokenizer, config)
+        eval_dataset = objective.to_train_format(split.eval, tokenizer, config) if has_eval else None
+    # The LoRA weights are initialised inside the TRL trainer before it seeds anything itself: seed here, so they
+    # do not depend on what ran earlier in the process.
     from transformers import set_seed
 
     set_seed(config.seed)
     model = load_base_model(base_model, config, precision, local_index=processes.local_index,
                             sharded=sharded_launch())
-    trainer = build_trainer(model, tokenizer, args, config, train_dataset, eval_dataset)
+    trainer = objective.build_trainer(model, tokenizer, args, config, train_dataset, eval_dataset)
     # The running sums first: they correct the final train_loss before the log line is written.
     totals = running_totals(trainer, processes.index, checkpoint)
     trainer.add_callback(totals)
@@ -274,6 +287,7 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
             write_json(out / EVAL_BEFORE_FILE, eval_before)
     processes.wait_for_everyone()
     metrics: dict[str, Any] = {
+        "objective": objective.name,
         "base_model": base_model,
         "precision": precision.name,
         "device": _device_name(precision),
@@ -288,10 +302,10 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
         if eval_before is not None:
             measured["eval_before"] = eval_before
         elif checkpoint is None:  # measured once train() has prepared the model for its processes
-            trainer.add_callback(_eval_before_callback(trainer, out, processes, measured))
+            trainer.add_callback(_eval_before_callback(trainer, out, processes, measured, objective))
         elif processes.count == 1:  # resumed from a run that did not measure it: the adapter is zero until train()
             trainer.remove_callback(log_writer)  # loads it; the log stays the checkpoint's, without this line
-            measured["eval_before"] = _eval_before(trainer, out, processes)
+            measured["eval_before"] = _eval_before(trainer, out, processes, objective)
             trainer.add_callback(log_writer)
         else:
             print(f"{out / EVAL_BEFORE_FILE} is missing: a run resumed in several processes does not measure the "
@@ -304,10 +318,10 @@ def _run(config: TrainConfig, precision: Precision, args, processes: Processes) 
     metrics["train_runtime_s"] = output.metrics.get("train_runtime")
     metrics["train_pairs_per_second"] = output.metrics.get("train_samples_per_second")
     metrics["global_step"] = trainer.state.global_step
-    metrics["train_final"] = _last_train_log(trainer.state.log_history)
+    metrics["train_final"] = _last_train_log(trainer.state.log_history, objective)
     metrics["peak_gpu_memory_gib"] = _peak_memory_gib(precision)
     if eval_dataset is not None:
-        metrics["eval_after"] = _pick(trainer.evaluate(), "eval_")  # every process scores its share
+        metrics["eval_after"] = _pick(trainer.evaluate(), "eval_", objective)  # every process scores its share
     from c2_eval_metric.runner import library_versions  # imports torch: kept out of module import time
 
     metrics["versions"] = {**library_versions(), "trl": metadata.version("trl")}
@@ -336,11 +350,11 @@ def _saved_eval_before(out: Path) -> dict | None:
         return None
 
 
-def _logged_eval_before(checkpoint: str) -> dict | None:
+def _logged_eval_before(checkpoint: str, objective) -> dict | None:
     """The held-out numbers before training as logged in ``checkpoint`` (the evaluation at step 0), if any."""
     for entry in _checkpoint_log(checkpoint):
         if entry.get("step") == 0 and "eval_loss" in entry:
-            return _pick(entry, "eval_")
+            return _pick(entry, "eval_", objective)
     return None
 
 
@@ -389,20 +403,20 @@ def _no_step_past_max_steps(trainer) -> None:
     trainer._run_epoch = run_epoch_unless_finished
 
 
-def _eval_before(trainer, out: Path, processes: Processes) -> dict:
+def _eval_before(trainer, out: Path, processes: Processes, objective) -> dict:
     """The held-out numbers with the adapter still zero, measured without touching the training's random stream.
 
     Every process scores its share; the main one writes ``eval_before.json``, which a resumed run reads back
     (:func:`_saved_eval_before`).
     """
     with preserved_rng_state():
-        values = _pick(trainer.evaluate(), "eval_")
+        values = _pick(trainer.evaluate(), "eval_", objective)
     if processes.is_main:
         write_json(out / EVAL_BEFORE_FILE, values)
     return values
 
 
-def _eval_before_callback(trainer, out: Path, processes: Processes, measured: dict):
+def _eval_before_callback(trainer, out: Path, processes: Processes, measured: dict, objective):
     """:func:`_eval_before` at the start of ``train()``, once the Trainer has prepared the model for training.
 
     Not before ``train()``: evaluating first makes accelerate mark the model as prepared (for evaluation), and
@@ -414,7 +428,7 @@ def _eval_before_callback(trainer, out: Path, processes: Processes, measured: di
 
     class EvalBefore(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
-            measured["eval_before"] = _eval_before(trainer, out, processes)
+            measured["eval_before"] = _eval_before(trainer, out, processes, objective)
 
     return EvalBefore()
 
@@ -596,13 +610,15 @@ def _restore_log(path: Path, checkpoint: str | None) -> None:
     write_jsonl(path, restored)
 
 
-def _pick(logs: dict, prefix: str) -> dict:
-    return {key: logs[prefix + key] for key in REPORTED if prefix + key in logs}
+def _pick(logs: dict, prefix: str, objective) -> dict:
+    """The objective's reported numbers of one log line (TRL logs them as ``rewards/margins``,
+    ``eval_rewards/margins``, ...)."""
+    return {key: logs[prefix + key] for key in objective.reported if prefix + key in logs}
 
 
-def _last_train_log(history: list[dict]) -> dict:
-    train_logs = [entry for entry in history if "rewards/margins" in entry]
-    return _pick(train_logs[-1], "") if train_logs else {}
+def _last_train_log(history: list[dict], objective) -> dict:
+    train_logs = [entry for entry in history if objective.train_log_key in entry]
+    return _pick(train_logs[-1], "", objective) if train_logs else {}
 
 
 def _write_log_csv(history: list[dict], path: Path) -> None:

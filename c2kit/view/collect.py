@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from c2_eval_metric.calibrated_scores import BLOCK as CALIBRATED
-from c2_eval_metric.labelling_sample import SAMPLE_FIELD, SamplePlan, label_id, read_generations
+from c2_eval_metric.labelling_sample import SamplePlan, label_id, read_generations, read_plan
 from c2_eval_metric.overcorrection import OVERCORRECTION_DIR
 from c2_eval_metric.results import (
     GENERATIONS_FILE,
@@ -102,7 +102,7 @@ def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None) -
             label_files[path] = list(read_jsonl(path))
         elif not path.is_dir():
             raise FileNotFoundError(f"{path}: no such results directory or label file")
-    plans = {path: _sample_plan(path, rows) for path, rows in label_files.items()}
+    plans = {path: read_plan(path, rows) for path, rows in label_files.items()}
     samples = [path for path, plan in plans.items() if plan is not None]
     if samples:
         return _blind_view_data(samples[0], plans[samples[0]], label_files,
@@ -336,26 +336,6 @@ def _label_column(path: Path, rows: list[tuple[int, dict[str, Any]]], plan: Samp
     if plan:
         column["_rows"] = {key: index for index, key in enumerate(keys)}
     return column
-
-
-def _sample_plan(path: Path, rows: list[tuple[int, dict[str, Any]]]) -> SamplePlan | None:
-    """The sampling plan of a labelling sample of c2 eval sample (every row carries it, one plan), else None."""
-    planned = next((number for number, row in rows if SAMPLE_FIELD in row), None)
-    if planned is None:
-        return None
-    plan = None
-    for number, row in rows:
-        where = f"{path}, row {number}"
-        if SAMPLE_FIELD not in row:
-            raise ValueError(f"{where}: no sampling plan (field {SAMPLE_FIELD!r}) while row {planned} has one: every "
-                             "row of a labelling sample of c2 eval sample carries it")
-        row_plan = SamplePlan.from_json(row[SAMPLE_FIELD], where)
-        if plan is None:
-            plan = row_plan
-        elif row_plan != plan:
-            raise ValueError(f"{where}: its sampling plan (seed {row_plan.seed}, n {row_plan.n}) differs from row "
-                             f"{planned}'s (seed {plan.seed}, n {plan.n}): rows of several samples")
-    return plan
 
 
 def _labelling_order(path: Path, rows: list[tuple[int, dict[str, Any]]],

@@ -31,7 +31,7 @@ def load_docs(k: int, judge: str | None = None, seed: int = 0, data: str = BUNDL
     return {"test": datasets.Dataset.from_list(rows)}
 
 
-def every_path(resps, docs):
+def every_path(resps: list[list[str]], docs: list[dict[str, Any]]) -> list[list[str]]:
     """The filter: every repeat of a doc, unchanged (lm-eval's default would keep the first only)."""
     return resps
 
