@@ -44,16 +44,15 @@ class C2ModelAPI(ModelAPI):
         if unknown:
             raise ValueError(f"c2/{model_name}: unknown model argument(s) {', '.join(sorted(unknown))}; the c2 "
                              "provider takes adapter, revision, dtype, load_in_4bit, batch_tokens, plain_template")
-        from c2kit.engines.transformers_engine import TransformersEngine
-        from c2kit.models import load_model_and_tokenizer
+        from c2kit.engines import EngineSettings, ModelRequest, open_engine
         from c2kit.prefill import resolve_chat_template
 
-        loaded = load_model_and_tokenizer(model_name, adapter=adapter, revision=revision, dtype=dtype,
-                                          load_in_4bit=bool(load_in_4bit))
-        self.tokenizer = loaded.tokenizer
-        self.identity = loaded.identity
+        opened = open_engine(EngineSettings(), ModelRequest(model_name, revision=revision, dtype=dtype, adapter=adapter,
+                                                            load_in_4bit=bool(load_in_4bit), batch_tokens=batch_tokens))
+        self.tokenizer = opened.loaded.tokenizer
+        self.identity = opened.loaded.identity
         self.template = resolve_chat_template(self.tokenizer, bool(plain_template))
-        self.engine = TransformersEngine(loaded.model, self.tokenizer, batch_tokens=batch_tokens)
+        self.engine = opened.engine
         self._queue: list[tuple[PrefillPrompt, SamplingConfig, asyncio.Future[str]]] = []
         self._draining = False
 
