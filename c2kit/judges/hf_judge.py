@@ -130,7 +130,8 @@ _COMMON_OPTIONS: dict[str, _Option] = {
     "max_new_tokens": _Option("int", "tokens the judge may answer with (greedy)"),
     "batch_tokens": _Option("int", "tokens in flight per generate call (default: from free GPU memory)"),
     "trust_remote_code": _Option("bool", "run the model repository's own code (off unless asked for)"),
-    # Engines (c2kit.engines, docs/engines.md): where the judge model runs, and each engine's options.
+    # Engines (c2kit.engines, docs/engines.md): where the judge model runs, and each engine's options (those of
+    # engines installed later join when a spec is parsed).
     **engine_spec_options(),
 }
 HF_OPTIONS: dict[str, _Option] = {
@@ -610,7 +611,7 @@ def build_wildguard_prompt(request: str, response: str) -> str:
 
 def hf_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     """``hf:MODEL[?key=value&...]``."""
-    model, options = parse_spec_argument(argument, HF_OPTIONS, judge="hf")
+    model, options = parse_spec_argument(argument, {**HF_OPTIONS, **engine_spec_options()}, judge="hf")
     if not model:
         raise ValueError("the local chat judge needs a model: 'hf:MODEL', e.g. "
                          "'hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true'")
@@ -619,7 +620,8 @@ def hf_factory(argument: str | None, *, cache_dir: Path) -> Judge:
 
 def wildguard_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     """``wildguard``, ``wildguard?load_in_4bit=true``, ``wildguard:OTHER_ID_OR_DIR[?...]``."""
-    model, options = parse_spec_argument(argument, WILDGUARD_OPTIONS, judge="wildguard")
+    model, options = parse_spec_argument(argument, {**WILDGUARD_OPTIONS, **engine_spec_options()},
+                                         judge="wildguard")
     return _from_spec("wildguard", WildGuardJudge, model or WILDGUARD_MODEL, cache_dir=cache_dir, **options)
 
 
