@@ -1,12 +1,14 @@
 """Engines by name: each engine declares its options in a frozen dataclass and registers a factory.
 
-Built-in engines register in :mod:`c2kit.engines.builtin` (imported with the package); plug-ins call :func:`register_engine`, or, so that
-``--engine NAME`` finds them without code, install a package entry point in the group ``c2kit.engines`` whose name
-is the engine's and whose object is an :class:`EngineType`. A factory is imported only when its engine opens.
+Built-in engines register in :mod:`c2kit.engines.builtin` (imported with the package); plug-ins call
+:func:`register_engine`, or, so that ``--engine NAME`` finds them without code, install a package entry point in
+the group ``c2kit.engines`` whose name is the engine's and whose object is an :class:`EngineType`. A factory is
+imported only when its engine opens.
 
 The options dataclass is the one place an engine option lives: its fields become the ``c2 eval run`` /
 ``c2 syn build`` flags (``--field-name``, help and type from the field's metadata), the model judges' spec keys,
-and the settings recorded in ``config.json``.
+and the settings recorded in ``config.json``. It may have ``check(settings)`` (what it needs beyond its fields'
+types, raising ``ValueError``) and ``record()`` (its record, e.g. without credentials).
 """
 
 from __future__ import annotations
@@ -185,25 +187,22 @@ class EngineSettings:
         other engines must keep their defaults)."""
         engine = engine_type(name)
         own = {f.name for f in option_fields(engine.options)}
-        foreign: dict[str, list[str]] = {}
+        foreign: dict[tuple[str, ...], list[str]] = {}  # the engines an option is for -> options set for them
         for key, value in values.items():
             if key in own:
                 continue
-            owners = option_owners(key)
+            owners = tuple(option_owners(key))
             if not owners:
                 raise ValueError(f"unknown engine option {key!r}")
-            default = next(option_default(f) for e in engine_types() if e.name == owners[0]
-                           for f in option_fields(e.options) if f.name == key)
-            if value != default and (value or default):  # an empty list is the empty default
-                foreign.setdefault(" or ".join(owners), []).append(key)
-        def named(key: str, value: str | None = None) -> str:
-            return named_setting(key, value, judge_spec=judge_spec)
-
+            default = next(option_default(f) for f in option_fields(engine_type(owners[0]).options) if f.name == key)
+            if _is_set(value, default):
+                foreign.setdefault(owners, []).append(key)
         for owners, keys in foreign.items():
-            first, *others = owners.split(" or ")
-            where = named("engine", first) + "".join(f" or {other}" for other in others)
-            raise ValueError(f"{' and '.join(named(key) for key in keys)} {'is' if len(keys) == 1 else 'are'} for "
-                             f"{where}, not {named('engine', name)}")
+            first, *others = owners
+            where = named_setting("engine", first, judge_spec=judge_spec) + "".join(f" or {o}" for o in others)
+            raise ValueError(f"{' and '.join(named_setting(key, judge_spec=judge_spec) for key in keys)} "
+                             f"{'is' if len(keys) == 1 else 'are'} for {where}, not "
+                             f"{named_setting('engine', name, judge_spec=judge_spec)}")
         options = engine.options(**{key: value for key, value in values.items() if key in own})
         return cls(name, options, judge_spec=judge_spec)
 
@@ -253,6 +252,11 @@ def named_setting(key: str, value: str | None = None, *, judge_spec: bool = Fals
         key = spec_key(key)
         return key if value is None else f"{key}={value}"
     return flag_of(key) + ("" if value is None else f" {value}")
+
+
+def _is_set(value: Any, default: Any) -> bool:
+    """Whether an option was given a value of its own (an empty list from an unused repeatable flag is not)."""
+    return value != default and bool(value or default)
 
 
 def flag_of(name: str) -> str:
