@@ -54,7 +54,7 @@ def ranked_groups(rows: slice = TRAIN_ROWS, seed: int = 0) -> list[dict]:
     return groups
 
 
-def write_build(directory: Path, source: Path | None = None, *, groups: list[dict] | None = None,
+def write_build(directory: Path, source: Path | str | None = None, *, groups: list[dict] | None = None,
                 seed: int = 0) -> Path:
     """A C2-Syn build folder: ``ranked/`` Parquet, a README that lists the config, ``build.json`` with the settings
     the objectives read (seed, source)."""

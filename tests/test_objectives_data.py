@@ -210,3 +210,39 @@ def test_the_t4_profiles_carry_each_papers_values():
     assert (derta.objective, derta.lora_r, derta.lora_alpha, derta.lora_dropout) == ("derta", 96, 16, 0.05)
     assert (derta.num_train_epochs, derta.transition_dropout, derta.utility_ratio) == (2, 0.0, 20.0)
     assert derta.per_device_train_batch_size * derta.gradient_accumulation_steps == 128
+
+
+def test_the_tiny_demo_data_carries_the_ranked_groups_the_objectives_need(tmp_path):
+    from c2_syn_dataset.objectives.builder import load_ranked
+    from c2kit.training.tiny_data import complete_c2syn
+
+    # What a random generator's build holds: noise for SR and after each trigger; its source, the shipped rows.
+    groups = [dict(group, responses=["dog tree", *(f"{group['opener']} {cut} {group['trigger']} seven" for cut
+                                                    in group["cuts"]), group["responses"][-1]])
+              for group in ranked_groups()]
+    build = write_build(tmp_path / "c2-syn", "c2eval-500", groups=groups)
+    complete_c2syn(build, tmp_path / "demo")
+    completed = list(load_ranked(tmp_path / "demo"))
+    assert [group["responses"][0] for group in completed] == [REFUSAL] * len(groups)
+    assert [group["responses"][-1] for group in completed] == [group["responses"][-1] for group in groups]
+    assert all(group["responses"][1].endswith(REFUSAL) for group in completed)
+    assert read_manifest(tmp_path / "demo") == read_manifest(build)  # the build's seed and source
+    data = rows_of(tmp_path / "demo", "recovery-sft")
+    assert len(data.rows) == len(groups) and {row["response"] for row in data.rows} == {REFUSAL}
+    assert ("no utility rows: the source has none whose responses are both safe (an unsafe response (a harmful "
+            "request): 500)") in data.report()
+
+
+def test_c2_train_refuses_a_folder_of_pairs_alone_for_an_sft_objective_in_one_line(tmp_path, capsys):
+    from c2kit.cli import main
+    from c2kit.training.tiny_data import pairs_of, write_pairs_dir
+
+    group = ranked_groups()[0]
+    pairs = write_pairs_dir(tmp_path / "pairs", pairs_of(group["prompt"], group["source_id"], group["responses"]))
+    assert main(["train", "--config", "tiny-cpu", "--objective", "derta", "--data", str(pairs),
+                 "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (
+        f"c2 train: error: {pairs} has no config 'ranked' (its configs: pairs): recovery-sft and derta make their "
+        "rows from a C2-Syn build's ranked groups; --data wants the folder 'c2 syn build --out' wrote (for the tiny "
+        "demo, the folder python -m c2kit.training.tiny_data writes)\n")
+    assert not (tmp_path / "run").exists()

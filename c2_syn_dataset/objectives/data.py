@@ -58,14 +58,17 @@ class ObjectiveData:
     def report(self) -> str:
         kinds = self.kinds()
         kept = self.n_requests - sum(self.left_out.values())
-        text = (f"{self.origin}: {self.objective} rows from {self.n_requests} requests ({kept} with a refusal SR"
-                + "".join(f"; {count} left out: {reason}" for reason, count in sorted(self.left_out.items())) + "): "
-                + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())))
+        refusals = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()) if kind != UTILITY)
         prefixed = sum(row["cut"] > 0 for row in self.rows if row["kind"] not in (RTO, UTILITY))
-        text += f" ({prefixed} of the refusal rows after a harmful prefix)"
-        if kinds[UTILITY] or self.utility_skipped:
-            text += (f"; {kinds[UTILITY]} utility rows drawn from the {self.utility_available} in the source "
-                     "(both responses safe, the answer no refusal)")
+        text = (f"{self.origin}: {self.objective} rows from {self.n_requests} requests ({kept} with a refusal SR"
+                + "".join(f"; {count} left out: {reason}" for reason, count in sorted(self.left_out.items()))
+                + f"): {refusals} ({prefixed} of the refusal rows after a harmful prefix)")
+        if kinds[UTILITY]:
+            text += (f", {kinds[UTILITY]} utility rows drawn from the {self.utility_available} in the source (both "
+                     "responses safe, the answer no refusal)")
+        elif self.utility_skipped:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.utility_skipped.items()))
+            text += f"; no utility rows: the source has none whose responses are both safe ({reasons})"
         return text
 
     def table(self) -> pa.Table:

@@ -29,6 +29,7 @@ from c2kit.sources import hub_dataset_error
 from c2kit.training.config import TrainConfig, parse_rank_pair
 
 TEXT_COLUMNS = ("prompt", "chosen", "rejected")
+RANKED = "ranked"  # C2-Syn's config of one row per request, which the SFT objectives read
 RANK_COLUMNS = ("chosen_rank", "rejected_rank")
 EMPTY_CHOSEN = "empty chosen"  # the reason a pair with an empty or blank chosen response is skipped
 
@@ -133,6 +134,10 @@ def check_dataset(dataset: str, *, config_name: str = "pairs", revision: str | N
             raise DataError(str(unreachable)) from None
         raise DataError(f"{dataset}: not readable as a dataset ({type(error).__name__}: "
                         f"{' '.join(str(error).split())[:300]}); {PAIRS_WANTED}") from None
+    if config_name == RANKED and RANKED not in configs:  # what the SFT objectives make their rows from
+        raise DataError(f"{dataset} has no config 'ranked' (its configs: {', '.join(configs)}): recovery-sft and "
+                        "derta make their rows from a C2-Syn build's ranked groups; --data wants the folder 'c2 syn "
+                        "build --out' wrote (for the tiny demo, the folder python -m c2kit.training.tiny_data writes)")
     if config_name not in configs:
         own = (f"; for pairs of your own in it, set --dataset_config {configs[0]}" if len(configs) == 1 else
                f"; for pairs of your own in it, set --dataset_config to one of {', '.join(configs)}")

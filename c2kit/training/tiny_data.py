@@ -12,12 +12,15 @@ prefilled one, refusal vs more harmful text).
 Only for random tiny models: the numbers they produce say nothing about real models.
 
 ``python -m c2kit.training.tiny_data --from C2SYN_DIR --out DIR`` rewrites a ``c2 syn build`` output this way
-(``ranked`` config in, ``pairs`` config out).
+(``ranked`` config in, ``pairs`` config out). It writes the ``ranked`` config too, each SR the refusal and each
+SYN_i completed (FHR stays the harmful response, as C2-Syn has it), and the build's ``build.json``, so that
+``c2 train --objective recovery-sft`` or ``derta`` can train on it (they make their rows from those).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -47,16 +50,19 @@ def pairs_of(prompt: str, source_id: str, responses: Sequence[str]) -> list[dict
             for c in range(len(responses)) for r in range(c + 1, len(responses))]
 
 
-def write_pairs_dir(directory: str | Path, rows: Iterable[dict]) -> Path:
-    """A C2-Syn-shaped dataset: ``pairs/*.parquet`` plus a README whose YAML lists the config (SPEC 8)."""
+def write_pairs_dir(directory: str | Path, rows: Iterable[dict], ranked: Iterable[dict] | None = None) -> Path:
+    """A C2-Syn-shaped dataset: ``pairs/*.parquet`` (and ``ranked/*.parquet`` when given) plus a README whose YAML
+    lists the configs (SPEC 8)."""
     import datasets
     import yaml
 
     directory = Path(directory)
-    (directory / "pairs").mkdir(parents=True, exist_ok=True)
-    datasets.Dataset.from_list(list(rows)).to_parquet(str(directory / "pairs" / "train-00000-of-00001.parquet"))
-    card = {"configs": [{"config_name": "pairs", "default": True,
-                         "data_files": [{"split": "train", "path": "pairs/train-*.parquet"}]}]}
+    configs = {"pairs": rows, **({"ranked": ranked} if ranked is not None else {})}
+    for name, table in configs.items():
+        (directory / name).mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_list(list(table)).to_parquet(str(directory / name / "train-00000-of-00001.parquet"))
+    card = {"configs": [{"config_name": name, **({"default": True} if name == "pairs" else {}),
+                         "data_files": [{"split": "train", "path": f"{name}/train-*.parquet"}]} for name in configs]}
     (directory / "README.md").write_text("---\n" + yaml.safe_dump(card) + "---\n# C2-Syn-shaped pairs for the tiny "
                                          "CPU demonstration (random models only)\n", encoding="utf-8")
     return directory
@@ -68,11 +74,15 @@ def complete_c2syn(source: str | Path, out: str | Path) -> int:
 
     ranked = datasets.load_dataset(str(source), "ranked", split="train", download_mode="force_redownload",
                                    verification_mode="no_checks")
-    rows = []
+    rows, groups = [], []
     for group in ranked:
         responses = ranked_responses(group["opener"], group["responses"][-1], group["cuts"], group["trigger"])
         rows += pairs_of(group["prompt"], group["source_id"], responses)
-    write_pairs_dir(out, rows)
+        groups.append({**group, "responses": [*responses[:-1], group["responses"][-1]]})
+    write_pairs_dir(out, rows, groups)
+    manifest = Path(source) / "build.json"  # the build's seed and source, which the objectives' rows use
+    if manifest.is_file():
+        shutil.copyfile(manifest, Path(out) / manifest.name)
     return len(rows)
 
 

@@ -48,14 +48,16 @@ class SFTObjective(Objective):
         self.transition = transition  # DeRTa's RTO rows are trained with transition labels
 
     def data_config(self, config) -> str:
-        return "ranked"
+        from c2kit.training.data import RANKED
+
+        return RANKED
 
     def load_split(self, config) -> ObjectiveSplit:
         from c2_syn_dataset.objectives.data import ObjectiveDataError, objective_data, read_manifest
         from c2kit.training.data import DataError, load_pairs
 
         origin = f"{config.dataset} [ranked/{config.dataset_split}]"
-        ranked = load_pairs(config.dataset, config_name="ranked", split=config.dataset_split,
+        ranked = load_pairs(config.dataset, config_name=self.data_config(config), split=config.dataset_split,
                             revision=config.dataset_revision, columns=RANKED_COLUMNS)
         try:
             manifest = read_manifest(config.dataset) if Path(config.dataset).is_dir() else None
