@@ -246,3 +246,42 @@ def test_c2_train_refuses_a_folder_of_pairs_alone_for_an_sft_objective_in_one_li
         "rows from a C2-Syn build's ranked groups; --data wants the folder 'c2 syn build --out' wrote (for the tiny "
         "demo, the folder python -m c2kit.training.tiny_data writes)\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_sft_trainer_rows_train_the_response_and_the_transition_rows_the_refusals_first_token(build, tiny_model_dir,
+                                                                                            tmp_path, capsys):
+    from c2kit.training.config import load_config
+    from c2kit.training.model import load_base_model, load_tokenizer
+    from c2kit.training.objectives import get_objective
+    from c2kit.training.precision import resolve_precision
+
+    config = load_config("tiny-cpu", {"objective": "derta", "dataset": str(build), "output_dir": str(tmp_path),
+                                      "model_name_or_path": tiny_model_dir, "utility_ratio": "0", "max_length": "96",
+                                      "num_eval_pairs": "0"})
+    objective, precision = get_objective("derta"), resolve_precision("fp32", cuda=False)
+    tokenizer = load_tokenizer(tiny_model_dir, config)
+    rows = objective.load_split(config).train
+    trainer = objective.build_trainer(load_base_model(tiny_model_dir, config, precision), tokenizer,
+                                      objective.training_args(config, precision, progress=False), config,
+                                      objective.to_train_format(rows, tokenizer, config))
+    prepared = trainer.train_dataset
+    refusal = tokenizer(" " + REFUSAL, add_special_tokens=False)["input_ids"]
+    kinds = Counter()
+    for row in prepared:
+        labelled = [(index, label) for index, label in enumerate(row["labels"]) if label != -100]
+        if len({label for _, label in labelled}) == 1 and len(labelled) > 3:  # a transition row
+            kinds[RTO] += 1
+            assert labelled[0][1] == refusal[0]  # the refusal's first token, at consecutive positions ...
+            assert [index for index, _ in labelled] == list(range(labelled[0][0], labelled[-1][0] + 1))
+            assert row["input_ids"][labelled[-1][0] + 1] == refusal[0]  # ... up to where the refusal starts
+            assert tokenizer.decode(row["input_ids"][:labelled[0][0]]).endswith("<|im_start|>assistant\n")
+        else:  # an MLE row: the refusal and EOS (what max_length leaves of them), and nothing before them
+            kinds[MLE] += 1
+            trained = tokenizer.decode([label for _, label in labelled]).lstrip()
+            assert trained and (REFUSAL + tokenizer.eos_token).startswith(trained)
+            assert labelled[-1][0] == len(row["input_ids"]) - 1
+    assert kinds[RTO] and kinds[MLE]
+    # Rows whose response max_length cuts off are left out by TRL, and the run says how many.
+    assert len(prepared) < len(rows)
+    assert (f"{len(rows) - len(prepared)} of the {len(rows)} training rows are longer than max_length 96 up to "
+            "their response, and are left out") in capsys.readouterr().out

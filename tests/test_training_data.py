@@ -135,7 +135,7 @@ def test_load_pairs_errors_name_the_dataset(tmp_path):
         load_pairs(str(tmp_path / "nowhere"))
     rows = [{"prompt": "p", "chosen": "c"}]
     directory = write_pairs_dir(tmp_path / "bad", rows)
-    with pytest.raises(DataError, match=r"missing column\(s\) \['rejected'\]"):
+    with pytest.raises(DataError, match=r"missing column\(s\) \['rejected'\]; its columns are \['prompt', 'chosen'\]"):
         load_pairs(str(directory))
 
 

@@ -110,12 +110,14 @@ def _train(args: argparse.Namespace) -> int:
     from c2kit.models import check_model
     from c2kit.training.config import TINY_MODEL, ConfigError
     from c2kit.training.data import DataError, check_dataset
+    from c2kit.training.distributed import check_launch
     from c2kit.training.objectives import get_objective
     from c2kit.training.precision import PrecisionError
 
     try:
         config = load_config(args.config, overrides_from_args(args))
         objective = get_objective(config.objective)
+        check_launch()  # a launch that cannot work is the first mistake to name, before the data it would read
         # Before the training libraries load (tens of seconds): a --model or --data that cannot work costs nothing.
         if config.model_name_or_path != TINY_MODEL:
             check_model(config.model_name_or_path, config.revision)

@@ -93,7 +93,8 @@ def load_pairs(dataset: str, *, config_name: str = "pairs", split: str = "train"
     if missing:
         has = f"C2-Syn pairs have {list(TEXT_COLUMNS + RANK_COLUMNS)} and source_id" if columns == TEXT_COLUMNS else (
             f"C2-Syn's {config_name!r} config has {list(columns)}")
-        raise DataError(f"{dataset} [{config_name}/{split}]: missing column(s) {missing}; {has}")
+        raise DataError(f"{dataset} [{config_name}/{split}]: missing column(s) {missing}; its columns are "
+                        f"{list(loaded.column_names)}; {has}: rename yours to these (datasets' rename_columns)")
     return loaded
 
 

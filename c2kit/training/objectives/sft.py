@@ -106,6 +106,11 @@ class SFTObjective(Objective):
         trainer = trainer_class(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                                 processing_class=tokenizer, peft_config=lora_config(config), **own)
         keep_adapter_in_fp32(trainer, args)
+        for name, rows, prepared in (("training", train_dataset, trainer.train_dataset),
+                                     ("held-out", eval_dataset, trainer.eval_dataset)):
+            if rows is not None and len(prepared) < len(rows):  # TRL drops a row whose response max_length cut off
+                print(f"{len(rows) - len(prepared)} of the {len(rows)} {name} rows are longer than max_length "
+                      f"{config.max_length} up to their response, and are left out")
         return trainer
 
     def held_out_line(self, values: dict[str, Any]) -> str:
