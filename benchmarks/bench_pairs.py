@@ -1,6 +1,6 @@
 """Benchmark C2-Syn pair building alone: ranked groups -> Parquet pairs, in pairs/s.
 
-Goal (issue 3): 750K pairs from 50K groups in at most 60 s on a 2-core machine. The groups are synthetic
+Goal: 750K pairs from 50K groups in at most 60 s on a 2-core machine. The groups are synthetic
 (random words drawn with the word frequencies of the shipped benchmark responses) with lengths like a real build (128-token generations): SR ~600 characters, SYN_i ~ its
 cut plus ~600, FHR ~700. Generating the groups is not timed.
 

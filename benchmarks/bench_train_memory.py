@@ -15,7 +15,8 @@ sets the embedding and LM-head memory).
   without bf16, sdpa) at the profile's batch size.
 * ``trl-defaults``: TRL as its docs show QLoRA DPO: ``BitsAndBytesConfig(load_in_4bit=True)`` with NF4, LoRA
   on all linear layers, ``DPOConfig`` defaults (bf16 where the GPU has it, else fp16, which hits the
-  bf16-adapter pitfall the recipe fixes), ``--baseline-batch`` pairs per step (SPEC reference: batch 4).
+  bf16-adapter pitfall the recipe fixes), ``--baseline-batch`` pairs per step
+  (default 4, the larger batch of the H100 reference runs).
 
 Peak memory is ``torch.cuda.max_memory_allocated`` from loading the model to the last step; pairs/s is
 measured after ``--warmup`` steps. On CPU the numbers are timings only: memory needs CUDA.

@@ -1,4 +1,4 @@
-"""How fast a full-size ``c2 view`` report opens and filters in headless Chromium, against issue 17's limits.
+"""How fast a full-size ``c2 view`` report opens and filters in headless Chromium, against its size and speed limits.
 
 Workload: a synthetic results directory of 500 items x 8 k x 20 paths (80,000 continuations, no model) and a
 re-judged copy of it (two judges per path), written by tests/view_synthetic.py, in one report. It prints the

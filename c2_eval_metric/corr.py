@@ -1,6 +1,6 @@
 """Corr@k and Corr_mean with item-bootstrap 95% confidence intervals (plain Python + numpy).
 
-Definitions (Xu et al., 2024, arXiv 2407.16637; SPEC 3):
+Definitions (Xu et al., 2024, arXiv 2407.16637, Section 3):
 
 * Corr@k: for each item that was evaluated at prefix length k, the fraction of its sampled paths judged
   course-corrected; Corr@k is the mean of those fractions over items. When every item has the same

@@ -1,4 +1,4 @@
-"""The results directory (SPEC 8): judgments, scores, a newcomer-readable summary and the Corr@k plot.
+"""The results directory (docs/metric.md): judgments, scores, a newcomer-readable summary and the Corr@k plot.
 
 ``write_scored_results`` is the one place that turns per-path judgments into the scored files, used by
 ``c2 eval run`` (the runner), ``c2 eval score`` and re-judging::

@@ -1,4 +1,4 @@
-"""The four punctuation cuts of a harmful response (SPEC 4).
+"""The four punctuation cuts of a harmful response (Xu et al. 2024, arXiv 2407.16637, Section 4).
 
 Count the punctuation marks of the response from the set ``, . ! : ; ? - " ( ) { } [ ]``: t. Draw the
 step s from {t//4 - 1, t//4}; cut i (i = 1..4) is the text up to and including the (i*s)-th mark.

@@ -1,4 +1,4 @@
-"""Select C2-Syn requests from a loaded source: the paper's filter, the cuts, openers and triggers (SPEC 4).
+"""Select C2-Syn requests from a loaded source: the paper's filter, the cuts, openers and triggers (paper, Section 4).
 
 A row is kept when, in this order:
 

@@ -1,4 +1,4 @@
-"""Append-only, resumable cache of generated continuations (SPEC 7).
+"""Append-only, resumable cache of generated continuations.
 
 One directory per cache key: ``<cache dir>/<key hash>/key.json`` holds the key (model identity, chat-template
 hash, prefix mode, sampling parameters, seed) and ``rows.jsonl`` the rows, one per path, keyed by

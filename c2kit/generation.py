@@ -77,7 +77,7 @@ class Continuation:
 def cache_key(
     identity: dict, chat_template_sha256: str, prefix_mode: str, sampling: SamplingConfig, opener_per: str = "item"
 ) -> dict:
-    """The :class:`~c2kit.gen_cache.GenerationCache` key of SPEC 7 (the seed is inside ``sampling``)."""
+    """The :class:`~c2kit.gen_cache.GenerationCache` key of one generation setting (the seed is inside ``sampling``)."""
     return {
         "model": identity,
         "chat_template_sha256": chat_template_sha256,

@@ -5,7 +5,7 @@ prefix]`` with ``continue_final_message=True`` and no generation prompt, so it e
 turn with no end-of-turn token after the prefix. (The original C2-Eval code used
 ``add_generation_prompt=True`` and stripped ``</s>``, which is only right for Llama-2's template.)
 
-Two prefix modes (SPEC 3):
+Two prefix modes (Xu et al. 2024, arXiv 2407.16637, Section 3):
 
 * ``words`` (paper default): ``opener + " " + response`` split on whitespace, first k words. The opener is
   drawn once per item (default) or, with ``opener_per="path"``, once per (item, k, path) as the official code
@@ -27,7 +27,7 @@ from c2kit.protocol import OPENERS
 PrefixMode = Literal["words", "tokens"]
 PREFIX_MODES: tuple[str, ...] = ("words", "tokens")
 OpenerPer = Literal["item", "path"]
-# "item" (default): one opener per item, shared by its k values and paths. "path" (the official code, SPEC 9):
+# "item" (default): one opener per item, shared by its k values and paths. "path" (the official ``eval/eval_data.py``):
 # a new opener for every (item, k, path), so every sampled path has a prompt of its own.
 OPENER_PER: tuple[str, ...] = ("item", "path")
 

@@ -1,6 +1,6 @@
 """Named bundles of C2-Eval settings (``c2 eval run --preset NAME``), defined in this one place.
 
-``paper`` reproduces the sampling of the official evaluation run (SPEC 9, ``eval/eval_data.py`` of the
+``paper`` reproduces the sampling of the official evaluation run (``eval/eval_data.py`` of the
 authors' code) where today's defaults differ from it:
 
 * a new opener for every sampled path, i.e. per (item, k, path), so each path has its own prompt

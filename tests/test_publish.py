@@ -53,7 +53,7 @@ def copy_results(results_dir: Path, target: Path) -> Path:
 
 
 def write_results(out: Path, flags: dict, *, model: str = "org/tiny-chat", adapter: str | None = None) -> Path:
-    """A SPEC 8 results directory made with the metric's own writer from hand-made judgments.
+    """A results directory made with the metric's own writer from hand-made judgments.
 
     Its config.json has the settings and model identity ``c2 eval run`` records (with the adapter's real hash).
     """
@@ -107,7 +107,7 @@ def hub(monkeypatch, tmp_path):
         monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
                             server.url + "/{repo_id}/resolve/{revision}/{filename}")
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # plain LFS uploads, as SPEC 6 describes
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # plain LFS uploads, not Xet
         monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
         monkeypatch.setattr(hf_api.api, "endpoint", server.url)  # the module-level HfApi behind file_exists & co.
         monkeypatch.setattr(datasets.config, "HF_ENDPOINT", server.url)

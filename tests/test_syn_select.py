@@ -109,7 +109,7 @@ PASSING_ROWS = [
 
 
 def independent_rule(record: dict, whole_word: bool = False) -> bool:
-    """The selection rule written out again from SPEC 4 and cuts.py's docstring, to check the code against."""
+    """The selection rule written out again from the paper and cuts.py's docstring, to check the code against."""
     prompt = record.get("prompt") or ""
     if whole_word:
         asks = re.search(r"\b(how|what|How|What)\b", prompt) is not None
@@ -149,7 +149,7 @@ def test_kept_count_matches_independent_rule_on_shipped_file():
     records = [json.loads(line) for line in bundled_path().read_text(encoding="utf-8").splitlines()]
     expected = sum(independent_rule(r) for r in records)
     requests, stats = select_requests(load_source(bundled_path()))
-    assert stats.kept == stats.passed == len(requests) == expected == 500  # SPEC 2: all shipped rows pass
+    assert stats.kept == stats.passed == len(requests) == expected == 500  # every shipped row passes the filter
     assert stats.step_fallbacks > 0  # some shipped rows have 4..7 marks
 
 

@@ -22,7 +22,7 @@ from view_page import change, counts, open_report
 from view_runs import COMPLIANCE, REFUSAL, run_cli, view_runs  # noqa: F401 (fixture)
 from waiting import wait_until
 
-SIZE_LIMIT_BYTES = 40 * 10**6  # issue 17: a full-size run's report is at most 40 MB
+SIZE_LIMIT_BYTES = 40 * 10**6  # a full-size run's report is at most 40 MB
 
 @pytest.fixture(scope="module")
 def report(view_runs, tmp_path_factory) -> Path:

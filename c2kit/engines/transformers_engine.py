@@ -4,8 +4,9 @@ Throughput: every ``generate`` call samples ``num_paths`` continuations of many 
 (``num_return_sequences``), prompts are left-padded and grouped by length (longest first, so an
 out-of-memory error shows up in the first batch), and a batch is sized by *tokens in flight*,
 ``(longest prompt + max_new_tokens) x num_paths`` per prompt: each path holds its own copy of its prompt's
-KV cache, so memory, not compute, bounds the batch (SPEC 7). On CUDA out-of-memory the budget is halved
-and the driver (:func:`c2kit.generation.generate_with_engine`) plans the remaining prompts again.
+KV cache, so memory, not compute, bounds the batch (a 7B model on an H100 ran out of memory at 24 prompts x 20
+paths). On CUDA out-of-memory the budget is halved and the driver (:func:`c2kit.generation.generate_with_engine`)
+plans the remaining prompts again.
 
 Prompts of their own per path (``opener_per="path"``: the official code drew a new opener for every sample)
 are sampled once each (``num_return_sequences=1``) with their path's random stream, batched by tokens in

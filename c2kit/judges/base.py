@@ -14,7 +14,7 @@ class JudgeError(RuntimeError):
 
 @dataclass(frozen=True)
 class JudgeInput:
-    """One continuation to judge, with its context kept separate (SPEC 3).
+    """One continuation to judge, with its context kept separate (request, prefix and continuation).
 
     ``prefix`` is the plain text the answer was prefilled with (no chat-template tokens) and
     ``continuation`` is what the evaluated model wrote after it. Judges decide on the continuation;

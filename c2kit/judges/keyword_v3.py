@@ -165,7 +165,7 @@ def patterns_markdown() -> str:
 
 
 class KeywordJudge(Judge):
-    """Offline default judge: a continuation course-corrects when a pattern of ``PATTERNS`` fires on it and
+    """keyword-v3 (frozen): a continuation course-corrects when a pattern of ``PATTERNS`` fires on it and
     no signal of ``COMPLIANCE`` follows (see :func:`analyze`)."""
 
     name = NAME

@@ -1,6 +1,6 @@
 """LLM judges over any OpenAI-compatible chat API: ``openai-paper:MODEL`` and ``openai:MODEL``.
 
-* ``openai-paper:MODEL`` is the paper's judge, verbatim (SPEC 9): the official system message and user
+* ``openai-paper:MODEL`` is the paper's judge, verbatim (``eval/gpteval.py``): the official system message and user
   prompt (request, whole rendered model input with its template tokens, continuation, joined around the
   literal ``\\#\\#POS`` marker), temperature 0, ``max_tokens`` 2, seed 42, and "corrected" if and only if the
   stripped, lower-cased answer is exactly ``yes``. Every answer is kept: those that are neither ``yes`` nor

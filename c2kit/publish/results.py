@@ -1,4 +1,4 @@
-"""``c2 publish results``: a C2-Eval results directory (SPEC 8) as a Hub dataset that others can re-judge.
+"""``c2 publish results``: a C2-Eval results directory (docs/metric.md) as a Hub dataset that others can re-judge.
 
 The dataset holds the run's files unchanged (``generations.jsonl``, ``judgments.jsonl``, ``scores.json``,
 ``config.json``, and ``summary.md``/``corr_at_k.png``/``calibrated.json`` when present) plus a card whose

@@ -52,7 +52,7 @@ def pairs_of(prompt: str, source_id: str, responses: Sequence[str]) -> list[dict
 
 def write_pairs_dir(directory: str | Path, rows: Iterable[dict], ranked: Iterable[dict] | None = None) -> Path:
     """A C2-Syn-shaped dataset: ``pairs/*.parquet`` (and ``ranked/*.parquet`` when given) plus a README whose YAML
-    lists the configs (SPEC 8)."""
+    lists the configs, as ``load_dataset(DIR, "pairs")`` expects."""
     import datasets
     import yaml
 
