@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from .corr import CorrScores, compute_corr
+from c2kit.errors import UserError
 
 METRIC_PATH: str = str(Path(__file__).resolve().parent)
 
@@ -26,8 +27,8 @@ def space_files(space_name: str) -> dict[str, Path]:
     the Space's name; ``corr.py`` keeps its name because the module imports it as ``.corr``.
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", space_name) or space_name == "corr":
-        raise ValueError(f"metric Space name {space_name!r} must be letters, digits, '_' or '-' and not 'corr' "
-                         "(evaluate imports NAME.py as a module next to corr.py)")
+        raise UserError(f"metric Space name {space_name!r} must be letters, digits, '_' or '-' and not 'corr' "
+                        "(evaluate imports NAME.py as a module next to corr.py)")
     folder = Path(METRIC_PATH)
     files = {name: folder / name for name in SPACE_FILES}
     files[f"{space_name}.py"] = files.pop("c2_eval_metric.py")

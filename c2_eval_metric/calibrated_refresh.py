@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json, write_json
 
 from .calibrated_scores import BLOCK, SECTION_END, SECTION_START, run_calibration, scores_block, summary_section
@@ -22,7 +23,7 @@ def refresh_run(run_dir: str | Path) -> list[Path]:
     run = Path(run_dir)
     state = run_calibration(run)
     if state.calibration is None:
-        raise ValueError(f"{run}: no current {CALIBRATED_FILE} to show ({state.line()})")
+        raise UserError(f"{run}: no current {CALIBRATED_FILE} to show ({state.line()})")
     stored = read_json(run / SCORES_FILE)
     stored[BLOCK] = scores_block(state.calibration)
     written = [write_json(run / SCORES_FILE, stored)]

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json, read_jsonl, write_json
 
 from .corr import MEAN_KEY, CorrScores, as_verdict, format_interval, format_percent
@@ -151,8 +152,8 @@ class Calibration:
                 judgments_sha256=str(data["judgments_sha256"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise ValueError(f"{where}: not a calibrated.json of this toolkit "
-                             f"({type(error).__name__}: {error})") from None
+            raise UserError(f"{where}: not a calibrated.json of this toolkit "
+                            f"({type(error).__name__}: {error})") from None
 
     def to_markdown(self) -> str:
         """The judge's Corr@k beside the calibrated one and the labels-alone one, per k and Corr_mean (percent),
@@ -206,17 +207,17 @@ def _run_arrays(run_dir: Path, labels: Mapping[Key, bool], item_ids: list[str] |
         try:
             key = (str(row["item_id"]), int(row["k"]), int(row["path"]))
         except (KeyError, TypeError, ValueError):
-            raise ValueError(f"{path}, row {number}: fields 'item_id', 'k' and 'path' are required") from None
+            raise UserError(f"{path}, row {number}: fields 'item_id', 'k' and 'path' are required") from None
         if key in verdicts:
-            raise ValueError(f"{path}, row {number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} is judged twice")
+            raise UserError(f"{path}, row {number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} is judged twice")
         verdicts[key] = as_verdict(row.get("corrected"), f"{path}, row {number}")
         judges.add(str(row.get("judge", "unspecified")))
     if len(judges) > 1:
-        raise ValueError(f"{path}: rows come from several judges {sorted(judges)}; calibrate one judge's run")
+        raise UserError(f"{path}: rows come from several judges {sorted(judges)}; calibrate one judge's run")
     missing = [key for key in labels if key not in verdicts]
     if missing:
-        raise ValueError(f"{path}: no verdict for the labelled continuation item_id {missing[0][0]!r}, k "
-                         f"{missing[0][1]}, path {missing[0][2]}")
+        raise UserError(f"{path}: no verdict for the labelled continuation item_id {missing[0][0]!r}, k "
+                        f"{missing[0][1]}, path {missing[0][2]}")
     keys = sorted(verdicts, key=lambda key: (key[1], key[0], key[2]))
     item_ids = item_ids or sorted({key[0] for key in keys})
     code = {item: number for number, item in enumerate(item_ids)}
@@ -247,8 +248,8 @@ def calibrate_run(run_dir: str | Path, labels: str | Path) -> Calibration:
     differing = set(read_generations(run)) ^ set(arrays.keys)  # the sample was drawn from the generations
     if differing:
         item, k, path = min(differing)
-        raise ValueError(f"{run}: generations.jsonl and {JUDGMENTS_FILE} hold different continuations (e.g. item_id "
-                         f"{item!r}, k {k}, path {path} is in one only); score the whole run first")
+        raise UserError(f"{run}: generations.jsonl and {JUDGMENTS_FILE} hold different continuations (e.g. item_id "
+                        f"{item!r}, k {k}, path {path} is in one only); score the whole run first")
     calibrated = _estimate(arrays)
     alone = labels_only_corr(arrays.items, arrays.ks, arrays.labelled, arrays.labels, n_items=len(arrays.item_ids))
     raw = _judge_only(run, arrays.judge)
@@ -290,8 +291,8 @@ def _judge_only(run: Path, judge: str) -> CorrScores:
     the same figures (its bootstrap interval depends on the order the items were drawn in)."""
     scores = read_scores(run)
     if scores.judge != judge:
-        raise ValueError(f"{run}: scores.json was computed with judge {scores.judge!r} but {JUDGMENTS_FILE} holds "
-                         f"{judge!r}'s verdicts; score the run again")
+        raise UserError(f"{run}: scores.json was computed with judge {scores.judge!r} but {JUDGMENTS_FILE} holds "
+                        f"{judge!r}'s verdicts; score the run again")
     return scores
 
 
@@ -324,8 +325,8 @@ def load_calibration(run_dir: str | Path) -> Calibration | None:
         calibration = replace(calibration, run=str(Path(run_dir).resolve()))
     judgments = Path(calibration.run) / JUDGMENTS_FILE
     if judgments.is_file() and file_sha256(judgments) != calibration.judgments_sha256:
-        raise ValueError(f"{path}: {judgments} changed since this calibration was made; run 'c2 eval calibrate "
-                         f"{calibration.run} --labels {calibration.labels_file}' again")
+        raise UserError(f"{path}: {judgments} changed since this calibration was made; run 'c2 eval calibrate "
+                        f"{calibration.run} --labels {calibration.labels_file}' again")
     return calibration
 
 
@@ -350,7 +351,7 @@ def calibrated_difference(first_run: str | Path, later_run: str | Path) -> dict[
                  for run in runs]
     reason = why_not_paired(*fractions)
     if reason:
-        raise ValueError(reason)
+        raise UserError(reason)
     item_ids = sorted(fractions[0])
     runs = [_run_arrays(Path(cal.run), cal.labels, item_ids) for cal in (first, later)]
     a, b = (_estimate(run) for run in runs)

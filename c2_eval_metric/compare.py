@@ -9,6 +9,7 @@ from .calibrated_scores import BLOCK, calibrated_scores, n_labels, run_calibrati
 from .consistency import check_results_dir
 from .corr import MEAN_KEY, CorrScores, format_interval, format_percent
 from .plots import CALIBRATED_STYLE, CalibratedCurve, plot_corr_at_k
+from c2kit.errors import UserError
 from c2kit.jsonio import write_json
 from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT, SHORT_GAMING_CAVEAT, is_keyword_judge
 from c2kit.judges.trust import trust_note
@@ -29,11 +30,11 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     one without a judgments.jsonl is compared with a note that its figures are unchecked.
     """
     if not dirs:
-        raise ValueError("compare needs at least one results directory")
+        raise UserError("compare needs at least one results directory")
     out = Path(out_dir)
     for d in dirs:  # the comparison's plot and files must never replace a run's own
         if Path(d).resolve() == out.resolve():
-            raise ValueError(f"--out {out} is one of the compared runs; write the comparison to another folder")
+            raise UserError(f"--out {out} is one of the compared runs; write the comparison to another folder")
     runs = [(Path(d), read_scores(d)) for d in dirs]  # fails first, before anything is written
     # A scores.json out of step with its verdicts (edited, stale) is refused, not compared.
     unverified = {d: check_results_dir(d) for d, _ in runs}

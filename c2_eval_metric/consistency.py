@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json, read_jsonl
 
 from .calibrated_scores import BLOCK, calibrated_scores, labels_checksum
@@ -42,7 +43,7 @@ TOLERANCE = 1e-9  # recomputed point figures equal the stored ones to float prec
 OVERCORRECTION_FIELDS = {"corr_at_k": "rate_at_k", "corr_mean": "rate_mean"}
 
 
-class ScoresMismatch(ValueError):
+class ScoresMismatch(UserError):
     """scores.json is not what judgments.jsonl gives; the message names the file and the first differing number."""
 
 
@@ -59,7 +60,7 @@ def check_results_dir(folder: str | Path) -> list[str]:
         return []
     stored = read_json(folder / SCORES_FILE)
     if not isinstance(stored, dict):
-        raise ValueError(f"{folder / SCORES_FILE}: not a JSON object")
+        raise UserError(f"{folder / SCORES_FILE}: not a JSON object")
     missing = []
     blocks = [("", stored, JUDGMENTS_FILE)]
     if stored.get("overcorrection") is not None:
@@ -152,7 +153,7 @@ def _rescore_advice(folder: Path, judge: str) -> str:
 def _block_scores(scores_file: Path, prefix: str, block: Any) -> CorrScores:
     """The Corr@k figures of scores.json (``prefix`` ""), or of its over-correction block, as CorrScores."""
     if not isinstance(block, Mapping):
-        raise ValueError(f"{scores_file}: field {prefix.rstrip('.')} is not an object")
+        raise UserError(f"{scores_file}: field {prefix.rstrip('.')} is not an object")
     if prefix:
         renamed = {name: block[stored] for name, stored in OVERCORRECTION_FIELDS.items() if stored in block}
         block = {**block, **renamed}
@@ -160,7 +161,7 @@ def _block_scores(scores_file: Path, prefix: str, block: Any) -> CorrScores:
         return CorrScores.from_json(block)
     except ValueError as error:
         where = f"field {prefix.rstrip('.')} is malformed" if prefix else "not a scores.json of this toolkit"
-        raise ValueError(f"{scores_file}: {where} ({error})") from None
+        raise UserError(f"{scores_file}: {where} ({error})") from None
 
 
 def _name(prefix: str, field: str) -> str:
@@ -183,7 +184,7 @@ def _check_calibrated(folder: Path, stored: Mapping[str, Any]) -> list[str]:
     try:
         checked = _Checked.of(block, CorrScores.from_json(stored))
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ValueError(f"{scores_file}: field {BLOCK} is malformed ({type(error).__name__}: {error})") from None
+        raise UserError(f"{scores_file}: field {BLOCK} is malformed ({type(error).__name__}: {error})") from None
     advice = f"run 'c2 eval calibrate {folder} --labels {checked.labels_file}' again to write it anew"
     judgments = folder / JUDGMENTS_FILE
     if judgments.is_file() and file_sha256(judgments) != checked.judgments_sha256:

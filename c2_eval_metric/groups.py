@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .corr import MEAN_KEY, compute_corr_by_group, format_interval, format_percent
+from c2kit.errors import UserError
 
 DEFAULT_GROUP_FIELD = "harm_category"
 NO_VALUE = "(none)"
@@ -69,8 +70,8 @@ def item_groups(rows: Sequence, field: str) -> dict[str, list[str]]:
     """``{item_id: [values]}`` for source rows; an unknown field is an error naming the columns there are."""
     if not has_field(rows, field):
         columns = sorted({key for row in rows for key in (getattr(row, "extra", {}) or {})})
-        raise ValueError(f"--group-by {field!r}: no row has a column {field!r} (nor 'response_0_{field}'/"
-                         f"'response_1_{field}'); columns beyond request and responses: {columns or 'none'}")
+        raise UserError(f"--group-by {field!r}: no row has a column {field!r} (nor 'response_0_{field}'/"
+                        f"'response_1_{field}'); columns beyond request and responses: {columns or 'none'}")
     return {row.source_id: group_values(row, field) for row in rows}
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_jsonl
 
 from .ppi_corr import MIN_LABELS_PER_K as MIN_PER_K  # fewer labels at a k give no interval there
@@ -65,11 +66,11 @@ class SamplePlan:
                        strata={int(k): int(v) for k, v in data["strata"].items()},
                        sizes={int(k): int(v) for k, v in data["sizes"].items()})
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise ValueError(f"{where}: field {SAMPLE_FIELD!r} is not a sampling plan of c2 eval sample "
-                             f"(seed, n, strata, sizes; {type(error).__name__}: {error})") from None
+            raise UserError(f"{where}: field {SAMPLE_FIELD!r} is not a sampling plan of c2 eval sample "
+                            f"(seed, n, strata, sizes; {type(error).__name__}: {error})") from None
         if plan.strata.keys() != plan.sizes.keys() or sum(plan.sizes.values()) != plan.n:
-            raise ValueError(f"{where}: field {SAMPLE_FIELD!r} is inconsistent (its sizes do not add up to n over "
-                             "its strata)")
+            raise UserError(f"{where}: field {SAMPLE_FIELD!r} is inconsistent (its sizes do not add up to n over "
+                            "its strata)")
         return plan
 
 
@@ -77,8 +78,8 @@ def allocate(strata: Mapping[int, int], n: int) -> dict[int, int]:
     """Proportional allocation of ``n`` over the strata, largest-remainder rounding (module docstring)."""
     total = sum(strata.values())
     if not MIN_PER_K * len(strata) <= n <= total:
-        raise ValueError(f"--n must be between {MIN_PER_K * len(strata)} ({MIN_PER_K} per k for {len(strata)} k "
-                         f"values) and {total} (the run's continuations), got {n}")
+        raise UserError(f"--n must be between {MIN_PER_K * len(strata)} ({MIN_PER_K} per k for {len(strata)} k "
+                        f"values) and {total} (the run's continuations), got {n}")
     exact = {k: n * size / total for k, size in strata.items()}
     sizes = {k: int(value) for k, value in exact.items()}
     by_remainder = sorted(strata, key=lambda k: (-(exact[k] - sizes[k]), k))
@@ -98,7 +99,7 @@ def draw(keys: Sequence[Key], n: int, seed: int) -> tuple[list[Key], SamplePlan]
     ordered = sorted(set(keys), key=lambda key: (key[1], key[0], key[2]))
     if len(ordered) < len(keys):
         repeated = next(key for key, count in Counter(keys).items() if count > 1)
-        raise ValueError(f"continuation item_id {repeated[0]!r}, k {repeated[1]}, path {repeated[2]} appears twice")
+        raise UserError(f"continuation item_id {repeated[0]!r}, k {repeated[1]}, path {repeated[2]} appears twice")
     positions, plan = draw_positions(np.array([key[1] for key in ordered]), n, seed)
     return [ordered[index] for index in positions], plan
 
@@ -130,14 +131,14 @@ def read_generations(run_dir: str | Path) -> dict[Key, dict[str, Any]]:
     for number, row in read_jsonl(path):
         for name in ("item_id", "k", "path", "request", "prefix", "continuation"):
             if name not in row:
-                raise ValueError(f"{path}, row {number}: field {name!r} is missing")
+                raise UserError(f"{path}, row {number}: field {name!r} is missing")
         key = (str(row["item_id"]), int(row["k"]), int(row["path"]))
         if key in rows:
-            raise ValueError(f"{path}, row {number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} repeats an "
-                             "earlier row")
+            raise UserError(f"{path}, row {number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} repeats an "
+                            "earlier row")
         rows[key] = row
     if not rows:
-        raise ValueError(f"{path}: no rows")
+        raise UserError(f"{path}: no rows")
     return rows
 
 
@@ -166,15 +167,15 @@ def read_sample_labels(path: str | Path, run_dir: str | Path) -> tuple[SamplePla
     generations = read_generations(run_dir)
     rows = list(read_jsonl(path))
     if not rows:
-        raise ValueError(f"{path}: no rows")
+        raise UserError(f"{path}: no rows")
     plan = read_plan(path, rows)
     if plan is None:
         number, row = rows[0]
         chosen = "chosen where two judges disagree" if "verdicts" in row and "source" not in row else "chosen by hand"
-        raise ValueError(f"{path}, row {number}: no sampling plan (field {SAMPLE_FIELD!r}), so these labels are not "
-                         f"a random sample of the run's continuations (rows {chosen} are not) and cannot calibrate "
-                         f"it; draw one with 'c2 eval sample {run_dir} --n N --out FILE' and label it (this file "
-                         "still serves c2 judge validate)")
+        raise UserError(f"{path}, row {number}: no sampling plan (field {SAMPLE_FIELD!r}), so these labels are not "
+                        f"a random sample of the run's continuations (rows {chosen} are not) and cannot calibrate "
+                        f"it; draw one with 'c2 eval sample {run_dir} --n N --out FILE' and label it (this file "
+                        "still serves c2 judge validate)")
     labels: dict[Key, bool] = {}
     row_of: dict[Key, int] = {}
     unlabelled: list[tuple[int, str]] = []
@@ -183,29 +184,29 @@ def read_sample_labels(path: str | Path, run_dir: str | Path) -> tuple[SamplePla
         try:
             key = (str(row["item_id"]), int(row["k"]), int(row["path"]))
         except (KeyError, TypeError, ValueError):
-            raise ValueError(f"{where}: fields 'item_id', 'k' and 'path' must name the sampled continuation") from None
+            raise UserError(f"{where}: fields 'item_id', 'k' and 'path' must name the sampled continuation") from None
         if key in row_of:
-            raise ValueError(f"{where}: continuation {label_id(key)} repeats row {row_of[key]}")
+            raise UserError(f"{where}: continuation {label_id(key)} repeats row {row_of[key]}")
         row_of[key] = number
         if key not in generations:
-            raise ValueError(f"{where}: continuation {label_id(key)} is not in {run_dir}: this sample was drawn "
-                             "from another run")
+            raise UserError(f"{where}: continuation {label_id(key)} is not in {run_dir}: this sample was drawn "
+                            "from another run")
         if row.get("continuation") != generations[key]["continuation"]:
-            raise ValueError(f"{where}: the continuation of {label_id(key)} differs from {run_dir}'s: this sample "
-                             "was drawn from another run")
+            raise UserError(f"{where}: the continuation of {label_id(key)} differs from {run_dir}'s: this sample "
+                            "was drawn from another run")
         label = row.get("label")
         if label is None:
             unlabelled.append((number, label_id(key)))
         elif not isinstance(label, bool):
-            raise ValueError(f"{where}: field 'label' must be true (course-corrected), false or null, got {label!r}")
+            raise UserError(f"{where}: field 'label' must be true (course-corrected), false or null, got {label!r}")
         else:
             labels[key] = label
     _check_draw(path, run_dir, plan, generations, row_of)
     if unlabelled:
         number, key = unlabelled[0]
-        raise ValueError(f"{path}: {len(unlabelled)} of {len(row_of)} sampled continuations have no label yet "
-                         f"(first: row {number}, {key}); label every row (true = course-corrected), or draw a "
-                         "smaller sample: a part chosen afterwards is no longer the random sample")
+        raise UserError(f"{path}: {len(unlabelled)} of {len(row_of)} sampled continuations have no label yet "
+                        f"(first: row {number}, {key}); label every row (true = course-corrected), or draw a "
+                        "smaller sample: a part chosen afterwards is no longer the random sample")
     return plan, labels
 
 
@@ -219,15 +220,15 @@ def read_plan(path: Path, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> Samp
     for number, row in rows:
         where = f"{path}, row {number}"
         if SAMPLE_FIELD not in row:
-            raise ValueError(f"{where}: no sampling plan (field {SAMPLE_FIELD!r}) while row {planned} has one: every "
-                             "row of a labelling sample of c2 eval sample carries it")
+            raise UserError(f"{where}: no sampling plan (field {SAMPLE_FIELD!r}) while row {planned} has one: every "
+                            "row of a labelling sample of c2 eval sample carries it")
         row_plan = SamplePlan.from_json(row[SAMPLE_FIELD], where)
         if plan is None:
             plan = row_plan
         elif row_plan != plan:
-            raise ValueError(f"{where}: its sampling plan (seed {row_plan.seed}, n {row_plan.n}) differs from row "
-                             f"{planned}'s (seed {plan.seed}, n {plan.n}): rows of several samples are not one random "
-                             "sample")
+            raise UserError(f"{where}: its sampling plan (seed {row_plan.seed}, n {row_plan.n}) differs from row "
+                            f"{planned}'s (seed {plan.seed}, n {plan.n}): rows of several samples are not one random "
+                            "sample")
     return plan
 
 
@@ -236,16 +237,16 @@ def _check_draw(path: Path, run_dir: str | Path, plan: SamplePlan, generations: 
     """The file's continuations must be exactly the ones the plan draws from this run."""
     run_strata = dict(Counter(key[1] for key in generations))
     if run_strata != plan.strata:
-        raise ValueError(f"{path}: its plan's strata {plan.strata} are not {run_dir}'s continuations per k "
-                         f"{dict(sorted(run_strata.items()))}: this sample was drawn from another run")
+        raise UserError(f"{path}: its plan's strata {plan.strata} are not {run_dir}'s continuations per k "
+                        f"{dict(sorted(run_strata.items()))}: this sample was drawn from another run")
     drawn, _ = draw(list(generations), plan.n, plan.seed)
     expected = set(drawn)
     extra = [key for key in row_of if key not in expected]
     if extra:
-        raise ValueError(f"{path}, row {row_of[extra[0]]}: {label_id(extra[0])} is not in the sample that seed "
-                         f"{plan.seed} draws from {run_dir}: rows added or changed by hand make it no random sample")
+        raise UserError(f"{path}, row {row_of[extra[0]]}: {label_id(extra[0])} is not in the sample that seed "
+                        f"{plan.seed} draws from {run_dir}: rows added or changed by hand make it no random sample")
     missing = [key for key in drawn if key not in row_of]
     if missing:
-        raise ValueError(f"{path}: {len(missing)} of the {plan.n} sampled continuations are missing (e.g. "
-                         f"{label_id(missing[0])}): a sample with rows removed is no longer the random sample; label "
-                         "every row of it")
+        raise UserError(f"{path}: {len(missing)} of the {plan.n} sampled continuations are missing (e.g. "
+                        f"{label_id(missing[0])}): a sample with rows removed is no longer the random sample; label "
+                        "every row of it")

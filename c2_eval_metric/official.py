@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_jsonl, write_jsonl
 from c2kit.judges.registry import public_spec
 from c2kit.protocol import OPENERS
@@ -283,18 +284,18 @@ def read_official(path: str | Path) -> OfficialFile:
     for number, record in read_jsonl(path):
         missing = [name for name in OFFICIAL_FIELDS if name not in record]
         if missing:
-            raise ValueError(f"{path}, row {number}: field {missing[0]!r} is missing "
-                             f"(official rows have {list(OFFICIAL_FIELDS)})")
+            raise UserError(f"{path}, row {number}: field {missing[0]!r} is missing "
+                            f"(official rows have {list(OFFICIAL_FIELDS)})")
         k = _official_k(record["k"], path, number)
         for name in OFFICIAL_FIELDS[1:]:
             if not isinstance(record[name], str):
-                raise ValueError(f"{path}, row {number}: field {name!r} must be a string, "
-                                 f"got {type(record[name]).__name__}")
+                raise UserError(f"{path}, row {number}: field {name!r} must be a string, "
+                                f"got {type(record[name]).__name__}")
         if not record["request"].strip():
-            raise ValueError(f"{path}, row {number}: field 'request' is empty")
+            raise UserError(f"{path}, row {number}: field 'request' is empty")
         records.append((number, k, record["request"], record["full response"], record["truly response"]))
     if not records:
-        raise ValueError(f"{path}: no rows")
+        raise UserError(f"{path}: no rows")
 
     prefixes = [recover_prefix(full, request) for _, _, request, full, _ in records]
     continuations = [recover_continuation(truly, full) for _, _, _, full, truly in records]
@@ -328,7 +329,7 @@ def _official_k(value: Any, path: str | Path, number: int) -> int:
     if isinstance(value, str) and value.strip().isdigit():  # some official dumps wrote k as text
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{path}, row {number}: field 'k' must be a positive integer, got {value!r}")
+        raise UserError(f"{path}, row {number}: field 'k' must be a positive integer, got {value!r}")
     return value
 
 

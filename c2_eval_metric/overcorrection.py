@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.jsonio import write_jsonl
 
 from .corr import compute_corr, format_interval, format_percent
@@ -67,7 +68,7 @@ def load_benign(data: str | None = None, *, split: str = "train", limit: int | N
                          field_names={"harmful_response": "answer"})
     if not loaded.rows:
         examples = "; ".join(loaded.skipped_examples[:2])
-        raise ValueError(f"{loaded.report()}: no usable benign row for the over-correction pass ({examples})")
+        raise UserError(f"{loaded.report()}: no usable benign row for the over-correction pass ({examples})")
     return [(ITEM_PREFIX + row.source_id, row.request, row.harmful_response) for row in loaded.rows], loaded
 
 
@@ -122,7 +123,7 @@ def run_overcorrection(config, model, tokenizer, judge, out_dir: str | Path, *, 
         skipped_empty = len(items) - len(kept)
         items = kept
         if not items:
-            raise ValueError("over-correction: the model's greedy answer was empty for every benign request")
+            raise UserError("over-correction: the model's greedy answer was empty for every benign request")
     prompts = build_prefills(tokenizer, items, config.ks, mode=config.mode, seed=config.seed,
                              plain_template=config.plain_template, opener_per=config.opener_per,
                              num_paths=config.paths)

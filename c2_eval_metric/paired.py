@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from c2kit.errors import UserError
+
 EXACT_MAX_ITEMS = 16
 N_BOOTSTRAP = 2000
 N_PERMUTATIONS = 10000
@@ -74,7 +76,7 @@ def paired_difference(first: ItemFractions, later: ItemFractions, *, n_bootstrap
     :func:`why_not_paired`'s reason when the runs cannot be paired."""
     reason = why_not_paired(first, later)
     if reason:
-        raise ValueError(reason)
+        raise UserError(reason)
     items = sorted(first)
     ks = sorted({k for ks in first.values() for k in ks} & {k for ks in later.values() for k in ks})
     # d[i, j]: difference of item i at k j; present[i, j]: both runs evaluated item i at k j.

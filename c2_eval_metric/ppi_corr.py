@@ -63,6 +63,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from c2kit.errors import UserError
+
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 MIN_LABELS_PER_K = 3  # a variance of residuals around a fitted slope needs three
 
@@ -163,7 +165,7 @@ def _fit(items, ks, verdicts: np.ndarray | None, labelled, labels, *, n_items: i
     verdicts = np.zeros(len(items)) if judge_free else verdicts
     n_items = int(items.max()) + 1 if n_items is None else n_items
     if n_items < 2:
-        raise ValueError("calibration needs at least 2 items (its variance is over items)")
+        raise UserError("calibration needs at least 2 items (its variance is over items)")
     k_values, k_codes = np.unique(np.asarray(ks), return_inverse=True)
     n_k = len(k_values)
     cell = items * n_k + k_codes
@@ -181,8 +183,8 @@ def _fit(items, ks, verdicts: np.ndarray | None, labelled, labels, *, n_items: i
     too_few = np.flatnonzero(n_labels < MIN_LABELS_PER_K)
     if len(too_few):
         j = int(too_few[0])
-        raise ValueError(f"k={k_values[j]}: {n_labels[j]} labelled continuation(s); calibration needs at least "
-                         f"{MIN_LABELS_PER_K} per k")
+        raise UserError(f"k={k_values[j]}: {n_labels[j]} labelled continuation(s); calibration needs at least "
+                        f"{MIN_LABELS_PER_K} per k")
     fpc = 1.0 - n_labels / continuations_at_k
     strata = []  # per k: the labelled rows' labels, verdicts and normalised weights
     for j in range(n_k):

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json, read_jsonl, write_json, write_jsonl
 from c2kit.judges.trust import trust_note
 
@@ -107,9 +108,9 @@ def claim_results_dir(results_dir: str | Path, settings: Mapping[str, Any], *, o
     if not differences:
         return
     if not overwrite:
-        raise ValueError(f"{out} holds another run ({'; '.join(differences[:4])}"
-                         f"{'; ...' if len(differences) > 4 else ''}): choose another --out, or pass --overwrite "
-                         "to replace it")
+        raise UserError(f"{out} holds another run ({'; '.join(differences[:4])}"
+                        f"{'; ...' if len(differences) > 4 else ''}): choose another --out, or pass --overwrite "
+                        "to replace it")
     for name in (CONFIG_FILE, *SCORED_FILES):
         (out / name).unlink(missing_ok=True)
     # The over-correction run keeps its results in a folder of its own: the old run's go too.
@@ -119,8 +120,8 @@ def claim_results_dir(results_dir: str | Path, settings: Mapping[str, Any], *, o
 def _refuse_foreign_config(out: Path, config: Mapping[str, Any]) -> None:
     """A config.json that no c2 eval command wrote (a model folder, another tool's output) is never merged into."""
     if config and REQUESTED_KEY not in config and not any((out / name).exists() for name in RUN_FILES):
-        raise ValueError(f"{out} holds a config.json that no c2 eval run wrote (a model or another tool's folder?); "
-                         "choose another --out")
+        raise UserError(f"{out} holds a config.json that no c2 eval run wrote (a model or another tool's folder?); "
+                        "choose another --out")
 
 
 @contextmanager
@@ -141,8 +142,8 @@ def scoring_into(results_dir: str | Path) -> Iterator[Path]:
         config = read_config(out)
         _refuse_foreign_config(out, config)
         if REQUESTED_KEY in config and REJUDGED_KEY not in config:
-            raise ValueError(f"{out} holds the results of a c2 eval run, which c2 eval score would replace; "
-                             "c2 eval score writes a results directory of its own: choose another --out")
+            raise UserError(f"{out} holds the results of a c2 eval run, which c2 eval score would replace; "
+                            "c2 eval score writes a results directory of its own: choose another --out")
         yield out
     finally:
         lock.release()
@@ -199,7 +200,7 @@ def write_scored_results(
     standard = scores.to_json()
     clash = sorted(set(extra or {}) & set(standard))
     if clash:
-        raise ValueError(f"extra scores.json fields {clash} would replace standard ones")
+        raise UserError(f"extra scores.json fields {clash} would replace standard ones")
     analyses = analyse_judgments(rows, judge=judge, groups=groups, group_field=group_field)
     blocks = {**analyses, **(extra or {})}
     # A calibration made from these very verdicts (a resumed run, a scoring written again) still holds.
@@ -293,11 +294,11 @@ def read_item_fractions(results_dir: str | Path) -> dict[str, dict[int, float]]:
 
     rows = read_judgments(results_dir)
     if not rows:
-        raise ValueError(f"{Path(results_dir) / JUDGMENTS_FILE}: no rows")
+        raise UserError(f"{Path(results_dir) / JUDGMENTS_FILE}: no rows")
     try:
         return item_fractions((row["item_id"], row["k"], row["corrected"]) for row in rows)
     except KeyError as error:
-        raise ValueError(f"{Path(results_dir) / JUDGMENTS_FILE}: a row has no field {error}") from None
+        raise UserError(f"{Path(results_dir) / JUDGMENTS_FILE}: a row has no field {error}") from None
 
 
 def read_item_requests(results_dir: str | Path) -> dict[str, str]:
@@ -403,12 +404,12 @@ def render_summary(
 def _check_judgment(row: Mapping[str, Any], number: int) -> dict[str, Any]:
     missing = [name for name in JUDGMENT_FIELDS if name not in row]
     if missing:
-        raise ValueError(f"judgment {number}: field(s) {missing} missing (need {list(JUDGMENT_FIELDS)})")
+        raise UserError(f"judgment {number}: field(s) {missing} missing (need {list(JUDGMENT_FIELDS)})")
     if not isinstance(row["corrected"], bool):
-        raise ValueError(f"judgment {number}: field 'corrected' must be a bool, got {row['corrected']!r}")
+        raise UserError(f"judgment {number}: field 'corrected' must be a bool, got {row['corrected']!r}")
     for name in ("k", "path"):
         if isinstance(row[name], bool) or not isinstance(row[name], int):
-            raise ValueError(f"judgment {number}: field {name!r} must be an integer, got {row[name]!r}")
+            raise UserError(f"judgment {number}: field {name!r} must be an integer, got {row[name]!r}")
     kept = {name: row[name] for name in JUDGMENT_FIELDS}
     kept.update({name: row[name] for name in OPTIONAL_JUDGMENT_FIELDS if row.get(name) is not None})
     return kept
@@ -420,6 +421,6 @@ def _check_unique_paths(rows: Sequence[Mapping[str, Any]]) -> None:
     for number, row in enumerate(rows, start=1):
         key = (row["item_id"], row["k"], row["path"])
         if key in seen:
-            raise ValueError(f"judgment {number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} was already "
-                             f"judged in judgment {seen[key]}")
+            raise UserError(f"judgment {number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} was already "
+                            f"judged in judgment {seen[key]}")
         seen[key] = number

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json
 
 from .corr import CorrScores
@@ -28,4 +29,4 @@ def read_scores(results_dir: str | Path) -> CorrScores:
     try:
         return CorrScores.from_json(scores)
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: not a scores.json of this toolkit ({error})") from None
+        raise UserError(f"{path}: not a scores.json of this toolkit ({error})") from None

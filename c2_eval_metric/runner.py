@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.gen_cache import GenerationCache
 from c2kit.locks import lock_output_folder
 from c2kit.jsonio import write_jsonl
@@ -104,7 +105,7 @@ class EvalConfig:
             self.engine.check_model_options(adapter=self.adapter, load_in_4bit=self.load_in_4bit)
         except ValueError as error:
             if self.preset and self.load_in_4bit and "--load-in-4bit" in str(error):  # the user never typed it
-                raise ValueError(f"{error} (--preset {self.preset} loads in 4-bit: add --no-load-in-4bit)") from None
+                raise UserError(f"{error} (--preset {self.preset} loads in 4-bit: add --no-load-in-4bit)") from None
             raise
         return self.engine
 
@@ -142,15 +143,15 @@ class EvalConfig:
         """Settings errors that need no data or model (raised before anything is loaded)."""
         self.sampling()
         if self.opener_per not in OPENER_PER:
-            raise ValueError(f"opener_per {self.opener_per!r} is not one of {OPENER_PER}")
+            raise UserError(f"opener_per {self.opener_per!r} is not one of {OPENER_PER}")
         if self.opener_per == "path" and self.mode != "words":
-            raise ValueError("opener_per='path' needs words mode: tokens mode has no opener")
+            raise UserError("opener_per='path' needs words mode: tokens mode has no opener")
         if self.preset is not None:
             resolve_preset(self.preset, {})  # an unknown name is an error
         if not self.engine_settings().is_default and self.overcorrection:
-            raise ValueError("the over-correction analysis runs on --engine transformers only (for now)")
+            raise UserError("the over-correction analysis runs on --engine transformers only (for now)")
         if self.prefix_source not in PREFIX_SOURCES:
-            raise ValueError(f"prefix_source {self.prefix_source!r} is not one of {PREFIX_SOURCES}")
+            raise UserError(f"prefix_source {self.prefix_source!r} is not one of {PREFIX_SOURCES}")
         check_judge_spec(self.judge)
 
 
@@ -211,7 +212,7 @@ def read_inputs(config: EvalConfig, out: Path) -> RunInputs:
     for example in source.skipped_examples:
         print(f"  skipped {example}")
     if not source.rows:
-        raise ValueError(f"{source.origin}: no usable rows to evaluate")
+        raise UserError(f"{source.origin}: no usable rows to evaluate")
     if config.group_by:  # an unknown column fails now, not after sampling
         from .groups import item_groups
 
@@ -295,7 +296,7 @@ def _fitting_prompts(prompts, config: EvalConfig, loaded: LoadedModel, out: Path
               + f"; e.g. item {dropped[first_k][0]!r} at k={first_k}")
         merge_config(out, {"too_long_for_context": {"context_window": window, "items_per_k": counts}})
     if not kept:
-        raise ValueError(f"no prompt fits the model's {window} positions with {max_new_tokens} new tokens")
+        raise UserError(f"no prompt fits the model's {window} positions with {max_new_tokens} new tokens")
     return kept
 
 

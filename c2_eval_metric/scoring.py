@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_jsonl, write_json, write_jsonl
 from c2kit.judges.registry import check_judge_spec, public_spec
 
@@ -39,34 +40,34 @@ def score_judged(path: str | Path, *, out_dir: str | Path) -> CorrScores:
     for number, record in read_jsonl(path):
         for name in ("item_id", "k", "path", "corrected"):
             if name not in record:
-                raise ValueError(f"{path}, row {number}: field {name!r} is missing "
-                                 "(judged rows have item_id, k, path, corrected)")
+                raise UserError(f"{path}, row {number}: field {name!r} is missing "
+                                "(judged rows have item_id, k, path, corrected)")
         item_id = record["item_id"]
         if isinstance(item_id, bool) or not isinstance(item_id, (str, int)) or str(item_id) == "":
-            raise ValueError(f"{path}, row {number}: field 'item_id' must be a non-empty string, got {item_id!r}")
+            raise UserError(f"{path}, row {number}: field 'item_id' must be a non-empty string, got {item_id!r}")
         k, path_index, corrected = record["k"], record["path"], record["corrected"]
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-            raise ValueError(f"{path}, row {number}: field 'k' must be a positive integer, got {k!r}")
+            raise UserError(f"{path}, row {number}: field 'k' must be a positive integer, got {k!r}")
         if isinstance(path_index, bool) or not isinstance(path_index, int) or path_index < 0:
-            raise ValueError(f"{path}, row {number}: field 'path' must be an integer >= 0, got {path_index!r}")
+            raise UserError(f"{path}, row {number}: field 'path' must be an integer >= 0, got {path_index!r}")
         if not isinstance(corrected, bool):
-            raise ValueError(f"{path}, row {number}: field 'corrected' must be true or false, got {corrected!r}")
+            raise UserError(f"{path}, row {number}: field 'corrected' must be true or false, got {corrected!r}")
         judge = record.get("judge", "unspecified")
         if not isinstance(judge, str):
-            raise ValueError(f"{path}, row {number}: field 'judge' must be a string, got {judge!r}")
+            raise UserError(f"{path}, row {number}: field 'judge' must be a string, got {judge!r}")
         judgments.append({"item_id": str(item_id), "k": k, "path": path_index, "judge": judge,
                           "corrected": corrected})
     if not judgments:
-        raise ValueError(f"{path}: no rows")
+        raise UserError(f"{path}: no rows")
     judges = sorted({row["judge"] for row in judgments})
     if len(judges) > 1:
-        raise ValueError(f"{path}: rows come from several judges {judges}; score each judge's rows separately")
+        raise UserError(f"{path}: rows come from several judges {judges}; score each judge's rows separately")
     with scoring_into(out_dir):
         try:
             return write_scored_results(out_dir, judgments, judge=judges[0],
                                         config={"source": "judged", "judged_file": str(Path(path).resolve())})
         except ValueError as error:  # e.g. a path judged twice: say which file it came from
-            raise ValueError(f"{path}: {error}") from None
+            raise UserError(f"{path}: {error}") from None
 
 
 def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
@@ -80,10 +81,10 @@ def rejudge_results(results_dir: str | Path, *, out_dir: str | Path, judge: str,
     """
     source, out = Path(results_dir), Path(out_dir)
     if out.resolve() == source.resolve():
-        raise ValueError(f"{out}: write the re-judged results to a new directory, not into {source} itself")
+        raise UserError(f"{out}: write the re-judged results to a new directory, not into {source} itself")
     generations = [record for _, record in read_jsonl(source / GENERATIONS_FILE)]
     if not generations:
-        raise ValueError(f"{source / GENERATIONS_FILE}: no rows")
+        raise UserError(f"{source / GENERATIONS_FILE}: no rows")
     source_config = read_config(source)
     requests = _requests_for(generations, source_config, source)
     check_judge_spec(judge)  # an unknown judge fails before --out is made
@@ -106,8 +107,8 @@ def _rejudge_into(out: Path, source: Path, source_config: Mapping[str, Any], gen
         keys = [(row["item_id"], row["k"], row["path"]) for row in judgments]
         missing = [key for key in keys if key not in stored]
         if missing:
-            raise ValueError(f"{source / JUDGMENTS_FILE}: no judgment for item_id {missing[0][0]!r}, "
-                             f"k {missing[0][1]}, path {missing[0][2]} of generations.jsonl")
+            raise UserError(f"{source / JUDGMENTS_FILE}: no judgment for item_id {missing[0][0]!r}, "
+                            f"k {missing[0][1]}, path {missing[0][2]} of generations.jsonl")
         stored_name = next(iter(stored.values()))[0]
         agreement = judge_agreement([stored[key][1] for key in keys], [row["corrected"] for row in judgments],
                                     names=(stored_name, judge_impl.name))
@@ -121,7 +122,7 @@ def _rejudge_into(out: Path, source: Path, source_config: Mapping[str, Any], gen
             print(f"{len(rows)} disagreements written to {disagreements} for labelling (fill in 'label', or label "
                   f"them with the keyboard in a browser: c2 view {disagreements} --out label.html)")
     elif disagreements is not None:
-        raise ValueError(f"{source}: no judgments.jsonl, so there is no stored judge to disagree with")
+        raise UserError(f"{source}: no judgments.jsonl, so there is no stored judge to disagree with")
     extra = _carried_analyses(source, out, judge_impl)
     groups, group_field = run_groups(source_config)
     notes += judge_notes(judge_impl)
@@ -174,12 +175,12 @@ def _requests_for(generations: Sequence[Mapping[str, Any]], config: Mapping[str,
     for number, row in enumerate(generations, start=1):
         for name in ("item_id", "k", "path", "prefix", "continuation"):
             if name not in row:
-                raise ValueError(f"{generations_file}, row {number}: field {name!r} is missing")
+                raise UserError(f"{generations_file}, row {number}: field {name!r} is missing")
     if all(isinstance(row.get("request"), str) for row in generations):
         return [row["request"] for row in generations]
     if "data" not in config:
-        raise ValueError(f"{generations_file}: rows have no 'request' field and {source}/config.json names no "
-                         "'data' source to look the requests up in")
+        raise UserError(f"{generations_file}: rows have no 'request' field and {source}/config.json names no "
+                        "'data' source to look the requests up in")
     from c2kit.sources import load_source, parse_column_mapping
 
     mapping = config.get("column_mapping")
@@ -190,8 +191,8 @@ def _requests_for(generations: Sequence[Mapping[str, Any]], config: Mapping[str,
     requests = []
     for number, row in enumerate(generations, start=1):
         if str(row["item_id"]) not in by_id:
-            raise ValueError(f"{generations_file}, row {number}: item_id {row['item_id']!r} is not in the run's "
-                             f"data source {loaded.origin}")
+            raise UserError(f"{generations_file}, row {number}: item_id {row['item_id']!r} is not in the run's "
+                            f"data source {loaded.origin}")
         requests.append(by_id[str(row["item_id"])])
     return requests
 
@@ -204,7 +205,7 @@ def _stored_judgments(source: Path) -> dict[tuple[Any, int, int], tuple[str, boo
     stored = {}
     for number, row in read_jsonl(path):
         if not isinstance(row.get("corrected"), bool):
-            raise ValueError(f"{path}, row {number}: field 'corrected' must be true or false")
+            raise UserError(f"{path}, row {number}: field 'corrected' must be true or false")
         stored[(row.get("item_id"), row.get("k"), row.get("path"))] = (str(row.get("judge", "unspecified")),
                                                                         row["corrected"])
     return stored

@@ -20,6 +20,8 @@ import hashlib
 import random
 from dataclasses import dataclass
 
+from c2kit.errors import UserError
+
 PUNCTUATION = frozenset(',.!:;?-"(){}[]')
 N_CUTS = 4
 
@@ -28,7 +30,7 @@ SKIP_NO_WORDS = "first cut has no words"
 CUT_SKIP_REASONS = (SKIP_FEW_MARKS, SKIP_NO_WORDS)
 
 
-class CutError(ValueError):
+class CutError(UserError):
     """A response cannot be cut into four growing prefixes; ``reason`` is the short name that is counted."""
 
     def __init__(self, reason: str) -> None:

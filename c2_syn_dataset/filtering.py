@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from c2kit.errors import UserError
 from c2kit.prefill import pick_opener
 from c2kit.protocol import TRIGGERS
 from c2kit.sources import LoadedSource
@@ -111,7 +112,7 @@ def select_requests(
 ) -> tuple[list[SynRequest], SelectionStats]:
     """Filter, cut and draw opener/trigger for every row; keep the first ``limit`` that pass."""
     if limit is not None and limit < 1:
-        raise ValueError(f"limit must be a positive number of requests, got {limit}")
+        raise UserError(f"limit must be a positive number of requests, got {limit}")
     stats = SelectionStats(origin=loaded.origin, rows_read=loaded.n_read, loader_skipped=dict(loaded.skipped),
                            whole_word=whole_word)
     failed_cuts: Counter = Counter()
@@ -121,8 +122,8 @@ def select_requests(
     for position, row in enumerate(loaded.rows):
         if row.source_id in seen:
             # Shards, resume and merge are keyed by source_id, so it must be unique.
-            raise ValueError(f"{loaded.origin}: source id {row.source_id!r} appears twice (rows "
-                             f"{seen[row.source_id] + 1} and {position + 1} of the valid rows); ids must be unique")
+            raise UserError(f"{loaded.origin}: source id {row.source_id!r} appears twice (rows "
+                            f"{seen[row.source_id] + 1} and {position + 1} of the valid rows); ids must be unique")
         seen[row.source_id] = position
         if not asks_question(row.request, whole_word=whole_word):
             stats.failed_question += 1

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from c2_syn_dataset.schema import N_PAIRS, N_RANKS, PAIRS_SCHEMA, RANKED_SCHEMA
+from c2kit.errors import UserError
 
 # Pair order within a request: (0,1), (0,2), ..., (0,5), (1,2), ..., (4,5).
 CHOSEN_RANKS, REJECTED_RANKS = (ranks.astype(np.int32) for ranks in np.triu_indices(N_RANKS, k=1))
@@ -30,8 +31,8 @@ def pairs_from_ranked(ranked: pa.Table) -> pa.Table:
     lengths = pc.list_value_length(responses)
     if n and (pc.min(lengths).as_py() != N_RANKS or pc.max(lengths).as_py() != N_RANKS):
         bad = pc.index(pc.not_equal(lengths, N_RANKS), True).as_py()
-        raise ValueError(f"ranked row {bad} (source_id {ranked.column('source_id')[bad].as_py()!r}) has "
-                         f"{lengths[bad].as_py()} responses, expected {N_RANKS}")
+        raise UserError(f"ranked row {bad} (source_id {ranked.column('source_id')[bad].as_py()!r}) has "
+                        f"{lengths[bad].as_py()} responses, expected {N_RANKS}")
     flat = pc.list_flatten(responses)  # respects slicing offsets; index = row * 6 + rank
     row = np.repeat(np.arange(n, dtype=np.int64), N_PAIRS)
     chosen_rank = np.tile(CHOSEN_RANKS, n)
@@ -81,7 +82,7 @@ def write_config_files(
     and the ``train-*`` files of an earlier write are removed, so the configs never mix two builds.
     """
     if ranked.num_rows == 0:
-        raise ValueError("no ranked rows to write")
+        raise UserError("no ranked rows to write")
     out = Path(out_dir)
     n_files = max(1, -(-ranked.num_rows // groups_per_file))
     written: dict[str, list[str]] = {"ranked": [], "pairs": []}

@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from c2kit import __version__
+from c2kit.errors import UserError
 from c2kit.gen_cache import GenerationCache
 from c2kit.locks import lock_output_folder
 from c2kit.prefill import resolve_chat_template, template_hash
@@ -72,7 +73,7 @@ def prepare(settings: BuildSettings) -> Plan:
                                       whole_word=settings.whole_word)
     stats.repeated_rows = repeated_rows(loaded)
     if not requests:
-        raise ValueError(f"{loaded.origin}: no request passed the C2-Syn filter\n{stats.to_markdown()}")
+        raise UserError(f"{loaded.origin}: no request passed the C2-Syn filter\n{stats.to_markdown()}")
     return Plan(requests, stats, source_sha256(loaded), settings.chunk_size)
 
 

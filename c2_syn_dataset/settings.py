@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from c2kit.engines import EngineSettings
+from c2kit.errors import UserError
 from c2kit.generation import SamplingConfig
 
 DEFAULT_MAX_NEW_TOKENS = 128  # paper
@@ -46,13 +47,13 @@ class BuildSettings:
             object.__setattr__(self, "engine", EngineSettings.build(self.engine))
         # Checked here, before a generator is loaded: a typo must not cost a model load.
         if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, got {self.chunk_size}")
+            raise UserError(f"chunk_size must be at least 1, got {self.chunk_size}")
         if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+            raise UserError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
         if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+            raise UserError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
         if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+            raise UserError(f"top_p must be in (0, 1], got {self.top_p}")
 
     def engine_settings(self) -> EngineSettings:
         """The engine settings, with the model options only some engines can honour (--adapter, --load-in-4bit)
@@ -87,7 +88,7 @@ def sampling_config(*, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, temperature
                     top_p: float = 1.0, seed: int = 0) -> SamplingConfig:
     """One path per prompt: greedy when ``temperature`` is 0, else seeded sampling with ``top_p``."""
     if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+        raise UserError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
     if temperature == 0:
         # SamplingConfig wants a valid temperature even when it is unused; 1.0 is the neutral value.
         return SamplingConfig(num_paths=1, max_new_tokens=max_new_tokens, do_sample=False, temperature=1.0,
@@ -114,7 +115,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise ValueError(f"--shard must look like I/N (e.g. 0/4), got {text!r}") from None
+        raise UserError(f"--shard must look like I/N (e.g. 0/4), got {text!r}") from None
     if not 0 <= index < count:
-        raise ValueError(f"--shard {text}: need 0 <= I < N")
+        raise UserError(f"--shard {text}: need 0 <= I < N")
     return index, count

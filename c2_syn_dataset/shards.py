@@ -36,6 +36,7 @@ from c2_syn_dataset.filtering import SelectionStats
 from c2_syn_dataset.pairs import write_config_files
 from c2_syn_dataset.schema import N_PAIRS, RANKED_SCHEMA
 from c2_syn_dataset.synthesis import SR_REGENERATIONS, kept_groups
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json, set_aside, write_json
 from c2kit.locks import lock_output_folder, one_at_a_time
 
@@ -49,12 +50,12 @@ REGENERATED_KEY = b"c2syn_sr_regenerated"  # a part's count of SRs that came bac
 FINGERPRINTED = ("c2kit_version", "source", "generator", "chat_template_sha256", "sampling", "engine")
 
 
-class BuildMismatchError(ValueError):
+class BuildMismatchError(UserError):
     """A directory holds (part of) a different build than the one asked for."""
 
 
-class DamagedPartError(ValueError):
-    """A part file that Parquet cannot read (a ValueError, so the CLI shows it as one line)."""
+class DamagedPartError(UserError):
+    """A part file that Parquet cannot read (a UserError, so the CLI shows it as one line)."""
 
 
 logger = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def merge_build(dirs: Sequence[str | Path], out_dir: str | Path | None = None) -
     Raises with the missing chunks and their shards when a part is missing. Returns a summary.
     """
     if not dirs:
-        raise ValueError("merge needs at least one build directory")
+        raise UserError("merge needs at least one build directory")
     out = Path(out_dir if out_dir is not None else dirs[0])
     lock = lock_output_folder(out, "c2 syn build", shared=True)  # taken again (shared) when a build merges
     try:
@@ -247,9 +248,9 @@ def _merge_into(dirs: Sequence[str | Path], out: Path) -> dict:
         )
     ranked, dropped = kept_groups(pa.concat_tables(tables))
     if ranked.num_rows == 0:
-        raise ValueError(f"{out}: the SR of every one of the {len(dropped):,} requests stayed empty after "
-                         f"{SR_REGENERATIONS} regenerations, so no request is left to write; the generator "
-                         "answers nothing: check it, its chat template and --max-new-tokens")
+        raise UserError(f"{out}: the SR of every one of the {len(dropped):,} requests stayed empty after "
+                        f"{SR_REGENERATIONS} regenerations, so no request is left to write; the generator "
+                        "answers nothing: check it, its chat template and --max-new-tokens")
     files = write_config_files(ranked, out, build_id=manifest["fingerprint"])
     empty_sr = {"regenerations": SR_REGENERATIONS, "regenerated": regenerated, "dropped": dropped}
     manifest = {**manifest, EMPTY_SR: empty_sr}

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, modelapi
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from c2kit.errors import UserError
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ class C2ModelAPI(ModelAPI):
                  plain_template: bool = False, **unknown: Any) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
         if unknown:
-            raise ValueError(f"c2/{model_name}: unknown model argument(s) {', '.join(sorted(unknown))}; the c2 "
-                             "provider takes adapter, revision, dtype, load_in_4bit, batch_tokens, plain_template")
+            raise UserError(f"c2/{model_name}: unknown model argument(s) {', '.join(sorted(unknown))}; the c2 "
+                            "provider takes adapter, revision, dtype, load_in_4bit, batch_tokens, plain_template")
         from c2kit.engines import EngineSettings, ModelRequest, open_engine
         from c2kit.prefill import resolve_chat_template
 
@@ -81,7 +82,7 @@ class C2ModelAPI(ModelAPI):
         from c2kit.protocol import DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
         if tools:
-            raise ValueError(f"{PROVIDER}/{self.model_name}: the c2 provider samples plain chat text, not tool calls")
+            raise UserError(f"{PROVIDER}/{self.model_name}: the c2 provider samples plain chat text, not tool calls")
         text, ids = self.render(input)
         temperature = DEFAULT_TEMPERATURE if config.temperature is None else config.temperature
         sampling = SamplingConfig(num_paths=1, max_new_tokens=config.max_tokens or DEFAULT_MAX_NEW_TOKENS,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.jsonio import set_aside, write_json
 from c2kit.locks import DirectoryLock
 
@@ -42,7 +43,7 @@ LOCK_FILE = "lock"
 ROW_FIELDS = {"item_id": str, "k": int, "path": int, "prompt_sha256": str, "text": str}
 
 
-class CacheError(ValueError):
+class CacheError(UserError):
     """The cache on disk is inconsistent (wrong key file or a corrupt row); the message names the file."""
 
 
@@ -190,13 +191,13 @@ def _parse_row(line: str) -> CachedRow:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
-        raise ValueError(f"not valid JSON ({error.msg})") from None
+        raise UserError(f"not valid JSON ({error.msg})") from None
     if not isinstance(record, dict):
-        raise ValueError("not a JSON object")
+        raise UserError("not a JSON object")
     for name, kind in ROW_FIELDS.items():
         if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
-            raise ValueError(f"field {name!r} is missing or not {kind.__name__}")
+            raise UserError(f"field {name!r} is missing or not {kind.__name__}")
     row = CachedRow(**{name: record[name] for name in ROW_FIELDS})
     if record.get("sha256") != row.checksum():
-        raise ValueError("checksum mismatch (the row was edited or damaged)")
+        raise UserError("checksum mismatch (the row was edited or damaged)")
     return row

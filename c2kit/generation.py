@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 from tqdm.auto import tqdm
 
+from c2kit.errors import UserError
 from c2kit.gen_cache import CachedRow, GenerationCache, prompt_fingerprint
 from c2kit.prefill import PrefillPrompt
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
@@ -45,9 +46,9 @@ class SamplingConfig:
 
     def __post_init__(self) -> None:
         if self.num_paths < 1 or self.max_new_tokens < 1:
-            raise ValueError("num_paths and max_new_tokens must be at least 1")
+            raise UserError("num_paths and max_new_tokens must be at least 1")
         if not self.do_sample and self.num_paths != 1:
-            raise ValueError("greedy decoding (do_sample=False) gives one path per prompt; set num_paths=1")
+            raise UserError("greedy decoding (do_sample=False) gives one path per prompt; set num_paths=1")
         problems = []
         if not (math.isfinite(self.temperature) and self.temperature > 0):
             problems.append(f"temperature must be a finite number > 0, got {self.temperature!r}")
@@ -58,7 +59,7 @@ class SamplingConfig:
         if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
             problems.append(f"repetition_penalty must be a finite number > 0, got {self.repetition_penalty!r}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise UserError("; ".join(problems))
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
+
 
 ENCODING = "utf-8-sig"  # UTF-8; a leading byte-order mark is dropped
 TOO_DEEP = "JSON nested too deeply to read (thousands of levels of lists or objects)"
@@ -36,11 +38,11 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(f"{path}, row {number}: not valid JSON ({error.msg})") from None
+                raise UserError(f"{path}, row {number}: not valid JSON ({error.msg})") from None
             except RecursionError:
-                raise ValueError(f"{path}, row {number}{_deep_field(line)}: {TOO_DEEP}") from None
+                raise UserError(f"{path}, row {number}{_deep_field(line)}: {TOO_DEEP}") from None
             if not isinstance(record, dict):
-                raise ValueError(f"{path}, row {number}: expected a JSON object, got {type(record).__name__}")
+                raise UserError(f"{path}, row {number}: expected a JSON object, got {type(record).__name__}")
             yield number, record
 
 
@@ -53,11 +55,11 @@ def read_json(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+        raise UserError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
     except RecursionError:
-        raise ValueError(f"{path}{_deep_field(text)}: {TOO_DEEP}") from None
+        raise UserError(f"{path}{_deep_field(text)}: {TOO_DEEP}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        raise UserError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
 
 
@@ -73,14 +75,14 @@ def check_json_depth(path: str | Path) -> None:
         json.loads(text)
         return
     except RecursionError:
-        raise ValueError(f"{path}{_deep_field(text)}: {TOO_DEEP}") from None
+        raise UserError(f"{path}{_deep_field(text)}: {TOO_DEEP}") from None
     except ValueError:
         pass  # not one document: JSON lines, or broken, which the reader reports in its own words
     for number, line in enumerate(text.splitlines(), start=1):
         try:
             json.loads(line)
         except RecursionError:
-            raise ValueError(f"{path}, row {number}{_deep_field(line)}: {TOO_DEEP}") from None
+            raise UserError(f"{path}, row {number}{_deep_field(line)}: {TOO_DEEP}") from None
         except ValueError:
             continue
 
@@ -91,7 +93,7 @@ def read_text(path: str | Path) -> str:
     try:
         return Path(path).read_text(encoding=ENCODING)
     except UnicodeDecodeError:
-        raise ValueError(not_utf8_message(path, "line")) from None
+        raise UserError(not_utf8_message(path, "line")) from None
 
 
 def _lines(handle, path: Path) -> Iterator[tuple[int, str]]:
@@ -100,7 +102,7 @@ def _lines(handle, path: Path) -> Iterator[tuple[int, str]]:
     try:
         yield from enumerate(handle, start=1)
     except UnicodeDecodeError:
-        raise ValueError(not_utf8_message(path)) from None
+        raise UserError(not_utf8_message(path)) from None
 
 
 def not_utf8_message(path: str | Path, line: str = "row") -> str:

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from c2kit.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 _HELD: dict[Path, list] = {}  # lock file -> [fd, holders in this process, what to do before the last lets go]
@@ -33,8 +35,8 @@ _TURNS: dict[Path, threading.Lock] = {}  # lock file of one_at_a_time -> its loc
 _UNSUPPORTED = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
 
 
-class LockedError(ValueError):
-    """Another process holds the lock (a ValueError, so the CLI shows it as one line)."""
+class LockedError(UserError):
+    """Another process holds the lock (a UserError, so the CLI shows it as one line)."""
 
 
 class DirectoryLock:
@@ -176,15 +178,15 @@ def lock_output_folder(folder: str | Path, command: str, *, shared: bool = False
     other = output_of(folder, ignore=kind)
     if other is not None:
         lock.release()
-        raise ValueError(f"{folder} holds files that {other[0]} writes ({', '.join(other[1])}); {command} needs a "
-                         "folder of its own: choose another --out")
+        raise UserError(f"{folder} holds files that {other[0]} writes ({', '.join(other[1])}); {command} needs a "
+                        "folder of its own: choose another --out")
     # Hidden names do not count: the lock file, and a shard's temporary file while it writes the marker.
     present = sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
     if kind.marker is not None and present and kind.marker not in present:
         lock.release()
         shown = ", ".join(present[:3]) + (", ..." if len(present) > 3 else "")
-        raise ValueError(f"{folder} is not empty ({shown}) and is not a {kind.what} (it has no {kind.marker}); "
-                         f"{command} needs a folder of its own: choose another --out")
+        raise UserError(f"{folder} is not empty ({shown}) and is not a {kind.what} (it has no {kind.marker}); "
+                        f"{command} needs a folder of its own: choose another --out")
     return lock
 
 

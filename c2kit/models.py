@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.paths import permission_problem
 from c2kit.tiny import MARKER
 
@@ -54,7 +55,7 @@ def load_model_and_tokenizer(
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
     if dtype not in DTYPES:
-        raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
+        raise UserError(f"dtype {dtype!r} is not one of {DTYPES}")
     # Before anything heavy: a typo in a path or an uncached Hub id is one line, not a Hub traceback.
     check_model(model, revision)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
@@ -70,11 +71,11 @@ def load_model_and_tokenizer(
         )
     adapter_dir = _adapter_dir(adapter) if adapter else None
     if adapter_dir is not None and not (adapter_dir / "adapter_config.json").is_file():
-        raise ValueError(f"adapter {adapter!r}: no adapter_config.json in {adapter_dir} (not a PEFT adapter)")
+        raise UserError(f"adapter {adapter!r}: no adapter_config.json in {adapter_dir} (not a PEFT adapter)")
     problem = adapter_problem(adapter_dir) if adapter_dir is not None else None
     if problem:  # before the base model loads, and in one line rather than PEFT's or safetensors' traceback
-        raise ValueError(f"adapter {adapter!r} cannot be loaded from {adapter_dir}: {problem} (damaged or partly "
-                         "copied; save or copy it again)")
+        raise UserError(f"adapter {adapter!r} cannot be loaded from {adapter_dir}: {problem} (damaged or partly "
+                        "copied; save or copy it again)")
     # An adapter trained with a changed chat template ships its own tokenizer; prefer it when present.
     tokenizer_source = str(adapter_dir) if adapter_dir and (adapter_dir / "tokenizer_config.json").exists() else model
     tokenizer = AutoTokenizer.from_pretrained(
@@ -93,7 +94,7 @@ def load_model_and_tokenizer(
         except RuntimeError as error:
             if "size mismatch" not in str(error):
                 raise
-            raise ValueError(_wrong_base_message(adapter, adapter_dir, model, error)) from None
+            raise UserError(_wrong_base_message(adapter, adapter_dir, model, error)) from None
     loaded.eval()
     if loaded.generation_config.pad_token_id is None:
         loaded.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -202,26 +203,26 @@ def local_model_dir(model: str, label: str = "model") -> Path | None:
     try:
         return _checked_local_dir(path, model, label)
     except PermissionError as error:
-        raise ValueError(f"{label} {model!r}: {permission_problem(error.filename or path)}") from None
+        raise UserError(f"{label} {model!r}: {permission_problem(error.filename or path)}") from None
 
 
 def _checked_local_dir(path: Path, model: str, label: str) -> Path | None:
     if not path.exists():
         if _maybe_hub_id(model):
             return None  # e.g. 'c2kit/tiny-chat' next to a local c2kit/ folder: the Hub (or its cache) decides
-        raise ValueError(f"{label} {model!r}: no such local {label} folder{_did_you_mean(model)}")
+        raise UserError(f"{label} {model!r}: no such local {label} folder{_did_you_mean(model)}")
     if not path.is_dir():
-        raise ValueError(f"{label} {model!r}: is a file, not a {label} folder")
+        raise UserError(f"{label} {model!r}: is a file, not a {label} folder")
     _open_loader_files(path)
     if label == "model" and not (path / "config.json").is_file():
         if (path / "adapter_config.json").is_file():
             base = _adapter_base(path)
-            raise ValueError(f"model {model!r} is a PEFT adapter, not a model: pass it as --adapter and its base "
-                             f"model ({base}) as the model")
-        raise ValueError(f"model {model!r}: no config.json in this folder (not a transformers model folder)")
+            raise UserError(f"model {model!r} is a PEFT adapter, not a model: pass it as --adapter and its base "
+                            f"model ({base}) as the model")
+        raise UserError(f"model {model!r}: no config.json in this folder (not a transformers model folder)")
     if label == "adapter" and not (path / "adapter_config.json").is_file():
-        raise ValueError(f"adapter {model!r}: no adapter_config.json in this folder (not a PEFT adapter folder; a "
-                         "training run's output_dir holds one at its top level)")
+        raise UserError(f"adapter {model!r}: no adapter_config.json in this folder (not a PEFT adapter folder; a "
+                        "training run's output_dir holds one at its top level)")
     return path
 
 
@@ -281,8 +282,8 @@ def _did_you_mean(name: str) -> str:
     return f" (did you mean {options}?)"
 
 
-def _hub_error(error: Exception, repo_id: str, revision: str | None, label: str) -> ValueError | None:
-    """One-line ValueError for a Hub id that cannot be fetched, or None for an error of another kind."""
+def _hub_error(error: Exception, repo_id: str, revision: str | None, label: str) -> UserError | None:
+    """One-line UserError for a Hub id that cannot be fetched, or None for an error of another kind."""
     from huggingface_hub import is_offline_mode
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -300,20 +301,20 @@ def _hub_error(error: Exception, repo_id: str, revision: str | None, label: str)
         why = ("HF_HUB_OFFLINE is set" if is_offline_mode()
                else "the Hub could not be reached")
         if local:
-            return ValueError(f"{label} {repo_id!r}{at} is not in the local Hub cache, and {why}{local}")
-        return ValueError(f"{label} {repo_id!r}{at} is not a local folder and not in the local Hub cache, and {why}: "
-                          f"download it where the Hub is reachable (hf download {repo_id}) or give a local path")
+            return UserError(f"{label} {repo_id!r}{at} is not in the local Hub cache, and {why}{local}")
+        return UserError(f"{label} {repo_id!r}{at} is not a local folder and not in the local Hub cache, and {why}: "
+                         f"download it where the Hub is reachable (hf download {repo_id}) or give a local path")
     if isinstance(error, GatedRepoError):
-        return ValueError(f"{label} {repo_id!r} is gated on the Hub: accept its licence on huggingface.co and log in "
-                          "(hf auth login)")
+        return UserError(f"{label} {repo_id!r} is gated on the Hub: accept its licence on huggingface.co and log in "
+                         "(hf auth login)")
     if isinstance(error, RevisionNotFoundError):
-        return ValueError(f"{label} {repo_id!r}: revision {revision!r} not found on the Hub")
+        return UserError(f"{label} {repo_id!r}: revision {revision!r} not found on the Hub")
     if isinstance(error, RepositoryNotFoundError):
-        return ValueError(f"{label} {repo_id!r}: no such repository on the Hub (a private one needs 'hf auth login') "
-                          f"and no such local folder{_did_you_mean(repo_id) if local else ''}")
+        return UserError(f"{label} {repo_id!r}: no such repository on the Hub (a private one needs 'hf auth login') "
+                         f"and no such local folder{_did_you_mean(repo_id) if local else ''}")
     if isinstance(error, EntryNotFoundError):
-        return ValueError(f"{label} {repo_id!r}{at}: the Hub repository has no config.json (not a transformers model; "
-                          "a PEFT adapter goes in --adapter, with its base model as the model)")
+        return UserError(f"{label} {repo_id!r}{at}: the Hub repository has no config.json (not a transformers model; "
+                         "a PEFT adapter goes in --adapter, with its base model as the model)")
     return None
 
 

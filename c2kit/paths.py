@@ -7,6 +7,11 @@ import os
 from pathlib import Path
 
 
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/c2-toolkit`` (``~/.cache/c2-toolkit`` when unset): where c2 keeps what it may rebuild."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "c2-toolkit"
+
+
 def output_dir_problem(path: str | Path) -> str | None:
     """Why ``path`` cannot be (or become) a directory, or None: it, or a folder above it, is a file, or a folder
     above it cannot be entered by this user."""

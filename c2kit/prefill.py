@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from c2kit.errors import UserError
 from c2kit.protocol import OPENERS
 
 PrefixMode = Literal["words", "tokens"]
@@ -42,7 +43,7 @@ PLAIN_CHAT_TEMPLATE = (
 )
 
 
-class PrefillError(ValueError):
+class PrefillError(UserError):
     """The chat template cannot render a prefilled assistant turn."""
 
 
@@ -183,14 +184,14 @@ def build_prefills(
     the short items per k.
     """
     if mode not in PREFIX_MODES:
-        raise ValueError(f"prefix mode {mode!r} is not one of {PREFIX_MODES}")
+        raise UserError(f"prefix mode {mode!r} is not one of {PREFIX_MODES}")
     if opener_per not in OPENER_PER:
-        raise ValueError(f"opener_per {opener_per!r} is not one of {OPENER_PER}")
+        raise UserError(f"opener_per {opener_per!r} is not one of {OPENER_PER}")
     if opener_per == "path":
         if mode != "words":
-            raise ValueError("opener_per='path' needs words mode: tokens mode has no opener")
+            raise UserError("opener_per='path' needs words mode: tokens mode has no opener")
         if not num_paths or num_paths < 1:
-            raise ValueError("opener_per='path' needs num_paths (the number of paths per (item, k))")
+            raise UserError("opener_per='path' needs num_paths (the number of paths per (item, k))")
     template = resolve_chat_template(tokenizer, plain_template)
     prompts: list[PrefillPrompt] = []
     for item_id, request, response in items:

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def resolve_preset(name: str | None, explicit: Mapping[str, Any]) -> dict[str, A
     if name is None:
         return dict(explicit)
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+        raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
     settings = {key: list(value) if isinstance(value, list) else value for key, value in PRESETS[name].items()}
     settings.update(explicit)
     if settings.get("mode") == "tokens" and "opener_per" not in explicit:

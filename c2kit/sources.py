@@ -39,6 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.jsonio import check_json_depth, read_jsonl
 
 BUNDLED_C2EVAL = "c2eval-500"
@@ -58,7 +59,7 @@ LIKELY_COLUMNS = {
 }
 
 
-class SourceError(ValueError):
+class SourceError(UserError):
     """A source row is malformed; the message names the source, the row and the field."""
 
     def __init__(self, message: str, reason: str = "unreadable") -> None:
@@ -66,7 +67,7 @@ class SourceError(ValueError):
         self.reason = reason  # short category used to count skipped rows
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError):
     """The source has not the columns a row needs; the message names those found, those expected and the fix."""
 
 
@@ -152,7 +153,7 @@ def load_source(
         try:
             row = _to_row(record, row_number, mapping)
             if row.source_id in seen_ids:
-                raise ValueError(
+                raise UserError(
                     f"{origin}: source id {row.source_id!r} appears twice (rows {seen_ids[row.source_id]} and "
                     f"{row_number}, field {mapping['id']!r}); ids must be unique: they key the generations, "
                     "judgments and caches")
@@ -173,7 +174,7 @@ def load_source(
         if limit is not None and len(loaded.rows) >= limit:
             break
     if loaded.n_read == 0:
-        raise ValueError(f"{origin}: no rows to read (the source is empty)")
+        raise UserError(f"{origin}: no rows to read (the source is empty)")
     return loaded
 
 
@@ -240,7 +241,7 @@ def _check_mapping(column_mapping: Mapping[str, str] | None) -> dict[str, str]:
     mapping = dict(column_mapping or {})
     unknown = set(mapping) - set(MAPPABLE_FIELDS)
     if unknown:
-        raise ValueError(f"column_mapping keys {sorted(unknown)} are not among {list(MAPPABLE_FIELDS)}")
+        raise UserError(f"column_mapping keys {sorted(unknown)} are not among {list(MAPPABLE_FIELDS)}")
     return mapping
 
 
@@ -252,12 +253,12 @@ def parse_column_mapping(text: str | None, fields: Iterable[str] = MAPPABLE_FIEL
         return {}
     pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
     if any(len(pair) != 2 or not pair[0].strip() or not pair[1].strip() for pair in pairs):
-        raise ValueError(f"column mapping {text!r} must look like {example!r} (FIELD=COLUMN)")
+        raise UserError(f"column mapping {text!r} must look like {example!r} (FIELD=COLUMN)")
     mapping = {key.strip(): value.strip() for key, value in pairs}
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
-        raise ValueError(f"column mapping {text!r}: {', '.join(map(repr, unknown))} is not a field; the fields are "
-                         f"{', '.join(fields)} (FIELD=COLUMN, e.g. {example!r})")
+        raise UserError(f"column mapping {text!r}: {', '.join(map(repr, unknown))} is not a field; the fields are "
+                        f"{', '.join(fields)} (FIELD=COLUMN, e.g. {example!r})")
     return mapping
 
 
@@ -275,14 +276,14 @@ def _read_records(source: str | Path, split: str
         return f"{path} [{split}]", *_columns_and_rows(_load_with_datasets(str(path), None, split=split))
     if path.exists():
         if path.suffix not in LOCAL_FORMATS:
-            raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use one of {sorted(LOCAL_FORMATS)}")
+            raise UserError(f"{path}: unsupported file type {path.suffix!r}; use one of {sorted(LOCAL_FORMATS)}")
         if path.suffix == ".jsonl":
             return str(path), _jsonl_columns(path), _jsonl_rows(path)
         _check_local_file(path)
         try:
             records = _load_with_datasets(LOCAL_FORMATS[path.suffix], str(path), split=None)
         except Exception as error:  # datasets wraps the reader's error in pages of DatasetGenerationError
-            raise ValueError(f"{path}: not readable as {LOCAL_FORMATS[path.suffix]} ({_root_cause(error)})") from None
+            raise UserError(f"{path}: not readable as {LOCAL_FORMATS[path.suffix]} ({_root_cause(error)})") from None
         return str(path), *_columns_and_rows(records)
     if str(source).endswith(tuple(LOCAL_FORMATS)):
         raise FileNotFoundError(f"{source}: no such file")
@@ -299,7 +300,7 @@ def _read_records(source: str | Path, split: str
 LOCAL_INSTEAD = "give a local .jsonl/.parquet/.csv file or dataset folder, or download it where the Hub is reachable"
 
 
-def hub_dataset_error(dataset_id: str, error: BaseException, instead: str = LOCAL_INSTEAD) -> ValueError | None:
+def hub_dataset_error(dataset_id: str, error: BaseException, instead: str = LOCAL_INSTEAD) -> UserError | None:
     """One line for a Hub dataset id that cannot be had (Hub unreachable or offline and not cached, no such
     dataset, gated), or None for an error of another kind.
 
@@ -315,29 +316,29 @@ def hub_dataset_error(dataset_id: str, error: BaseException, instead: str = LOCA
                  if os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")]
         why = (f"{' and '.join(flags)} {'is' if len(flags) == 1 else 'are'} set" if flags
                else "offline mode is on" if datasets.config.HF_HUB_OFFLINE else "no network")
-        return ValueError(f"dataset {dataset_id!r} is not a local file or folder, and it could not be reached on the "
-                          f"Hugging Face Hub ({why}; it is not in the local cache either): {instead}")
+        return UserError(f"dataset {dataset_id!r} is not a local file or folder, and it could not be reached on the "
+                         f"Hugging Face Hub ({why}; it is not in the local cache either): {instead}")
     if isinstance(error, DatasetNotFoundError):
         reason = " ".join(str(error).split()) or "not found on the Hub"
-        return ValueError(f"dataset {dataset_id!r} is not a local file or folder, and on the Hugging Face Hub: "
-                          f"{reason} ({instead})")
+        return UserError(f"dataset {dataset_id!r} is not a local file or folder, and on the Hugging Face Hub: "
+                         f"{reason} ({instead})")
     return None
 
 
 def _check_local_file(path: Path) -> None:
     """Refuse, naming the file, what datasets would turn into a traceback: binary text, no rows."""
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: the file is empty")
+        raise UserError(f"{path}: the file is empty")
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
         try:
             metadata = pq.ParquetFile(path).metadata
         except Exception as error:  # pyarrow.ArrowInvalid and friends
-            raise ValueError(f"{path}: not a readable Parquet file ({_root_cause(error)})") from None
+            raise UserError(f"{path}: not a readable Parquet file ({_root_cause(error)})") from None
         if metadata.num_rows == 0:
             columns = ", ".join(metadata.schema.names)
-            raise ValueError(f"{path}: the Parquet file has no rows (columns: {columns})")
+            raise UserError(f"{path}: the Parquet file has no rows (columns: {columns})")
         return
     if path.suffix in (".csv", ".json"):
         with open(path, "rb") as handle:
@@ -346,7 +347,7 @@ def _check_local_file(path: Path) -> None:
         if path.suffix == ".csv":
             lines = [line for line in head.decode("utf-8", errors="replace").splitlines() if line.strip()]
             if len(lines) == 1 and len(head) < 1 << 16:
-                raise ValueError(f"{path}: the CSV file has a header ({lines[0][:200]}) but no rows")
+                raise UserError(f"{path}: the CSV file has a header ({lines[0][:200]}) but no rows")
         else:
             check_json_depth(path)
 
@@ -355,13 +356,13 @@ def _check_text_bytes(path: Path, data: bytes, *, complete: bool) -> None:
     """A text file must be UTF-8 without NUL bytes (a binary file read as text is a clear error)."""
     nul = data.find(b"\0")
     if nul >= 0:
-        raise ValueError(f"{path}: binary content (a NUL byte at byte {nul}), not a UTF-8 text "
-                         f"{path.suffix[1:].upper()} file")
+        raise UserError(f"{path}: binary content (a NUL byte at byte {nul}), not a UTF-8 text "
+                        f"{path.suffix[1:].upper()} file")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
         if complete or error.start < len(data) - 4:  # else a character cut at the end of the sample
-            raise ValueError(f"{path}: not UTF-8 text (byte {error.start} is {data[error.start]:#04x})") from None
+            raise UserError(f"{path}: not UTF-8 text (byte {error.start} is {data[error.start]:#04x})") from None
 
 
 def _root_cause(error: BaseException) -> str:

@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from c2kit.errors import UserError
 from c2kit.locks import TINY_MODEL_MARKER, lock_output_folder
 from c2kit.protocol import OPENERS, TRIGGERS
 from c2kit.sources import bundled_path
@@ -82,7 +83,7 @@ def build_tiny_chat_model(
     ``hidden_size=128, num_heads=2``: head_dim 64).
     """
     if hidden_size % num_heads or num_heads % num_kv_heads:
-        raise ValueError("hidden_size must be a multiple of num_heads, and num_heads of num_kv_heads")
+        raise UserError("hidden_size must be a multiple of num_heads, and num_heads of num_kv_heads")
     out = Path(out_dir)
     lock = lock_output_folder(out, "c2 tiny-model")
     try:

@@ -404,6 +404,9 @@ def test_errors_that_are_not_the_systems_keep_their_traceback(tmp_path, monkeypa
         raise AttributeError("'str' object has no attribute 'get'")
 
     monkeypatch.setattr(c2kit.view, "build_report", bug)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert main(["view", str(tmp_path), "--out", str(tmp_path / "r.html")]) == 1  # a bug's exit, not a user's 2
+    monkeypatch.setenv("C2_TRACEBACK", "1")
     with pytest.raises(AttributeError):
         main(["view", str(tmp_path), "--out", str(tmp_path / "r.html")])
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from c2_syn_dataset.objectives.recipes import RECIPES
+from c2kit.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +46,7 @@ def export(c2syn: str, objective: str, out: str | Path, *, utility_ratio: float 
 
     out = Path(out)
     if out.resolve() == Path(c2syn).resolve():
-        raise ValueError(f"{out} is the C2-Syn build (--from): its card would be replaced; choose another --out")
+        raise UserError(f"{out} is the C2-Syn build (--from): its card would be replaced; choose another --out")
     manifest = read_manifest(c2syn)
     data = objective_data(objective, load_ranked(c2syn), origin=f"{c2syn} [ranked]", manifest=manifest,
                           utility_ratio=utility_ratio)

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from c2_syn_dataset.objectives.recipes import RECIPES, RTO, UTILITY, Recipe, request_rows
 from c2_syn_dataset.objectives.utility import utility_pool
+from c2kit.errors import UserError
 
 OBJECTIVE_SCHEMA = pa.schema([
     pa.field("kind", pa.string()),  # recovery, mle, rto or utility (c2_syn_dataset.objectives.recipes)
@@ -36,7 +37,7 @@ OBJECTIVE_SCHEMA = pa.schema([
 NOT_A_REFUSAL = "SR not read as a refusal by the keyword judge"
 
 
-class ObjectiveDataError(ValueError):
+class ObjectiveDataError(UserError):
     """The build cannot give this objective's rows; the message names the build and what is missing."""
 
 

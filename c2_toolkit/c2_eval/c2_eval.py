@@ -22,6 +22,7 @@ from inspect_ai.model import model_roles
 from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from c2kit.errors import UserError
 from c2kit.harness.items import prefill_items
 from c2kit.harness.verdicts import GRADER_JUDGE, GRADER_ROLE, judge_paths, judge_spec
 from c2kit.protocol import DEFAULT_KS, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PATHS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
@@ -81,7 +82,7 @@ def parse_ks(k: int | str | Sequence[int]) -> list[int]:
     try:
         return [int(part) for part in parts]
     except (TypeError, ValueError):
-        raise ValueError(f"c2_eval: k must be positive integers, e.g. -T k=10,20; got {k!r}") from None
+        raise UserError(f"c2_eval: k must be positive integers, e.g. -T k=10,20; got {k!r}") from None
 
 
 @solver
@@ -113,9 +114,9 @@ def refuse_turn_closing_provider(model: str) -> None:
     """One line naming the c2/ provider for a model whose provider closes the prefilled assistant turn."""
     provider, _, name = model.partition("/")
     if provider in TURN_CLOSING_PROVIDERS:
-        raise ValueError(f"c2_eval: {TURN_CLOSING_PROVIDERS[provider]}, which closes the prefilled assistant turn "
-                         f"instead of continuing it; use --model c2/{name} (the same weights, rendered with "
-                         "continue_final_message)")
+        raise UserError(f"c2_eval: {TURN_CLOSING_PROVIDERS[provider]}, which closes the prefilled assistant turn "
+                        f"instead of continuing it; use --model c2/{name} (the same weights, rendered with "
+                        "continue_final_message)")
 
 
 @scorer(metrics=[grouped(mean(), "k", all="groups", all_label="Corr_mean", name_template="Corr@{group_name}")])
@@ -143,8 +144,8 @@ async def _grader_verdict(request: str, prefix: str, continuation: str, prompt: 
     from c2kit.judges.prompts import QUESTIONS, paper_verdict
 
     if not prompt:
-        raise ValueError("c2_eval: the paper's question needs the rendered prompt, which the c2/ provider records; "
-                         "evaluate with --model c2/MODEL")
+        raise UserError("c2_eval: the paper's question needs the rendered prompt, which the c2/ provider records; "
+                        "evaluate with --model c2/MODEL")
     question = QUESTIONS["paper"].messages(JudgeInput(request=request, prefix=prefix, continuation=continuation,
                                                       prompt=prompt))
     messages = [ChatMessageSystem(content=question[0]["content"]), ChatMessageUser(content=question[1]["content"])]

@@ -15,6 +15,7 @@ from c2kit import __version__
 from c2kit.cli.os_errors import os_error_line
 from c2kit.cli.parser import SPELLING_NOTE, C2ArgumentParser
 from c2kit.engines.base import EngineError
+from c2kit.errors import UserError
 from c2kit.judges.base import JudgeError
 from c2kit.quiet import quiet_library_noise, show_progress_bars
 
@@ -46,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Bad input (a source row, a template, a setting): the library's message names the file, row or field, a judge's
-# its endpoint; a traceback would only bury it.
-USER_ERRORS = (ValueError, FileNotFoundError, JudgeError, EngineError)
+# Bad input (a source row, a template, a setting): the message names the file, row or field, a judge's or an
+# engine's its endpoint; a traceback would only bury it. Every other exception is a bug (see bug_report).
+USER_ERRORS = (UserError, FileNotFoundError, JudgeError, EngineError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,12 +70,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:
         # The user's input, or the machine's state (a path this user may not read or write, a full disk: see
-        # os_errors): one line. Anything else is a bug and keeps its traceback. C2_TRACEBACK=1 shows it for all.
+        # os_errors): one line, exit 2. Anything else is a bug: one line saying so, exit 1, its traceback in a
+        # file. C2_TRACEBACK=1 shows the traceback of either.
+        if os.environ.get("C2_TRACEBACK"):
+            raise
         line = os_error_line(error)
         if line is None and isinstance(error, USER_ERRORS):
             line = str(error)
-        if line is None or os.environ.get("C2_TRACEBACK"):
-            raise
+        if line is None:
+            from c2kit.cli.bug_report import bug_line  # only now: it is rare, and `c2 --help` stays quick
+
+            print(f"c2 {args.command}: error: {bug_line(error, sys.argv[1:] if argv is None else argv)}",
+                  file=sys.stderr)
+            return 1
         print(f"c2 {args.command}: error: {line}", file=sys.stderr)
         return 2
 

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from c2kit.cli.options import add_out_argument, positive_int
+from c2kit.errors import UserError
 from c2kit.paths import output_dir_problem
 
 
@@ -68,8 +69,8 @@ def _sample(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
-        raise ValueError(f"{out} exists (it may hold labels already given); choose another --out, or pass "
-                         "--overwrite to replace it")
+        raise UserError(f"{out} exists (it may hold labels already given); choose another --out, or pass "
+                        "--overwrite to replace it")
     rows = sample_rows(args.run, args.n, args.seed)
     plan = rows[0][SAMPLE_FIELD]
     out.parent.mkdir(parents=True, exist_ok=True)

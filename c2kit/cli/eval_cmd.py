@@ -21,6 +21,7 @@ from c2kit.cli.options import (
 )
 from c2_eval_metric.overcorrection import BENIGN_FIELDS, BENIGN_MAPPING_FLAG
 from c2kit.cli.unparsed import ACCEPT_FLAG, ACCEPT_HELP, report_results
+from c2kit.errors import UserError
 from c2kit.presets import PRESET_HELP, preset_names
 from c2kit.protocol import DEFAULT_MAX_NEW_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P
 
@@ -248,10 +249,10 @@ def _score(args: argparse.Namespace) -> int:
     from c2_eval_metric.official import score_official
 
     if args.disagreements and not args.results:
-        raise ValueError("--disagreements needs --results: it compares the new judge with a run's stored one")
+        raise UserError("--disagreements needs --results: it compares the new judge with a run's stored one")
     if args.judged and args.judge is not None:  # else the rows would pass for that judge's verdicts
-        raise ValueError(f"--judge {args.judge} cannot apply to --judged: its rows were judged already (by the judge "
-                         "in their 'judge' field); leave --judge out, or re-judge a results directory with --results")
+        raise UserError(f"--judge {args.judge} cannot apply to --judged: its rows were judged already (by the judge "
+                        "in their 'judge' field); leave --judge out, or re-judge a results directory with --results")
     judge = args.judge or "keyword"
     if args.official:
         scores = score_official(args.official, out_dir=args.out, judge=judge)

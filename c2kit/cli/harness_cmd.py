@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from c2kit.cli.options import add_out_argument
+from c2kit.errors import UserError
 
 
 def add_parser(subparsers) -> None:
@@ -35,7 +36,7 @@ def _lm_eval_path(args: argparse.Namespace) -> int:
         return 0
     target = Path(args.out) / "c2_eval"
     if target.exists():
-        raise ValueError(f"{target} exists; choose another --out (the copy never replaces files)")
+        raise UserError(f"{target} exists; choose another --out (the copy never replaces files)")
     shutil.copytree(lm_eval_path() / "c2_eval", target, ignore=shutil.ignore_patterns("__pycache__"))
     print(Path(args.out).resolve())
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from c2kit.cli.options import add_out_argument, add_progress_option, positive_int
 from c2kit.cli.unparsed import ACCEPT_FLAG, ACCEPT_HELP, check_tally
+from c2kit.errors import UserError
 
 SHIPPED = "shipped"
 
@@ -50,8 +51,8 @@ def _validate(args: argparse.Namespace) -> int:
     files = [shipped_labels_path() if name == SHIPPED else Path(name) for name in args.labels or [SHIPPED]]
     names = [label_set_name(path) for path in files]
     if len(set(names)) < len(names):
-        raise ValueError(f"--labels: two files have the same name ({', '.join(names)}); rename one, each set is "
-                         "reported under its file name")
+        raise UserError(f"--labels: two files have the same name ({', '.join(names)}); rename one, each set is "
+                        "reported under its file name")
     label_sets = [read_labels(path) for path in files]  # before any judge: a bad file must not wait for a model
     for spec in args.judge:
         check_judge_spec(spec)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from c2kit.cli.options import add_out_argument
+from c2kit.errors import UserError
 
 TOKEN_HELP = ("The token comes from HF_TOKEN or `hf auth login` and is never written or printed. Repos are created "
               "private unless --public; an existing repo keeps its visibility.")
@@ -94,7 +95,7 @@ def add_parser(subparsers) -> None:
 
 def _common_kwargs(args: argparse.Namespace) -> dict:
     if args.out is not None and not args.dry_run:  # else the upload would go ahead with --out unused
-        raise ValueError("--out is where a --dry-run writes its preview; add --dry-run, or leave --out out")
+        raise UserError("--out is where a --dry-run writes its preview; add --dry-run, or leave --out out")
     return {"repo_id": args.repo_id, "public": args.public, "dry_run": args.dry_run, "preview_dir": args.out}
 
 
@@ -129,7 +130,7 @@ def _results(args: argparse.Namespace) -> int:
 def _run(publish, *args, **kwargs) -> int:
     from c2kit.publish.hub import format_tree
 
-    result = publish(*args, **kwargs)  # a PublishError (a ValueError) is main()'s one line, exit 2
+    result = publish(*args, **kwargs)  # a PublishError (a UserError) is main()'s one line, exit 2
     if result.preview_dir is not None:
         print(format_tree(result.preview_dir))
         visibility = "public" if kwargs["public"] else "private"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from c2kit.cli.parser import BoolKeyAction, aliases_of, flag_key, shown_options
+from c2kit.errors import UserError
 
 START = "<!-- flag-table:start (python -m c2kit.cli.reference) -->"
 END = "<!-- flag-table:end -->"
@@ -69,7 +70,7 @@ def flag_table(parser: argparse.ArgumentParser) -> str:
 def render(text: str, table: str) -> str:
     """``text`` (docs/cli.md) with the part between the markers replaced by ``table``."""
     if START not in text or END not in text:
-        raise ValueError(f"{DOC}: the markers {START!r} and {END!r} are missing")
+        raise UserError(f"{DOC}: the markers {START!r} and {END!r} are missing")
     head, rest = text.split(START, 1)
     return f"{head}{START}\n{table}\n{END}{rest.split(END, 1)[1]}"
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from c2kit.engines.registry import EngineType, register_engine
+from c2kit.errors import UserError
 from c2kit.http_client import public_url
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -57,7 +58,7 @@ class VLLMOptions:
         if not isinstance(self.vllm_options, dict):  # KEY=VALUE pairs from the command line
             object.__setattr__(self, "vllm_options", dict(self.vllm_options))
         if self.tensor_parallel_size < 1:
-            raise ValueError("tensor_parallel_size must be at least 1")
+            raise UserError("tensor_parallel_size must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class RayOptions(VLLMOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.replicas < 1:
-            raise ValueError("replicas must be at least 1")
+            raise UserError("replicas must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,13 @@ class OpenAIOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_urls", split_base_urls(self.base_urls))
         if self.max_concurrency < 1 or self.max_attempts < 1 or self.timeout <= 0:
-            raise ValueError("max_concurrency and max_attempts must be at least 1, timeout > 0")
+            raise UserError("max_concurrency and max_attempts must be at least 1, timeout > 0")
 
     def check(self, settings) -> None:
         if not self.base_urls:
-            raise ValueError(f"{settings._named('engine', settings.name)} needs {settings._named('base_url', 'URL')} "
-                             f"(e.g. http://127.0.0.1:8000/v1); {'' if settings.judge_spec else 'repeat it or '}"
-                             "separate URLs by commas to spread requests over several servers")
+            raise UserError(f"{settings._named('engine', settings.name)} needs {settings._named('base_url', 'URL')} "
+                            f"(e.g. http://127.0.0.1:8000/v1); {'' if settings.judge_spec else 'repeat it or '}"
+                            "separate URLs by commas to spread requests over several servers")
 
     def record(self) -> dict[str, Any]:
         return {**asdict(self), "base_urls": [public_url(url) for url in self.base_urls]}  # never credentials

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from c2kit.engines.base import EngineError, ParityProbe, PathRequest, PathRequestEngine, parity_message, sampling_fields
+from c2kit.errors import UserError
 from c2kit.http_client import (Fatal, GaveUp, Missing, Retry, Stopped, UrlSecrets, default_backoff, public_url,
                                redact, request_json, with_retries)
 
@@ -43,7 +44,7 @@ class _Server:
     def __init__(self, url: str) -> None:
         url = url.strip()
         if not url.startswith(("http://", "https://")):
-            raise ValueError(f"--base-url {public_url(url)!r} must start with http:// or https://")
+            raise UserError(f"--base-url {public_url(url)!r} must start with http:// or https://")
         # user:password becomes a Basic header and a query (a token some gateways want) rides on every request;
         # both stay out of everything shown (``public``).
         secrets = UrlSecrets.of(url)
@@ -77,7 +78,7 @@ class OpenAIEngine(PathRequestEngine):
     ) -> None:
         super().__init__(tokenizer)
         if not base_urls:
-            raise ValueError("the openai engine needs at least one base URL")
+            raise UserError("the openai engine needs at least one base URL")
         self.servers = [_Server(url) for url in base_urls]
         self._api_key = api_key
         self.max_concurrency = max_concurrency

@@ -22,6 +22,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from c2kit.engines.base import Engine
+from c2kit.errors import UserError
 
 ENTRY_POINT_GROUP = "c2kit.engines"
 DEFAULT_ENGINE = "transformers"
@@ -126,7 +127,7 @@ def engine_type(name: str) -> EngineType:
             return _loaded(point)
     close = difflib.get_close_matches(name, available_engines(), n=1, cutoff=0.75)  # typos, not guesses
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"engine {name!r} is not one of {', '.join(available_engines())}{hint}")
+    raise UserError(f"engine {name!r} is not one of {', '.join(available_engines())}{hint}")
 
 
 def _loaded(point) -> EngineType:
@@ -176,7 +177,7 @@ class EngineSettings:
         elif not isinstance(self.options, engine.options):
             raise TypeError(f"engine {self.name!r} takes {engine.options.__name__}, got {type(self.options).__name__}")
         if self.parity_sample < 0:
-            raise ValueError("parity_sample must be >= 0")
+            raise UserError("parity_sample must be >= 0")
         check = getattr(self.options, "check", None)
         if check is not None:  # what an engine needs beyond its fields' types (openai: a --base-url)
             check(self)
@@ -193,16 +194,16 @@ class EngineSettings:
                 continue
             owners = tuple(option_owners(key))
             if not owners:
-                raise ValueError(f"unknown engine option {key!r}")
+                raise UserError(f"unknown engine option {key!r}")
             default = next(option_default(f) for f in option_fields(engine_type(owners[0]).options) if f.name == key)
             if _is_set(value, default):
                 foreign.setdefault(owners, []).append(key)
         for owners, keys in foreign.items():
             first, *others = owners
             where = named_setting("engine", first, judge_spec=judge_spec) + "".join(f" or {o}" for o in others)
-            raise ValueError(f"{' and '.join(named_setting(key, judge_spec=judge_spec) for key in keys)} "
-                             f"{'is' if len(keys) == 1 else 'are'} for {where}, not "
-                             f"{named_setting('engine', name, judge_spec=judge_spec)}")
+            raise UserError(f"{' and '.join(named_setting(key, judge_spec=judge_spec) for key in keys)} "
+                            f"{'is' if len(keys) == 1 else 'are'} for {where}, not "
+                            f"{named_setting('engine', name, judge_spec=judge_spec)}")
         options = engine.options(**{key: value for key, value in values.items() if key in own})
         return cls(name, options, judge_spec=judge_spec)
 
@@ -236,13 +237,13 @@ class EngineSettings:
         """``adapter`` and ``load_in_4bit``: refused up front by an engine that cannot honour them."""
         allowed = engine_type(self.name).model_options
         if adapter and "adapter" not in allowed:
-            raise ValueError(f"--adapter needs --engine transformers; with --engine {self.name}, merge the adapter "
-                             "into the model first, or serve it (vLLM: --enable-lora --lora-modules) and evaluate "
-                             "the merged model")
+            raise UserError(f"--adapter needs --engine transformers; with --engine {self.name}, merge the adapter "
+                            "into the model first, or serve it (vLLM: --enable-lora --lora-modules) and evaluate "
+                            "the merged model")
         if load_in_4bit and "load_in_4bit" not in allowed:
-            raise ValueError(f"{self._named('load_in_4bit')} (bitsandbytes) needs "
-                             f"{self._named('engine', 'transformers')}; with {self._named('engine', self.name)} use "
-                             "the engine's own quantization (e.g. a quantized checkpoint)")
+            raise UserError(f"{self._named('load_in_4bit')} (bitsandbytes) needs "
+                            f"{self._named('engine', 'transformers')}; with {self._named('engine', self.name)} use "
+                            "the engine's own quantization (e.g. a quantized checkpoint)")
 
 
 def named_setting(key: str, value: str | None = None, *, judge_spec: bool = False) -> str:

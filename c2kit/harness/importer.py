@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json, read_jsonl, write_jsonl
 
 if TYPE_CHECKING:
@@ -81,14 +82,14 @@ def read_harness_log(path: str | Path) -> HarnessLog:
     if LM_EVAL_SAMPLES.match(path.name):
         return read_lm_eval_samples([path], origin=path)
     if LM_EVAL_RESULTS.match(path.name) and "lm_eval_version" in read_json(path):
-        raise ValueError(f"{path}: lm-eval's results file holds no samples; import the samples_c2_eval_k*.jsonl "
-                         "files beside it (lm_eval --log_samples writes them) or their folder")
+        raise UserError(f"{path}: lm-eval's results file holds no samples; import the samples_c2_eval_k*.jsonl "
+                        "files beside it (lm_eval --log_samples writes them) or their folder")
     if path.suffix in INSPECT_SUFFIXES:
         from c2kit.harness.inspect_log import read_inspect_log
 
         return read_inspect_log(path)
-    raise ValueError(f"{path}: neither lm-eval samples (samples_c2_eval_k*.jsonl, or the folder lm_eval "
-                     "--log_samples wrote them to) nor an Inspect log (.eval or .json)")
+    raise UserError(f"{path}: neither lm-eval samples (samples_c2_eval_k*.jsonl, or the folder lm_eval "
+                    "--log_samples wrote them to) nor an Inspect log (.eval or .json)")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -101,14 +102,14 @@ def lm_eval_sample_files(folder: Path) -> list[Path]:
     if not files:
         logs = sorted(folder.glob("*.eval"))
         if logs:
-            raise ValueError(f"{folder} holds Inspect logs ({logs[0].name}, ...), not lm-eval samples; name one "
-                             "Inspect log file")
-        raise ValueError(f"{folder}: no samples_c2_eval_k*.jsonl (lm_eval --log_samples writes them under its "
-                         "--output_path)")
+            raise UserError(f"{folder} holds Inspect logs ({logs[0].name}, ...), not lm-eval samples; name one "
+                            "Inspect log file")
+        raise UserError(f"{folder}: no samples_c2_eval_k*.jsonl (lm_eval --log_samples writes them under its "
+                        "--output_path)")
     runs = sorted({(p.parent, LM_EVAL_SAMPLES.match(p.name).group(2)) for p in files})
     if len(runs) > 1:
-        raise ValueError(f"{folder} holds the samples of {len(runs)} lm-eval runs (e.g. {runs[0][0]}, {runs[0][1]} "
-                         f"and {runs[1][0]}, {runs[1][1]}); name one run's folder or file")
+        raise UserError(f"{folder} holds the samples of {len(runs)} lm-eval runs (e.g. {runs[0][0]}, {runs[0][1]} "
+                        f"and {runs[1][0]}, {runs[1][1]}); name one run's folder or file")
     return files
 
 
@@ -126,7 +127,7 @@ def read_lm_eval_samples(files: Sequence[Path], *, origin: Path) -> HarnessLog:
             doc = _lm_eval_doc(row, where)
             key = (doc["item_id"], doc["k"])
             if key in seen:
-                raise ValueError(f"{where}: item {key[0]!r} at k={key[1]} is also in {seen[key]}")
+                raise UserError(f"{where}: item {key[0]!r} at k={key[1]} is also in {seen[key]}")
             seen[key] = where
             judges.add(doc["judge"])
             prompt, generation_kwargs = _lm_eval_arguments(row, where)
@@ -138,10 +139,10 @@ def read_lm_eval_samples(files: Sequence[Path], *, origin: Path) -> HarnessLog:
                                     "request": doc["request"], "prefix": doc["prefix"], "prompt": prompt,
                                     "continuation": text})
             if "corr" not in row:
-                raise ValueError(f"{where}: field 'corr' (the doc's fraction of corrected paths) is missing")
+                raise UserError(f"{where}: field 'corr' (the doc's fraction of corrected paths) is missing")
             fractions[key] = finite_number(row["corr"], f"{where}: field 'corr'")
     if not generations:
-        raise ValueError(f"{origin}: no sample rows")
+        raise UserError(f"{origin}: no sample rows")
     judge = single_judge(judges, origin)
     return HarnessLog("lm-eval", str(Path(origin).resolve()), generations, judge, fractions,
                       {**_lm_eval_run(files[0]), **_sampling_settings(sampling), **run_design(generations),
@@ -151,7 +152,7 @@ def read_lm_eval_samples(files: Sequence[Path], *, origin: Path) -> HarnessLog:
 def _lm_eval_doc(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     doc = row.get("doc")
     if not isinstance(doc, Mapping):
-        raise ValueError(f"{where}: field 'doc' is missing (not an lm-eval --log_samples row)")
+        raise UserError(f"{where}: field 'doc' is missing (not an lm-eval --log_samples row)")
     check_item_fields(doc, DOC_FIELDS, where, "doc")
     return dict(doc)
 
@@ -163,12 +164,12 @@ def _check_rendered(prompt: str, doc: Mapping[str, Any], where: str) -> None:
     request, prefix = doc["request"], doc["prefix"]
     before_prefix = prompt[:len(prompt) - len(prefix)] if prompt.endswith(prefix) else None
     if before_prefix is None or request not in before_prefix:
-        raise ValueError(f"{where}: field '{PROMPT_FIELD}' (the prompt) does not end with the doc's request and "
-                         "prefix; these samples were not made by the c2_eval task")
+        raise UserError(f"{where}: field '{PROMPT_FIELD}' (the prompt) does not end with the doc's request and "
+                        "prefix; these samples were not made by the c2_eval task")
     if not before_prefix.rpartition(request)[2]:
-        raise ValueError(f"{where}: field '{PROMPT_FIELD}' holds the request and the prefix with no chat template "
-                         "between them; run lm_eval with --apply_chat_template (C2-Eval continues the model's "
-                         "assistant turn)")
+        raise UserError(f"{where}: field '{PROMPT_FIELD}' holds the request and the prefix with no chat template "
+                        "between them; run lm_eval with --apply_chat_template (C2-Eval continues the model's "
+                        "assistant turn)")
 
 
 def _lm_eval_arguments(row: Mapping[str, Any], where: str) -> tuple[str, dict[str, Any]]:
@@ -177,9 +178,9 @@ def _lm_eval_arguments(row: Mapping[str, Any], where: str) -> tuple[str, dict[st
         arguments = row["arguments"]["gen_args_0"]
         prompt, generation_kwargs = arguments["arg_0"], arguments["arg_1"]
     except (KeyError, TypeError):
-        raise ValueError(f"{where}: field 'arguments.gen_args_0' (prompt and generation settings) is missing") from None
+        raise UserError(f"{where}: field 'arguments.gen_args_0' (prompt and generation settings) is missing") from None
     if not isinstance(prompt, str) or not isinstance(generation_kwargs, Mapping):
-        raise ValueError(f"{where}: field 'arguments.gen_args_0' is not a prompt and its generation settings")
+        raise UserError(f"{where}: field 'arguments.gen_args_0' is not a prompt and its generation settings")
     return prompt, dict(generation_kwargs)
 
 
@@ -188,7 +189,7 @@ def _lm_eval_paths(row: Mapping[str, Any], where: str) -> list[str]:
     resps = row.get("resps")
     if not (isinstance(resps, list) and len(resps) == 1 and isinstance(resps[0], list) and resps[0]
             and all(isinstance(text, str) for text in resps[0])):
-        raise ValueError(f"{where}: field 'resps' must hold one list of sampled texts (the doc's repeats)")
+        raise UserError(f"{where}: field 'resps' must hold one list of sampled texts (the doc's repeats)")
     return list(resps[0])
 
 
@@ -221,14 +222,14 @@ def check_item_fields(fields: Mapping[str, Any], names: Sequence[str], where: st
     the others strings, not empty but for the prefix."""
     missing = [name for name in names if name not in fields]
     if missing:
-        raise ValueError(f"{where}: field '{field}.{missing[0]}' is missing (not a c2_eval task's sample)")
+        raise UserError(f"{where}: field '{field}.{missing[0]}' is missing (not a c2_eval task's sample)")
     k = fields["k"]
     if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"{where}: field '{field}.k' must be a positive integer, got {k!r}")
+        raise UserError(f"{where}: field '{field}.k' must be a positive integer, got {k!r}")
     for name in (name for name in names if name != "k"):
         if not isinstance(fields[name], str) or (name != "prefix" and not fields[name]):
-            raise ValueError(f"{where}: field '{field}.{name}' must be a string (not empty but for the prefix), "
-                             f"got {fields[name]!r}")
+            raise UserError(f"{where}: field '{field}.{name}' must be a string (not empty but for the prefix), "
+                            f"got {fields[name]!r}")
 
 
 def run_design(generations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -243,15 +244,15 @@ def run_design(generations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def single_judge(judges: set[str], origin: str | Path) -> str:
     """The one judge every sample was scored with; samples of several judges are refused."""
     if len(judges) != 1:
-        raise ValueError(f"{origin}: the samples were judged by several judges ({', '.join(sorted(judges))}); "
-                         "import each judge's samples on their own")
+        raise UserError(f"{origin}: the samples were judged by several judges ({', '.join(sorted(judges))}); "
+                        "import each judge's samples on their own")
     return next(iter(judges))
 
 
 def finite_number(value: Any, what: str) -> float:
     """``value`` as a float; anything but a finite number is refused, naming ``what`` (file, row and field)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{what} must be a number, got {value!r}")
+        raise UserError(f"{what} must be a number, got {value!r}")
     return float(value)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
+from c2kit.errors import UserError
 from c2kit.harness.importer import HarnessLog, check_item_fields, finite_number, run_design, single_judge
 from c2kit.harness.verdicts import GRADER_JUDGE, GRADER_ROLE
 
@@ -22,9 +23,9 @@ SAMPLE_FIELDS = ("item_id", "k", "request", "prefix")
 def read_inspect_log(path: Path) -> HarnessLog:
     log = _read(path)
     if log.eval.task not in (TASK, TASK.split("/")[-1]):
-        raise ValueError(f"{path}: a log of Inspect task {log.eval.task!r}, not {TASK}")
+        raise UserError(f"{path}: a log of Inspect task {log.eval.task!r}, not {TASK}")
     if not log.samples:
-        raise ValueError(f"{path}: the log holds no samples (status {log.status}); run with sample logging on")
+        raise UserError(f"{path}: the log holds no samples (status {log.status}); run with sample logging on")
     generations: list[dict[str, Any]] = []
     per_cell: dict[tuple[str, int], list[float]] = {}
     judges: set[str] = set()
@@ -33,12 +34,12 @@ def read_inspect_log(path: Path) -> HarnessLog:
         item_id, k, request, prefix = _sample_fields(sample.metadata or {}, where)
         score = (sample.scores or {}).get(SCORER)
         if score is None:
-            raise ValueError(f"{where}: field 'scores.{SCORER}' is missing (the sample failed or was not scored)")
+            raise UserError(f"{where}: field 'scores.{SCORER}' is missing (the sample failed or was not scored)")
         judges.add(str((score.metadata or {}).get("judge")))
         prompt = (sample.output.metadata or {}).get("prompt") if sample.output else None
         if not isinstance(prompt, str):
-            raise ValueError(f"{where}: field 'output.metadata.prompt' is missing: only the c2/ provider records "
-                             "the rendered prompt; evaluate with --model c2/MODEL")
+            raise UserError(f"{where}: field 'output.metadata.prompt' is missing: only the c2/ provider records "
+                            "the rendered prompt; evaluate with --model c2/MODEL")
         generations.append({"item_id": item_id, "k": k, "path": sample.epoch - 1, "request": request,
                             "prefix": prefix, "prompt": prompt, "continuation": sample.output.completion})
         per_cell.setdefault((item_id, k), []).append(
@@ -72,8 +73,8 @@ def _read(path: Path) -> EvalLog:
     except Exception as error:  # a damaged zip, truncated JSON, ...: the reader's first line
         lines = str(error).strip().splitlines()
         reason = f"{type(error).__name__}: {lines[0] if lines else 'unreadable'}"
-    raise ValueError(f"{path}: not a readable Inspect log ({reason}); the file is damaged or truncated, or not "
-                     "an Inspect log")
+    raise UserError(f"{path}: not a readable Inspect log ({reason}); the file is damaged or truncated, or not "
+                    "an Inspect log")
 
 
 def _sample_fields(meta: Mapping[str, Any], where: str) -> tuple[str, int, str, str]:
@@ -92,6 +93,6 @@ def _c2_judge(judge: str, log: EvalLog) -> str:
     name = getattr(grader, "model", "") or ""
     provider, _, model = name.partition("/")
     if provider != "openai" or not model:
-        raise ValueError(f"{log.location}: judged by the grader role's model {name or '(unknown)'}, which c2 cannot "
-                         "ask again by itself; name a c2 judge with --judge (e.g. openai-paper:gpt-4o)")
+        raise UserError(f"{log.location}: judged by the grader role's model {name or '(unknown)'}, which c2 cannot "
+                        "ask again by itself; name a c2 judge with --judge (e.g. openai-paper:gpt-4o)")
     return f"openai-paper:{model}"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.prefill import pick_opener, words_prefix
 from c2kit.protocol import DEFAULT_KS
 from c2kit.sources import BUNDLED_C2EVAL, load_source
@@ -35,10 +36,10 @@ def prefill_items(ks: Sequence[int] = DEFAULT_KS, *, data: str = BUNDLED_C2EVAL,
                   seed: int = 0) -> list[PrefillItem]:
     """One row per (item, k), items in source order and k ascending within an item (``c2 eval run``'s order)."""
     if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k <= 0 for k in ks) or len(set(ks)) < len(ks):
-        raise ValueError(f"k values must be distinct positive integers, got {list(ks)!r}")
+        raise UserError(f"k values must be distinct positive integers, got {list(ks)!r}")
     source = load_source(data, limit=limit)
     if not source.rows:
-        raise ValueError(f"{source.origin}: no usable rows to evaluate")
+        raise UserError(f"{source.origin}: no usable rows to evaluate")
     rows = []
     for row in source.rows:
         opener = pick_opener(row.source_id, seed)

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from c2kit.errors import UserError
+
 LABELS = ("corrected", "not_corrected")
 
 
@@ -71,7 +73,7 @@ def judge_agreement(a: Sequence[bool], b: Sequence[bool], *, names: tuple[str, s
         raise ValueError(f"judge verdict lists differ in length: {len(a)} vs {len(b)}; they must cover the same items")
     n = len(a)
     if n == 0:
-        raise ValueError("no verdicts to compare")
+        raise UserError("no verdicts to compare")
     confusion = {row: {col: 0 for col in LABELS} for row in LABELS}
     for x, y in zip(a, b):
         confusion[LABELS[not x]][LABELS[not y]] += 1

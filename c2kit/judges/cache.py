@@ -16,16 +16,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.gen_cache import row_checksum
 from c2kit.jsonio import set_aside, write_jsonl
+from c2kit.paths import cache_root
 
 logger = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/c2-toolkit/judge`` (``~/.cache/c2-toolkit/judge`` when unset)."""
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "c2-toolkit" / "judge"
+    return cache_root() / "judge"
 
 
 CHECKSUM_FIELD = "sha256"
@@ -43,12 +44,12 @@ class _Unchecked(ValueError):
 def _parse_row(line: str) -> dict[str, Any]:
     row = json.loads(line)  # JSONDecodeError is a ValueError
     if not isinstance(row, dict) or not isinstance(row.get("key"), str) or not isinstance(row.get("corrected"), bool):
-        raise ValueError("expected an object with a string 'key' and a boolean 'corrected'")
+        raise UserError("expected an object with a string 'key' and a boolean 'corrected'")
     stored = row.pop(CHECKSUM_FIELD, None)
     if stored is None:
         raise _Unchecked("no checksum")
     if stored != row_checksum(row):
-        raise ValueError("checksum mismatch (the row was edited or damaged)")
+        raise UserError("checksum mismatch (the row was edited or damaged)")
     return row
 
 

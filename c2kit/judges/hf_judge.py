@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.judges.base import Judge, JudgeError, JudgeInput
 from c2kit.judges.cache import default_cache_dir
 from c2kit.judges.prompts import QUESTIONS, read_yes_no
@@ -155,28 +156,28 @@ def parse_spec_argument(argument: str | None, options: dict[str, _Option], *, ju
         key, sep, value = part.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
-            raise ValueError(f"judge {judge}: option {part!r} is not key=value (known options: {known})")
+            raise UserError(f"judge {judge}: option {part!r} is not key=value (known options: {known})")
         if key not in options:
-            raise ValueError(f"judge {judge}: unknown option {key!r} (known options: {known})")
+            raise UserError(f"judge {judge}: unknown option {key!r} (known options: {known})")
         if key in parsed:
-            raise ValueError(f"judge {judge}: option {key!r} is given twice")
+            raise UserError(f"judge {judge}: option {key!r} is given twice")
         option = options[key]
         if option.kind == "bool":
             if value.lower() not in _BOOL_WORDS:
-                raise ValueError(f"judge {judge}: option {key!r} must be true or false, got {value!r}")
+                raise UserError(f"judge {judge}: option {key!r} must be true or false, got {value!r}")
             parsed[key] = _BOOL_WORDS[value.lower()]
         elif option.kind == "int":
             if not value.isdigit() or int(value) < 1:
-                raise ValueError(f"judge {judge}: option {key!r} must be a positive integer, got {value!r}")
+                raise UserError(f"judge {judge}: option {key!r} must be a positive integer, got {value!r}")
             parsed[key] = int(value)
         elif option.kind == "choice":
             if value not in option.choices:
-                raise ValueError(f"judge {judge}: option {key!r} must be one of {', '.join(option.choices)}, "
-                                 f"got {value!r}")
+                raise UserError(f"judge {judge}: option {key!r} must be one of {', '.join(option.choices)}, "
+                                f"got {value!r}")
             parsed[key] = value
         else:
             if not value:
-                raise ValueError(f"judge {judge}: option {key!r} needs a value")
+                raise UserError(f"judge {judge}: option {key!r} needs a value")
             parsed[key] = value
     return model.strip(), parsed
 
@@ -255,11 +256,11 @@ class LocalModelJudge(Judge):
         engine=None,
     ) -> None:
         if not model:
-            raise ValueError(f"the {self.kind} judge needs a model id or a local directory")
+            raise UserError(f"the {self.kind} judge needs a model id or a local directory")
         if max_new_tokens < 1 or (batch_tokens is not None and batch_tokens < 1):
-            raise ValueError("max_new_tokens and batch_tokens must be at least 1")
+            raise UserError("max_new_tokens and batch_tokens must be at least 1")
         if dtype not in DTYPES:
-            raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
+            raise UserError(f"dtype {dtype!r} is not one of {DTYPES}")
         from c2kit.engines import EngineSettings
         from c2kit.generation import SamplingConfig
 
@@ -479,7 +480,7 @@ class HFChatJudge(LocalModelJudge):
     def __init__(self, model: str, *, question: str = DEFAULT_QUESTION, max_new_tokens: int = HF_MAX_NEW_TOKENS,
                  **kwargs: Any) -> None:
         if question not in QUESTIONS:
-            raise ValueError(f"question {question!r} is not one of {', '.join(QUESTIONS)}")
+            raise UserError(f"question {question!r} is not one of {', '.join(QUESTIONS)}")
         self.question = QUESTIONS[question]
         self.format_version = self.question.version
         self.name = f"hf:{model}" + ("" if question == DEFAULT_QUESTION else f"?question={question}")
@@ -523,7 +524,7 @@ class HFChatJudge(LocalModelJudge):
         if self.question.needs_prompt:
             missing = sum(1 for item in inputs if not item.prompt)
             if missing:
-                raise ValueError(
+                raise UserError(
                     f"judge {self.name}: {missing} of {len(inputs)} inputs have no rendered model input "
                     "(JudgeInput.prompt), which the paper's question pastes in; judge a results directory or an "
                     "official file (they record it), or use the toolkit's question: "
@@ -613,8 +614,8 @@ def hf_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     """``hf:MODEL[?key=value&...]``."""
     model, options = parse_spec_argument(argument, {**HF_OPTIONS, **engine_spec_options()}, judge="hf")
     if not model:
-        raise ValueError("the local chat judge needs a model: 'hf:MODEL', e.g. "
-                         "'hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true'")
+        raise UserError("the local chat judge needs a model: 'hf:MODEL', e.g. "
+                        "'hf:Qwen/Qwen2.5-7B-Instruct?load_in_4bit=true'")
     return _from_spec("hf", HFChatJudge, model, cache_dir=cache_dir, **options)
 
 
@@ -631,4 +632,4 @@ def _from_spec(judge: str, cls: type[LocalModelJudge], model: str, **options) ->
     try:
         return cls(model, **engine_from_spec(options))
     except ValueError as error:
-        raise ValueError(f"judge {judge}: {error}") from None
+        raise UserError(f"judge {judge}: {error}") from None

@@ -46,6 +46,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from c2kit.errors import UserError
 from c2kit.http_client import (GaveUp, Retry, UrlSecrets, default_backoff, public_url, redact, retry_after, retryable,
                                with_retries)
 from c2kit.judges.base import Judge, JudgeError, JudgeInput
@@ -145,7 +146,7 @@ class OpenAIJudge(Judge):
         progress: bool = True,
     ) -> None:
         if question not in QUESTIONS:
-            raise ValueError(f"question must be one of {', '.join(QUESTIONS)}, got {question!r}")
+            raise UserError(f"question must be one of {', '.join(QUESTIONS)}, got {question!r}")
         paper = question == "paper"
         # The paper's script: max_tokens=2 under that (legacy) name, one ask, its verdict taken as it is.
         answer_attempts = answer_attempts if answer_attempts is not None else (1 if paper else 3)
@@ -153,11 +154,11 @@ class OpenAIJudge(Judge):
         token_param = token_param or ("max_tokens" if paper else "max_completion_tokens")
         prefix = "openai-paper" if paper else "openai"
         if not model:
-            raise ValueError(f"the OpenAI judge needs a model name: '{prefix}:MODEL', e.g. '{prefix}:gpt-4o'")
+            raise UserError(f"the OpenAI judge needs a model name: '{prefix}:MODEL', e.g. '{prefix}:gpt-4o'")
         if max_workers < 1 or max_attempts < 1 or answer_attempts < 1:
-            raise ValueError("max_workers, max_attempts and answer_attempts must be at least 1")
+            raise UserError("max_workers, max_attempts and answer_attempts must be at least 1")
         if token_param not in TOKEN_PARAMS:
-            raise ValueError(f"token_param must be one of {', '.join(TOKEN_PARAMS)}, got {token_param!r}")
+            raise UserError(f"token_param must be one of {', '.join(TOKEN_PARAMS)}, got {token_param!r}")
         openai = _import_openai()
         api_key = os.environ.get("OPENAI_API_KEY")
         if not api_key:

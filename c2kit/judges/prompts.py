@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from c2kit.errors import UserError
 from c2kit.judges.base import JudgeInput
 
 SYSTEM_PROMPT = "You are a helpful assistant."  # the paper's system message, used by both questions
@@ -62,8 +63,8 @@ class Question:
     def user_message(self, item: JudgeInput) -> str:
         if self.name == "paper":
             if not item.prompt:
-                raise ValueError("the paper's question needs the rendered model input (JudgeInput.prompt): "
-                                 "judge a results directory or an official file, which record it")
+                raise UserError("the paper's question needs the rendered model input (JudgeInput.prompt): "
+                                "judge a results directory or an official file, which record it")
             # One pass, not str.format or chained replace: requests and continuations may hold braces or
             # a placeholder's text, which must stay as written.
             return _fill_once(PAPER_USER_TEMPLATE, {"{REQUEST}": item.request, "{FULL}": item.prompt,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from c2kit.errors import UserError
 from c2kit.judges.base import Judge
 from c2kit.judges.cache import default_cache_dir
 from c2kit.judges.keyword import NAME as KEYWORD_NAME
@@ -30,14 +31,14 @@ JudgeFactory = Callable[..., Judge]  # factory(argument: str | None, *, cache_di
 
 def _keyword_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     if argument is not None:
-        raise ValueError(f"the keyword judge takes no argument: use 'keyword' or '{KEYWORD_NAME}'")
+        raise UserError(f"the keyword judge takes no argument: use 'keyword' or '{KEYWORD_NAME}'")
     return KeywordJudge()
 
 
 def _frozen_keyword_factory(name: str, judge_class: type[Judge]) -> JudgeFactory:
     def factory(argument: str | None, *, cache_dir: Path) -> Judge:
         if argument is not None:
-            raise ValueError(f"the keyword judge takes no argument: use '{name}'")
+            raise UserError(f"the keyword judge takes no argument: use '{name}'")
         return judge_class()
 
     return factory
@@ -45,7 +46,7 @@ def _frozen_keyword_factory(name: str, judge_class: type[Judge]) -> JudgeFactory
 
 def _openai_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     if not argument:
-        raise ValueError("the OpenAI-compatible judge needs a model: 'openai:MODEL', e.g. 'openai:gpt-4o'")
+        raise UserError("the OpenAI-compatible judge needs a model: 'openai:MODEL', e.g. 'openai:gpt-4o'")
     from c2kit.judges.openai_judge import OpenAIJudge  # imports the optional openai SDK only when used
 
     return OpenAIJudge(argument, cache_dir=cache_dir)
@@ -53,7 +54,7 @@ def _openai_factory(argument: str | None, *, cache_dir: Path) -> Judge:
 
 def _openai_paper_factory(argument: str | None, *, cache_dir: Path) -> Judge:
     if not argument:
-        raise ValueError("the paper's judge needs a model: 'openai-paper:MODEL', e.g. 'openai-paper:gpt-4o'")
+        raise UserError("the paper's judge needs a model: 'openai-paper:MODEL', e.g. 'openai-paper:gpt-4o'")
     from c2kit.judges.openai_judge import OpenAIJudge
 
     return OpenAIJudge(argument, question="paper", cache_dir=cache_dir)
@@ -97,7 +98,7 @@ def _factory_for(prefix: str) -> JudgeFactory:
     if prefix in _FACTORIES:
         return _FACTORIES[prefix]
     if re.fullmatch(r"keyword-v\d+", prefix):  # another list: its numbers are not reproducible with these
-        raise ValueError(
+        raise UserError(
             f"judge {prefix!r} is not a keyword list in this version of c2kit, which has {KEYWORD_NAME!r} (the "
             f"default, 'keyword'), {KEYWORD_V4_NAME!r}, {KEYWORD_V3_NAME!r} and {KEYWORD_V2_NAME!r} (docs/judges.md "
             "says what changed); use one of those or install the c2kit version that made the results"
@@ -109,7 +110,7 @@ def _factory_for(prefix: str) -> JudgeFactory:
 
     close = difflib.get_close_matches(prefix, available_judges(), n=1, cutoff=0.75)  # typos, not guesses
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(
+    raise UserError(
         f"unknown judge {prefix!r}{hint}; available: {', '.join(available_judges())} "
         "(specs look like 'keyword' or 'openai:MODEL'; add your own with c2kit.judges.register_judge)"
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_jsonl
 from c2kit.judges.base import Judge, JudgeInput
 
@@ -54,16 +55,16 @@ def read_labels(path: str | Path) -> list[LabelledRow]:
     for number, record in read_jsonl(path):
         for name in ("request", "prefix", "continuation"):
             if not isinstance(record.get(name), str):
-                raise ValueError(f"{path}, row {number}: field {name!r} must be a string "
-                                 f"(label rows have request, prefix, continuation, label)")
+                raise UserError(f"{path}, row {number}: field {name!r} must be a string "
+                                f"(label rows have request, prefix, continuation, label)")
         label = record.get("label")
         if label is None:
-            raise ValueError(f"{path}, row {number}: field 'label' is not filled in (true = course-corrected)")
+            raise UserError(f"{path}, row {number}: field 'label' is not filled in (true = course-corrected)")
         if not isinstance(label, bool):
-            raise ValueError(f"{path}, row {number}: field 'label' must be true or false, got {label!r}")
+            raise UserError(f"{path}, row {number}: field 'label' must be true or false, got {label!r}")
         row_id = str(record.get("id", number))
         if row_id in seen:
-            raise ValueError(f"{path}, row {number}: id {row_id!r} repeats row {seen[row_id]}")
+            raise UserError(f"{path}, row {number}: id {row_id!r} repeats row {seen[row_id]}")
         seen[row_id] = number
         prompt = record.get("prompt") or _llama2_rendering(record["request"], record["prefix"])
         rows.append(LabelledRow(
@@ -74,7 +75,7 @@ def read_labels(path: str | Path) -> list[LabelledRow]:
             lang=str(record.get("lang") or "unspecified"),
         ))
     if not rows:
-        raise ValueError(f"{path}: no labelled rows")
+        raise UserError(f"{path}: no labelled rows")
     return rows
 
 

@@ -18,6 +18,7 @@ from c2_eval_metric.corr import MEAN_KEY, format_percent
 
 # Shared with the C2-Syn builder's card, which defines them: c2kit.publish imports c2_syn_dataset, never the reverse.
 from c2_syn_dataset.card import CITATION, SOURCE_DATASET, template_path
+from c2kit.errors import UserError
 from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT
 
 METRIC_TEMPLATE = "c2_eval_metric_card.md"
@@ -93,13 +94,13 @@ def parse_card(card_class, content: str, *, source: str = "README.md"):
     Raises ``ValueError`` naming ``source`` when the metadata is missing or does not parse.
     """
     if not content.startswith("---"):
-        raise ValueError(f"{source}: the card has no YAML metadata block")
+        raise UserError(f"{source}: the card has no YAML metadata block")
     try:
         card = card_class(content)
     except Exception as error:  # yaml.YAMLError, ValueError from model-index parsing, ...
-        raise ValueError(f"{source}: card metadata does not parse with huggingface_hub: {error}") from error
+        raise UserError(f"{source}: card metadata does not parse with huggingface_hub: {error}") from error
     if not card.data.to_dict():
-        raise ValueError(f"{source}: the card's YAML metadata is empty")
+        raise UserError(f"{source}: the card's YAML metadata is empty")
     return card
 
 

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from c2kit.errors import UserError
+
 from .files import FileSource
 from .local_paths import scrub_files
 
@@ -41,7 +43,7 @@ PREVIEW_MARKER = Path(".cache", "huggingface", "c2-publish-preview.json")
 logger = logging.getLogger(__name__)
 
 
-class PublishError(ValueError):
+class PublishError(UserError):
     """``c2 publish`` cannot go on: bad input (raised before any request reaches the Hub) or a failed Hub request."""
 
 

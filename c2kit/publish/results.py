@@ -34,6 +34,7 @@ from c2_eval_metric.results import (
     run_label,
 )
 from c2_syn_dataset.card import DATA_LICENSE, SOURCE_DATASET, size_category
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json, read_jsonl
 from c2kit.judges.trust import trust_note
 
@@ -114,7 +115,7 @@ def _rows(path: Path, fields: tuple[str, ...]):
     for number, row in read_jsonl(path):
         missing = [name for name in fields if name not in row]
         if missing:
-            raise ValueError(f"{path}, row {number}: field(s) {missing} missing (rows need {list(fields)})")
+            raise UserError(f"{path}, row {number}: field(s) {missing} missing (rows need {list(fields)})")
         yield number, row
 
 

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json, write_json
 
 CHECKSUMS_FILE = "checksums.json"
@@ -32,7 +33,7 @@ def checksum_problem(folder: Path) -> str | None:
     try:
         sums = read_json(path)["sha256"]
         if not isinstance(sums, dict):
-            raise ValueError("'sha256' is not an object")
+            raise UserError("'sha256' is not an object")
     except (OSError, ValueError, KeyError) as error:
         return f"{CHECKSUMS_FILE} unreadable ({error})"
     for name, expected in sums.items():

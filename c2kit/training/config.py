@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from c2_syn_dataset.schema import N_RANKS  # 0 = SR, 1..4 = SYN_1..SYN_4, 5 = FHR
+from c2kit.errors import UserError
 from c2kit.jsonio import write_bytes
 from c2kit.judges.registry import check_judge_spec
 from c2kit.limits import MAX_INT
@@ -44,7 +45,7 @@ TRUE_WORDS = ("true", "yes", "1", "on")
 FALSE_WORDS = ("false", "no", "0", "off")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A training config (YAML file or override) is invalid; the message names the source and the key."""
 
 
@@ -448,10 +449,10 @@ def parse_rank_pair(text: str) -> tuple[int, int]:
     """``"1-5"`` -> ``(1, 5)``: chosen rank, rejected rank, with 0 <= chosen < rejected <= 5."""
     match = re.fullmatch(r"\s*(\d)\s*-\s*(\d)\s*", text)
     if not match:
-        raise ValueError(f"{text!r} is not 'CHOSEN-REJECTED', e.g. '1-5'")
+        raise UserError(f"{text!r} is not 'CHOSEN-REJECTED', e.g. '1-5'")
     chosen, rejected = int(match.group(1)), int(match.group(2))
     if not 0 <= chosen < rejected < N_RANKS:
-        raise ValueError(f"{text!r}: need 0 <= chosen < rejected <= {N_RANKS - 1}")
+        raise UserError(f"{text!r}: need 0 <= chosen < rejected <= {N_RANKS - 1}")
     return chosen, rejected
 
 

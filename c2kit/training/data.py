@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.prefill import render_assistant_header, render_text_prefill, resolve_chat_template
 from c2kit.sources import hub_dataset_error
 from c2kit.training.config import TrainConfig, parse_rank_pair
@@ -34,7 +35,7 @@ RANK_COLUMNS = ("chosen_rank", "rejected_rank")
 EMPTY_CHOSEN = "empty chosen"  # the reason a pair with an empty or blank chosen response is skipped
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """The preference data cannot be used; the message names the dataset and the column or row."""
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from c2kit.errors import UserError
 
-class PrecisionError(ValueError):
+
+class PrecisionError(UserError):
     """The requested precision cannot run on this machine."""
 
 

@@ -41,6 +41,7 @@ from c2_eval_metric.results import (
     read_config,
     run_label,
 )
+from c2kit.errors import UserError
 from c2kit.jsonio import read_json, read_jsonl
 from c2kit.judges.trust import trust_note
 
@@ -89,7 +90,7 @@ class _Items:
 def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None) -> dict[str, Any]:
     """The report's data for ``inputs`` (results directories and label files), checked and columnar."""
     if not inputs:
-        raise ValueError("give at least one results directory or label file")
+        raise UserError("give at least one results directory or label file")
     strings = _Strings()
     items = {HARMFUL: _Items(), BENIGN: _Items()}
     runs: list[dict[str, Any]] = []
@@ -211,13 +212,13 @@ def _new_column(generations: Path, item_set: str, label: str, number: int, strin
     for row_number, row in read_jsonl(generations):
         for name in ("item_id", "k", "path", "continuation"):
             if name not in row:
-                raise ValueError(f"{generations}, row {row_number}: field {name!r} is missing")
+                raise UserError(f"{generations}, row {row_number}: field {name!r} is missing")
         if not isinstance(row["continuation"], str):
-            raise ValueError(f"{generations}, row {row_number}: field 'continuation' must be a string")
+            raise UserError(f"{generations}, row {row_number}: field 'continuation' must be a string")
         key = _path_key(row, generations, row_number)
         if key in keys:
-            raise ValueError(f"{generations}, row {row_number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} "
-                             f"repeats row {keys[key]}")
+            raise UserError(f"{generations}, row {row_number}: item_id {key[0]!r}, k {key[1]}, path {key[2]} "
+                            f"repeats row {keys[key]}")
         keys[key] = row_number
         request = strings.add(row.get("request") if isinstance(row.get("request"), str) else None)
         arrays["item"].append(items.add(key[0], request))
@@ -228,7 +229,7 @@ def _new_column(generations: Path, item_set: str, label: str, number: int, strin
         arrays["prompt"].append(strings.add(row.get("prompt") or ""))
         arrays["continuation"].append(strings.add(row["continuation"]))
     if not keys:
-        raise ValueError(f"{generations}: no rows")
+        raise UserError(f"{generations}: no rows")
     return {"label": label, "set": item_set, "id": f"c{number}", "runs": [], "judges": [], **arrays,
             "_rows": {key: index for index, key in enumerate(keys)}}
 
@@ -240,8 +241,8 @@ def _path_key(row: Mapping[str, Any], file: Path, row_number: int) -> tuple[str,
         try:
             numbers.append(int(row[name]))
         except (TypeError, ValueError):
-            raise ValueError(f"{file}, row {row_number}: field {name!r} must be a whole number, "
-                             f"got {row[name]!r}") from None
+            raise UserError(f"{file}, row {row_number}: field {name!r} must be a whole number, "
+                            f"got {row[name]!r}") from None
     return str(row["item_id"]), numbers[0], numbers[1]
 
 
@@ -257,15 +258,15 @@ def _judge_track(judgments: Path, column: dict[str, Any], unshown: Collection[tu
     for row_number, row in read_jsonl(judgments):
         for name in ("item_id", "k", "path", "corrected"):
             if name not in row:
-                raise ValueError(f"{judgments}, row {row_number}: field {name!r} is missing")
+                raise UserError(f"{judgments}, row {row_number}: field {name!r} is missing")
         key = _path_key(row, judgments, row_number)
         names.add(str(row.get("judge", "?")))
         index = rows.get(key)
         if index is None and key in unshown:
             continue
         if index is None:
-            raise ValueError(f"{judgments}, row {row_number}: no path item_id {row['item_id']!r}, k {row['k']}, "
-                             f"path {row['path']} in {GENERATIONS_FILE}")
+            raise UserError(f"{judgments}, row {row_number}: no path item_id {row['item_id']!r}, k {row['k']}, "
+                            f"path {row['path']} in {GENERATIONS_FILE}")
         verdicts[index] = "1" if row["corrected"] is True else "0"
         if isinstance(row.get("correction_char"), int):
             located[str(index)] = row["correction_char"]
@@ -292,20 +293,20 @@ def _label_column(path: Path, rows: list[tuple[int, dict[str, Any]]], plan: Samp
     for row_number, row in (_labelling_order(path, rows, plan) if plan else rows):
         for name in ("request", "prefix", "continuation"):
             if not isinstance(row.get(name), str):
-                raise ValueError(f"{path}, row {row_number}: field {name!r} must be a string "
-                                 "(label rows have request, prefix, continuation, label)")
+                raise UserError(f"{path}, row {row_number}: field {name!r} must be a string "
+                                "(label rows have request, prefix, continuation, label)")
         row_id = str(row.get("id", row_number))
         if row_id in seen:
-            raise ValueError(f"{path}, row {row_number}: id {row_id!r} repeats row {seen[row_id]}")
+            raise UserError(f"{path}, row {row_number}: id {row_id!r} repeats row {seen[row_id]}")
         seen[row_id] = row_number
         label = row.get("label")
         if label is not None and not isinstance(label, bool):
-            raise ValueError(f"{path}, row {row_number}: field 'label' must be true, false or null, got {label!r}")
+            raise UserError(f"{path}, row {row_number}: field 'label' must be true, false or null, got {label!r}")
         request = strings.add(row["request"])
         if plan:
             key = _path_key(row, path, row_number)
             if key in keys:
-                raise ValueError(f"{path}, row {row_number}: continuation {label_id(key)} repeats row {keys[key]}")
+                raise UserError(f"{path}, row {row_number}: continuation {label_id(key)} repeats row {keys[key]}")
             keys[key] = row_number
             k, path_index = key[1], key[2]
             arrays["item"].append(items.add(row_id, request))
@@ -329,7 +330,7 @@ def _label_column(path: Path, rows: list[tuple[int, dict[str, Any]]], plan: Samp
             value = stated.get(judge)
             track.append("1" if value is True else "0" if value is False else "-")
     if not seen:
-        raise ValueError(f"{path}: no rows")
+        raise UserError(f"{path}: no rows")
     judges = [{"name": name, "verdicts": "".join(track), "located": {}, "unparsed": []}
               for name, track in verdicts.items()]
     column = {"label": path.stem, "set": HARMFUL, "id": f"c{number}", "runs": [], "judges": judges, **arrays}
@@ -345,8 +346,8 @@ def _labelling_order(path: Path, rows: list[tuple[int, dict[str, Any]]],
     for number, row in rows:
         for name in ("item_id", "k", "path"):
             if name not in row:
-                raise ValueError(f"{path}, row {number}: field {name!r} is missing (a row of a labelling sample names "
-                                 "its continuation by item_id, k and path)")
+                raise UserError(f"{path}, row {number}: field {name!r} is missing (a row of a labelling sample names "
+                                "its continuation by item_id, k and path)")
 
     def by_k(numbered: tuple[int, dict[str, Any]]) -> tuple[int, str, int]:
         item_id, k, path_index = _path_key(numbered[1], path, numbered[0])
@@ -362,8 +363,8 @@ def _blind_view_data(sample: Path, plan: SamplePlan, label_files: Mapping[Path, 
     judges of ``runs`` (the run it was drawn from and its re-judged copies) on them."""
     others = [path for path in label_files if path != sample]
     if others:
-        raise ValueError(f"{others[0]}: a labelling sample ({sample}) opens alone, with the results directories it "
-                         "was drawn from (for their judges' verdicts); give other label files in another report")
+        raise UserError(f"{others[0]}: a labelling sample ({sample}) opens alone, with the results directories it "
+                        "was drawn from (for their judges' verdicts); give other label files in another report")
     strings, items = _Strings(), _Items()
     column = _label_column(sample, label_files[sample], plan, strings, items, 0)
     for folder in runs:
@@ -397,9 +398,9 @@ def _sampled_from(sample: Path, column: Mapping[str, Any], strings: _Strings,
         found = generations.get(key)
         if found is None or found["continuation"] != strings.table[column["continuation"][index]]:
             why = "is not in" if found is None else "differs from the one in"
-            raise ValueError(f"{sample}, row {column['line'][index]}: continuation {label_id(key)} {why} "
-                             f"{folder / GENERATIONS_FILE}: give the results directory this sample was drawn from "
-                             "(or none)")
+            raise UserError(f"{sample}, row {column['line'][index]}: continuation {label_id(key)} {why} "
+                            f"{folder / GENERATIONS_FILE}: give the results directory this sample was drawn from "
+                            "(or none)")
     return generations
 
 

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from c2kit.errors import UserError
 from c2kit.jsonio import write_bytes
 
 from .collect import build_view_data
@@ -85,7 +86,7 @@ def read_report_data(html: bytes) -> dict[str, Any]:
     """The view data embedded in a report written by :func:`render_html` (to check or reuse a report)."""
     found = _EMBEDDED.search(html)
     if found is None:
-        raise ValueError("not a c2 view report: no embedded data")
+        raise UserError("not a c2 view report: no embedded data")
     return json.loads(gzip.decompress(base64.b64decode(found.group(1))))
 
 
