@@ -267,10 +267,10 @@ def _scores_json(results_dir: Path, scores: CorrScores) -> dict:
 def trained_by_c2(config: dict) -> bool:
     """Whether a run evaluated an adapter made by ``c2 train`` (on C2-Syn pairs): its folder has the trainer's
     ``train_config.yaml`` next to the adapter."""
-    from c2kit.training.trainer import CONFIG_FILE
+    from c2kit.locks import TRAIN_CONFIG_FILE
 
     adapter = config.get("adapter")
-    return isinstance(adapter, str) and is_local_path(adapter) and (Path(adapter) / CONFIG_FILE).is_file()
+    return isinstance(adapter, str) and is_local_path(adapter) and (Path(adapter) / TRAIN_CONFIG_FILE).is_file()
 
 
 def comparison_labels(dirs: Sequence[str | Path]) -> list[str]:

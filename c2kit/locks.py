@@ -143,12 +143,13 @@ class OutputKind:
 
 # Names only, so this module imports neither package: c2_eval_metric.results and c2_syn_dataset.shards.
 RESULTS_DIRECTORY = OutputKind("results directory", ("generations.jsonl", "judgments.jsonl", "scores.json"))
+TRAIN_CONFIG_FILE = "train_config.yaml"  # c2 train's: the settings of a training run, beside its adapter
 TINY_MODEL_MARKER = "c2kit-tiny-model.json"  # c2kit.tiny's: beside a tiny model's weights, moved in last of its files
 OUTPUT_KINDS = {
     "c2 eval run": RESULTS_DIRECTORY,
     "c2 eval score": RESULTS_DIRECTORY,  # which of the two wrote a results directory: c2_eval_metric.results
     "c2 syn build": OutputKind("C2-Syn build directory", ("build.json", "parts"), marker="build.json"),
-    "c2 train": OutputKind("training run directory", ("train_config.yaml", "train_data.json")),
+    "c2 train": OutputKind("training run directory", (TRAIN_CONFIG_FILE, "train_data.json")),
     # No signs: other commands keep their own message for a model folder (an eval run's names its config.json).
     "c2 tiny-model": OutputKind("tiny model folder", (), marker=TINY_MODEL_MARKER),
 }

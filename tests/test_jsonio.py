@@ -54,12 +54,12 @@ def test_json_nested_too_deeply_names_the_file_row_and_field(tmp_path):
 
 
 def test_eval_run_on_a_too_deep_row_is_one_line_with_exit_2(tiny_model_dir, tmp_path, capsys, monkeypatch):
-    import c2_eval_metric.runner
+    import c2kit.models
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded before the data was read")
 
-    monkeypatch.setattr(c2_eval_metric.runner, "load_model_and_tokenizer", no_model)
+    monkeypatch.setattr(c2kit.models, "load_model_and_tokenizer", no_model)
     line = json.loads(bundled_path().read_text(encoding="utf-8").splitlines()[0])
     data = tmp_path / "data.jsonl"
     data.write_text(json.dumps(line) + "\n" + json.dumps(line)[:-1] + ', "meta": ' + deep_value() + "}\n")

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from c2kit.jsonio import read_json, write_json, write_jsonl
-from c2kit.locks import DirectoryLock, lock_output_folder
+from c2kit.locks import TRAIN_CONFIG_FILE, DirectoryLock, lock_output_folder
 from c2kit.models import adapter_problem, check_model, safetensors_problem
 from c2kit.training.checksums import CHECKSUMS_FILE, checksum_problem, write_checksums
 from c2kit.training.config import (TINY_MODEL, ConfigError, TrainConfig, load_saved_config, save_config,
@@ -54,7 +54,7 @@ from c2kit.training.objectives import get_objective
 from c2kit.training.precision import Precision, cast_trainable_params_to_fp32, resolve_precision
 from c2kit.training.running_totals import running_totals, totals_problem
 
-CONFIG_FILE = "train_config.yaml"
+CONFIG_FILE = TRAIN_CONFIG_FILE
 DATA_FILE = "train_data.json"  # the dataset and the fingerprint of the pairs selected from it
 LOG_JSONL = "training_log.jsonl"
 LOG_CSV = "training_log.csv"
