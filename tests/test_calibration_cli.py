@@ -23,6 +23,7 @@ from c2_eval_metric.labels_hint import labels_hint
 from c2_eval_metric.results import GENERATIONS_FILE, JUDGMENTS_FILE, read_scores, write_scored_results
 from c2kit.cli import main
 from c2kit.jsonio import read_jsonl, write_jsonl
+from lock_holders import holding_output_lock
 from view_synthetic import REFUSALS, write_rejudged_copy, write_synthetic_run
 
 KS = (10, 20, 30)
@@ -132,6 +133,19 @@ def test_calibrate_corrects_a_biased_judge_and_writes_calibrated_json(runs, run_
     assert stored["raw"]["corr_mean"] == pytest.approx(json.loads((biased / "scores.json").read_text())["corr_mean"])
     assert 0 < stored["lambda"] < 1 and stored["specificity"]["mean"]["value"] < 1  # a judge that errs
     assert stored["labels_only"]["mean"]["ci95"][1] - stored["labels_only"]["mean"]["ci95"][0] > high - low
+
+
+def test_calibrate_refuses_a_run_another_command_is_writing(runs, run_copy, tmp_path, capsys):
+    biased = run_copy("biased")
+    sample = tmp_path / "sample.jsonl"
+    assert run_cli(["eval", "sample", biased, "--n", 90, "--out", sample], capsys)[0] == 0
+    scores_before = (biased / "scores.json").read_bytes()
+    with holding_output_lock(biased, "c2 eval run", shared=False) as holder:
+        code, _, err = run_cli(["eval", "calibrate", biased, "--labels", labelled(sample)], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [f"c2 eval: error: {biased}: the results directory is in use by another run "
+                                        f"(pid {holder.pid}: c2 eval run); wait for it to finish or choose another --out"]
+    assert not (biased / "calibrated.json").exists() and (biased / "scores.json").read_bytes() == scores_before
 
 
 def test_the_judge_only_figures_are_the_runs_scores_json_byte_for_byte(runs, run_copy, tmp_path, capsys):

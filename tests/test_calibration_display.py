@@ -265,7 +265,8 @@ def test_calibrate_out_elsewhere_leaves_the_run_as_it_is(copy_of, tmp_path, caps
     code, printed, _ = run_cli(capsys, "eval", "calibrate", run, "--labels", labels, "--out", out)
     assert code == 0
     assert {path.name: path.read_bytes() for path in run.iterdir()} == files
-    assert sorted(path.name for path in out.iterdir()) == ["calibrated.json", "corr_at_k.png"]
+    assert sorted(path.name for path in out.iterdir() if not path.name.startswith(".")) == ["calibrated.json",
+                                                                                          "corr_at_k.png"]  # .lock
     assert f"{run}'s own files are left as they are (--out)" in printed and f"{out / 'corr_at_k.png'} shows" in printed
 
 

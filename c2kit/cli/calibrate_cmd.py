@@ -86,10 +86,17 @@ def _sample(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from c2_eval_metric.calibrated_refresh import show_calibration
     from c2_eval_metric.calibration import calibrate_run, write_calibration
+    from c2kit.locks import lock_output_folder
 
-    calibration = calibrate_run(args.run, args.labels)
-    print(calibration.to_markdown())
-    written = write_calibration(calibration, args.out or args.run)
-    print(f"calibration written to {written}")
-    print(show_calibration(args.run, args.out))  # the run's scores.json, summary.md and plot show it too
+    # The folder written (the run, or --out) is held as scoring holds its --out: an eval or a scoring still
+    # writing the run is refused in one line, rather than calibrated from verdicts that are still changing.
+    lock = lock_output_folder(args.out or args.run, "c2 eval score")
+    try:
+        calibration = calibrate_run(args.run, args.labels)
+        print(calibration.to_markdown())
+        written = write_calibration(calibration, args.out or args.run)
+        print(f"calibration written to {written}")
+        print(show_calibration(args.run, args.out))  # the run's scores.json, summary.md and plot show it too
+    finally:
+        lock.release()
     return 0
