@@ -3,6 +3,8 @@ is overwritten (the --out check every command shares, c2kit.locks.lock_output_fo
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from c2kit.cli import main
@@ -61,3 +63,19 @@ def test_a_new_or_empty_folder_gets_a_model_and_a_tiny_model_is_reused(tmp_path,
                                        "for a new one\n")
     assert visible(empty) == made
 
+
+
+def test_the_tiny_cpu_profiles_model_can_be_built_once_and_shared(tmp_path, capsys):
+    """``--hidden-size 512 --num-layers 1`` builds, byte for byte, the model ``c2 train --config tiny-cpu`` builds
+    for itself, so several trainings (and one base evaluation) can share a single base folder."""
+    from c2kit.training import load_config
+    from c2kit.training.model import resolve_base_model
+
+    shared = tmp_path / "base"
+    assert main(["tiny-model", "--out", str(shared), "--hidden-size", "512", "--num-layers", "1"]) == 0
+    capsys.readouterr()
+    config = load_config("tiny-cpu", {"output_dir": str(tmp_path / "train")})
+    assert (config.tiny_hidden_size, config.tiny_num_layers) == (512, 1)
+    trainers_own = resolve_base_model(config)
+    assert visible(shared) == visible(tmp_path / "train" / "base-model") and trainers_own.endswith("base-model")
+    assert json.loads((shared / "config.json").read_text())["hidden_size"] == 512
