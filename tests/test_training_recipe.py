@@ -447,19 +447,3 @@ def test_fp16_qlora_dpo_trains_on_a_gpu(tiny_model_dir, tmp_path):
     trainer.train()  # TRL's bf16 LoRA weights would fail at the first unscale of the fp16 gradient scaler
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert trainer.state.global_step == 3 and len(losses) == 3 and all(math.isfinite(loss) for loss in losses)
-
-
-def test_memory_benchmark_runs_a_smoke_version(tmp_path):
-    import importlib.util
-
-    path = PROFILE.parent.parent.parent / "benchmarks" / "bench_train_memory.py"
-    spec = importlib.util.spec_from_file_location("bench_train_memory", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    out = tmp_path / "bench.json"
-    assert bench.main(["--shape", "tiny", "--steps", "1", "--warmup", "0", "--max-length", "128",
-                       "--cache-dir", str(tmp_path / "cache"), "--json", str(out)]) == 0
-    results = json.loads(out.read_text())
-    assert results["shape"] == "tiny" and 64 <= results["pair_tokens_mean"] <= 128
-    for run in ("recipe", "trl_defaults"):
-        assert results[run]["pairs_per_s"] > 0 and len(results[run]["step_s"]) == 1, results[run]

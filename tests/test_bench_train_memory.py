@@ -1,0 +1,64 @@
+"""The training memory benchmark (benchmarks/bench_train_memory.py) runs every objective's own code on the tiny
+shape: a CPU smoke run of what a GPU session measures on the 7B shape (timings only; memory needs CUDA)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("trl")
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train_memory.py"
+MAX_LENGTH = 128
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_train_memory", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("bench")
+    out = tmp / "bench.json"
+    assert load_bench().main(["--shape", "tiny", "--objective", "all", "--steps", "1", "--warmup", "0",
+                              "--max-length", str(MAX_LENGTH), "--cache-dir", str(tmp / "cache"),
+                              "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_every_objective_runs_through_its_own_profile_and_trainer(results):
+    from c2kit.training.objectives import OBJECTIVE_NAMES
+
+    assert results["shape"] == "tiny" and set(results["objectives"]) == set(OBJECTIVE_NAMES)
+    expected = {"c2-dpo": ("llama2-7b-chat-t4", "DPOTrainer", "pairs", 16),
+                "recovery-sft": ("recovery-sft-llama2-7b-chat-t4", "SFTTrainer", "rows", 16),
+                "derta": ("derta-llama2-7b-chat-t4", "TransitionSFTTrainer", "rows", 96)}  # DeRTa's LoRA rank
+    for name, (profile, trainer, unit, rank) in expected.items():
+        run = results["objectives"][name]
+        assert (run["profile"], run["trainer"], run["unit"], run["lora_r"]) == (profile, trainer, unit, rank), run
+        assert run["rows_per_s"] > 0 and len(run["step_s"]) == 1, run
+        # The rows fill the length the run trains at, without any being cut (TRL would drop an SFT row).
+        assert run["max_length"] == MAX_LENGTH and MAX_LENGTH // 2 <= run["tokens_mean"] <= run["tokens_max"] <= MAX_LENGTH
+        assert "peak_gib" not in run  # CPU: no memory figure is made up
+
+
+def test_one_plain_trl_baseline_per_trainer_in_the_same_process(results):
+    baselines = results["baselines"]
+    assert set(baselines) == {"trl-dpo-defaults", "trl-sft-defaults"}
+    assert baselines["trl-dpo-defaults"]["trainer"] == "DPOTrainer"
+    assert baselines["trl-sft-defaults"]["trainer"] == "SFTTrainer"
+    assert all(run["rows_per_s"] > 0 and run["lora_r"] == 16 for run in baselines.values()), baselines
+
+
+def test_an_objective_without_a_profile_for_the_shape_is_named_before_anything_is_built(tmp_path, capsys):
+    # qwen2-7b has a c2-dpo T4 profile only.
+    code = load_bench().main(["--shape", "qwen2-7b", "--objective", "derta", "--cache-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "derta: no T4 profile for the qwen2-7b shape" in err[0], err
+    assert "derta-qwen2-7b-instruct-t4.yaml" in err[0] and list(tmp_path.iterdir()) == []
