@@ -155,9 +155,10 @@ def test_transition_labels_put_the_refusals_first_token_inside_the_harmful_respo
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"objective": "dpo"}, "objective must be one of c2-dpo, recovery-sft, derta, got 'dpo'"),
+    ({"objective": "dpo"}, "objective must be one of c2-dpo, recovery-sft, derta, backtrack, got 'dpo'"),
     ({"lora_dropout": "0.05"}, "lora_dropout applies to the SFT objectives"),
-    ({"utility_ratio": "2"}, "utility_ratio applies to recovery-sft and derta"),
+    ({"utility_ratio": "2"}, "utility_ratio applies to recovery-sft, derta and backtrack"),
+    ({"objective": "derta", "sft_learning_rate": "1e-5"}, "sft_learning_rate set backtrack's SFT stage; derta has one"),
     ({"objective": "derta", "rank_pairs": "1-5"}, "rank_pairs and min_rank_gap select C2-Syn's preference pairs"),
     ({"objective": "recovery-sft", "transition_dropout": "0.5"}, "transition_dropout applies to derta's"),
     ({"objective": "derta", "transition_dropout": "1"}, r"transition_dropout must be in \[0, 1\), got 1.0"),
@@ -172,9 +173,9 @@ def test_keys_an_objective_cannot_use_are_refused(overrides, message):
 def test_c2_train_names_a_wrong_objective_in_one_line(tmp_path, capsys):
     from c2kit.cli import main
 
-    assert main(["train", "--config", "tiny-cpu", "--objective", "backtrack", "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", "--config", "tiny-cpu", "--objective", "rlhf", "--out", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err == ("c2 train: error: override: objective must be one of c2-dpo, recovery-sft, "
-                                       "derta, got 'backtrack'\n")
+                                       "derta, backtrack, got 'rlhf'\n")
 
 
 def test_c2_dpo_is_the_default_objective_and_its_trl_config_is_unchanged(tmp_path):

@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     print(data.report())
     print(f"{len(data.rows)} rows and their card written to {args.out}; load_dataset({str(args.out)!r}, "
           f"{args.objective!r}, split='train')")
+    if data.pairs:
+        print(f"{len(data.pairs)} DPO pairs: load_dataset({str(args.out)!r}, {args.objective + '-dpo'!r}, "
+              "split='train')")
     return 0
 
 
@@ -42,7 +45,7 @@ def export(c2syn: str, objective: str, out: str | Path, *, utility_ratio: float 
 
     from c2_syn_dataset.objectives.builder import load_ranked
     from c2_syn_dataset.objectives.card import render_card
-    from c2_syn_dataset.objectives.data import objective_data, read_manifest
+    from c2_syn_dataset.objectives.data import PAIRS_SUFFIX, objective_data, read_manifest
 
     out = Path(out)
     if out.resolve() == Path(c2syn).resolve():
@@ -52,6 +55,9 @@ def export(c2syn: str, objective: str, out: str | Path, *, utility_ratio: float 
                           utility_ratio=utility_ratio)
     (out / objective).mkdir(parents=True, exist_ok=True)
     pq.write_table(data.table(), out / objective / "train-00000-of-00001.parquet")
+    if data.pairs:  # backtrack's DPO pairs, a config of their own
+        (out / (objective + PAIRS_SUFFIX)).mkdir(exist_ok=True)
+        pq.write_table(data.pairs_table(), out / (objective + PAIRS_SUFFIX) / "train-00000-of-00001.parquet")
     card = render_card(data, manifest)
     card.save(str(out / "README.md"))
     return data, card

@@ -6,6 +6,8 @@
     builder.download_and_prepare()
     rows = builder.as_dataset(split="train")   # kind, source_id, request, prefix, cut, response
 
+``backtrack-dpo`` gives backtrack's DPO pairs (kind, source_id, request, prefix, cut, chosen, rejected).
+
 It makes the rows with :func:`c2_syn_dataset.objectives.data.objective_data` from a finished ``c2 syn build``
 folder (its ``ranked`` config and ``build.json``), as ``c2 train --objective`` does. Its cache hash covers the
 package version, the bytes of the build's ``ranked`` files and manifest, and ``utility_ratio`` (None: the
@@ -26,7 +28,7 @@ from c2kit import __version__
 
 from c2_syn_dataset.card import DATA_LICENSE
 from c2_syn_dataset.objectives.card import CITATIONS
-from c2_syn_dataset.objectives.data import OBJECTIVE_SCHEMA, objective_data, read_manifest
+from c2_syn_dataset.objectives.data import OBJECTIVE_SCHEMA, PAIR_SCHEMA, PAIRS_SUFFIX, objective_data, read_manifest
 from c2_syn_dataset.objectives.recipes import RECIPES
 
 DATASET_NAME = "c2_objectives"
@@ -34,7 +36,8 @@ DATASET_NAME = "c2_objectives"
 
 @dataclass
 class ObjectiveConfig(datasets.BuilderConfig):
-    """``name`` is the objective (``recovery-sft``, ``derta``); ``c2syn`` the build folder the rows come from."""
+    """``name`` is the objective (``recovery-sft``, ``derta``, ``backtrack``) or ``backtrack-dpo`` (its DPO pairs);
+    ``c2syn`` the build folder the rows come from."""
 
     c2syn: str | None = None
     utility_ratio: float | None = None  # None: the paper's
@@ -44,8 +47,8 @@ class ObjectiveBuilder(datasets.GeneratorBasedBuilder):
     """One config per objective of :data:`c2_syn_dataset.objectives.recipes.RECIPES`."""
 
     BUILDER_CONFIG_CLASS = ObjectiveConfig
-    BUILDER_CONFIGS = [ObjectiveConfig(name=name, version=__version__, description=recipe.paper)
-                       for name, recipe in RECIPES.items()]
+    BUILDER_CONFIGS = [ObjectiveConfig(name=name + suffix, version=__version__, description=recipe.paper)
+                       for name, recipe in RECIPES.items() for suffix in ("", PAIRS_SUFFIX)[:1 + recipe.reset]]
 
     def __init__(self, c2syn: str | Path, config_name: str = "recovery-sft", *, utility_ratio: float | None = None,
                  **kwargs) -> None:
@@ -53,12 +56,18 @@ class ObjectiveBuilder(datasets.GeneratorBasedBuilder):
         kwargs.setdefault("hash", builder_hash(Path(c2syn), utility_ratio))
         super().__init__(config_name=config_name, c2syn=str(c2syn), utility_ratio=utility_ratio, **kwargs)
 
+    @property
+    def _objective(self) -> str:
+        return self.config.name.removesuffix(PAIRS_SUFFIX)
+
     def _info(self) -> datasets.DatasetInfo:
+        pairs = self.config.name != self._objective
         return datasets.DatasetInfo(
-            description=f"{self.config.name} training rows made from C2-Syn ({RECIPES[self.config.name].paper})",
-            features=datasets.Features.from_arrow_schema(OBJECTIVE_SCHEMA),
+            description=(f"{self._objective} training {'pairs' if pairs else 'rows'} made from C2-Syn "
+                         f"({RECIPES[self._objective].paper})"),
+            features=datasets.Features.from_arrow_schema(PAIR_SCHEMA if pairs else OBJECTIVE_SCHEMA),
             license=DATA_LICENSE,
-            citation=CITATIONS[self.config.name],
+            citation=CITATIONS[self._objective],
         )
 
     def _split_generators(self, dl_manager) -> list[datasets.SplitGenerator]:
@@ -67,9 +76,9 @@ class ObjectiveBuilder(datasets.GeneratorBasedBuilder):
     def _generate_examples(self) -> Iterator[tuple[int, dict]]:
         c2syn = self.config.c2syn
         ranked = load_ranked(c2syn)
-        data = objective_data(self.config.name, ranked, origin=f"{c2syn} [ranked]", manifest=read_manifest(c2syn),
+        data = objective_data(self._objective, ranked, origin=f"{c2syn} [ranked]", manifest=read_manifest(c2syn),
                               utility_ratio=self.config.utility_ratio)
-        yield from enumerate(data.rows)
+        yield from enumerate(data.pairs if self.config.name != self._objective else data.rows)
 
 
 def load_ranked(c2syn: str | Path):

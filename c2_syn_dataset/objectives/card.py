@@ -33,15 +33,31 @@ CITATIONS = {
   eprint = {2407.09121},
   archivePrefix = {arXiv}
 }""",
+    "backtrack": """\
+@inproceedings{zhang2025backtracking,
+  title = {Backtracking Improves Generation Safety},
+  author = {Zhang, Yiming and Chi, Jianfeng and Nguyen, Hailey and Upasani, Kartikeya and Bikel, Daniel M. and
+            Weston, Jason and Smith, Eric Michael},
+  booktitle = {The Thirteenth International Conference on Learning Representations (ICLR)},
+  year = {2025},
+  eprint = {2409.14586},
+  archivePrefix = {arXiv}
+}""",
 }
+# The authors' code, where they published it (the backtracking paper has none).
 REPOSITORIES = {"recovery-sft": "Unispac/shallow-vs-deep-alignment", "derta": "RobustNLP/DeRTa"}
-PRETTY_NAMES = {"recovery-sft": "C2-Syn safety recovery examples", "derta": "C2-Syn DeRTa rows"}
+PRETTY_NAMES = {"recovery-sft": "C2-Syn safety recovery examples", "derta": "C2-Syn DeRTa rows",
+                "backtrack": "C2-Syn backtracking rows and pairs"}
 
 
 def configs(objective: str) -> list[dict]:
-    """The card's ``configs``: the objective's rows, one train split."""
-    return [{"config_name": objective, "data_files": [{"split": "train", "path": f"{objective}/*.parquet"}],
-             "default": True}]
+    """The card's ``configs``: the objective's rows, one train split, and its DPO pairs where it has them."""
+    from c2_syn_dataset.objectives.data import PAIRS_SUFFIX
+    from c2_syn_dataset.objectives.recipes import RECIPES
+
+    names = [objective] + ([objective + PAIRS_SUFFIX] if RECIPES[objective].reset else [])
+    return [{"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}],
+             **({"default": True} if name == objective else {})} for name in names]
 
 
 def render_card(data, manifest: dict | None) -> DatasetCard:
@@ -69,7 +85,10 @@ def render_card(data, manifest: dict | None) -> DatasetCard:
         template_path=str(template_path(TEMPLATE)),
         objective=data.objective,
         paper=recipe.paper,
-        repository=REPOSITORIES[data.objective],
+        code=(f"[{REPOSITORIES[data.objective]}](https://github.com/{REPOSITORIES[data.objective]})"
+              if data.objective in REPOSITORIES else "no public code"),
+        reset=recipe.reset,
+        n_pairs=f"{len(data.pairs):,}",
         report=data.report(),
         n_rows=f"{len(data.rows):,}",
         kinds=", ".join(f"{kind}: {count:,}" for kind, count in sorted(kinds.items())),

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from c2_syn_dataset.objectives.recipes import RECIPES, RTO, UTILITY, Recipe, request_rows
+from c2_syn_dataset.objectives.recipes import (RECIPES, RTO, UTILITY, Recipe, backtrack_pair, continue_pair,
+                                               request_rows)
 from c2_syn_dataset.objectives.utility import utility_pool
 from c2kit.errors import UserError
 
@@ -34,6 +35,16 @@ OBJECTIVE_SCHEMA = pa.schema([
     pa.field("cut", pa.int32()),  # 0 = no prefix, 1..4 = C2-Syn's cut i, 5 = the whole harmful response
     pa.field("response", pa.string()),  # what follows the prefix
 ])
+PAIR_SCHEMA = pa.schema([  # backtrack's DPO pairs: after request + prefix, chosen is preferred to rejected
+    pa.field("kind", pa.string()),  # backtrack (reset chosen) or continue (going on chosen)
+    pa.field("source_id", pa.string()),
+    pa.field("request", pa.string()),
+    pa.field("prefix", pa.string()),
+    pa.field("cut", pa.int32()),  # the cut of the harmful response (backtrack) or of the safe answer (continue)
+    pa.field("chosen", pa.string()),
+    pa.field("rejected", pa.string()),
+])
+PAIRS_SUFFIX = "-dpo"  # the config name of an objective's DPO pairs beside its rows (backtrack-dpo)
 NOT_A_REFUSAL = "SR not read as a refusal by the keyword judge"
 
 
@@ -52,6 +63,8 @@ class ObjectiveData:
     left_out: Counter = field(default_factory=Counter)  # requests left out, by reason
     utility_available: int = 0
     utility_skipped: Counter = field(default_factory=Counter)  # source rows that are no utility pair, by reason
+    pairs: list[dict] = field(default_factory=list)  # its DPO pairs (backtrack), PAIR_SCHEMA
+    no_pair: Counter = field(default_factory=Counter)  # requests and utility rows that gave no pair, by reason
 
     def kinds(self) -> Counter:
         return Counter(row["kind"] for row in self.rows)
@@ -70,10 +83,17 @@ class ObjectiveData:
         elif self.utility_skipped:
             reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.utility_skipped.items()))
             text += f"; no utility rows: the source has none whose responses are both safe ({reasons})"
+        if RECIPES[self.objective].reset:
+            pair_kinds = Counter(pair["kind"] for pair in self.pairs)
+            text += (f"; DPO pairs: {', '.join(f'{count} {kind}' for kind, count in sorted(pair_kinds.items()))}"
+                     + "".join(f"; {count} without a pair: {reason}" for reason, count in sorted(self.no_pair.items())))
         return text
 
     def table(self) -> pa.Table:
         return pa.Table.from_pylist(self.rows, schema=OBJECTIVE_SCHEMA)
+
+    def pairs_table(self) -> pa.Table:
+        return pa.Table.from_pylist(self.pairs, schema=PAIR_SCHEMA)
 
 
 def read_manifest(c2syn: str | Path) -> dict | None:
@@ -111,6 +131,8 @@ def objective_data(objective: str, ranked, *, origin: str, manifest: dict | None
             data.left_out[NOT_A_REFUSAL] += 1
             continue
         data.rows += request_rows(recipe, group, seed)
+        if recipe.reset:
+            _add_pair(data, backtrack_pair(group, seed), "no cut of the harmful response leaves text after it")
     kept = data.n_requests - sum(data.left_out.values())
     if not kept:
         raise ObjectiveDataError(f"{origin}: none of its {data.n_requests} requests has an SR that reads as a refusal, "
@@ -137,4 +159,15 @@ def _add_utility(data: ObjectiveData, recipe: Recipe, settings: dict, origin: st
                                  "set utility_ratio 0") from None
     data.utility_available = len(pool.rows)
     data.utility_skipped = pool.skipped
-    data.rows += pool.sample(wanted, seed)
+    utility = pool.sample(wanted, seed)
+    data.rows += utility
+    if recipe.reset:
+        for row in utility:
+            _add_pair(data, continue_pair(row, seed), "utility answer with too few punctuation marks to cut")
+
+
+def _add_pair(data: ObjectiveData, pair: dict | None, reason: str) -> None:
+    if pair is None:
+        data.no_pair[reason] += 1
+    else:
+        data.pairs.append(pair)

@@ -18,6 +18,13 @@ followed by the safe response (no prefix for a third of the requests, as the rep
 ``rto``: the whole harmful response as the prefix, where Reinforced Transition Optimization trains every
 position to predict the refusal's first token (:mod:`c2kit.training.objectives.transition`).
 
+``backtrack`` (Zhang et al., ICLR 2025, "Backtracking Improves Generation Safety", Section 2): SFT rows, the
+two terms of its SFT loss (Section 2.1): ``backtrack``, a harmful prefix (C2-Syn's ``opener + " " + cut_i``, i
+uniform, always a prefix) followed by the reset token and the safe response, ``x + prefix(y-) -> [RESET] + y+``;
+and ``safe``, the bare request and the safe response, ``x -> y+``. Its DPO pairs (Section 2.2,
+:func:`backtrack_pair` and :func:`continue_pair`) prefer the reset over continuing a harmful prefix, and going on
+over a reset inside a safe answer; every text in them is the build's own.
+
 The draws are seeded per request by the build's seed, like C2-Syn's (:func:`objective_rng`): the same build
 gives the same rows, whatever the order or number of requests.
 """
@@ -28,13 +35,17 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from c2_syn_dataset.cuts import N_CUTS
+from c2_syn_dataset.cuts import N_CUTS, CutError, make_cuts
+from c2kit.backtrack import RESET_TOKEN
 
 # Row kinds: what the trainer does with a row.
 RECOVERY = "recovery"  # loss on the response (after the prefix, if any)
 MLE = "mle"  # DeRTa's MLE with a harmful response prefix: loss on the response
 RTO = "rto"  # DeRTa's transition rows: loss at every position of the prefix, on the response's first token
 UTILITY = "utility"  # a benign request and a helpful answer: loss on the answer
+BACKTRACK = "backtrack"  # a harmful prefix, then the reset token and the safe response: loss on both
+SAFE = "safe"  # the bare request and the safe response (backtracking's second SFT term)
+CONTINUE = "continue"  # a DPO pair inside a safe answer: going on is chosen, the reset rejected
 FULL_RESPONSE = N_CUTS + 1  # the ``cut`` of a row whose prefix is the whole harmful response (C2-Syn's FHR rank)
 
 
@@ -48,6 +59,8 @@ class Recipe:
     transition_rows: bool  # one more row per request whose prefix is the whole harmful response (DeRTa's RTO)
     utility_ratio: float  # the paper's benign utility rows per harmful request
     paper: str  # where the recipe comes from, for cards and docs
+    reset: bool = False  # its prefixed rows answer the reset token, then the safe response (backtracking)
+    bare_rows: bool = False  # one more row per request: the bare request and the safe response
 
 
 RECIPES = {
@@ -59,6 +72,11 @@ RECIPES = {
     "derta": Recipe("derta", 1 / 3, MLE, True, 20.0,
                     "Yuan et al., ACL 2025, Refuse Whenever You Feel Unsafe: Improving Safety in LLMs via "
                     "Decoupled Refusal Training"),
+    # Utility: the paper trains on OpenAssistant-2 beside the HH-RLHF harmless subset (Section 3.1) without a fixed
+    # ratio to copy; one benign row per request here, each also giving a DPO pair that keeps safe answers going.
+    "backtrack": Recipe("backtrack", 0.0, BACKTRACK, False, 1.0,
+                        "Zhang et al., ICLR 2025, Backtracking Improves Generation Safety", reset=True,
+                        bare_rows=True),
 }
 
 
@@ -83,7 +101,9 @@ def request_rows(recipe: Recipe, group: dict, seed: int) -> list[dict]:
     rng = objective_rng(recipe.objective, group["source_id"], seed)
     safe = group["responses"][0]
     prefix, cut = harmful_prefix(group["opener"], list(group["cuts"]), rng, recipe.no_prefix_probability)
-    rows = [row(recipe.prefixed_kind, group, prefix, cut, safe)]
+    rows = [row(recipe.prefixed_kind, group, prefix, cut, RESET_TOKEN + safe if recipe.reset else safe)]
+    if recipe.bare_rows:
+        rows.append(row(SAFE, group, "", 0, safe))
     if recipe.transition_rows:
         rows.append(row(RTO, group, f"{group['opener']} {group['responses'][-1]}", FULL_RESPONSE, safe))
     return rows
@@ -92,3 +112,42 @@ def request_rows(recipe: Recipe, group: dict, seed: int) -> list[dict]:
 def row(kind: str, group: dict, prefix: str, cut: int, response: str) -> dict:
     return {"kind": kind, "source_id": group["source_id"], "request": group["prompt"], "prefix": prefix, "cut": cut,
             "response": response}
+
+
+def backtrack_pair(group: dict, seed: int) -> dict | None:
+    """Backtracking's DPO pair for one request (Zhang et al., Section 2.2): after ``opener + " " + cut_i`` (i drawn
+    uniformly among the cuts the harmful response goes on after), the reset and the safe response (SR) are chosen
+    over the rest of the harmful response (FHR after the cut), the continuation the paper's DPO stage trains
+    against. None when no cut leaves harmful text after it."""
+    harmful = group["responses"][-1]
+    cuts = [(index, cut) for index, cut in enumerate(group["cuts"], start=1)
+            if harmful.startswith(cut) and any(char.isalnum() for char in harmful[len(cut):])]
+    if not cuts:
+        return None
+    index, cut = objective_rng("backtrack-dpo", group["source_id"], seed).choice(cuts)
+    return pair(BACKTRACK, group["source_id"], group["prompt"], f"{group['opener']} {cut}", index,
+                chosen=RESET_TOKEN + group["responses"][0], rejected=harmful[len(cut):])
+
+
+def continue_pair(utility: dict, seed: int) -> dict | None:
+    """The DPO pair that keeps a safe answer going (Zhang et al., Section 2.2: backtracking only when the answer
+    is unsafe): the benign ``request`` prefilled with a cut of its answer (C2-Syn's punctuation cuts,
+    :func:`c2_syn_dataset.cuts.make_cuts`, i uniform), the rest of the answer chosen over the reset followed by
+    the whole answer again. None for an answer with too few punctuation marks to cut."""
+    answer = utility["response"]
+    rng = objective_rng("backtrack-continue", utility["source_id"], seed)
+    try:
+        cuts = make_cuts(answer, rng).texts
+    except CutError:
+        return None
+    choices = [(index, cut) for index, cut in enumerate(cuts, start=1) if any(c.isalnum() for c in answer[len(cut):])]
+    if not choices:
+        return None
+    index, cut = rng.choice(choices)
+    return pair(CONTINUE, utility["source_id"], utility["request"], cut, index, chosen=answer[len(cut):],
+                rejected=RESET_TOKEN + answer)
+
+
+def pair(kind: str, source_id: str, request: str, prefix: str, cut: int, *, chosen: str, rejected: str) -> dict:
+    return {"kind": kind, "source_id": source_id, "request": request, "prefix": prefix, "cut": cut,
+            "chosen": chosen, "rejected": rejected}

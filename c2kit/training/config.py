@@ -83,8 +83,9 @@ class TrainConfig:
     min_rank_gap: int = _key(1, "keep pairs whose rejected_rank - chosen_rank is at least this (1: all 15)")
     rank_pairs: list[str] | None = _key(None, "keep only these 'chosen-rejected' rank pairs, e.g. 1-5,2-5 "
                                         "(0 = SR, 1..4 = SYN_i, 5 = FHR; null: all)")
-    utility_ratio: float | None = _key(None, "recovery-sft, derta: benign utility rows per request, from the build's "
-                                       "source (rows whose responses are both safe); null: the paper's ratio")
+    utility_ratio: float | None = _key(None, "recovery-sft, derta, backtrack: benign utility rows per request, "
+                                       "from the build's source (rows whose responses are both safe); null: the "
+                                       "paper's ratio")
     # --- LoRA ---
     lora_r: int = _key(16, "LoRA rank")
     lora_alpha: int = _key(32, "LoRA alpha (scale = alpha / r)")
@@ -93,6 +94,11 @@ class TrainConfig:
                                "for DPO)")
     transition_dropout: float = _key(0.0, "derta: share of the positions of a harmful response left out of the "
                                      "transition term (paper: 0 with LoRA, 0.95 for full fine-tuning)")
+    # --- backtrack's first stage (SFT, in OUTPUT/sft-stage; the keys above are its DPO stage's) ---
+    sft_learning_rate: float | None = _key(None, "backtrack: peak learning rate of the SFT stage (null: "
+                                           "learning_rate)")
+    sft_num_train_epochs: float | None = _key(None, "backtrack: epochs of the SFT stage (null: num_train_epochs)")
+    sft_max_steps: int | None = _key(None, "backtrack: optimizer steps of the SFT stage (null: max_steps)")
     # --- DPO ---
     beta: float = _key(0.1, "DPO beta (strength of the pull towards the reference = adapter disabled)")
     loss_type: str = _key("sigmoid", "TRL DPO loss type (sigmoid = the DPO paper's loss)")
@@ -419,6 +425,11 @@ def _objective_problems(config: TrainConfig) -> list[str]:
             problems.append(f"{key} must be in [0, 1), got {getattr(config, key)}")
     if config.transition_dropout and config.objective != "derta":
         problems.append(f"transition_dropout applies to derta's transition term; {config.objective} has none")
+    sft_keys = [key for key in ("sft_learning_rate", "sft_num_train_epochs", "sft_max_steps")
+                if getattr(config, key) is not None]
+    if sft_keys and config.objective != "backtrack":
+        problems.append(f"{', '.join(sft_keys)} set backtrack's SFT stage; {config.objective} has one stage (set "
+                        "them null)")
     if config.utility_ratio is not None and config.utility_ratio < 0:
         problems.append(f"utility_ratio must be >= 0 or null, got {config.utility_ratio}")
     if config.objective == DEFAULT_OBJECTIVE:
@@ -426,7 +437,8 @@ def _objective_problems(config: TrainConfig) -> list[str]:
             problems.append("lora_dropout applies to the SFT objectives: TRL turns every dropout off for c2-dpo (its "
                             "policy and reference log-probabilities must be deterministic)")
         if config.utility_ratio is not None:
-            problems.append("utility_ratio applies to recovery-sft and derta; c2-dpo trains on C2-Syn's pairs only")
+            problems.append("utility_ratio applies to recovery-sft, derta and backtrack; c2-dpo trains on C2-Syn's "
+                            "pairs only")
     elif config.rank_pairs or config.min_rank_gap != 1:
         problems.append(f"rank_pairs and min_rank_gap select C2-Syn's preference pairs for c2-dpo; {config.objective} "
                         "trains on rows made from its ranked groups (set them null and 1)")

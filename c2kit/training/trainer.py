@@ -198,6 +198,11 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
             print(change)
         lock = _lock_output_dir(config, processes)
         try:
+            for stage_config, stage in objective.stages(config)[:-1]:  # backtrack's SFT, in a folder under the run's
+                print(f"{objective.name}: first stage, in {stage_config.output_dir}")
+                _run(stage_config, stage, precision, stage.training_args(stage_config, precision, progress=progress),
+                     processes)
+                print(f"{objective.name}: next stage, in {config.output_dir}")
             return _run(config, objective, precision, args, processes)
         finally:
             if lock is not None:

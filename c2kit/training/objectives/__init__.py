@@ -7,6 +7,8 @@ c2-dpo          DPO on C2-Syn's preference pairs (the default; Xu et al., 2024) 
 recovery-sft    SFT on safety recovery examples (Qi et al., ICLR 2025)            ``objectives.sft``
 derta           SFT with a harmful prefix + Reinforced Transition Optimization    ``objectives.sft``,
                 (Yuan et al., ACL 2025)                                           ``objectives.transition``
+backtrack       a ``[RESET]`` token: SFT, then DPO from the SFT adapter           ``objectives.backtrack``
+                (Zhang et al., ICLR 2025)
 ==============  ================================================================  =============================
 
 An objective is an :class:`~c2kit.training.objectives.base.Objective`: it loads and splits its data, renders it
@@ -27,6 +29,7 @@ OBJECTIVES = {
     "c2-dpo": "c2kit.training.objectives.dpo:C2_DPO",
     "recovery-sft": "c2kit.training.objectives.sft:RECOVERY_SFT",
     "derta": "c2kit.training.objectives.sft:DERTA",
+    "backtrack": "c2kit.training.objectives.backtrack:BACKTRACK",
 }
 OBJECTIVE_NAMES = tuple(OBJECTIVES)
 

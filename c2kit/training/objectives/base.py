@@ -13,6 +13,11 @@ class Objective(ABC):
     reported: tuple[str, ...]  # the logged numbers (TRL's names, without "eval_") that metrics.json keeps
     train_log_key: str  # a key of every training log line that holds those numbers
 
+    def stages(self, config) -> list[tuple[Any, "Objective"]]:
+        """``(config, objective)`` of each stage the run trains, in order, the last being this objective on
+        ``config``; an earlier stage trains in a folder of its own under ``config.output_dir`` (backtrack's SFT)."""
+        return [(config, self)]
+
     def data_config(self, config) -> str:
         """The dataset config it reads from ``--data`` (a C2-Syn build has ``pairs`` and ``ranked``)."""
         return config.dataset_config

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from c2kit.backtrack import RESET_TOKEN
 from c2kit.training.data import PairSplit
 from c2kit.training.objectives.base import Objective
 
 SFT_COLUMNS = ("kind", "source_id", "request", "prefix", "cut", "response")  # what the data fingerprint covers
+PAIR_COLUMNS = ("kind", "source_id", "request", "prefix", "cut", "chosen", "rejected")  # backtrack's DPO pairs
 RANKED_COLUMNS = ("source_id", "prompt", "responses", "opener", "cuts")  # what the rows are made from
 
 
@@ -53,18 +55,7 @@ class SFTObjective(Objective):
         return RANKED
 
     def load_split(self, config) -> ObjectiveSplit:
-        from c2_syn_dataset.objectives.data import ObjectiveDataError, objective_data, read_manifest
-        from c2kit.training.data import DataError, load_pairs
-
-        origin = f"{config.dataset} [ranked/{config.dataset_split}]"
-        ranked = load_pairs(config.dataset, config_name=self.data_config(config), split=config.dataset_split,
-                            revision=config.dataset_revision, columns=RANKED_COLUMNS)
-        try:
-            manifest = read_manifest(config.dataset) if Path(config.dataset).is_dir() else None
-            data = objective_data(self.name, ranked, origin=origin, manifest=manifest,
-                                  utility_ratio=config.utility_ratio)
-        except ObjectiveDataError as error:
-            raise DataError(str(error)) from None
+        data, origin = build_objective_data(self.name, config)
         return split_rows(data, config, origin)
 
     def to_train_format(self, rows, tokenizer, config):
@@ -77,7 +68,10 @@ class SFTObjective(Objective):
 
         def sft_row(row: dict) -> dict:
             prefix, response = row["prefix"], row["response"]
-            joined = prefix and not prefix[-1].isspace() and not response[:1].isspace()
+            # A space between the prefix and the response, unless either has one or the response starts with the
+            # reset token, which the model emits right where the harmful text stops.
+            joined = (prefix and not prefix[-1].isspace() and not response[:1].isspace()
+                      and not response.startswith(RESET_TOKEN))
             completion = (" " if joined else "") + response
             rendered = {"prompt": render(row["request"], prefix),
                         "completion": completion if completion.endswith(eos) else completion + eos}
@@ -97,14 +91,14 @@ class SFTObjective(Objective):
     def build_trainer(self, model, tokenizer, args, config, train_dataset, eval_dataset=None):
         from trl import SFTTrainer
 
-        from c2kit.training.model import lora_config
         from c2kit.training.objectives.transition import transition_trainer_class
         from c2kit.training.trainer import keep_adapter_in_fp32
 
         trainer_class, own = ((transition_trainer_class(), {"transition_dropout": config.transition_dropout})
                               if self.transition else (SFTTrainer, {}))
         trainer = trainer_class(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                                processing_class=tokenizer, peft_config=lora_config(config), **own)
+                                processing_class=tokenizer, peft_config=self.adapter_config(model, tokenizer, config),
+                                **own)
         keep_adapter_in_fp32(trainer, args)
         for name, rows, prepared in (("training", train_dataset, trainer.train_dataset),
                                      ("held-out", eval_dataset, trainer.eval_dataset)):
@@ -113,27 +107,56 @@ class SFTObjective(Objective):
                       f"{config.max_length} up to their response, and are left out")
         return trainer
 
+    def adapter_config(self, model, tokenizer, config):
+        """The PEFT config of the adapter on ``model`` (the recipe's LoRA)."""
+        from c2kit.training.model import lora_config
+
+        return lora_config(config)
+
     def held_out_line(self, values: dict[str, Any]) -> str:
         return (f"loss {values.get('loss', float('nan')):.4f}, "
                 f"token accuracy {values.get('mean_token_accuracy', float('nan')):.3f}")
 
 
-def split_rows(data, config, origin: str) -> ObjectiveSplit:
-    """Hold out every row of whole requests for evaluation, train on the rest and the utility rows (seeded)."""
+def build_objective_data(objective: str, config):
+    """``objective``'s rows (and pairs) made from the build ``config.dataset`` names, and the origin to report."""
+    from c2_syn_dataset.objectives.data import ObjectiveDataError, objective_data, read_manifest
+    from c2kit.training.data import DataError, RANKED, load_pairs
+
+    origin = f"{config.dataset} [{RANKED}/{config.dataset_split}]"
+    ranked = load_pairs(config.dataset, config_name=RANKED, split=config.dataset_split,
+                        revision=config.dataset_revision, columns=RANKED_COLUMNS)
+    try:
+        manifest = read_manifest(config.dataset) if Path(config.dataset).is_dir() else None
+        data = objective_data(objective, ranked, origin=origin, manifest=manifest, utility_ratio=config.utility_ratio)
+    except ObjectiveDataError as error:
+        raise DataError(str(error)) from None
+    return data, origin
+
+
+def split_rows(data, config, origin: str, *, pairs: bool = False) -> ObjectiveSplit:
+    """Hold out every row of whole requests for evaluation, train on the rest and the utility rows (seeded).
+
+    ``pairs``: split the objective's DPO pairs (backtrack) instead of its rows; the pairs made from utility rows
+    are only trained on, as those rows are.
+    """
     import datasets
 
-    from c2_syn_dataset.objectives.data import OBJECTIVE_SCHEMA
-    from c2_syn_dataset.objectives.recipes import UTILITY
+    from c2_syn_dataset.objectives.data import OBJECTIVE_SCHEMA, PAIR_SCHEMA
+    from c2_syn_dataset.objectives.recipes import CONTINUE, UTILITY
     from c2kit.training.data import DataError, drop_bad_rows, split_by_group
 
-    rows = datasets.Dataset.from_list(data.rows, features=datasets.Features.from_arrow_schema(OBJECTIVE_SCHEMA))
+    schema, columns, texts, train_only = ((PAIR_SCHEMA, PAIR_COLUMNS, ("request", "chosen", "rejected"), CONTINUE)
+                                          if pairs else (OBJECTIVE_SCHEMA, SFT_COLUMNS, ("request", "response"), UTILITY))
+    rows = datasets.Dataset.from_list(data.pairs if pairs else data.rows,
+                                      features=datasets.Features.from_arrow_schema(schema))
     skipped: Counter = Counter()
-    keep = drop_bad_rows(rows, list(range(len(rows))), skipped, columns=("request", "response"))
+    keep = drop_bad_rows(rows, list(range(len(rows))), skipped, columns=texts)
     kinds, ids = rows["kind"][:], rows["source_id"][:]
     by_request: dict[str, list[int]] = {}
     utility = []
     for index in keep:
-        if kinds[index] == UTILITY:
+        if kinds[index] == train_only:
             utility.append(index)
         else:
             by_request.setdefault(ids[index], []).append(index)
@@ -142,7 +165,7 @@ def split_rows(data, config, origin: str) -> ObjectiveSplit:
         raise DataError(f"{origin}: no training rows left after the bad rows ({sum(skipped.values())}) and the "
                         "held-out split")
     return ObjectiveSplit(rows.select(train), rows.select(held_out) if held_out else None, origin, len(rows),
-                          len(keep), skipped, columns=SFT_COLUMNS, data_report=data.report())
+                          len(keep), skipped, columns=columns, data_report=data.report())
 
 
 RECOVERY_SFT = SFTObjective("recovery-sft", transition=False)
