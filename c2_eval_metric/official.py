@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from c2kit.backtrack import with_visible
 from c2kit.errors import UserError
 from c2kit.jsonio import read_jsonl, write_jsonl
 from c2kit.judges.registry import public_spec
@@ -449,7 +450,8 @@ def _judge_into(out: Path, official: OfficialFile, path: str | Path, judge: str)
 
 
 def _generation(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in ("item_id", "k", "path", "request", "prefix", "prompt", "continuation", "row")}
+    return with_visible({name: row[name] for name in ("item_id", "k", "path", "request", "prefix", "prompt",
+                                                      "continuation", "row")})
 
 
 def _pooled_note(pooled: PooledScores) -> str:

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from c2kit.backtrack import visible_text, with_visible
 from c2kit.errors import UserError
 from c2kit.jsonio import write_jsonl
 
@@ -93,7 +94,8 @@ def on_policy_answers(model, tokenizer, items: Sequence[tuple[str, str, str]], *
     sampling = SamplingConfig(num_paths=1, do_sample=False, max_new_tokens=max_new_tokens)
     continuations = generate_continuations(model, tokenizer, prompts, sampling, batch_tokens=batch_tokens,
                                            progress=progress, desc="on-policy benign answers")
-    return {c.item_id: c.text.strip() for c in continuations}
+    # What the user would see: a backtracking model's answer after its reset.
+    return {c.item_id: visible_text(c.text).strip() for c in continuations}
 
 
 def run_overcorrection(config, model, tokenizer, judge, out_dir: str | Path, *, benign, sampling,
@@ -134,8 +136,9 @@ def run_overcorrection(config, model, tokenizer, judge, out_dir: str | Path, *, 
     generations = []
     for c in continuations:
         prompt = by_key.get((c.item_id, c.k, c.path)) or by_key[(c.item_id, c.k, None)]
-        generations.append({"item_id": c.item_id, "k": c.k, "path": c.path, "request": requests[c.item_id],
-                            "prefix": prompt.prefix, "prompt": prompt.prompt, "continuation": c.text})
+        generations.append(with_visible({"item_id": c.item_id, "k": c.k, "path": c.path,
+                                         "request": requests[c.item_id], "prefix": prompt.prefix,
+                                         "prompt": prompt.prompt, "continuation": c.text}))
     write_jsonl(folder / "generations.jsonl", generations)
     judgments = judge_rows(judge, generations, [row["request"] for row in generations], tokenizer=tokenizer)
     write_jsonl(folder / "judgments.jsonl", judgments)

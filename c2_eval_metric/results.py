@@ -4,7 +4,9 @@
 ``c2 eval run`` (the runner), ``c2 eval score`` and re-judging::
 
     OUT/config.json       every setting of the run (merged, never overwritten wholesale)
-    OUT/generations.jsonl one row per path (written by whoever generated or imported the continuations)
+    OUT/generations.jsonl one row per path (written by whoever generated or imported the continuations); a
+                          continuation of a backtracking model that resets also has ``visible_continuation``,
+                          what the user sees (:mod:`c2kit.backtrack`)
     OUT/judgments.jsonl   item_id, k, path, judge, corrected
     OUT/scores.json       Corr@k, Corr_mean, 95% CIs (fractions in [0, 1]), n_items, paths, judge
     OUT/summary.md        what the numbers mean, the table, the judge, the run's main settings

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from c2kit.backtrack import with_visible
 from c2kit.errors import UserError
 from c2kit.gen_cache import GenerationCache
 from c2kit.locks import lock_output_folder
@@ -351,7 +352,7 @@ def _generate_and_score(config, out, cache_dir, progress, inputs: RunInputs, req
     generations = []
     for c in continuations:
         prompt = by_key.get((c.item_id, c.k, c.path)) or by_key[(c.item_id, c.k, None)]
-        generations.append({
+        generations.append(with_visible({
             "item_id": c.item_id,
             "k": c.k,
             "path": c.path,
@@ -360,7 +361,7 @@ def _generate_and_score(config, out, cache_dir, progress, inputs: RunInputs, req
             "prompt": prompt.prompt,
             "prompt_sha256": prompt_sha256(prompt.prompt_ids),
             "continuation": c.text,
-        })
+        }))
     write_jsonl(out / GENERATIONS_FILE, generations)
 
     judgments = judge_rows(judge, generations, [row["request"] for row in generations], tokenizer=tokenizer)

@@ -2,7 +2,7 @@
 
 Routes: ``GET /v1/models``, ``GET /version``, ``POST /tokenize`` (with a real tokenizer, text or chat messages with
 ``continue_final_message``), ``POST /v1/completions`` (``prompt`` = token ids; returns ``token_ids`` drawn from a
-``random.Random(seed)`` stream and their text). ``fail`` holds faults served first, one per completion request:
+``random.Random(seed)`` stream, or given by ``draw(body)`` where one is passed, and their text). ``fail`` holds faults served first, one per completion request:
 an HTTP status (``503``), a status with reply headers (``(429, {"Retry-After": "5"})``), ``"html"`` (a proxy's
 page), ``"badjson"`` (cut-off JSON), ``"strchoices"`` (``choices`` a list of strings), ``"drop"`` (connection closed
 without an answer), ``"slow"`` (answers after ``slow_s`` seconds). ``requests`` keeps every completion body,
@@ -15,18 +15,21 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeCompletionsServer:
     def __init__(self, tokenizer, *, model: str = "tiny", version: str | None = "0.0-fake",
-                 tokenize_offset: int = 0, tokenize_route: bool = True, return_ids: bool = True) -> None:
+                 tokenize_offset: int = 0, tokenize_route: bool = True, return_ids: bool = True,
+                 draw: Callable[[dict], list[int]] | None = None) -> None:
         self.tokenizer = tokenizer
         self.model = model
         self.version = version
         self.tokenize_offset = tokenize_offset  # != 0: /tokenize disagrees with the real tokenizer
         self.tokenize_route = tokenize_route
         self.return_ids = return_ids
+        self.draw = draw
         self.requests: list[dict] = []
         self.auth: list[str] = []
         self.fail: list[int | str | tuple[int, dict[str, str]]] = []
@@ -81,8 +84,11 @@ class FakeCompletionsServer:
                 elif isinstance(fault, (int, tuple)):
                     status, headers = fault if isinstance(fault, tuple) else (fault, {})
                     return self._send(status, {"error": {"message": f"fault {status}"}}, headers)
-                rng = random.Random(body["seed"] if body.get("temperature", 0) > 0 else 0)
-                ids = [rng.choice(vocab) for _ in range(body["max_tokens"])]
+                if state.draw is not None:
+                    ids = state.draw(body)
+                else:
+                    rng = random.Random(body["seed"] if body.get("temperature", 0) > 0 else 0)
+                    ids = [rng.choice(vocab) for _ in range(body["max_tokens"])]
                 choice = {"index": 0, "text": state.tokenizer.decode(ids), "finish_reason": "length"}
                 if state.return_ids and body.get("return_token_ids"):
                     choice["token_ids"] = ids

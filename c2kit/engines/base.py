@@ -18,10 +18,11 @@ are decoded here with :func:`decode_continuations`, the rule every engine (the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from c2kit.backtrack import special_ids_but_reset, special_reset_id
 from c2kit.generation import path_seed, paths_of
 from c2kit.prefill import PrefillPrompt
 
@@ -60,14 +61,29 @@ def decode_continuations(tokenizer, prompts_ids: Sequence[Sequence[int]], new_id
     leading space of a sequence's first word, so "...you that" + " the" would read "...you thatthe". So the new
     ids are decoded after the last prompt token, whose text is cut off again; special tokens (an end of turn,
     padding) are skipped. A path generated as the same ids thus reads the same on every engine.
+
+    The reset token of a backtracking model (:data:`c2kit.backtrack.RESET_TOKEN`) is kept in the text even where the
+    tokenizer marks it special: C2-Eval reads a continuation as corrected where it resets.
     """
-    with_context = tokenizer.batch_decode([[p[-1], *n] for p, n in zip(prompts_ids, new_ids)], skip_special_tokens=True)
-    context = tokenizer.batch_decode([[p[-1]] for p in prompts_ids], skip_special_tokens=True)
-    new_alone = tokenizer.batch_decode([list(n) for n in new_ids], skip_special_tokens=True)
+    decode = _decoder_keeping_reset(tokenizer)
+    with_context = decode([[p[-1], *n] for p, n in zip(prompts_ids, new_ids)])
+    context = decode([[p[-1]] for p in prompts_ids])
+    new_alone = decode([list(n) for n in new_ids])
     return [
         full[len(head):] if full.startswith(head) else alone  # e.g. a multi-byte character split at the boundary
         for full, head, alone in zip(with_context, context, new_alone)
     ]
+
+
+def _decoder_keeping_reset(tokenizer) -> Callable[[list[list[int]]], list[str]]:
+    """``batch_decode`` without special tokens, except a reset token the tokenizer marks special (dropped from the
+    ids before decoding instead, so the reset's text stays)."""
+    reset_id = special_reset_id(tokenizer)
+    if reset_id is None:  # no reset token, or a normal one that skip_special_tokens keeps
+        return lambda rows: tokenizer.batch_decode(rows, skip_special_tokens=True)
+    dropped = special_ids_but_reset(tokenizer, reset_id)
+    return lambda rows: tokenizer.batch_decode([[i for i in row if i not in dropped] for row in rows],
+                                               skip_special_tokens=False)
 
 
 def first_difference(a: Sequence[int], b: Sequence[int]) -> int:

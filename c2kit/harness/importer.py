@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from c2kit.backtrack import with_visible
 from c2kit.errors import UserError
 from c2kit.jsonio import read_json, read_jsonl, write_jsonl
 
@@ -135,9 +136,9 @@ def read_lm_eval_samples(files: Sequence[Path], *, origin: Path) -> HarnessLog:
             sampling = sampling or generation_kwargs
             settings = settings or {"seed": doc.get("seed"), "data": doc.get("data")}
             for path, text in enumerate(_lm_eval_paths(row, where)):
-                generations.append({"item_id": doc["item_id"], "k": doc["k"], "path": path,
-                                    "request": doc["request"], "prefix": doc["prefix"], "prompt": prompt,
-                                    "continuation": text})
+                generations.append(with_visible({"item_id": doc["item_id"], "k": doc["k"], "path": path,
+                                                 "request": doc["request"], "prefix": doc["prefix"],
+                                                 "prompt": prompt, "continuation": text}))
             if "corr" not in row:
                 raise UserError(f"{where}: field 'corr' (the doc's fraction of corrected paths) is missing")
             fractions[key] = finite_number(row["corr"], f"{where}: field 'corr'")

@@ -8,6 +8,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
+from c2kit.backtrack import with_visible
 from c2kit.errors import UserError
 from c2kit.harness.importer import HarnessLog, check_item_fields, finite_number, run_design, single_judge
 from c2kit.harness.verdicts import GRADER_JUDGE, GRADER_ROLE
@@ -40,8 +41,9 @@ def read_inspect_log(path: Path) -> HarnessLog:
         if not isinstance(prompt, str):
             raise UserError(f"{where}: field 'output.metadata.prompt' is missing: only the c2/ provider records "
                             "the rendered prompt; evaluate with --model c2/MODEL")
-        generations.append({"item_id": item_id, "k": k, "path": sample.epoch - 1, "request": request,
-                            "prefix": prefix, "prompt": prompt, "continuation": sample.output.completion})
+        generations.append(with_visible({"item_id": item_id, "k": k, "path": sample.epoch - 1, "request": request,
+                                         "prefix": prefix, "prompt": prompt,
+                                         "continuation": sample.output.completion}))
         per_cell.setdefault((item_id, k), []).append(
             finite_number(score.value, f"{where}: field 'scores.{SCORER}.value'"))
     judge = _c2_judge(single_judge(judges, path), log)

@@ -6,7 +6,9 @@ last uninterrupted correction). Model judges (``openai:``, ``hf:``, ``wildguard`
 for the paths they judge corrected, the correction is located by the current keyword judge's phrases
 (:func:`phrase_positions`), and a path where no phrase is found stays unlocated (the latency tables show located /
 corrected paths, so the coverage is visible). The frozen keyword judges ``keyword-v3`` and ``keyword-v2`` do not
-locate: another list's phrases would not say where their own verdicts came from.
+locate: another list's phrases would not say where their own verdicts came from. A continuation that holds a
+backtracking model's reset token (:data:`c2kit.backtrack.RESET_TOKEN`) is located at its first reset, by the
+keyword judge and for every judge located by its phrases.
 
 Positions become counts into the continuation: words = whitespace-separated words that start before the
 correction; tokens = tokens of the continuation (re-tokenized with the evaluated model's tokenizer, offsets

@@ -41,6 +41,7 @@ from c2_eval_metric.results import (
     read_config,
     run_label,
 )
+from c2kit.backtrack import RESET_TOKEN
 from c2kit.errors import UserError
 from c2kit.jsonio import read_json, read_jsonl
 from c2kit.judges.trust import trust_note
@@ -127,6 +128,7 @@ def build_view_data(inputs: Sequence[str | Path], *, title: str | None = None) -
         "title": title or " vs ".join(dict.fromkeys(column["label"] for column in columns)),
         "label_mode": bool(label_files),
         "blind": None,
+        "reset_token": RESET_TOKEN,  # a backtracking model's reset: the page shows what it discarded and what is seen
         "strings": strings.table,
         "runs": runs,
         "paired": _paired(inputs, runs, columns),
@@ -381,6 +383,7 @@ def _blind_view_data(sample: Path, plan: SamplePlan, label_files: Mapping[Path, 
                   "strata": {str(k): size for k, size in sorted(plan.strata.items())},
                   "sizes": {str(k): size for k, size in sorted(plan.sizes.items())},
                   "judges": len(column["judges"])},
+        "reset_token": RESET_TOKEN,  # a backtracking model's reset: the page shows what it discarded and what is seen
         "strings": strings.table,
         "runs": [],
         "paired": [],
