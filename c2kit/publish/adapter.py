@@ -40,7 +40,8 @@ from c2kit.models import adapter_hash
 from c2kit.judges.trust import trust_note
 from c2kit.tiny import MARKER as TINY_MARKER
 from c2kit.training.before_after import EVAL_DIR
-from c2kit.training.config import TINY_MODEL, ConfigError, read_saved_config
+from c2kit.training.config import TINY_MODEL, ConfigError, TrainConfig, read_saved_config
+from c2kit.training.objectives import DEFAULT_OBJECTIVE, get_objective
 from c2kit.training.trainer import CONFIG_FILE as TRAIN_CONFIG_FILE
 from c2kit.training.trainer import LOG_CSV, LOG_JSONL, METRICS_FILE
 
@@ -50,6 +51,7 @@ from .cards import (
     SMOKE_TAG,
     flatten,
     format_percent,
+    one_line,
     format_points,
     is_smoke_config,
     render_card,
@@ -58,6 +60,7 @@ from .cards import (
 )
 from .hub import FileSource, PublishError, PublishResult, check_repo_id, publish_files
 from .local_paths import collect_local_paths, run_plot
+from .objective_cards import OBJECTIVE_CARDS, ObjectiveCard
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
@@ -106,6 +109,12 @@ class AdapterDir:
     train_config: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)  # metrics.json of the training run, if any
     evals: dict[str, EvalRun] = field(default_factory=dict)  # keys from EVAL_RUNS
+    objective: str = DEFAULT_OBJECTIVE  # what it was trained with (c2 train --objective)
+    data_config: str | None = None  # the dataset config it read, when the training config is there
+
+    @property
+    def objective_card(self) -> ObjectiveCard:
+        return OBJECTIVE_CARDS[self.objective]
 
 
 def read_adapter_dir(
@@ -134,8 +143,10 @@ def read_adapter_dir(
 
     default_config = folder / TRAIN_CONFIG_FILE
     config_path = Path(train_config) if train_config else (default_config if default_config.is_file() else None)
-    config = _read_train_config(config_path) if config_path else {}
+    config, resolved = _read_train_config(config_path) if config_path else ({}, None)
     metrics = _read_json(folder / METRICS_FILE, what="training metrics") if (folder / METRICS_FILE).is_file() else {}
+    objective = _objective_of(folder, config_path, resolved, metrics)
+    data_config = get_objective(objective).data_config(resolved) if resolved else None
 
     evals = {}
     for name, given in zip(EVAL_RUNS, (eval_base, eval_adapter)):
@@ -144,7 +155,23 @@ def read_adapter_dir(
             evals[name] = _read_eval(run_dir)
     _check_evaluated_adapter(evals, folder)
     _check_comparable(evals)
-    return AdapterDir(folder, adapter_config, weights, tokenizer_files, config_path, config, metrics, evals)
+    return AdapterDir(folder, adapter_config, weights, tokenizer_files, config_path, config, metrics, evals, objective,
+                      data_config)
+
+
+def _objective_of(folder: Path, config_path: Path | None, config: TrainConfig | None, metrics: dict[str, Any]) -> str:
+    """The objective the adapter was trained with: its training config's, which ``metrics.json`` must not
+    contradict; without a config, ``metrics.json``'s; without either, c2-dpo (runs from before there were others)."""
+    recorded = metrics.get("objective")
+    if config is not None and recorded is not None and recorded != config.objective:
+        raise PublishError(f"{folder / METRICS_FILE}: objective {recorded!r}, but {config_path} trains "
+                           f"{config.objective!r}: give --train-config the config this adapter was trained with")
+    objective = config.objective if config is not None else recorded if recorded is not None else DEFAULT_OBJECTIVE
+    if not isinstance(objective, str) or objective not in OBJECTIVE_CARDS:
+        source = config_path if config is not None else folder / METRICS_FILE
+        raise PublishError(f"{source}: objective {objective!r} is not one c2 train knows "
+                           f"({', '.join(OBJECTIVE_CARDS)}); the card would not say how the adapter was trained")
+    return objective
 
 
 def _read_json(path: Path, *, what: str) -> dict[str, Any]:
@@ -175,8 +202,9 @@ def _check_weights(path: Path) -> None:
             raise PublishError(f"{path}: not a readable safetensors file ({error})") from None
 
 
-def _read_train_config(path: Path) -> dict[str, Any]:
-    """The settings ``path`` sets, read as ``c2 train`` reads a run's config back (the same refusals)."""
+def _read_train_config(path: Path) -> tuple[dict[str, Any], TrainConfig]:
+    """The settings ``path`` sets, and the config they resolve to, read as ``c2 train`` reads a run's config back
+    (the same refusals)."""
     if not path.is_file():
         raise PublishError(f"{path}: training config not found")
     try:
@@ -184,7 +212,7 @@ def _read_train_config(path: Path) -> dict[str, Any]:
     except ConfigError as error:
         raise PublishError(f"{error}: the card's training settings are read from it; give --train-config the "
                            "config this adapter was trained with") from None
-    return {key: value for key, value in config.to_dict().items() if key not in unset}
+    return {key: value for key, value in config.to_dict().items() if key not in unset}, config
 
 
 def _read_eval(run_dir: Path) -> EvalRun:
@@ -281,7 +309,7 @@ def default_dataset_id(adapter: AdapterDir) -> str | None:
 
 
 def held_out_rows(metrics: dict[str, Any]) -> list[dict[str, str]]:
-    """DPO metrics on held-out pairs before and after training (from metrics.json), for the card."""
+    """The objective's metrics on held-out data before and after training (from metrics.json), for the card."""
     before, after = metrics.get("eval_before") or {}, metrics.get("eval_after") or {}
     return [
         {"name": name, "before": f"{before[name]:.4f}", "after": f"{after[name]:.4f}"}
@@ -400,13 +428,14 @@ def adapter_card(
     model_name = repo_id.split("/")[1]
     results = eval_results(adapter, repo_id)
     smoke = bool(smoke_reasons(adapter))
+    objective = adapter.objective_card
     card_data = ModelCardData(
         base_model=base_model,
         library_name="peft",
         license=license,
         pipeline_tag="text-generation",
         language=["en"],
-        tags=["peft", "lora", "dpo", "trl", "safety", "course-correction", "c2-toolkit",
+        tags=["peft", "lora", *objective.tags, "trl", "safety", "course-correction", "c2-toolkit",
               f"base_model:adapter:{base_model}"] + ([SMOKE_TAG] if smoke else []),
         datasets=[dataset_id] if dataset_id else None,
         model_name=model_name if results else None,
@@ -434,12 +463,36 @@ def adapter_card(
         paths=reference.scores.paths if reference else None,
         peft_summary=_peft_summary(adapter.adapter_config),
         train_config_file=adapter.train_config_path.name if adapter.train_config_path else None,
-        train_settings=[(key, table_cell(value)) for key, value in flatten(adapter.train_config)],
-        data_report=adapter.metrics.get("data"),
+        train_settings=[(key, table_cell(value)) for key, value in flatten(adapter.train_config)
+                        if key not in objective.unused_settings],
+        unused_settings=[key for key in objective.unused_settings if key in adapter.train_config],
+        data_report=one_line(adapter.metrics["data"]) if adapter.metrics.get("data") else None,
+        objective=objective,
+        objective_citation=objective.citation,
+        objective_caveat=objective.judge_caveat,
+        data_config=_data_config_line(adapter),
+        batch=_batch_line(adapter),
         held_out_rows=held_out_rows(adapter.metrics),
         metrics_file=METRICS_FILE,
     )
     return str(card)
+
+
+def _data_config_line(adapter: AdapterDir) -> str | None:
+    """Which config and split of the dataset the adapter trained on (from its training config)."""
+    if adapter.data_config is None:
+        return None
+    config, split = (table_cell(value).replace("`", "'")  # inside a code span, where no escape works
+                     for value in (adapter.data_config, adapter.train_config.get("dataset_split", "train")))
+    if adapter.objective == DEFAULT_OBJECTIVE:
+        return f"`{config}`, split `{split}`"
+    return f"the {adapter.objective} rows `c2 train` made from the build's `{config}` config, split `{split}`"
+
+
+def _batch_line(adapter: AdapterDir) -> str | None:
+    """Training examples per optimizer step (metrics.json's effective batch size), in the objective's unit."""
+    size = adapter.metrics.get("effective_batch_size")
+    return adapter.objective_card.batch(size) if isinstance(size, int) and size > 0 else None
 
 
 def published_adapter_config(adapter: AdapterDir, base_model: str) -> bytes:

@@ -130,6 +130,11 @@ def format_points(change: float) -> str:
     return f"{100 * change:+.1f}"
 
 
+def one_line(text: Any) -> str:
+    """A value read from a file, as one line of Markdown (its line breaks would end a list item)."""
+    return " ".join(str(text).split())
+
+
 def table_cell(value: Any, limit: int = 120) -> str:
     """A value made safe for one Markdown table cell: one line, pipes escaped, long text shortened."""
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
