@@ -4,11 +4,13 @@ The one command for a session with a CUDA GPU (Llama-2-7B shape, every objective
 
     python benchmarks/bench_train_memory.py --objective all --json bench_train_memory.json
 
-Expected runtime: a projection, not yet timed on a GPU: about 8 minutes on one H100 (building and saving the
+Expected runtime: a projection, not yet timed on a GPU: about 9 minutes on one H100 (building and saving the
 random 7B model once, about 2 minutes; then per run about a minute to load it in 4-bit and train 5 steps; one
-run per objective and one per TRL trainer baseline). Each result is written to ``--json`` as soon as it is
-measured and the random model is kept in ``--cache-dir``, so a run cut short keeps what it measured, and a rerun
-with ``--objective NAME`` (and ``--skip-baseline``) measures what is missing without building the model again.
+run per objective, two for backtrack's two stages, and one per TRL trainer baseline). Each result is written to
+``--json`` as soon as it is measured and the random model is kept in ``--cache-dir``, so a run cut short keeps
+what it measured, and a rerun with ``--objective NAME`` (and ``--skip-baseline``) measures what is missing
+without building the model again. With ``all``, an objective that has no T4 profile for the shape is named and
+skipped (``skipped`` in the JSON); named alone, it is an error.
 
     python benchmarks/bench_train_memory.py --objective derta --skip-baseline
     python benchmarks/bench_train_memory.py --shape qwen2-7b --objective c2-dpo --batch 1
@@ -19,13 +21,15 @@ under ``--cache-dir`` and loaded in 4-bit. Text comes from the shipped benchmark
 tiny tokenizer (its ids are valid in any larger vocabulary; the vocabulary size of the shape still sets the
 embedding and LM-head memory). Every row fills the objective's ``max_length`` (the worst case a step meets).
 
-* One run per objective (``--objective NAME`` or ``all``), through the objective's own code: its T4 profile
-  (``training/profiles/NAME-<model>-t4.yaml``; c2-dpo's is ``<model>-t4.yaml``) with its batch size,
-  ``max_length`` and LoRA, its row kinds (c2-dpo: C2-Syn pairs; recovery-sft and derta: the kinds of their data
-  recipe, DeRTa's transition rows included), its rendering (``to_train_format``), its TRL config and its trainer
-  (``build_trainer``: DPOTrainer, SFTTrainer with completion-only loss, or DeRTa's transition trainer), and the
-  recipe's 4-bit base (NF4 + double quant, k-bit preparation, gradient checkpointing, paged 8-bit AdamW, fp16 +
-  the fp32 fix on GPUs without bf16, sdpa). Gradient accumulation is set to 1: it changes steps, not memory.
+* One run per objective and stage (``--objective NAME`` or ``all``), through the objective's own code: its T4
+  profile (``training/profiles/NAME-<model>-t4.yaml``; c2-dpo's is ``<model>-t4.yaml``) with its batch size,
+  ``max_length`` and LoRA, its stages (backtrack: the SFT stage, whose adapter is saved where the DPO stage loads
+  it, then the DPO stage), its row kinds (c2-dpo: C2-Syn pairs; the SFT objectives: the kinds of their data
+  recipe, DeRTa's transition rows and backtrack's reset rows included; backtrack's DPO pairs), its rendering
+  (``to_train_format``), its TRL config and its trainer (``build_trainer``: DPOTrainer, SFTTrainer with
+  completion-only loss, DeRTa's transition trainer, backtrack's trainable ``[RESET]`` rows), and the recipe's
+  4-bit base (NF4 + double quant, k-bit preparation, gradient checkpointing, paged 8-bit AdamW, fp16 + the fp32
+  fix on GPUs without bf16, sdpa). Gradient accumulation is set to 1: it changes steps, not memory.
 * One baseline per TRL trainer the objectives use, on the rows of the first objective measured with it
   (``trl-dpo-defaults``, ``trl-sft-defaults``): TRL as its docs show QLoRA:
   ``BitsAndBytesConfig(load_in_4bit=True)`` with NF4, LoRA r 16 on all linear layers, the ``DPOConfig`` /
@@ -127,6 +131,8 @@ def objective_config(objective: str, model_path: str, args):
         overrides.update(precision="fp32", optim="adamw_torch", gradient_checkpointing="false")
     profile = objective_profile(objective, args.shape)
     config = load_config(profile, overrides)
+    if config.sft_max_steps is not None:  # backtrack's SFT stage: as many steps as the other runs
+        config = load_config(profile, {**overrides, "sft_max_steps": overrides["max_steps"]})
     if config.objective != objective:
         raise BenchError(f"{profile}: trains objective {config.objective!r}, not {objective!r}")
     return profile, config
@@ -155,39 +161,49 @@ class TextSource:
         return self.rows[index % len(self.rows)].request[:200]
 
 
-def synthetic_rows(objective: str, tokenizer, n_rows: int, max_length: int, seed: int = 0):
-    """``n_rows`` rows as the objective's ``load_split`` gives them, each filling about ``max_length`` tokens.
+def synthetic_rows(stage, tokenizer, n_rows: int, max_length: int, seed: int = 0):
+    """``n_rows`` rows as the stage's ``load_split`` gives them, each filling about ``max_length`` tokens.
 
-    c2-dpo: C2-Syn pairs (``prompt``, ``chosen``, ``rejected``), both completions the full length. The SFT
-    objectives: the row kinds of their data recipe in turn (a refusal after a harmful prefix, DeRTa's transition
-    row after the whole harmful response, a utility row), the refusal a quarter of the length.
+    c2-dpo: C2-Syn pairs (``prompt``, ``chosen``, ``rejected``), both completions the full length. An SFT
+    objective (or stage): the row kinds of its data recipe in turn (a refusal after a harmful prefix, or backtrack's
+    reset and safe answer after it; DeRTa's transition row after the whole harmful response; backtrack's bare
+    request; a utility row), the answer a quarter of the length. Backtrack's DPO stage: its pairs, the reset and a
+    safe answer against more harmful text after a harmful prefix.
     """
     import datasets
 
-    from c2_syn_dataset.objectives.data import OBJECTIVE_SCHEMA
-    from c2_syn_dataset.objectives.recipes import FULL_RESPONSE, RECIPES, RTO, UTILITY, row
+    from c2_syn_dataset.objectives.data import OBJECTIVE_SCHEMA, PAIR_SCHEMA
+    from c2_syn_dataset.objectives.recipes import FULL_RESPONSE, RECIPES, RTO, SAFE, UTILITY, pair, row
+    from c2kit.backtrack import RESET_TOKEN
     from c2kit.training.objectives import DEFAULT_OBJECTIVE
+    from c2kit.training.objectives.sft import SFTObjective
 
     text = TextSource(tokenizer, seed)
     budget = max_length - PROMPT_TOKENS
-    if objective == DEFAULT_OBJECTIVE:
+    if stage.name == DEFAULT_OBJECTIVE:
         pairs = [{"prompt": text.request(i), "chosen": text.text(budget), "rejected": text.text(budget)}
                  for i in range(n_rows)]
         return datasets.Dataset.from_list(pairs)
-    if objective not in RECIPES:
-        raise BenchError(f"{objective}: the benchmark has no rows of this objective's kind yet")
-    recipe = RECIPES[objective]
-    kinds = [recipe.prefixed_kind] + ([RTO] if recipe.transition_rows else []) + [UTILITY]
-    refusal = budget // 4
+    if stage.name not in RECIPES:
+        raise BenchError(f"{stage.name}: the benchmark has no rows of this objective's kind yet")
+    recipe = RECIPES[stage.name]
+    answer = budget // 4
+    reset = RESET_TOKEN if recipe.reset else ""
+    if not isinstance(stage, SFTObjective):  # backtrack's DPO stage
+        pairs = [pair(recipe.prefixed_kind, str(i), text.request(i), text.text(budget - answer), 1,
+                      chosen=reset + text.text(answer), rejected=text.text(answer)) for i in range(n_rows)]
+        return datasets.Dataset.from_list(pairs, features=datasets.Features.from_arrow_schema(PAIR_SCHEMA))
+    kinds = ([recipe.prefixed_kind] + ([RTO] if recipe.transition_rows else []) + ([SAFE] if recipe.bare_rows else [])
+             + [UTILITY])
     rows = []
     for i in range(n_rows):
         kind = kinds[i % len(kinds)]
         group = {"source_id": str(i), "prompt": text.request(i)}
-        if kind == UTILITY:
+        if kind in (UTILITY, SAFE):
             rows.append(row(kind, group, "", 0, text.text(budget)))
         else:
-            rows.append(row(kind, group, text.text(budget - refusal), FULL_RESPONSE if kind == RTO else 1,
-                            text.text(refusal)))
+            rows.append(row(kind, group, text.text(budget - answer), FULL_RESPONSE if kind == RTO else 1,
+                            (reset if kind == recipe.prefixed_kind else "") + text.text(answer)))
     return datasets.Dataset.from_list(rows, features=datasets.Features.from_arrow_schema(OBJECTIVE_SCHEMA))
 
 
@@ -220,53 +236,68 @@ class StepTimer:
             torch.cuda.synchronize()
 
 
-def trainer_kind(training_args) -> str:
-    """``dpo`` or ``sft``: which TRL trainer (and so which baseline) an objective's config is for."""
-    from trl import DPOConfig
-
-    return "dpo" if isinstance(training_args, DPOConfig) else "sft"
-
-
 def sequence_tokens(dataset, tokenizer) -> list[int]:
     """Tokens of each rendered row: prompt + completion (for a pair, prompt + chosen)."""
     second = "chosen" if "chosen" in dataset.column_names else "completion"
     return [len(tokenizer(row["prompt"] + row[second], add_special_tokens=False)["input_ids"]) for row in dataset]
 
 
-def run_objective(objective: str, model_path: str, args, rendered: dict) -> dict:
-    """The objective's profile through its own rendering, TRL config and trainer, on the recipe's 4-bit base."""
+def objective_stages(objective: str, model_path: str, args) -> list[tuple[str, str, object, object]]:
+    """``(run name, profile, stage config, stage objective)`` of each stage the objective trains (backtrack: its
+    SFT stage, then its DPO stage from that adapter; the others: one)."""
+    from c2kit.training.objectives import get_objective
+
+    profile, config = objective_config(objective, model_path, args)
+    stages = get_objective(objective).stages(config)
+    return [(objective if len(stages) == 1 else f"{objective} {stage_kind(stage_config, stage)} stage",
+             profile.stem, stage_config, stage) for stage_config, stage in stages]
+
+
+def stage_kind(config, stage) -> str:
+    """``dpo`` or ``sft``: which TRL trainer (and so which baseline) a stage trains with."""
+    from trl import DPOConfig
+
+    from c2kit.training.precision import resolve_precision
+
+    return "dpo" if isinstance(stage.training_args(config, resolve_precision(config.precision), progress=False),
+                               DPOConfig) else "sft"
+
+
+def run_stage(profile: str, config, stage, model_path: str, args, rendered: dict, *, save: bool) -> dict:
+    """One stage through the objective's own rendering, TRL config and trainer, on the recipe's 4-bit base, in the
+    order ``c2 train`` takes; ``save``: keep its adapter where the next stage loads it."""
     from transformers import set_seed
 
     from c2kit.training.model import load_base_model, load_tokenizer
-    from c2kit.training.objectives import get_objective
     from c2kit.training.precision import resolve_precision
 
-    profile, config = objective_config(objective, model_path, args)
-    trainer_objective = get_objective(objective)
     precision = resolve_precision(config.precision)
     tokenizer = load_tokenizer(model_path, config)
     batch = config.per_device_train_batch_size
-    rows = synthetic_rows(objective, tokenizer, (args.warmup + args.steps) * max(batch, args.baseline_batch),
+    rows = synthetic_rows(stage, tokenizer, (args.warmup + args.steps) * max(batch, args.baseline_batch),
                           config.max_length)
-    dataset = trainer_objective.to_train_format(rows, tokenizer, config)
-    training_args = trainer_objective.training_args(config, precision, progress=False)
-    kind = trainer_kind(training_args)
+    dataset = stage.to_train_format(rows, tokenizer, config)
+    training_args = stage.training_args(config, precision, progress=False)
+    kind = stage_kind(config, stage)
     rendered.setdefault(kind, dataset)
     set_seed(config.seed)
     model = load_base_model(model_path, config, precision)
-    trainer = trainer_objective.build_trainer(model, tokenizer, training_args, config, dataset)
+    trainer = stage.build_trainer(model, tokenizer, training_args, config, dataset)
     timer = StepTimer()
     trainer.add_callback(timer.callback)
     lengths = sequence_tokens(dataset, tokenizer)
     lora = trainer.model.peft_config["default"]
     described = {
-        "profile": profile.stem, "trainer": type(trainer).__name__, "unit": "pairs" if kind == "dpo" else "rows",
+        "profile": profile, "trainer": type(trainer).__name__, "unit": "pairs" if kind == "dpo" else "rows",
         "lora_r": lora.r, "lora_alpha": lora.lora_alpha, "tokens_mean": round(sum(lengths) / len(lengths)),
         "tokens_max": max(lengths), "max_length": config.max_length,
         "settings": (f"NF4+double quant, {precision.name}, {config.optim}, batch {batch}, max_length "
                      f"{config.max_length}, grad ckpt {config.gradient_checkpointing}, LoRA r {lora.r}"),
     }
-    return {**described, **_train(trainer, timer, batch, args.warmup)}
+    result = {**described, **_train(trainer, timer, batch, args.warmup)}
+    if save:
+        trainer.save_model(config.output_dir)
+    return result
 
 
 def run_trl_defaults(kind: str, model_path: str, dataset, args) -> dict:
@@ -325,7 +356,7 @@ def _free_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def measure(name: str, run, *run_args) -> dict:
+def measure(name: str, run, *run_args, **run_options) -> dict:
     """One run, its peak CUDA memory from the model's loading on (none on CPU)."""
     import torch
 
@@ -333,7 +364,7 @@ def measure(name: str, run, *run_args) -> dict:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
         resident = torch.cuda.memory_allocated()
-    result = run(*run_args)
+    result = run(*run_args, **run_options)
     if torch.cuda.is_available():
         result["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         result["resident_gib"] = round(resident / 2**30, 2)
@@ -344,7 +375,7 @@ def measure(name: str, run, *run_args) -> dict:
 
 def summary_table(results: dict) -> str:
     """One line per run: peak memory and throughput (or the error), for the terminal."""
-    lines = [f"{'run':<18} {'profile':<34} {'trainer':<22} {'peak GiB':>9} {'rows/s':>8}  settings"]
+    lines = [f"{'run':<20} {'profile':<34} {'trainer':<22} {'peak GiB':>9} {'rows/s':>8}  settings"]
     runs = [(name, result) for name, result in results["objectives"].items()]
     runs += [(name, result) for name, result in results["baselines"].items()]
     for name, result in runs:
@@ -352,7 +383,7 @@ def summary_table(results: dict) -> str:
         speed = (f"{result['rows_per_s']:.3g}" if result.get("rows_per_s") is not None
                  else result.get("error", "n/a")[:40])
         unit = " (pairs/s)" if result.get("unit") == "pairs" else ""
-        lines.append(f"{name:<18} {result.get('profile', '-'):<34} {result.get('trainer', '-'):<22} {peak:>9} "
+        lines.append(f"{name:<20} {result.get('profile', '-'):<34} {result.get('trainer', '-'):<22} {peak:>9} "
                      f"{speed:>8}  {result.get('settings', '')}{unit}")
     if results["device"] == "cpu":
         lines.append("peak memory needs CUDA: these are CPU timings of the same code, not measurements of a T4")
@@ -383,16 +414,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpu:
         print("no CUDA: timing a CPU smoke run only; peak-memory numbers need a GPU")
     objectives = list(OBJECTIVE_NAMES) if args.objective == "all" else [args.objective]
-    try:
-        for objective in objectives:  # every profile is found before anything is built
+    missing = {}
+    for objective in objectives:  # every profile is found before anything is built
+        try:
             objective_profile(objective, args.shape)
-    except BenchError as error:
-        print(f"bench_train_memory: error: {error}", file=sys.stderr)
-        return 2
+        except BenchError as error:
+            if args.objective != "all":
+                print(f"bench_train_memory: error: {error}", file=sys.stderr)
+                return 2
+            missing[objective] = str(error)
+            print(f"skipping {error}")
 
     model_path = build_random_model(args.shape, args.cache_dir)
     results = {"shape": args.shape, "device": torch.cuda.get_device_name() if not args.cpu else "cpu",
-               "objectives": {}, "baselines": {}}
+               "objectives": {}, "baselines": {}, "skipped": missing}
 
     def record(group: str, name: str, result: dict) -> None:
         results[group][name] = result
@@ -400,8 +435,11 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
 
     rendered: dict = {}  # trainer kind -> the rows of the first objective trained with it, for its baseline
-    for objective in objectives:
-        record("objectives", objective, measure(objective, run_objective, objective, model_path, args, rendered))
+    for objective in (name for name in objectives if name not in missing):
+        stages = objective_stages(objective, model_path, args)
+        for index, (name, profile, config, stage) in enumerate(stages):
+            record("objectives", name, measure(name, run_stage, profile, config, stage, model_path, args, rendered,
+                                               save=index < len(stages) - 1))
     if not args.skip_baseline:
         for kind, dataset in rendered.items():
             name = f"trl-{kind}-defaults"

@@ -32,14 +32,17 @@ def results(tmp_path_factory) -> dict:
     return json.loads(out.read_text())
 
 
-def test_every_objective_runs_through_its_own_profile_and_trainer(results):
-    from c2kit.training.objectives import OBJECTIVE_NAMES
+# Run name -> (profile, trainer, unit, LoRA rank): each objective's own, written out here.
+EXPECTED = {"c2-dpo": ("llama2-7b-chat-t4", "DPOTrainer", "pairs", 16),
+            "recovery-sft": ("recovery-sft-llama2-7b-chat-t4", "SFTTrainer", "rows", 16),
+            "derta": ("derta-llama2-7b-chat-t4", "TransitionSFTTrainer", "rows", 96),  # DeRTa's LoRA rank
+            "backtrack sft stage": ("backtrack-llama2-7b-chat-t4", "SFTTrainer", "rows", 16),
+            "backtrack dpo stage": ("backtrack-llama2-7b-chat-t4", "DPOTrainer", "pairs", 16)}
 
-    assert results["shape"] == "tiny" and set(results["objectives"]) == set(OBJECTIVE_NAMES)
-    expected = {"c2-dpo": ("llama2-7b-chat-t4", "DPOTrainer", "pairs", 16),
-                "recovery-sft": ("recovery-sft-llama2-7b-chat-t4", "SFTTrainer", "rows", 16),
-                "derta": ("derta-llama2-7b-chat-t4", "TransitionSFTTrainer", "rows", 96)}  # DeRTa's LoRA rank
-    for name, (profile, trainer, unit, rank) in expected.items():
+
+def assert_measured(results: dict, names) -> None:
+    for name in names:
+        profile, trainer, unit, rank = EXPECTED[name]
         run = results["objectives"][name]
         assert (run["profile"], run["trainer"], run["unit"], run["lora_r"]) == (profile, trainer, unit, rank), run
         assert run["rows_per_s"] > 0 and len(run["step_s"]) == 1, run
@@ -47,6 +50,37 @@ def test_every_objective_runs_through_its_own_profile_and_trainer(results):
         assert run["max_length"] == MAX_LENGTH
         assert MAX_LENGTH // 2 <= run["tokens_mean"] <= run["tokens_max"] <= MAX_LENGTH
         assert "peak_gib" not in run  # CPU: no memory figure is made up
+
+
+def test_every_objective_with_a_t4_profile_runs_through_its_own_profile_and_trainer(results):
+    from c2kit.training.objectives import OBJECTIVE_NAMES
+
+    assert results["shape"] == "tiny"
+    for name in OBJECTIVE_NAMES:  # an objective without a profile yet is named, not left out in silence
+        if name in results["skipped"]:
+            assert f"{name}-llama2-7b-chat-t4.yaml does not exist" in results["skipped"][name]
+    measured = {name.split()[0] for name in results["objectives"]}
+    assert measured == set(OBJECTIVE_NAMES) - set(results["skipped"])
+    assert {"c2-dpo", "recovery-sft", "derta"} <= measured
+    assert_measured(results, results["objectives"])
+
+
+def test_backtrack_trains_its_sft_stage_then_its_dpo_stage_from_that_adapter(tmp_path, monkeypatch):
+    """On a stand-in T4 profile (c2-dpo's settings, objective backtrack) while the shipped one may be missing."""
+    bench = load_bench()
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    text = (bench.PROFILES / "llama2-7b-chat-t4.yaml").read_text() + "objective: backtrack\nsft_max_steps: 50\n"
+    (profiles / "backtrack-llama2-7b-chat-t4.yaml").write_text(text)
+    monkeypatch.setattr(bench, "PROFILES", profiles)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--shape", "tiny", "--objective", "backtrack", "--steps", "1", "--warmup", "0",
+                       "--max-length", str(MAX_LENGTH), "--skip-baseline", "--cache-dir", str(tmp_path / "cache"),
+                       "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert list(results["objectives"]) == ["backtrack sft stage", "backtrack dpo stage"]  # sft_max_steps: the run's
+    assert_measured(results, results["objectives"])
+    assert (tmp_path / "cache" / "out-backtrack" / "sft-stage" / "adapter_config.json").is_file()
 
 
 def test_one_plain_trl_baseline_per_trainer_in_the_same_process(results):
