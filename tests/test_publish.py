@@ -208,6 +208,34 @@ def test_bad_input_never_reaches_the_hub(hub, capsys, tmp_path, results_dir):
     assert hub.repos == {}
 
 
+def failed_judge_run(results_dir: Path, target: Path) -> Path:
+    """A copy of the results whose model judge answered mostly neither yes nor no, marked as ``c2 eval`` marks it
+    (its ``summary.md`` opens with "Not a result")."""
+    from c2kit.cli.unparsed import check_results
+
+    run = copy_results(results_dir, target)
+    config = json.loads((run / "config.json").read_text())
+    config["judge_info"] = {"name": "hf:org/judge", "tally": {"yes": 1, "no": 0, "unparsed": 3}}
+    (run / "config.json").write_text(json.dumps(config))
+    assert check_results(run, accept=False, command="c2 eval score") == 2
+    assert "> **Not a result.**" in (run / "summary.md").read_text()
+    return run
+
+
+def test_a_run_marked_not_a_result_is_refused(hub, capsys, tmp_path, results_dir):
+    run = failed_judge_run(results_dir, tmp_path / "failed")
+    capsys.readouterr()
+    for extra in ([], ["--dry-run", "--preview-dir", str(tmp_path / "preview")]):
+        code, printed = publish(capsys, "results", str(run), "--repo-id", "org/results", *extra)
+        assert code == 2 and printed.strip().splitlines() == [
+            f"c2 publish results: error: {run / 'summary.md'} is marked \"Not a result\": its model judge failed "
+            "(more than half of its answers were neither yes nor no), so its numbers are not a result; score the run "
+            "again with another judge (c2 eval score --results DIR --judge ...), or accept it on purpose with "
+            "--accept-unparsed; nothing was uploaded"]
+    assert not (tmp_path / "preview").exists()
+    assert hub.requests == [] and hub.repos == {}
+
+
 @pytest.mark.parametrize("artifact", ["results", "dataset", "metric", "adapter"])
 def test_out_without_dry_run_is_refused_before_anything_is_read_or_sent(hub, capsys, tmp_path, results_dir, artifact):
     folder = [] if artifact == "metric" else [str(results_dir if artifact == "results" else tmp_path / "missing")]
@@ -477,6 +505,24 @@ def test_adapter_card_of_a_smoke_run_says_so_and_replaces_trls_readme(hub, capsy
     card = card_of("real")
     assert SMOKE_NOTICE not in card and SMOKE_TAG not in card
     assert hub.requests == []
+
+
+def test_adapter_with_an_evaluation_marked_not_a_result_is_refused(hub, capsys, tmp_path, adapter_dir):
+    from c2kit.cli.unparsed import check_results
+
+    out = tmp_path / "out"
+    shutil.copytree(adapter_dir, out)
+    run = out / "eval" / "adapter"
+    config = json.loads((run / "config.json").read_text())
+    config["judge_info"] = {"name": "hf:org/judge", "tally": {"yes": 0, "no": 1, "unparsed": 2}}
+    (run / "config.json").write_text(json.dumps(config))
+    assert check_results(run, accept=False, command="c2 eval run") == 2
+    capsys.readouterr()
+    code, printed = publish(capsys, "adapter", str(out), "--repo-id", "org/x", "--base-model", "org/tiny-chat",
+                            "--dry-run", "--preview-dir", str(tmp_path / "preview"))
+    assert code == 2 and len(printed.strip().splitlines()) == 1
+    assert printed.startswith(f"c2 publish adapter: error: {run / 'summary.md'} is marked \"Not a result\"")
+    assert not (tmp_path / "preview").exists() and hub.requests == []
 
 
 def test_adapter_training_config_is_read_as_c2_train_reads_it(hub, capsys, tmp_path, adapter_dir):

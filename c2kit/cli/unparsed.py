@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from c2kit.jsonio import write_bytes
-from c2kit.judges.unparsed import UnparsedShare
+from c2kit.judges.unparsed import NOT_A_RESULT, UnparsedShare
 
 if TYPE_CHECKING:  # the metric's modules load with the command that writes results, not with `c2 --help`
     from c2_eval_metric.corr import CorrScores
@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # the metric's modules load with the command that writes resu
 ACCEPT_FLAG = "--accept-unparsed"
 ACCEPT_HELP = ("accept a run in which more than half of a model judge's answers were neither yes nor no "
                "(without it such a run exits with status 2 after writing its files; it is still warned about)")
-NOT_A_RESULT = "> **Not a result.**"
 
 
 def check_tally(tally: Mapping[str, int], judge: str, *, accept: bool, command: str, where: str = "") -> int:

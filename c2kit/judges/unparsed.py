@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 WARN_SHARE = 0.10
 FAIL_SHARE = 0.50
+NOT_A_RESULT = "> **Not a result.**"  # opens the summary.md of a run whose judge failed (and was not accepted)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ from .cards import (
 from .hub import FileSource, PublishError, PublishResult, check_repo_id, publish_files
 from .local_paths import collect_local_paths, run_plot
 from .objective_cards import OBJECTIVE_CARDS, ObjectiveCard
+from .results import check_is_a_result
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
@@ -216,6 +217,7 @@ def _read_train_config(path: Path) -> tuple[dict[str, Any], TrainConfig]:
 
 
 def _read_eval(run_dir: Path) -> EvalRun:
+    check_is_a_result(run_dir)  # the card would cite a failed judge's numbers
     try:
         scores = read_scores(run_dir)
         config = read_config(run_dir)

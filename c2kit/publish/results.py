@@ -37,6 +37,7 @@ from c2_syn_dataset.card import DATA_LICENSE, SOURCE_DATASET, size_category
 from c2kit.errors import UserError
 from c2kit.jsonio import read_json, read_jsonl
 from c2kit.judges.trust import trust_note
+from c2kit.judges.unparsed import NOT_A_RESULT
 
 from .cards import (
     GATED_FIELDS,
@@ -88,6 +89,7 @@ def read_results_dir(path: str | Path) -> ResultsDir:
                 f"{folder}: no {name}; a results directory to publish needs {', '.join(REQUIRED_FILES)} "
                 "(run 'c2 eval run' or 'c2 eval score' first)"
             )
+    check_is_a_result(folder)
     try:
         scores = read_scores(folder)
         config = read_config(folder)
@@ -109,6 +111,17 @@ def read_results_dir(path: str | Path) -> ResultsDir:
                 f"k {key[1]}, path {key[2]}; without it the judgment cannot be checked or re-judged"
             )
     return ResultsDir(folder, config, scores, len(judgments), read_json(folder / SCORES_FILE).get(BLOCK))
+
+
+def check_is_a_result(run_dir: Path) -> None:
+    """Refuse a run whose ``summary.md`` says its numbers are not a result (its model judge failed)."""
+    summary = run_dir / SUMMARY_FILE
+    if summary.is_file() and any(line.startswith(NOT_A_RESULT)
+                                 for line in summary.read_text(encoding="utf-8").splitlines()):
+        raise PublishError(
+            f"{summary} is marked \"Not a result\": its model judge failed (more than half of its answers were "
+            "neither yes nor no), so its numbers are not a result; score the run again with another judge (c2 eval "
+            "score --results DIR --judge ...), or accept it on purpose with --accept-unparsed; nothing was uploaded")
 
 
 def _rows(path: Path, fields: tuple[str, ...]):
