@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("trl")
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train_memory.py"
+PROFILES = Path(__file__).resolve().parent.parent / "training" / "profiles"
 MAX_LENGTH = 128
 
 
@@ -32,17 +33,20 @@ def results(tmp_path_factory) -> dict:
     return json.loads(out.read_text())
 
 
-# Run name -> (profile, trainer, unit, LoRA rank): each objective's own, written out here.
-EXPECTED = {"c2-dpo": ("llama2-7b-chat-t4", "DPOTrainer", "pairs", 16),
-            "recovery-sft": ("recovery-sft-llama2-7b-chat-t4", "SFTTrainer", "rows", 16),
-            "derta": ("derta-llama2-7b-chat-t4", "TransitionSFTTrainer", "rows", 96),  # DeRTa's LoRA rank
-            "backtrack sft stage": ("backtrack-llama2-7b-chat-t4", "SFTTrainer", "rows", 16),
-            "backtrack dpo stage": ("backtrack-llama2-7b-chat-t4", "DPOTrainer", "pairs", 16)}
+# Run name -> (profile, trainer, unit): each objective's own, written out here.
+EXPECTED = {"c2-dpo": ("llama2-7b-chat-t4", "DPOTrainer", "pairs"),
+            "recovery-sft": ("recovery-sft-llama2-7b-chat-t4", "SFTTrainer", "rows"),
+            "derta": ("derta-llama2-7b-chat-t4", "TransitionSFTTrainer", "rows"),
+            "backtrack sft stage": ("backtrack-llama2-7b-chat-t4", "SFTTrainer", "rows"),
+            "backtrack dpo stage": ("backtrack-llama2-7b-chat-t4", "DPOTrainer", "pairs")}
 
 
-def assert_measured(results: dict, names) -> None:
+def assert_measured(results: dict, names, profiles: Path = PROFILES) -> None:
+    from c2kit.training.config import load_config
+
     for name in names:
-        profile, trainer, unit, rank = EXPECTED[name]
+        profile, trainer, unit = EXPECTED[name]
+        rank = load_config(profiles / f"{profile}.yaml").lora_r  # the profile's LoRA is the one trained
         run = results["objectives"][name]
         assert (run["profile"], run["trainer"], run["unit"], run["lora_r"]) == (profile, trainer, unit, rank), run
         assert run["rows_per_s"] > 0 and len(run["step_s"]) == 1, run
@@ -63,6 +67,7 @@ def test_every_objective_with_a_t4_profile_runs_through_its_own_profile_and_trai
     assert measured == set(OBJECTIVE_NAMES) - set(results["skipped"])
     assert {"c2-dpo", "recovery-sft", "derta"} <= measured
     assert_measured(results, results["objectives"])
+    assert results["objectives"]["derta"]["lora_r"] == 96  # DeRTa's rank (Appendix A), not the recipe's 16
 
 
 def test_backtrack_trains_its_sft_stage_then_its_dpo_stage_from_that_adapter(tmp_path, monkeypatch):
@@ -79,7 +84,7 @@ def test_backtrack_trains_its_sft_stage_then_its_dpo_stage_from_that_adapter(tmp
                        "--json", str(out)]) == 0
     results = json.loads(out.read_text())
     assert list(results["objectives"]) == ["backtrack sft stage", "backtrack dpo stage"]  # sft_max_steps: the run's
-    assert_measured(results, results["objectives"])
+    assert_measured(results, results["objectives"], profiles)
     assert (tmp_path / "cache" / "out-backtrack" / "sft-stage" / "adapter_config.json").is_file()
 
 
