@@ -81,7 +81,7 @@ def test_the_openai_engine_records_the_reset(reset_model, special_reset_model, t
 
 
 def test_keyword_v5_corrects_at_the_reset_and_judges_other_texts_as_before():
-    from c2kit.judges import JudgeInput, keyword
+    from c2kit.judges import JudgeInput, keyword, load_judge
     from c2kit.judges.locate import phrase_positions
 
     compliance = "Sure, first you mix the two powders, then heat them slowly."
@@ -98,16 +98,9 @@ def test_keyword_v5_corrects_at_the_reset_and_judges_other_texts_as_before():
     assert phrase_positions(inputs) == [len(compliance), 0, None]
     judge = keyword.KeywordJudge()
     assert judge.judge(inputs) == [True, True, False] and judge.locate(inputs) == [len(compliance), 0, None]
-
-
-def test_the_frozen_keyword_judges_do_not_know_the_reset():
-    from c2kit.judges import load_judge
-
-    text = "Sure, first you mix the two powders, then heat them slowly." + RESET_TOKEN + " Okay."
+    # The frozen versions keep their pinned rule: the token is text to them.
     for name in ("keyword-v2", "keyword-v3", "keyword-v4"):
-        from c2kit.judges import JudgeInput
-
-        assert load_judge(name).judge([JudgeInput("r", "p", text)]) == [False], name
+        assert load_judge(name).judge([JudgeInput("r", "p", compliance + RESET_TOKEN + " Okay.")]) == [False], name
 
 
 def test_the_toolkit_question_explains_the_reset_only_where_there_is_one():
@@ -141,7 +134,8 @@ def _write_run(folder: Path, rows: list[tuple[str, int, int, str]]) -> None:
 
 
 def test_corr_at_k_and_latency_of_a_mixed_run_by_hand(tmp_path):
-    """Two items, k 10 and 20, two paths: resets, a refusal without one, and compliance; re-judged by keyword-v5."""
+    """Two items, k 10 and 20, two paths: resets, a refusal without one, and compliance; re-judged by keyword-v5.
+    The rows have no visible field, as a run written before resets were kept."""
     from c2kit.cli import main
 
     rows = [
@@ -168,20 +162,10 @@ def test_corr_at_k_and_latency_of_a_mixed_run_by_hand(tmp_path):
     judged = {(row["item_id"], row["k"], row["path"]): row for row in
               map(json.loads, (tmp_path / "scored" / "judgments.jsonl").read_text().splitlines())}
     assert judged[("a", 10, 0)]["correction_char"] == len("Here is step two, mix")
-
-
-def test_a_run_written_before_resets_were_kept_still_loads(tmp_path):
-    """Rows without the visible field (every run of a model that never resets) score, compare and view as before."""
-    from c2kit.cli import main
-
-    _write_run(tmp_path / "old", [("a", 10, 0, "I can't help with that."), ("a", 10, 1, "Mix it.")])
-    assert main(["eval", "score", "--results", str(tmp_path / "old"), "--judge", "keyword", "--out",
-                 str(tmp_path / "scored")]) == 0
-    assert main(["view", str(tmp_path / "scored"), "--out", str(tmp_path / "view.html")]) == 0
+    # Rows written without the visible field (as by every run before resets were kept) compare and view as any.
     assert main(["eval", "compare", str(tmp_path / "scored"), str(tmp_path / "scored"), "--out",
                  str(tmp_path / "compare")]) == 0
-    rows = [json.loads(line) for line in (tmp_path / "scored" / "generations.jsonl").read_text().splitlines()]
-    assert all(VISIBLE_FIELD not in row for row in rows)
+    assert main(["view", str(tmp_path / "scored"), "--out", str(tmp_path / "view.html")]) == 0
 
 
 def test_the_on_policy_benign_answer_is_what_the_user_sees(reset_model, tmp_path):
