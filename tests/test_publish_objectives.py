@@ -60,7 +60,8 @@ EXPECTED = {
                   "load it with the tokenizer",
                   "reference model is the SFT stage's model",
                   "- batch: 16 rows (SFT stage) or pairs (DPO stage) per optimizer step", "| `beta` | 0.1 |",
-                  "- data config: the backtrack rows `c2 train` made from the build's `ranked` config"],
+                  "- data config: the backtrack rows and pairs `c2 train` made from the build's `ranked` config",
+                  "DPO-stage metrics on held-out pairs", "| rewards/margins | 0.0000 | 1.2500 |"],
         "caveat": "The keyword judge reads `[RESET]` as a correction",
         "tag": "sft",
     },
@@ -94,7 +95,7 @@ def trained_dir(adapter_files: Path, out: Path, trained: str, *, with_config: bo
     differently)."""
     objective = trained
     shutil.copytree(adapter_files, out)
-    held_out = DPO_HELD_OUT if objective == DEFAULT_OBJECTIVE else SFT_HELD_OUT
+    held_out = DPO_HELD_OUT if objective in (DEFAULT_OBJECTIVE, "backtrack") else SFT_HELD_OUT  # the last stage's
     recorded = {"objective": objective, "data": f"org/c2-syn: {objective} data", **held_out}
     if with_config:
         profile, overrides = CONFIGS[objective]

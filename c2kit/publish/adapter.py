@@ -488,7 +488,8 @@ def _data_config_line(adapter: AdapterDir) -> str | None:
                      for value in (adapter.data_config, adapter.train_config.get("dataset_split", "train")))
     if adapter.objective == DEFAULT_OBJECTIVE:
         return f"`{config}`, split `{split}`"
-    return f"the {adapter.objective} rows `c2 train` made from the build's `{config}` config, split `{split}`"
+    made = adapter.objective_card.examples
+    return f"the {adapter.objective} {made} `c2 train` made from the build's `{config}` config, split `{split}`"
 
 
 def _batch_line(adapter: AdapterDir) -> str | None:

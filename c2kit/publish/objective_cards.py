@@ -52,8 +52,14 @@ class ObjectiveCard:
 
     @property
     def held_out_heading(self) -> str:
+        # metrics.json is the last stage's: backtrack's is its DPO stage's.
         what = {"pair": "DPO metrics on held-out pairs", "row": "SFT metrics on held-out rows"}
-        return what.get(self.example, "Metrics on held-out rows and pairs")
+        return what.get(self.example, "DPO-stage metrics on held-out pairs")
+
+    @property
+    def examples(self) -> str:
+        """What it trains on, in the plural: ``pairs``, ``rows``, or ``rows and pairs``."""
+        return {"pair": "pairs", "row": "rows"}.get(self.example, "rows and pairs")
 
     def batch(self, size: int) -> str:
         """``size`` examples per optimizer step, in the objective's unit."""
