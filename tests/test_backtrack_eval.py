@@ -224,3 +224,22 @@ def test_the_page_marks_the_discarded_part_and_shows_the_visible_part_as_text(br
     assert text(second, "del.discarded") == "<b>bold</b> mix"
     assert text(second, ".part.seen") == "<img src=x onerror=\"document.title='hacked'\"> no"
     assert not second.find_elements("css selector", ".part img, .part b:not(.reset)") and "hacked" not in browser.title
+
+
+def test_the_c2_inspect_provider_and_its_import_keep_the_reset(special_reset_model, tmp_path):
+    """Inspect's C2-Eval task on the c2/ provider (the transformers engine), the reset marked special; imported by
+    ``c2 eval import`` with what the user sees."""
+    pytest.importorskip("inspect_ai", reason="inspect-ai is installed with the 'harness' extra")
+    from inspect_ai import eval as inspect_eval
+
+    from c2kit.cli import main
+
+    (log,) = inspect_eval("c2_toolkit/c2_eval", model=f"c2/{special_reset_model}", log_dir=str(tmp_path / "logs"),
+                          task_args={"k": "10,20", "items": 2}, epochs=3, display="none", log_realtime=False)
+    assert log.results.scores[0].metrics["Corr_mean"].value == 1.0
+    assert main(["eval", "import", log.location, "--out", str(tmp_path / "run")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "run" / "generations.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and {(row["continuation"], row[VISIBLE_FIELD]) for row in rows} == {
+        (CONTINUATION, AFTER_RESET)}
+    judged = [json.loads(line) for line in (tmp_path / "run" / "judgments.jsonl").read_text().splitlines()]
+    assert {(row["corrected"], row.get("correction_char")) for row in judged} == {(True, len(BEFORE_RESET))}
