@@ -19,7 +19,9 @@ skipped (``skipped`` in the JSON); named alone, it is an error.
 A model of the chosen shape is built from a config with random weights (nothing is downloaded), saved once
 under ``--cache-dir`` and loaded in 4-bit. Text comes from the shipped benchmark rows, tokenised with c2kit's
 tiny tokenizer (its ids are valid in any larger vocabulary; the vocabulary size of the shape still sets the
-embedding and LM-head memory). Every row fills the objective's ``max_length`` (the worst case a step meets).
+embedding and LM-head memory; backtrack's ``[RESET]`` takes a row the shape already has, where Llama-2's
+vocabulary grows by one row). Every row fills the objective's ``max_length`` (the worst case a step
+meets).
 
 * One run per objective and stage (``--objective NAME`` or ``all``), through the objective's own code: its T4
   profile (``training/profiles/NAME-<model>-t4.yaml``; c2-dpo's is ``<model>-t4.yaml``) with its batch size,
