@@ -89,6 +89,7 @@ def load_model_and_tokenizer(
     if adapter_dir is not None:
         from peft import PeftModel
 
+        fit_embeddings(loaded, tokenizer)  # an adapter that added tokens (backtrack's [RESET]) brings their rows
         try:
             loaded = PeftModel.from_pretrained(loaded, str(adapter_dir))
         except RuntimeError as error:
@@ -106,6 +107,22 @@ def load_model_and_tokenizer(
         identity["adapter"] = adapter
         identity["adapter_sha256"] = adapter_hash(adapter_dir)
     return LoadedModel(loaded, tokenizer, identity)
+
+
+def fit_embeddings(model, tokenizer) -> bool:
+    """Give ``model`` an embedding row for every token of ``tokenizer`` (True when it had to grow).
+
+    Training adds tokens to the tokenizer (``c2 train --objective backtrack``: ``[RESET]``), grows the base's
+    embeddings and LM head the same way, and trains the new rows in the adapter (PEFT's trainable tokens): loading
+    the adapter needs the base grown to the same shape first. The new rows' initial values do not matter, as the
+    adapter holds their trained values; they are the model's own initialisation, not ``mean_resizing``'s sample
+    from the covariance of the whole embedding matrix (slow, and unsupported in fp16). A model whose matrices
+    already have spare rows (Qwen's are padded) keeps its shape.
+    """
+    if len(tokenizer) <= model.get_input_embeddings().num_embeddings:
+        return False
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    return True
 
 
 def pin_cpu_4bit_kernels(model) -> int:

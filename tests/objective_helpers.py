@@ -25,11 +25,12 @@ WORDS = 45
 BENIGN = Path(__file__).resolve().parent.parent / "c2kit" / "data" / "benign_c2.jsonl"
 
 
-def source_file(path: Path, *, benign: int = 40) -> Path:
+def source_file(path: Path, *, benign: int = 40, answer_words: int = 30) -> Path:
     """A PKU-SafeRLHF-schema JSONL: the benchmark's rows, then ``benign`` rows whose two responses are both safe."""
     rows = [record for _, record in read_jsonl(bundled_path())]
     for _, record in list(read_jsonl(BENIGN))[:benign]:
-        answer = " ".join(record["answer"].split()[:30])  # short: the tiny model trains on it in a few steps
+        # short: the tiny model trains on it in a few steps
+        answer = " ".join(record["answer"].split()[:answer_words])
         rows.append({"prompt": record["request"], "response_0": answer, "response_1": answer[:60],
                      "is_response_0_safe": True,
                      "is_response_1_safe": True, "better_response_id": 0})
@@ -126,3 +127,34 @@ def _continuation_logprobs(loaded, prompt: str, continuation: str):
         logits = model(torch.tensor([ids])).logits[0].float()
     targets = torch.tensor(ids[len(context):])
     return torch.log_softmax(logits[len(context) - 1:-1], -1).gather(1, targets[:, None])[:, 0]
+
+
+def benign_held_out(rows: slice = slice(80, 100), words: int = 12) -> list[tuple[str, str]]:
+    """``(request, prefix)`` of benign requests no build or source holds (:func:`source_file` takes the first 40
+    rows of ``benign_c2.jsonl``): the first ``words`` words of each request's safe answer."""
+    return [(record["request"], " ".join(record["answer"].split()[:words]))
+            for _, record in list(read_jsonl(BENIGN))[rows]]
+
+
+def reset_logprob(loaded, contexts: list[tuple[str, str]]) -> float:
+    """Mean log-probability of the reset token right after each ``(request, prefix)``, prefilled as C2-Eval
+    prefills (the next token predicted after the prefix's last one)."""
+    import torch
+
+    from c2kit.backtrack import RESET_TOKEN
+    from c2kit.training.data import prompt_renderer
+
+    render = prompt_renderer(loaded.tokenizer)
+    reset = loaded.tokenizer.convert_tokens_to_ids(RESET_TOKEN)
+    scores = []
+    for request, prefix in contexts:
+        ids = loaded.tokenizer(render(request, prefix))["input_ids"]
+        with torch.no_grad():
+            logits = loaded.model(torch.tensor([ids])).logits[0, -1].float()
+        scores.append(torch.log_softmax(logits, -1)[reset].item())
+    return sum(scores) / len(scores)
+
+
+def harmful_contexts(groups: list[dict], cut: int = 2) -> list[tuple[str, str]]:
+    """``(request, opener + " " + cut_i)`` of each group: C2-Syn's harmful prefix, as C2-Eval prefills it."""
+    return [(group["prompt"], f"{group['opener']} {group['cuts'][cut - 1]}") for group in groups]

@@ -14,7 +14,9 @@ import pytest
 from objective_helpers import ranked_groups, source_file, write_build
 
 from c2_syn_dataset.objectives.data import NOT_A_REFUSAL, ObjectiveDataError, objective_data, read_manifest
-from c2_syn_dataset.objectives.recipes import FULL_RESPONSE, MLE, RECIPES, RECOVERY, RTO, UTILITY
+from c2_syn_dataset.objectives.recipes import (BACKTRACK, CONTINUE, FULL_RESPONSE, MLE, RECIPES, RECOVERY, RTO, SAFE,
+                                               UTILITY)
+from c2kit.backtrack import RESET_TOKEN
 from c2kit.training.tiny_data import REFUSAL
 
 
@@ -57,6 +59,58 @@ def test_derta_rows_pair_a_random_prefix_with_the_whole_harmful_response(build):
         assert kinds[RTO]["cut"] == FULL_RESPONSE and kinds[RTO]["response"] == kinds[MLE]["response"] == REFUSAL
     no_prefix = sum(kinds[MLE]["cut"] == 0 for kinds in by_request.values()) / len(by_request)
     assert 0.15 < no_prefix < 0.5  # DeRTa: no prefix for a third of the requests
+
+
+def test_backtrack_rows_and_pairs_come_from_the_builds_own_texts(build):
+    groups = {group["source_id"]: group for group in ranked_groups()}
+    data = rows_of(build, "backtrack", utility_ratio=0.5)
+    by_request: dict[str, dict] = {}
+    for row in data.rows:
+        if row["kind"] != UTILITY:
+            by_request.setdefault(row["source_id"], {})[row["kind"]] = row
+    assert len(by_request) == len(groups) and all(set(kinds) == {BACKTRACK, SAFE} for kinds in by_request.values())
+    for source_id, kinds in by_request.items():
+        group = groups[source_id]
+        # Zhang et al., Section 2.1: x + prefix(y-) -> [RESET] + y+, and x -> y+; the prefix always C2-Syn's.
+        assert kinds[BACKTRACK]["prefix"] == f"{group['opener']} {group['cuts'][kinds[BACKTRACK]['cut'] - 1]}"
+        assert kinds[BACKTRACK]["response"] == RESET_TOKEN + REFUSAL
+        assert (kinds[SAFE]["prefix"], kinds[SAFE]["cut"], kinds[SAFE]["response"]) == ("", 0, REFUSAL)
+    assert {row["cut"] for row in data.rows if row["kind"] == BACKTRACK} == {1, 2, 3, 4}
+    pairs = Counter(pair["kind"] for pair in data.pairs)
+    utility = {row["source_id"]: row for row in data.rows if row["kind"] == UTILITY}
+    assert pairs[BACKTRACK] == len(groups) and 0 < pairs[CONTINUE] <= len(utility)
+    assert pairs[CONTINUE] + data.no_pair["utility answer with too few punctuation marks to cut"] == len(utility)
+    for pair in data.pairs:
+        if pair["kind"] == BACKTRACK:  # Section 2.2: the reset and SR over the rest of the harmful response
+            group = groups[pair["source_id"]]
+            cut = group["cuts"][pair["cut"] - 1]
+            assert pair["prefix"] == f"{group['opener']} {cut}" and pair["chosen"] == RESET_TOKEN + REFUSAL
+            assert cut + pair["rejected"] == group["responses"][-1] and pair["rejected"].strip()
+        else:  # inside a safe answer: going on over the reset, the same rest after it
+            answer = utility[pair["source_id"]]["response"]
+            assert pair["request"] == utility[pair["source_id"]]["request"] and pair["prefix"] + pair["chosen"] == answer
+            assert pair["rejected"] == RESET_TOKEN + pair["chosen"]
+    assert " DPO pairs: " in data.report() and f"{pairs[BACKTRACK]} backtrack" in data.report()
+
+
+def test_backtrack_exports_its_rows_and_pairs_with_a_card_citing_the_paper(build, tmp_path):
+    import datasets
+
+    from c2_syn_dataset.objectives.__main__ import main
+    from c2_syn_dataset.objectives.builder import ObjectiveBuilder
+
+    out = tmp_path / "backtrack-rows"
+    assert main(["--from", str(build), "--objective", "backtrack", "--out", str(out)]) == 0
+    data = rows_of(build, "backtrack")
+    assert datasets.load_dataset(str(out), "backtrack", split="train").to_list() == data.rows
+    assert datasets.load_dataset(str(out), "backtrack-dpo", split="train").to_list() == data.pairs
+    builder = ObjectiveBuilder(build, config_name="backtrack-dpo", cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    assert builder.as_dataset(split="train").to_list() == data.pairs
+    card = (out / "README.md").read_text(encoding="utf-8")
+    for text in ("Backtracking Improves Generation Safety", "eprint = {2409.14586}", "no public code",
+                 "config `backtrack-dpo`", "[RESET]", "Section 2.2"):
+        assert text in card, text
 
 
 def test_the_draws_follow_the_builds_seed_and_nothing_else(build, tmp_path):
@@ -211,6 +265,11 @@ def test_the_t4_profiles_carry_each_papers_values():
     assert (derta.objective, derta.lora_r, derta.lora_alpha, derta.lora_dropout) == ("derta", 96, 16, 0.05)
     assert (derta.num_train_epochs, derta.transition_dropout, derta.utility_ratio) == (2, 0.0, 20.0)
     assert derta.per_device_train_batch_size * derta.gradient_accumulation_steps == 128
+    backtrack = load_config("backtrack-llama2-7b-chat-t4")
+    assert (backtrack.objective, backtrack.load_in_4bit, backtrack.precision, backtrack.optim) == (
+        "backtrack", True, "fp16", "paged_adamw_8bit")
+    assert backtrack.model_name_or_path == recovery.model_name_or_path and backtrack.max_length == 512
+    assert (backtrack.sft_learning_rate, backtrack.learning_rate, backtrack.beta) == (1e-4, 5e-5, 0.1)
 
 
 def test_the_tiny_demo_data_carries_the_ranked_groups_the_objectives_need(tmp_path):

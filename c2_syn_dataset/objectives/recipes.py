@@ -132,8 +132,9 @@ def backtrack_pair(group: dict, seed: int) -> dict | None:
 def continue_pair(utility: dict, seed: int) -> dict | None:
     """The DPO pair that keeps a safe answer going (Zhang et al., Section 2.2: backtracking only when the answer
     is unsafe): the benign ``request`` prefilled with a cut of its answer (C2-Syn's punctuation cuts,
-    :func:`c2_syn_dataset.cuts.make_cuts`, i uniform), the rest of the answer chosen over the reset followed by
-    the whole answer again. None for an answer with too few punctuation marks to cut."""
+    :func:`c2_syn_dataset.cuts.make_cuts`, i uniform), the rest of the answer chosen over the same rest after a
+    reset. The two differ by the reset alone, so the pair lowers the reset's probability where a safe answer stops,
+    rather than what follows a reset. None for an answer with too few punctuation marks to cut."""
     answer = utility["response"]
     rng = objective_rng("backtrack-continue", utility["source_id"], seed)
     try:
@@ -145,7 +146,7 @@ def continue_pair(utility: dict, seed: int) -> dict | None:
         return None
     index, cut = rng.choice(choices)
     return pair(CONTINUE, utility["source_id"], utility["request"], cut, index, chosen=answer[len(cut):],
-                rejected=RESET_TOKEN + answer)
+                rejected=RESET_TOKEN + answer[len(cut):])
 
 
 def pair(kind: str, source_id: str, request: str, prefix: str, cut: int, *, chosen: str, rejected: str) -> dict:
