@@ -473,6 +473,62 @@ def test_adapter_published_with_model_index_from_scores(hub, capsys, tmp_path, a
 
 
 
+def test_a_backtrack_adapter_loads_with_its_reset_token_as_its_card_says(hub, capsys, monkeypatch, tmp_path,
+                                                                         tiny_model_dir):
+    """The card's snippet (``AutoPeftModelForCausalLM`` and ``AutoTokenizer`` from the published repo) gives back the
+    model that was trained: the base grown by the token's row, the trained rows of [RESET] in the embedding and
+    the untied LM head (Llama-2's), the same logits."""
+    import dataclasses
+
+    import torch
+    from huggingface_hub import HfApi
+    from peft import AutoPeftModelForCausalLM, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from c2kit.training.config import load_config
+    from c2kit.training.model import lora_config
+    from c2kit.training.objectives.backtrack import prepare_reset_rows
+
+    base = tmp_path / "base"  # untied, as Llama-2: the head has a [RESET] row of its own
+    AutoModelForCausalLM.from_pretrained(tiny_model_dir, tie_word_embeddings=False).save_pretrained(base)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(base)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    config = lora_config(load_config("tiny-cpu"))
+    trained = get_peft_model(model, dataclasses.replace(config, trainable_token_indices=prepare_reset_rows(
+        model, tokenizer)))
+    with torch.no_grad():  # as training leaves them: the token's rows and the LoRA weights moved
+        for parameter in trained.parameters():
+            if parameter.requires_grad:
+                parameter.add_(torch.randn_like(parameter) * 0.5)
+    ids = tokenizer("Sure, here is how[RESET]I cannot help with that.")["input_ids"]
+    reset = tokenizer.convert_tokens_to_ids("[RESET]")
+    trained.eval()
+    with torch.no_grad():
+        expected = trained(torch.tensor([ids])).logits[0]
+    out = tmp_path / "out"
+    trained.save_pretrained(out, save_embedding_layers=False)  # as c2 train saves it
+    tokenizer.save_pretrained(out)
+    (out / "metrics.json").write_text(json.dumps({"objective": "backtrack"}))
+
+    code, printed = publish(capsys, "adapter", str(out), "--repo-id", "org/tiny-backtrack", "--base-model",
+                            "org/tiny-chat-untied")
+    assert code == 0, printed
+    card = hub.repo("model", "org/tiny-backtrack").files["README.md"].decode()
+    assert 'AutoPeftModelForCausalLM.from_pretrained("org/tiny-backtrack")' in card and "adds the `[RESET]` token" in card
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # PEFT reads it to look for the repo's tokenizer: a reader is online
+    HfApi(token=TOKEN).create_repo("org/tiny-chat-untied")
+    HfApi(token=TOKEN).upload_folder(repo_id="org/tiny-chat-untied", folder_path=str(base))
+    loaded = AutoPeftModelForCausalLM.from_pretrained("org/tiny-backtrack")
+    loaded_tokenizer = AutoTokenizer.from_pretrained("org/tiny-backtrack")
+    assert loaded_tokenizer.convert_tokens_to_ids("[RESET]") == reset == len(loaded_tokenizer) - 1
+    loaded.eval()
+    with torch.no_grad():
+        logits = loaded(torch.tensor([ids])).logits[0]
+    assert torch.allclose(logits, expected, atol=1e-5)
+    assert logits[:, reset].std() > 0.1  # the trained head row of [RESET], not an untrained one
+
+
 def test_adapter_card_of_a_smoke_run_says_so_and_replaces_trls_readme(hub, capsys, tmp_path, adapter_dir):
     """The fixture is a smoke run (tiny base, model_name_or_path: tiny); TRL's own README.md is not what goes up."""
     import yaml
