@@ -515,7 +515,8 @@ def test_a_backtrack_adapter_loads_with_its_reset_token_as_its_card_says(hub, ca
                             "org/tiny-chat-untied")
     assert code == 0, printed
     card = hub.repo("model", "org/tiny-backtrack").files["README.md"].decode()
-    assert 'AutoPeftModelForCausalLM.from_pretrained("org/tiny-backtrack")' in card and "adds the `[RESET]` token" in card
+    assert 'AutoPeftModelForCausalLM.from_pretrained("org/tiny-backtrack")' in card
+    assert "adds the `[RESET]` token" in card
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # PEFT reads it to look for the repo's tokenizer: a reader is online
     HfApi(token=TOKEN).create_repo("org/tiny-chat-untied")
     HfApi(token=TOKEN).upload_folder(repo_id="org/tiny-chat-untied", folder_path=str(base))
