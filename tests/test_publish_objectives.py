@@ -60,6 +60,7 @@ EXPECTED = {
                   "load it with the tokenizer",
                   "reference model is the SFT stage's model",
                   "- batch: 16 rows (SFT stage) or pairs (DPO stage) per optimizer step", "| `beta` | 0.1 |",
+                  "| `sft_learning_rate` | 0.0001 |", "| `utility_ratio` | 1.0 |",
                   "- data config: the backtrack rows and pairs `c2 train` made from the build's `ranked` config",
                   "DPO-stage metrics on held-out pairs", "| rewards/margins | 0.0000 | 1.2500 |"],
         "caveat": "The keyword judge reads `[RESET]` as a correction",
@@ -71,9 +72,10 @@ DPO_ONLY = ("pairs per optimizer step", "held-out pairs", "reward margin", "rewa
             "| `loss_type` |", "| `dataset_config` |", "C2-Syn preference pairs")
 
 
-# The config each adapter was trained with: the objective's T4 profile; backtrack on c2-dpo's T4 settings.
-CONFIGS = {"c2-dpo": ("llama2-7b-chat-t4", {}), "recovery-sft": ("recovery-sft-llama2-7b-chat-t4", {}),
-           "derta": ("derta-llama2-7b-chat-t4", {}), "backtrack": ("llama2-7b-chat-t4", {"objective": "backtrack"})}
+def profile_of(objective: str) -> Path:
+    """The objective's T4 profile (c2-dpo's carries no objective prefix)."""
+    return PROFILES / ("llama2-7b-chat-t4.yaml" if objective == DEFAULT_OBJECTIVE
+                       else f"{objective}-llama2-7b-chat-t4.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +93,14 @@ def adapter_files(tiny_model_dir, tmp_path_factory) -> Path:
 
 
 def trained_dir(adapter_files: Path, out: Path, trained: str, *, with_config: bool = True, **metrics) -> Path:
-    """``out`` laid out as ``c2 train --objective TRAINED`` leaves it (``metrics``: what metrics.json records
-    differently)."""
+    """``out`` laid out as ``c2 train --config <TRAINED's T4 profile>`` leaves it (``metrics``: what metrics.json
+    records differently)."""
     objective = trained
     shutil.copytree(adapter_files, out)
     held_out = DPO_HELD_OUT if objective in (DEFAULT_OBJECTIVE, "backtrack") else SFT_HELD_OUT  # the last stage's
     recorded = {"objective": objective, "data": f"org/c2-syn: {objective} data", **held_out}
     if with_config:
-        profile, overrides = CONFIGS[objective]
-        config = load_config(PROFILES / f"{profile}.yaml",
-                             {"dataset": "org/c2-syn", "output_dir": str(out), **overrides})
+        config = load_config(profile_of(objective), {"dataset": "org/c2-syn", "output_dir": str(out)})
         save_config(config, out / "train_config.yaml")
         recorded["effective_batch_size"] = config.per_device_train_batch_size * config.gradient_accumulation_steps
     (out / "metrics.json").write_text(json.dumps({**recorded, **metrics}), encoding="utf-8")
@@ -140,6 +140,8 @@ def test_the_card_names_the_objective_its_paper_data_loss_and_unit(capsys, tmp_p
     if EXPECTED[objective]["tag"] == "sft" and objective != "backtrack":  # SFT alone: rows, never pairs
         assert [phrase for phrase in DPO_ONLY if phrase in card] == [], objective
         assert "trigger phrases" not in card  # C2-Syn's caveat is c2-dpo's
+    if objective != "backtrack":
+        assert "| `sft_" not in card  # backtrack's SFT-stage keys
 
 
 def test_backtrack_card_from_metrics_alone(capsys, tmp_path, adapter_files):
