@@ -71,7 +71,7 @@ def test_every_objective_with_a_t4_profile_runs_through_its_own_profile_and_trai
 
 
 def test_backtrack_trains_its_sft_stage_then_its_dpo_stage_from_that_adapter(tmp_path, monkeypatch):
-    """On a stand-in T4 profile (c2-dpo's settings, objective backtrack) while the shipped one may be missing."""
+    """On a profile that sets the SFT stage's own steps (``sft_max_steps``), which the benchmark's steps replace."""
     bench = load_bench()
     profiles = tmp_path / "profiles"
     profiles.mkdir()
