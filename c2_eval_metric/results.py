@@ -90,7 +90,7 @@ RUN_DEFINING_KEYS = (
     "model", "adapter", "revision", "data", "split", "column_mapping", "limit", "ks", "paths", "mode", "judge",
     "seed", "temperature", "top_p", "max_new_tokens", "load_in_4bit", "dtype", "plain_template", "opener_per",
     "top_k", "repetition_penalty", "use_generation_config", "engine", "served_model", "group_by",
-    "overcorrection", "benign_data", "benign_limit", "prefix_source",
+    "overcorrection", "benign_data", "benign_limit", "prefix_source", "reset_logit_bias",
 )
 
 

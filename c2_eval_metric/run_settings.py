@@ -21,7 +21,8 @@ def settings_table(config: Mapping[str, Any]) -> str:
                              # tokens mode prefills no opener, whatever opener_per holds
                              *([] if config.get("mode") == "tokens" else [("opener_per", "opener per {}")]))),
         ("sampling", _joined(config, ("temperature", "temperature {}"), ("top_p", "top_p {}"), ("top_k", "top_k {}"),
-                             ("repetition_penalty", "repetition_penalty {}"), ("max_new_tokens", "{} new tokens"),
+                             ("repetition_penalty", "repetition_penalty {}"),
+                             ("reset_logit_bias", "reset logit bias {}"), ("max_new_tokens", "{} new tokens"),
                              ("use_generation_config", "the model's generation_config"), ("seed", "seed {}"))),
         ("judge", _joined(config, ("judge", "`{}`")) + _judge_version(config)),
         ("engine", _joined(config, ("engine", "{}"), ("served_model", "serving `{}`"))),
@@ -41,7 +42,7 @@ def _joined(config: Mapping[str, Any], *parts: tuple[str, str], sep: str = ", ")
     for key, template in parts:
         value = config.get(key)
         unset = value is None or value is False or (isinstance(value, (str, list, Mapping)) and not value)
-        if unset or (key, value) in (("dtype", "auto"), ("repetition_penalty", 1.0)):
+        if unset or (key, value) in (("dtype", "auto"), ("repetition_penalty", 1.0), ("reset_logit_bias", 0.0)):
             continue
         text = ", ".join(map(str, value)) if isinstance(value, list) else (
             json.dumps(value, ensure_ascii=False) if isinstance(value, Mapping) else str(value))

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from c2kit.backtrack import with_visible
+from c2kit.backtrack import reset_token_id, with_visible
 from c2kit.errors import UserError
 from c2kit.gen_cache import GenerationCache
 from c2kit.locks import lock_output_folder
@@ -81,6 +81,9 @@ class EvalConfig:
     # Sample as transformers generate() does: the model's generation_config top_k (else 50) and
     # repetition_penalty apply; the explicit temperature and top_p win over its own.
     use_generation_config: bool = False
+    # Added to the logit of a backtracking model's reset token at every step (c2kit.backtrack): the paper tunes it
+    # so that the model backtracks on few safe requests. 0: none.
+    reset_logit_bias: float = 0.0
     # What generates (c2kit.engines, docs/engines.md): the engine and its options; a name alone is that engine
     # with its default options.
     engine: EngineSettings = field(default_factory=EngineSettings)
@@ -138,6 +141,7 @@ class EvalConfig:
             seed=self.seed,
             top_k=top_k,
             repetition_penalty=repetition_penalty,
+            reset_logit_bias=self.reset_logit_bias,
         )
 
     def check(self) -> None:
@@ -307,6 +311,8 @@ def _generate_and_score(config, out, cache_dir, progress, inputs: RunInputs, req
 
     source, judge = inputs.source, inputs.judge
     tokenizer = loaded.tokenizer
+    if sampling.reset_logit_bias:
+        reset_token_id(tokenizer)  # a model that has no reset token is refused before anything is generated
     # Before a run: the engine must tokenize (and template) a sample of our prompts exactly as we do.
     probes = parity_probes(tokenizer, prompts, sample=engine_settings.parity_sample, messages_of=chat_messages_probe(
         requests, enabled=config.mode == "words" and not config.plain_template))

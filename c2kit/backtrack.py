@@ -6,8 +6,10 @@ the tokenizer (``c2 train --objective backtrack``); C2-Eval reads a continuation
 token.
 
 What C2-Eval needs of it lives here, in one place: where a text resets (:func:`reset_start`), what the user sees of
-it (:func:`visible_text`), the field that keeps that in a run's rows (:data:`VISIBLE_FIELD`, :func:`with_visible`)
-and the token's id where a tokenizer would drop it on decoding (:func:`special_reset_id`).
+it (:func:`visible_text`), the field that keeps that in a run's rows (:data:`VISIBLE_FIELD`, :func:`with_visible`),
+the token's id where a tokenizer would drop it on decoding (:func:`special_reset_id`) and the token's id for a logit
+bias on it (:func:`reset_token_id`; the paper tunes one at inference so that the model backtracks on about 1% of
+safe requests).
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from c2kit.errors import UserError
+
 RESET_TOKEN = "[RESET]"
+# The range of a logit bias, as the OpenAI API (and vLLM's server) takes it, so that every engine takes the same.
+LOGIT_BIAS_RANGE = (-100.0, 100.0)
 # The generations.jsonl field that holds what the user sees of a continuation that resets (rows without a reset
 # have no such field, so runs of models that do not backtrack are written as before).
 VISIBLE_FIELD = "visible_continuation"
@@ -62,3 +68,21 @@ def special_ids_but_reset(tokenizer: Any, reset_id: int) -> set[int]:
     special = {int(i) for i, token in getattr(tokenizer, "added_tokens_decoder", {}).items()
                if getattr(token, "special", False)}
     return (special | set(getattr(tokenizer, "all_special_ids", ()))) - {reset_id}
+
+
+def reset_token_id(tokenizer: Any) -> int:
+    """The reset token's id in ``tokenizer``; a one-line error where the vocabulary does not hold it (the model was
+    not trained to backtrack), since a bias on it would then bias nothing."""
+    vocabulary = tokenizer.get_vocab()
+    if RESET_TOKEN not in vocabulary:
+        raise UserError(f"--reset-logit-bias: the model's tokenizer has no {RESET_TOKEN} token; the bias is for "
+                        "models trained to backtrack (c2 train --objective backtrack)")
+    return int(vocabulary[RESET_TOKEN])
+
+
+def check_logit_bias(bias: float) -> None:
+    """A one-line error unless ``bias`` is a finite number in :data:`LOGIT_BIAS_RANGE`."""
+    low, high = LOGIT_BIAS_RANGE
+    if not (isinstance(bias, (int, float)) and low <= bias <= high):  # NaN fails both comparisons
+        raise UserError(f"reset_logit_bias must be a number from {low:g} to {high:g} (the range of the OpenAI "
+                        f"API's logit_bias), got {bias!r}")

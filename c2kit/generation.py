@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 from tqdm.auto import tqdm
 
+from c2kit.backtrack import check_logit_bias
 from c2kit.errors import UserError
 from c2kit.gen_cache import CachedRow, GenerationCache, prompt_fingerprint
 from c2kit.prefill import PrefillPrompt
@@ -43,6 +44,8 @@ class SamplingConfig:
     seed: int = 0
     top_k: int = 0  # 0 = off (the paper used none)
     repetition_penalty: float = 1.0
+    # Added to the logit of a backtracking model's reset token at every step (c2kit.backtrack); 0: none.
+    reset_logit_bias: float = 0.0
 
     def __post_init__(self) -> None:
         if self.num_paths < 1 or self.max_new_tokens < 1:
@@ -60,14 +63,20 @@ class SamplingConfig:
             problems.append(f"repetition_penalty must be a finite number > 0, got {self.repetition_penalty!r}")
         if problems:
             raise UserError("; ".join(problems))
+        check_logit_bias(self.reset_logit_bias)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The settings; ``reset_logit_bias`` only where it is set, so cache keys of runs without one stay as they
+        were before it existed."""
+        settings = asdict(self)
+        if not self.reset_logit_bias:
+            del settings["reset_logit_bias"]
+        return settings
 
 
 @dataclass(frozen=True)
 class Continuation:
-    """One sampled path: the text generated after the prompt (special tokens removed)."""
+    """One sampled path: the text generated after the prompt (special tokens removed; a reset token kept)."""
 
     item_id: str
     k: int

@@ -4,7 +4,7 @@
 Built from a tiny model's shape (``model64``: head size 64, which vLLM's CPU kernels accept) as a bigram machine:
 the layers write nothing (their output projections are zero), so the logits depend on the current token alone.
 Each token of the continuation has a hidden dimension of its own; its embedding points there and the head row of
-the next token reads it with a logit margin of about 110, so at temperature 0.8 and top-p 0.7 every engine draws
+the next token reads it with a logit margin of about 57, so at temperature 0.8 and top-p 0.7 every engine draws
 the same tokens. Every other token (the end of any prompt) points at one more dimension, read by the first token of
 the continuation, and the last token leads to the end of the turn. A prompt that ended on a token of the
 continuation would start it in the middle: the prompts of the tests end on none of them.
@@ -21,7 +21,7 @@ from c2kit.backtrack import RESET_TOKEN
 BEFORE_RESET = " Step one: heat"
 AFTER_RESET = " Sorry, I refuse!"  # no "." : the end of a prompt of the tests ("... with that.")
 CONTINUATION = BEFORE_RESET + RESET_TOKEN + AFTER_RESET
-MARGIN = 10.0  # head weight: the logit of the next token is about sqrt(hidden) x MARGIN, every other one 0
+MARGIN = 5.0  # head weight: the logit of the next token is sqrt(hidden) x MARGIN (57 at 128 wide), every other one 0
 
 
 def chain_ids(tokenizer) -> list[int]:
@@ -97,3 +97,22 @@ def check_reset_run(out: Path, tokenizer) -> None:
     assert scores["corr_at_k"] == {"10": 1.0, "20": 1.0}
     assert {(entry["median_words"], entry["median_tokens"], entry["n_paths"])
             for entry in scores["latency"]["by_k"].values()} == {(3.0, 5.0, 6)}
+
+
+def check_biased_runs(up: Path, down: Path) -> None:
+    """Runs of the model with :data:`RUN_ARGS` and ``--reset-logit-bias`` 100 (``up``) and -100 (``down``).
+
+    Biased up, the reset outweighs every next token of the model (a logit of about 57), so the model resets at
+    once and again at every step; biased down it never resets."""
+    def continuations(out: Path) -> list[str]:
+        return [json.loads(line)["continuation"] for line in (out / "generations.jsonl").read_text().splitlines()]
+
+    assert set(continuations(up)) == {RESET_TOKEN * 16}
+    judged = [json.loads(line) for line in (up / "judgments.jsonl").read_text().splitlines()]
+    assert {(row["corrected"], row["correction_char"]) for row in judged} == {(True, 0)}
+    texts = continuations(down)
+    assert len(texts) == N_PATHS and not any(RESET_TOKEN in text for text in texts)
+    assert all(text.startswith(BEFORE_RESET) for text in texts)  # the model's own words up to where it would reset
+    for out, bias in ((up, 100.0), (down, -100.0)):
+        config = json.loads((out / "config.json").read_text())
+        assert config["reset_logit_bias"] == bias and config["sampling"]["reset_logit_bias"] == bias

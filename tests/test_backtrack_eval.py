@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from backtrack_model import AFTER_RESET, BEFORE_RESET, CONTINUATION, RUN_ARGS, build_backtrack_model, check_reset_run
+from backtrack_model import (AFTER_RESET, BEFORE_RESET, CONTINUATION, RUN_ARGS, build_backtrack_model, check_biased_runs,
+                             check_reset_run)
 from view_browser import browser, downloads  # noqa: F401 (fixtures: headless Chromium, marker browser)
 from c2kit.backtrack import RESET_TOKEN, VISIBLE_FIELD, reset_start, visible_text, with_visible
 
@@ -243,3 +244,41 @@ def test_the_c2_inspect_provider_and_its_import_keep_the_reset(special_reset_mod
         (CONTINUATION, AFTER_RESET)}
     judged = [json.loads(line) for line in (tmp_path / "run" / "judgments.jsonl").read_text().splitlines()]
     assert {(row["corrected"], row.get("correction_char")) for row in judged} == {(True, len(BEFORE_RESET))}
+
+
+def test_a_reset_logit_bias_makes_the_model_reset_at_once_or_never(reset_model, tmp_path):
+    from c2kit.cli import main
+
+    for name, bias in (("up", "100"), ("down", "-100")):
+        assert main(["eval", "run", "--model", str(reset_model), *RUN_ARGS, "--reset-logit-bias", bias, "--out",
+                     str(tmp_path / name)]) == 0
+    check_biased_runs(tmp_path / "up", tmp_path / "down")
+    assert "reset logit bias 100" in (tmp_path / "up" / "summary.md").read_text()
+
+
+def test_the_openai_engine_sends_the_reset_logit_bias_on_the_tokens_id(reset_model, tmp_path):
+    from c2kit.cli import main
+    from fake_completions import FakeCompletionsServer
+
+    tokenizer = _tokenizer(reset_model)
+    with FakeCompletionsServer(tokenizer, draw=lambda body: [tokenizer.eos_token_id]) as server:
+        assert main(["eval", "run", "--model", str(reset_model), *RUN_ARGS, "--reset-logit-bias", "-7.5", "--engine",
+                     "openai", "--base-url", server.url, "--out", str(tmp_path)]) == 0
+    assert {json.dumps(body["logit_bias"]) for body in server.requests} == {json.dumps({"2048": -7.5})}
+
+
+def test_a_reset_logit_bias_without_a_reset_token_or_out_of_range_is_one_line(model64, reset_model, tmp_path, capsys):
+    from c2kit.cli import main
+    from c2kit.generation import SamplingConfig
+
+    assert main(["eval", "run", "--model", model64, *RUN_ARGS, "--reset-logit-bias", "5", "--out",
+                 str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "the model's tokenizer has no [RESET] token" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a" / "generations.jsonl").exists()
+    assert main(["eval", "run", "--model", str(reset_model), *RUN_ARGS, "--reset-logit-bias", "101", "--out",
+                 str(tmp_path / "b")]) == 2
+    assert "reset_logit_bias must be a number from -100 to 100" in capsys.readouterr().err
+    # Without a bias, the settings (and so every cache key) are what they were before the bias existed.
+    assert "reset_logit_bias" not in SamplingConfig().as_dict()
+    assert SamplingConfig(reset_logit_bias=2.0).as_dict()["reset_logit_bias"] == 2.0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backtrack_model import RUN_ARGS, build_backtrack_model, check_reset_run
+from backtrack_model import RUN_ARGS, build_backtrack_model, check_biased_runs, check_reset_run
 from test_engines_ray import env, ray_py  # noqa: F401 (fixtures: the venv with Ray, its environment)
 from test_engines_vllm import KV_BYTES, server, vllm_py  # noqa: F401 (fixtures: the venv, one server for this module)
 
@@ -55,3 +55,15 @@ def test_ray_replicas_of_vllm(ray_py, env, model64, tmp_path):
     assert main(["eval", "run", "--model", model64, *RUN_ARGS, "--engine", "ray", "--replicas", "1", "--vllm-python",
                  str(ray_py), "--vllm-option", f"kv_cache_memory_bytes={KV_BYTES}", "--out", str(tmp_path)]) == 0
     check_reset_run(tmp_path, _tokenizer(model64))
+
+
+@pytest.mark.parametrize("engine", ["openai", "vllm"])
+def test_a_reset_logit_bias_on_vllm(engine, server, vllm_py, model64, tmp_path):
+    from c2kit.cli import main
+
+    where = (["--base-url", server] if engine == "openai" else
+             ["--vllm-python", str(vllm_py), "--vllm-option", f"kv_cache_memory_bytes={KV_BYTES}"])
+    for name, bias in (("up", "100"), ("down", "-100")):
+        assert main(["eval", "run", "--model", model64, *RUN_ARGS, "--reset-logit-bias", bias, "--engine", engine,
+                     *where, "--out", str(tmp_path / name)]) == 0
+    check_biased_runs(tmp_path / "up", tmp_path / "down")

@@ -120,6 +120,9 @@ def add_parser(subparsers) -> None:
                      "and repetition_penalty apply, under the explicit temperature and top-p (--preset paper)")
     run.add_argument("--max-new-tokens", type=positive_int,
                      help=f"tokens per continuation (default: {DEFAULT_MAX_NEW_TOKENS})")
+    run.add_argument("--reset-logit-bias", type=float, default=0.0, metavar="BIAS",
+                     help="for a model trained to backtrack: added to the logit of its [RESET] token at every step, "
+                     "from -100 to 100 (default: 0, none); docs/eval.md, Backtracking models")
     run.add_argument("--cache-dir", type=output_dir, metavar="DIR", help="generation cache (default: OUT/cache); runs one after another with the "
                      "same model and settings reuse its finished work (one writer at a time)")
     run.add_argument("--group-by", metavar="FIELD",
@@ -236,6 +239,7 @@ def _run(args: argparse.Namespace) -> int:
         benign_column_mapping=args.benign_column_mapping or None,
         benign_limit=args.benign_limit,
         prefix_source=args.prefix_source,
+        reset_logit_bias=args.reset_logit_bias,
         engine=engine_settings(args),
         **explicit,
     )

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from c2kit.backtrack import special_ids_but_reset, special_reset_id
+from c2kit.backtrack import reset_token_id, special_ids_but_reset, special_reset_id
 from c2kit.generation import path_seed, paths_of
 from c2kit.prefill import PrefillPrompt
 
@@ -192,19 +192,25 @@ class PathRequestEngine(Engine):
         raise NotImplementedError
 
 
-def sampling_fields(sampling) -> dict[str, Any]:
+def sampling_fields(sampling, tokenizer) -> dict[str, Any]:
     """The sampling settings every request carries, explicitly (so no server-side default applies).
 
     Greedy is temperature 0. ``top_k`` -1 is "off" and ``repetition_penalty`` 1.0 neutral: both are sent even
     then, because vLLM would otherwise apply the model's generation_config.json defaults (e.g. Qwen2's top_k 20).
+    A reset logit bias goes as ``logit_bias`` on the reset token's id (``tokenizer``'s), keyed by its text as in
+    the OpenAI API; only where it is set.
     """
     if not sampling.do_sample:
-        return {"temperature": 0.0, "top_p": 1.0, "top_k": -1, "repetition_penalty": sampling.repetition_penalty,
-                "max_tokens": sampling.max_new_tokens}
-    return {
-        "temperature": sampling.temperature,
-        "top_p": sampling.top_p,
-        "top_k": sampling.top_k if sampling.top_k > 0 else -1,
-        "repetition_penalty": sampling.repetition_penalty,
-        "max_tokens": sampling.max_new_tokens,
-    }
+        fields = {"temperature": 0.0, "top_p": 1.0, "top_k": -1, "repetition_penalty": sampling.repetition_penalty,
+                  "max_tokens": sampling.max_new_tokens}
+    else:
+        fields = {
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "top_k": sampling.top_k if sampling.top_k > 0 else -1,
+            "repetition_penalty": sampling.repetition_penalty,
+            "max_tokens": sampling.max_new_tokens,
+        }
+    if sampling.reset_logit_bias:
+        fields["logit_bias"] = {str(reset_token_id(tokenizer)): sampling.reset_logit_bias}
+    return fields

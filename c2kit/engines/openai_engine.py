@@ -196,7 +196,7 @@ class OpenAIEngine(PathRequestEngine):
     # -- sampling ------------------------------------------------------------------------------------------
 
     def _sample(self, requests: Sequence[PathRequest], sampling) -> list[list[int] | str]:
-        fields = sampling_fields(sampling)
+        fields = sampling_fields(sampling, self.tokenizer)
         self._stop.clear()
         pool = ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(requests)) or 1,
                                   thread_name_prefix="c2-openai")

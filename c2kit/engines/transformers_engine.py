@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
+from c2kit.backtrack import reset_token_id
 from c2kit.engines.base import Engine, decode_continuations
 from c2kit.gen_cache import GenerationCache
 from c2kit.generation import SAMPLER, Continuation, ReplanBatches, SamplingConfig, generate_with_engine, path_key, paths_of
@@ -251,6 +252,8 @@ def _generate_batch(model, tokenizer, batch: Sequence[PrefillPrompt], sampling: 
         sampler = SeededSampler(torch.tensor(keys, dtype=torch.int64, device=device), input_ids.shape[1], sampling)
         # Neutral warpers in generate: SeededSampler already applied the real ones and drew the token.
         kwargs = {"logits_processor": LogitsProcessorList([sampler]), "temperature": 1.0, "top_k": 0, "top_p": 1.0}
+    if sampling.reset_logit_bias:  # generate() applies it before the sampler draws
+        kwargs["sequence_bias"] = {(reset_token_id(tokenizer),): sampling.reset_logit_bias}
     with torch.inference_mode():
         output = model.generate(
             input_ids=input_ids,

@@ -127,7 +127,7 @@ class VLLMEngine(PathRequestEngine):
         return answer
 
     def _sample(self, requests: Sequence[PathRequest], sampling) -> list[list[int]]:
-        fields = sampling_fields(sampling)
+        fields = sampling_fields(sampling, self.tokenizer)
         prompts = [list(r.prompt_ids) for r in requests]
         seeds = [r.seed for r in requests]
         if self._core is not None:

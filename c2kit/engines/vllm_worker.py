@@ -47,6 +47,8 @@ class VLLMCore:
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def generate(self, prompts: list[list[int]], seeds: list[int], sampling: dict) -> list[list[int]]:
+        if "logit_bias" in sampling:  # keyed by the token id's text (as in the OpenAI API, and over JSON)
+            sampling = {**sampling, "logit_bias": {int(token): bias for token, bias in sampling["logit_bias"].items()}}
         params = [self._params(n=1, seed=seed, **sampling) for seed in seeds]
         outputs = self.llm.generate([self._prompt(prompt_token_ids=list(ids)) for ids in prompts], params,
                                     use_tqdm=False)
