@@ -57,7 +57,7 @@ EXPECTED = {
         "paper": ("Backtracking Improves Generation Safety", "https://arxiv.org/abs/2409.14586"),
         "citation": "@inproceedings{zhang2025backtracking",
         "lines": ["a `[RESET]` token is added", "is discarded: show the user only the text after the last `[RESET]`",
-                  "load it with the tokenizer",
+                  "load it with the tokenizer", "except under `HF_HUB_OFFLINE=1`",
                   "reference model is the SFT stage's model",
                   "- batch: 16 rows (SFT stage) or pairs (DPO stage) per optimizer step", "| `beta` | 0.1 |",
                   "| `sft_learning_rate` | 0.0001 |", "| `utility_ratio` | 1.0 |",

@@ -118,7 +118,10 @@ OBJECTIVE_CARDS = {card.name: card for card in (
         "reference model is the SFT stage's model",
         "row or pair", ("sft", "dpo"), RESET_CAVEAT, PAIR_SELECTION + TRANSITION_SETTINGS,
         f"The adapter adds the `{RESET_TOKEN}` token and carries its embedding rows: load it with the tokenizer "
-        f"of this repository (as above), whose vocabulary has the token. At inference, everything the model wrote "
+        f"of this repository (as above), whose vocabulary has the token; `AutoPeftModelForCausalLM` grows the base "
+        "model to it, except under `HF_HUB_OFFLINE=1`, where PEFT does not look for the tokenizer (grow the base "
+        "with `resize_token_embeddings(len(tokenizer))` and load it with `PeftModel.from_pretrained`, or use "
+        "`c2 eval run --adapter`, which does). At inference, everything the model wrote "
         f"before `{RESET_TOKEN}` is discarded: show the user only the text after the last `{RESET_TOKEN}` (C2-Eval "
         "reads a continuation that holds the token as corrected at the token, and keeps the text after it)."),
 )}
