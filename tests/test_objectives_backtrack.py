@@ -114,6 +114,7 @@ def test_each_stage_is_a_run_of_its_own_and_dpo_starts_from_the_sft_model(traine
         assert "[RESET]" in json.loads((folder / "tokenizer.json").read_text())["added_tokens"][-1]["content"]
     lines = trained.stdout.splitlines()
     assert f"backtrack: first stage, in {trained.out / 'sft-stage'}" in lines
+    assert any(line.startswith("backtrack: first stage, held-out after training: loss ") for line in lines)
     assert any(line.startswith(f"{build} [ranked/train]: backtrack rows from ") and " DPO pairs: " in line
                for line in lines)
     assert any(line.startswith("held-out  after training: reward margin ") for line in lines)

@@ -23,11 +23,14 @@ from c2kit.training.precision import PrecisionError, resolve_precision
 
 PROFILES = Path(__file__).resolve().parent.parent / "training" / "profiles"
 PROFILE_NAMES = ("llama2-7b-chat-t4", "qwen2-7b-instruct-t4", "llama2-7b-chat-24gb", "qwen2-7b-instruct-24gb",
-                 "tiny-cpu", "recovery-sft-llama2-7b-chat-t4", "derta-llama2-7b-chat-t4")
+                 "tiny-cpu", "recovery-sft-llama2-7b-chat-t4", "derta-llama2-7b-chat-t4",
+                 "backtrack-llama2-7b-chat-t4")
 # Keys a profile leaves to their defaults because its objective does not use them.
-UNUSED_KEYS = {"c2-dpo": {"objective", "utility_ratio", "lora_dropout", "transition_dropout"},
-               "recovery-sft": {"beta", "loss_type", "min_rank_gap", "transition_dropout"},
-               "derta": {"beta", "loss_type", "min_rank_gap"}}
+SFT_STAGE_KEYS = {"sft_learning_rate", "sft_num_train_epochs", "sft_max_steps"}  # backtrack's alone
+UNUSED_KEYS = {"c2-dpo": {"objective", "utility_ratio", "lora_dropout", "transition_dropout", *SFT_STAGE_KEYS},
+               "recovery-sft": {"beta", "loss_type", "min_rank_gap", "transition_dropout", *SFT_STAGE_KEYS},
+               "derta": {"beta", "loss_type", "min_rank_gap", *SFT_STAGE_KEYS},
+               "backtrack": {"min_rank_gap", "transition_dropout"}}
 
 
 def write_yaml(tmp_path: Path, text: str) -> Path:

@@ -2,7 +2,9 @@
 
 The objective (``objective``: ``c2-dpo``, the default, TRL's ``DPOTrainer`` with ``ref_model=None``; or an SFT
 objective, :mod:`c2kit.training.objectives`) gives the data, the trainer and the numbers reported; everything
-below is the same for all of them.
+below is the same for all of them. An objective in stages (``backtrack``: SFT, then DPO from the SFT adapter)
+trains each earlier stage first, as a run of its own in a folder under ``OUTPUT_DIR`` (``sft-stage``) with all of
+the below; a rerun reuses a finished stage and resumes an interrupted one.
 
 ``OUTPUT_DIR`` ends up holding the adapter (``adapter_config.json``, ``adapter_model.safetensors`` and the sha256
 of the weights in ``checksums.json``), the tokenizer, ``train_config.yaml`` (the resolved config),
@@ -200,8 +202,12 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         try:
             for stage_config, stage in objective.stages(config)[:-1]:  # backtrack's SFT, in a folder under the run's
                 print(f"{objective.name}: first stage, in {stage_config.output_dir}")
-                _run(stage_config, stage, precision, stage.training_args(stage_config, precision, progress=progress),
-                     processes)
+                done = _run(stage_config, stage, precision,
+                            stage.training_args(stage_config, precision, progress=progress), processes)
+                for when in ("eval_before", "eval_after"):
+                    if when in done.metrics:
+                        print(f"{objective.name}: first stage, held-out {when[5:]} training: "
+                              f"{stage.held_out_line(done.metrics[when])}")
                 print(f"{objective.name}: next stage, in {config.output_dir}")
             return _run(config, objective, precision, args, processes)
         finally:
