@@ -205,7 +205,8 @@ def test_an_adapter_with_the_reset_row_loads_back_to_the_same_logits(tiny_model_
     adapter = tmp_path / "adapter"
     peft_model.save_pretrained(adapter, save_embedding_layers=False)
     tokenizer.save_pretrained(adapter)
-    assert (adapter / "adapter_model.safetensors").stat().st_size < 0.2 * (base_dir / "model.safetensors").stat().st_size
+    weights = (adapter / "adapter_model.safetensors").stat().st_size
+    assert weights < 0.2 * (base_dir / "model.safetensors").stat().st_size  # the token's rows, not whole matrices
 
     loaded = load_model_and_tokenizer(str(base_dir), adapter=str(adapter))
     assert loaded.tokenizer.convert_tokens_to_ids("[RESET]") == reset

@@ -88,7 +88,8 @@ def test_backtrack_rows_and_pairs_come_from_the_builds_own_texts(build):
             assert cut + pair["rejected"] == group["responses"][-1] and pair["rejected"].strip()
         else:  # inside a safe answer: going on over the reset, the same rest after it
             answer = utility[pair["source_id"]]["response"]
-            assert pair["request"] == utility[pair["source_id"]]["request"] and pair["prefix"] + pair["chosen"] == answer
+            assert pair["request"] == utility[pair["source_id"]]["request"]
+            assert pair["prefix"] + pair["chosen"] == answer
             assert pair["rejected"] == RESET_TOKEN + pair["chosen"]
     assert " DPO pairs: " in data.report() and f"{pairs[BACKTRACK]} backtrack" in data.report()
 

@@ -146,8 +146,10 @@ def split_rows(data, config, origin: str, *, pairs: bool = False) -> ObjectiveSp
     from c2_syn_dataset.objectives.recipes import CONTINUE, UTILITY
     from c2kit.training.data import DataError, drop_bad_rows, split_by_group
 
-    schema, columns, texts, train_only = ((PAIR_SCHEMA, PAIR_COLUMNS, ("request", "chosen", "rejected"), CONTINUE)
-                                          if pairs else (OBJECTIVE_SCHEMA, SFT_COLUMNS, ("request", "response"), UTILITY))
+    if pairs:
+        schema, columns, texts, train_only = PAIR_SCHEMA, PAIR_COLUMNS, ("request", "chosen", "rejected"), CONTINUE
+    else:
+        schema, columns, texts, train_only = OBJECTIVE_SCHEMA, SFT_COLUMNS, ("request", "response"), UTILITY
     rows = datasets.Dataset.from_list(data.pairs if pairs else data.rows,
                                       features=datasets.Features.from_arrow_schema(schema))
     skipped: Counter = Counter()
