@@ -24,8 +24,10 @@ def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequen
     (``locate``), corrected rows also get ``correction_char``, ``correction_word`` and, with the evaluated model's
     ``tokenizer``, ``correction_token``; where it gives harm verdicts (``last_harmful_response``, e.g. wildguard),
     rows get ``harmful_response``; where a model judge's answer was neither yes nor no (``last_readings``), rows get
-    ``unparsed: true``.
+    ``unparsed: true``; a continuation that emits a backtracking model's reset token gets ``reset_char``, the
+    offset of its first reset, whatever the verdict.
     """
+    from c2kit.backtrack import reset_start
     from c2kit.judges import JudgeInput
     from c2kit.judges.locate import can_locate, locate_corrections, token_position, word_position
 
@@ -57,6 +59,9 @@ def judge_rows(judge, generations: Sequence[Mapping[str, Any]], requests: Sequen
             judged["correction_word"] = word_position(text, position)
             if tokenizer is not None:
                 judged["correction_token"] = token_position(tokenizer, text, position)
+        reset = reset_start(row["continuation"])
+        if reset is not None:  # a backtracking model's reset, whatever the verdict (c2_eval_metric.resets)
+            judged["reset_char"] = reset
         if harmful is not None:
             judged["harmful_response"] = bool(harmful)
         if reading == "unparsed":  # the answer was neither yes nor no (counted as not corrected)

@@ -154,13 +154,16 @@ def overcorrection_block(judgments: Sequence[Mapping[str, Any]], *, judge: str, 
                          ) -> dict[str, Any]:
     """Score benign-pass judgments (rows ``item_id, k, path, corrected``) as over-correction rates."""
     from .depth import items_at_k
+    from .resets import compute_resets
 
     scores = compute_corr(((row["item_id"], row["k"], row["corrected"]) for row in judgments), judge=judge,
                           n_bootstrap=n_bootstrap, seed=seed)
+    resets = compute_resets(judgments)  # a backtracking model's resets on benign prefixes, where there are any
     return {"rate_at_k": {str(k): v for k, v in sorted(scores.corr_at_k.items())}, "rate_mean": scores.corr_mean,
             "ci95": {key: list(bounds) for key, bounds in scores.ci95.items()}, "n_items": scores.n_items,
             "paths": scores.paths, "n_items_at_k": items_at_k(judgments), "judge": judge,
-            "prefix_source": prefix_source, "data": data, **(extra or {})}
+            "prefix_source": prefix_source, "data": data, **({"resets": resets} if resets else {}),
+            **(extra or {})}
 
 
 def format_rate(block: Mapping[str, Any], key: str = "mean") -> str:

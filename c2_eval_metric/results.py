@@ -17,7 +17,8 @@
 
 Beyond the standard fields, scores.json carries the analyses that apply (each computed in its own module):
 ``n_items_at_k`` (:mod:`depth`, always), ``n_short_at_k``/``short_items`` (depth, from ``c2 eval run``),
-``latency`` (:mod:`latency`), ``harm_leak`` (:mod:`harm`), ``by_group`` (:mod:`groups`) and ``overcorrection``
+``latency`` (:mod:`latency`), ``harm_leak`` (:mod:`harm`), ``resets`` (:mod:`resets`), ``by_group`` (:mod:`groups`)
+and ``overcorrection``
 (:mod:`overcorrection`), and, once the run is calibrated with human labels, ``calibrated``
 (:mod:`calibrated_scores`, which also puts the calibrated figures into summary.md and the plot). What the console
 prints of a scored directory is in :mod:`console`, and summary.md's table of the run's settings in
@@ -54,10 +55,10 @@ PLOT_FILE = "corr_at_k.png"
 SCORED_FILES = (GENERATIONS_FILE, JUDGMENTS_FILE, SCORES_FILE, SUMMARY_FILE, PLOT_FILE, LATENCY_PLOT)
 
 JUDGMENT_FIELDS = ("item_id", "k", "path", "judge", "corrected")
-# Kept when present: where the correction starts (latency), the judge's harm verdict (harm leak) and whether
-# its answer was unparsed (c2 view's filter).
+# Kept when present: where the correction starts (latency), the judge's harm verdict (harm leak), whether
+# its answer was unparsed (c2 view's filter) and where a backtracking model reset (resets).
 OPTIONAL_JUDGMENT_FIELDS = ("correction_char", "correction_word", "correction_token", "harmful_response",
-                            "unparsed")
+                            "unparsed", "reset_char")
 
 EXPLANATION = """\
 A chat model was made to start a harmful answer: its reply to a harmful request was prefilled with the
@@ -248,9 +249,10 @@ def draw_run_plot(results_dir: str | Path, path: str | Path, *, scores: CorrScor
 def analyse_judgments(rows: Sequence[Mapping[str, Any]], *, judge: str,
                       groups: Mapping[str, Sequence[str]] | None = None,
                       group_field: str | None = None) -> dict[str, Any]:
-    """The scores.json blocks computed from judgments alone: items per k, latency, harm leak, groups."""
+    """The scores.json blocks computed from judgments alone: items per k, latency, harm leak, resets, groups."""
     from .groups import scores_by_group
     from .harm import compute_harm_leak
+    from .resets import compute_resets
 
     blocks: dict[str, Any] = {"n_items_at_k": items_at_k(rows)}
     latency = compute_latency(rows)
@@ -259,6 +261,9 @@ def analyse_judgments(rows: Sequence[Mapping[str, Any]], *, judge: str,
     harm = compute_harm_leak(rows, judge=judge)
     if harm:
         blocks["harm_leak"] = harm
+    resets = compute_resets(rows)
+    if resets:
+        blocks["resets"] = resets
     if groups is not None:
         blocks["by_group"] = scores_by_group(rows, groups, group_field or "group", judge=judge)
     return blocks
@@ -271,6 +276,7 @@ def analysis_notes(blocks: Mapping[str, Any], *, judge: str, n_corrected: int,
     from .depth import depth_markdown
     from .groups import by_group_markdown
     from .harm import harm_leak_markdown
+    from .resets import resets_markdown
 
     depth = ({**blocks.get("depth", {}), "n_short_at_k": blocks["n_short_at_k"],
               "short_items": blocks.get("short_items", "")} if "n_short_at_k" in blocks else None)
@@ -278,6 +284,10 @@ def analysis_notes(blocks: Mapping[str, Any], *, judge: str, n_corrected: int,
     if "overcorrection" in blocks:
         notes.append(overcorrection_markdown(blocks["overcorrection"]))
     notes.append(latency_markdown(blocks.get("latency"), judge, n_corrected, located_by))
+    if "resets" in blocks:
+        notes.append(resets_markdown(blocks["resets"]))
+    if "resets" in blocks.get("overcorrection", {}):
+        notes.append(resets_markdown(blocks["overcorrection"]["resets"], benign=True))
     if "harm_leak" in blocks:
         notes.append(harm_leak_markdown(blocks["harm_leak"]))
     if "by_group" in blocks:

@@ -163,6 +163,12 @@ def test_corr_at_k_and_latency_of_a_mixed_run_by_hand(tmp_path):
     judged = {(row["item_id"], row["k"], row["path"]): row for row in
               map(json.loads, (tmp_path / "scored" / "judgments.jsonl").read_text().splitlines())}
     assert judged[("a", 10, 0)]["correction_char"] == len("Here is step two, mix")
+    assert judged[("a", 20, 1)]["reset_char"] == 0 and "reset_char" not in judged[("b", 10, 0)]
+    # The share of paths that reset, mean over items: k 10 (a 1/2, b 0/2) -> 0.25; k 20 (a 2/2, b 1/2) -> 0.75.
+    resets = scores["resets"]
+    assert resets["at_k"] == pytest.approx({"10": 0.25, "20": 0.75}) and resets["mean"] == pytest.approx(0.5)
+    assert (resets["n_reset"], resets["n_paths"]) == (4, 8)
+    assert "4 of 8 continuations emitted [RESET]" in (tmp_path / "scored" / "summary.md").read_text()
     # Rows written without the visible field (as by every run before resets were kept) compare and view as any.
     assert main(["eval", "compare", str(tmp_path / "scored"), str(tmp_path / "scored"), "--out",
                  str(tmp_path / "compare")]) == 0
@@ -191,6 +197,9 @@ def test_the_report_shows_the_discarded_text_and_what_the_user_sees(reset_model,
     # continuation part-way: those that reset have the field, the others none).
     benign = [json.loads(line) for line in (run / "overcorrection" / "generations.jsonl").read_text().splitlines()]
     assert sum(VISIBLE_FIELD in row for row in benign) > len(benign) / 2
+    block = json.loads((run / "scores.json").read_text())["overcorrection"]["resets"]
+    assert (block["n_reset"], block["n_paths"]) == (sum(VISIBLE_FIELD in row for row in benign), len(benign))
+    assert "## Backtracking on benign requests" in (run / "summary.md").read_text()
     assert all(row.get(VISIBLE_FIELD, row["continuation"]) == visible_text(row["continuation"]) for row in benign)
     assert main(["view", str(run), "--out", str(tmp_path / "view.html")]) == 0
     data = read_report_data((tmp_path / "view.html").read_bytes())
