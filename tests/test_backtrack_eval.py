@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from backtrack_model import (AFTER_RESET, BEFORE_RESET, CONTINUATION, RUN_ARGS, build_backtrack_model, check_biased_runs,
-                             check_reset_run)
+from backtrack_model import (AFTER_RESET, BEFORE_RESET, CONTINUATION, RUN_ARGS, build_backtrack_model,
+                             check_biased_runs, check_reset_run)
 from view_browser import browser, downloads  # noqa: F401 (fixtures: headless Chromium, marker browser)
 from c2kit.backtrack import RESET_TOKEN, VISIBLE_FIELD, reset_start, visible_text, with_visible
 
