@@ -28,6 +28,8 @@ MAX_LISTED_KS = 12  # up to this many k values each get a tick; more get evenly 
 MODE_UNITS = {"words": "words", "tokens": "model tokens"}
 CALIBRATED_STYLE = "dashed, hatched band: calibrated with human labels"
 HATCHES = ("///", "\\\\\\", "|||", "---")  # one per run, in turn
+LINE_WIDTH, MARKER_SIZE = 1.5, 6.0  # matplotlib's defaults, for a Corr@k curve
+RIM = 0.5  # markers of a curve under others on the same points grow by this share per curve over them
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,10 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
     listed = log_k or len(all_ks) <= MAX_LISTED_KS
     shared = _shared_counts(list(counts_of.values())) if varying and listed else None
     entries, point_labels = [], []
+    # Curves on the same points (two runs that both reach 100% at every k) would hide each other: each is drawn
+    # wider than the ones drawn over it, so every colour shows as a rim, and a later one's legend entry names the
+    # curve it lies on.
+    points = [_curve_points(scores) for _, scores in runs]
     for number, (label, scores) in enumerate(runs):
         ks = sorted(scores.corr_at_k)
         values = [100 * scores.corr_at_k[k] for k in ks]
@@ -212,8 +218,12 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
         counts = counts_of[label]
         constant = label not in varying and counts.get(ks[0]) is not None
         suffix = f", n={counts[ks[0]]} items at every k" if constant else ""
-        line, = axes.plot(ks, values, marker="o")
+        above = points[number + 1:].count(points[number])
+        line, = axes.plot(ks, values, marker="o", linewidth=LINE_WIDTH * (1 + above),
+                          markersize=MARKER_SIZE * (1 + RIM * above))
         detail = f"; {details[label]}" if details and label in details else ""
+        under = points.index(points[number])
+        detail += f"; same values as {runs[under][0]}" if under < number else ""
         curve = (calibrated or {}).get(label)
         name = f"{label}, judge only" if curve else label  # two curves of one run: each named
         entries.append((line, f"{name} (Corr_mean {100 * scores.corr_mean:.1f}%{suffix}{detail})"))
@@ -240,6 +250,10 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
     bands = f"band: 95% CI; {CALIBRATED_STYLE}" if calibrated else "band: 95% CI"
     return finish_figure(figure, axes, title=title or f"Course-correction (judge: {', '.join(judges)}; {bands})",
                          legend=entries, footnote=footnote)
+
+
+def _curve_points(scores: CorrScores) -> tuple[tuple[int, float], ...]:
+    return tuple((k, scores.corr_at_k[k]) for k in sorted(scores.corr_at_k))
 
 
 def _draw_calibrated(axes, label: str, curve: CalibratedCurve, color, hatch: str) -> tuple[object, str]:

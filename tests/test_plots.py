@@ -343,3 +343,29 @@ def test_point_labels_at_the_right_and_top_edges_stay_inside_the_spines():
                                 "ci95": {"10": [0.3, 0.7], "20": [1.0, 1.0], "mean": [0.6, 0.9]}})
     figure = draw_corr_at_k([("a", top), ("b", top)], n_items_at_k=counts)
     assert len(check_inside_spines(figure)) == 4
+
+
+def test_curves_on_the_same_points_all_show():
+    """Three adapters that all reach 100% at every k: the last curve drawn used to cover the others exactly, so a
+    comparison of five runs showed three colours in its axes. Each is now drawn wider than the ones over it, and a
+    later one's legend entry names the curve it lies on."""
+    import numpy as np
+    from matplotlib.colors import to_rgb
+
+    perfect = CorrScores.from_json({"corr_at_k": {"10": 1.0, "20": 1.0, "30": 1.0}, "corr_mean": 1.0, "n_items": 10,
+                                    "paths": 4, "judge": "keyword-v5",
+                                    "ci95": {"10": [1.0, 1.0], "20": [1.0, 1.0], "30": [1.0, 1.0], "mean": [1.0, 1.0]}})
+    runs = [("base", _scores(0, [10, 20, 30])), ("recovery-sft", perfect), ("derta", perfect), ("backtrack", perfect)]
+    figure = draw_corr_at_k(runs, mode="words")
+    figure.canvas.draw()
+    pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3].astype(int)
+    box = figure.axes[0].get_window_extent()  # the data area only: the legend shows every colour anyway
+    pixels = pixels[round(pixels.shape[0] - box.y1):round(pixels.shape[0] - box.y0), round(box.x0):round(box.x1)]
+    lines = figure.axes[0].get_lines()
+    for line, label in zip(lines[1:], ("recovery-sft", "derta", "backtrack")):
+        colour = np.array([round(255 * channel) for channel in to_rgb(line.get_color())])
+        assert (np.abs(pixels - colour).sum(axis=-1) <= 30).sum() > 200, f"{label}'s curve is hidden"
+    assert [line.get_linewidth() for line in lines] == [1.5, 4.5, 3.0, 1.5]
+    legend = [text.get_text().replace("\n", " ") for text in figure.legends[0].get_texts()]
+    assert [entry.endswith("; same values as recovery-sft)") for entry in legend] == [False, False, True, True]
+    check_fits(figure)
