@@ -226,7 +226,8 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
         detail += f"; same values as {runs[under][0]}" if under < number else ""
         curve = (calibrated or {}).get(label)
         name = f"{label}, judge only" if curve else label  # two curves of one run: each named
-        entries.append((line, f"{name} (Corr_mean {100 * scores.corr_mean:.1f}%{suffix}{detail})"))
+        entries.append((_legend_handle(line) if above else line,
+                        f"{name} (Corr_mean {100 * scores.corr_mean:.1f}%{suffix}{detail})"))
         axes.fill_between(ks, lows, highs, color=line.get_color(), alpha=0.2, linewidth=0)
         if curve:
             entries.append(_draw_calibrated(axes, label, curve, line.get_color(), HATCHES[number % len(HATCHES)]))
@@ -250,6 +251,13 @@ def draw_corr_at_k(runs: Sequence[tuple[str, CorrScores]], *, title: str | None 
     bands = f"band: 95% CI; {CALIBRATED_STYLE}" if calibrated else "band: 95% CI"
     return finish_figure(figure, axes, title=title or f"Course-correction (judge: {', '.join(judges)}; {bands})",
                          legend=entries, footnote=footnote)
+
+
+def _legend_handle(line):
+    """A widened curve's legend swatch at the usual width: the width is only there to leave a rim in the plot."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=line.get_color(), marker="o", linewidth=LINE_WIDTH, markersize=MARKER_SIZE)
 
 
 def _curve_points(scores: CorrScores) -> tuple[tuple[int, float], ...]:
