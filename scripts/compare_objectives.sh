@@ -34,8 +34,10 @@ overrides() {
     # one row per request: 50 training rows (10 requests held out), 3 epochs for about the profile's 30 steps
     recovery-sft) echo --num_eval_pairs 10 --num_train_epochs 3 ;;
     # the paper's full fine-tuning setting: with every transition position kept, 20 steps teach a random model to
-    # say the refusal's first token everywhere; keeping one in twenty teaches it the refusal itself
-    derta) echo --transition_dropout 0.95 ;;
+    # say the refusal's first token everywhere; keeping one in twenty teaches it the refusal itself. 3 epochs: with
+    # one, the refusal is learned under some seeds only (measured, seeds 0/1/2: Corr_mean +93, +26, +3 points;
+    # with 3 epochs +100, +99, +100, for 4 s of training)
+    derta) echo --transition_dropout 0.95 --num_train_epochs 3 ;;
     # the DPO stage at a tenth of the SFT stage's rate: at the profile's 5e-3 its 5 steps push the reset so far that
     # the model repeats it and never writes the refusal (measured: 24 resets in a row, nothing the user would see)
     backtrack) echo --sft_learning_rate 5e-3 --learning_rate 5e-4 ;;
