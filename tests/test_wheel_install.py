@@ -21,6 +21,7 @@ from wheel_env import REPO, built_wheel, command_env, fresh_venv
 
 PACKAGES = ("c2kit", "c2_eval_metric", "c2_syn_dataset", "c2_toolkit")
 QUICKSTART = REPO / "scripts" / "quickstart.sh"
+TINY_DEMO = REPO / "scripts" / "tiny_demo.sh"  # the quick start's first steps, sourced (build_tiny_c2syn "$OUT")
 # The Quick start's commands, smaller (argparse keeps the last value of a flag given twice): the same steps in
 # seconds; tests/test_training_recipe.py checks what the full tiny run learns.
 SMALLER = {"syn build": "--limit 12 --max-new-tokens 16 --no-progress",
@@ -46,10 +47,16 @@ def shell(command: str, cwd: Path, bin_dir: Path, **env: str) -> str:
 
 def quickstart_commands() -> list[str]:
     """The commands of scripts/quickstart.sh that run the toolkit ($C2 ... and the tiny_data helper), each on one
-    line, with the venv's python in place of .venv's."""
-    text = QUICKSTART.read_text(encoding="utf-8").replace("\\\n", " ")
-    commands = [line for line in text.splitlines() if line.startswith(("$C2 ", ".venv/bin/python -m c2kit"))]
-    return [" ".join(line.removeprefix(".venv/bin/").split()) for line in commands]
+    line, with the venv's python in place of .venv's, in the order they run: the C2-Syn steps of
+    scripts/tiny_demo.sh where the quick start calls them (its ``$out`` is the quick start's ``$OUT``)."""
+    def commands_of(path: Path) -> list[str]:
+        text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+        return [" ".join(line.removeprefix(".venv/bin/").split()) for line in map(str.strip, text.splitlines())
+                if line.startswith(("$C2 ", ".venv/bin/python -m c2kit", "build_tiny_c2syn "))]
+
+    demo = [command.replace('"$out', '"$OUT') for command in commands_of(TINY_DEMO)]
+    return [step for command in commands_of(QUICKSTART)
+            for step in (demo if command.startswith("build_tiny_c2syn ") else [command])]
 
 
 def smaller(command: str) -> str:
