@@ -11,7 +11,7 @@ from .corr import MEAN_KEY, CorrScores, format_interval, format_percent
 from .plots import CALIBRATED_STYLE, CalibratedCurve, plot_corr_at_k
 from c2kit.errors import UserError
 from c2kit.jsonio import write_json
-from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT, SHORT_GAMING_CAVEAT, is_keyword_judge
+from c2kit.judges.caveats import OBJECTIVE_CAVEATS, KeywordCaveat, is_keyword_judge
 from c2kit.judges.trust import trust_note
 
 from .paired import format_difference, paired_difference, why_not_paired
@@ -40,8 +40,7 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     unverified = {d: check_results_dir(d) for d, _ in runs}
     labels = comparison_labels([d for d, _ in runs])
     modes = [prefix_mode(read_config(d)) for d, _ in runs]
-    gamed = [label for label, (d, scores) in zip(labels, runs)
-             if is_keyword_judge(scores.judge) and trained_by_c2(read_config(d))]
+    cautions = keyword_cautions(labels, runs)
     blocks = [_scores_json(d, scores).get(BLOCK) for d, scores in runs]
     table = render_table(list(zip(labels, (scores for _, scores in runs))), modes, judge_only=any(blocks))
     calibrated = render_calibrated(labels, runs, blocks)
@@ -56,8 +55,8 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
     second = render_second_axis(labels, [_scores_json(d, scores) for d, scores in runs])
     if second:
         table += "\n\n" + second
-    if gamed:
-        table += f"\n\n**Caution ({', '.join(gamed)}):** {KEYWORD_GAMING_CAVEAT}"
+    for caveat, named in cautions:
+        table += f"\n\n**Caution ({', '.join(named)}):** {caveat.text}"
     unchecked = [f"{label}: its scores.json is shown as stored, unchecked (no {' or '.join(unverified[d])} to check "
                  "it against)" for label, (d, _) in zip(labels, runs) if unverified[d]]
     if unchecked:
@@ -71,7 +70,7 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
                       "calibrated_paired_vs_first": calibrated_paired[i][0],
                       "calibrated_paired_note": calibrated_paired[i][1]} if i else {})}
                  for i, (label, (d, scores)) in enumerate(zip(labels, runs))],
-        "caveats": [{"runs": gamed, "text": KEYWORD_GAMING_CAVEAT}] if gamed else [],
+        "caveats": [{"runs": named, "text": caveat.text} for caveat, named in cautions],
         "warnings": comparability_warnings(list(zip(labels, (scores for _, scores in runs))), modes) + unchecked,
     })
     judges = ", ".join(sorted({scores.judge for _, scores in runs}))
@@ -88,15 +87,28 @@ def compare_runs(dirs: Sequence[str | Path], *, out_dir: str | Path) -> str:
                    n_items_at_k={labels[i]: _n_items_at_k(d) for i, (d, _) in enumerate(runs)},
                    details={labels[i]: f"Δ vs {labels[0]} {format_difference(paired[i][0])}"
                             for i in range(1, len(runs)) if paired[i][0]},
-                   footnote=_plot_footnote(labels, runs, gamed, modes), mode=mode, log_k=mode == "tokens")
+                   footnote=_plot_footnote(labels, runs, cautions, modes), mode=mode, log_k=mode == "tokens")
     return table
 
 
-def _plot_footnote(labels: Sequence[str], runs: Sequence[tuple[Path, CorrScores]], gamed: Sequence[str],
-                   modes: Sequence[str | None]) -> str | None:
+def keyword_cautions(labels: Sequence[str], runs: Sequence[tuple[Path, CorrScores]]
+                     ) -> list[tuple[KeywordCaveat, list[str]]]:
+    """(caution, the labels of the runs it is for), one per caution, in the order of the runs: the keyword-judged
+    runs of adapters ``c2 train`` made, grouped by what their objective taught them that the judge can mistake
+    for a correction (``OBJECTIVE_CAVEATS``)."""
+    groups: dict[KeywordCaveat, list[str]] = {}
+    for label, (d, scores) in zip(labels, runs):
+        objective = trained_objective(read_config(d)) if is_keyword_judge(scores.judge) else None
+        if objective is not None:
+            groups.setdefault(OBJECTIVE_CAVEATS[objective], []).append(label)
+    return list(groups.items())
+
+
+def _plot_footnote(labels: Sequence[str], runs: Sequence[tuple[Path, CorrScores]],
+                   cautions: Sequence[tuple[KeywordCaveat, Sequence[str]]], modes: Sequence[str | None]) -> str | None:
     notes = [headline for headline, _, _ in _incomparable(list(zip(labels, (s for _, s in runs))), modes)]
-    if gamed:
-        notes.append(SHORT_GAMING_CAVEAT)
+    # One caution says what it is about; several name their runs, so that each run's is told apart.
+    notes += [caveat.short(named if len(cautions) > 1 else ()) for caveat, named in cautions]
     return "Caution: " + "; ".join(notes) if notes else None
 
 
@@ -264,13 +276,34 @@ def _scores_json(results_dir: Path, scores: CorrScores) -> dict:
     return {**read_json(results_dir / SCORES_FILE), **scores.to_json()}
 
 
-def trained_by_c2(config: dict) -> bool:
-    """Whether a run evaluated an adapter made by ``c2 train`` (on C2-Syn pairs): its folder has the trainer's
-    ``train_config.yaml`` next to the adapter."""
+# What an adapter's train_config.yaml without an ``objective`` key was trained with: it was made before c2 train
+# had other objectives than C2-Syn's DPO.
+OBJECTIVE_BEFORE_OBJECTIVES = "c2-dpo"
+
+
+def trained_objective(config: dict) -> str | None:
+    """The ``c2 train --objective`` that made the adapter a run evaluated (its ``config.json``: ``config``), read
+    from the trainer's ``train_config.yaml`` next to the adapter; None for a run of no adapter ``c2 train`` made
+    (no such file there). An unreadable file or an objective c2 train does not know is refused in one line: the
+    caution its scores need could not be told."""
+    import yaml
+
     from c2kit.locks import TRAIN_CONFIG_FILE
 
     adapter = config.get("adapter")
-    return isinstance(adapter, str) and is_local_path(adapter) and (Path(adapter) / TRAIN_CONFIG_FILE).is_file()
+    if not (isinstance(adapter, str) and is_local_path(adapter) and (Path(adapter) / TRAIN_CONFIG_FILE).is_file()):
+        return None
+    path = Path(adapter) / TRAIN_CONFIG_FILE
+    try:
+        saved = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise UserError(f"{path}: not a readable training config ({' '.join(str(error).split())})") from None
+    objective = saved.get("objective", OBJECTIVE_BEFORE_OBJECTIVES) if isinstance(saved, dict) else None
+    if not isinstance(objective, str) or objective not in OBJECTIVE_CAVEATS:
+        what = f"objective {objective!r}" if isinstance(saved, dict) else "not a mapping of training settings"
+        raise UserError(f"{path}: {what}; expected one of {', '.join(OBJECTIVE_CAVEATS)}, to tell which caution "
+                        "the keyword judge's scores of this adapter need")
+    return objective
 
 
 def comparison_labels(dirs: Sequence[str | Path]) -> list[str]:

@@ -181,3 +181,104 @@ def test_scores_without_their_verdicts_are_compared_with_a_note(two_runs, tmp_pa
     _edit(two_runs[1] / "scores.json", lambda data: data["ci95"]["mean"].__setitem__(1, 0.1))
     with pytest.raises(ValueError, match=re.escape("ci95[mean] is [")):  # its intervals are still checked
         compare_runs(two_runs, out_dir=tmp_path / "cmp2")
+
+
+def _trained_adapter(folder, objective: str | None):
+    """A folder as c2 train leaves it, as far as compare reads it: train_config.yaml beside the adapter
+    (``objective`` None: a config from before c2 train had objectives, without the key)."""
+    folder.mkdir(parents=True)
+    (folder / "train_config.yaml").write_text(
+        "base_model: org/base-chat\n" + (f"objective: {objective}\n" if objective else ""), encoding="utf-8")
+    return str(folder)
+
+
+@pytest.mark.parametrize(("objective", "caveat", "says"), [
+    (None, "c2-dpo", "trigger phrases"),
+    ("c2-dpo", "c2-dpo", "trigger phrases"),
+    ("recovery-sft", "recovery-sft", "trained to write a refusal"),
+    ("derta", "derta", "trained to write a refusal"),
+    ("backtrack", "backtrack", "trained to emit `[RESET]`"),
+])
+def test_a_keyword_judged_adapter_gets_the_caution_of_its_training_objective(tmp_path, monkeypatch, objective,
+                                                                             caveat, says):
+    import c2_eval_metric.compare as compare
+    from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT, OBJECTIVE_CAVEATS
+
+    footnotes = []
+    monkeypatch.setattr(compare, "plot_corr_at_k", lambda *args, **kwargs: footnotes.append(kwargs["footnote"]))
+    adapter = _trained_adapter(tmp_path / "my-adapter", objective)
+    base = _run_dir(tmp_path / "base", {10: [1, 2]}, config={"model": "org/base-chat"})
+    tuned = _run_dir(tmp_path / "tuned", {10: [3, 4]}, config={"model": "org/base-chat", "adapter": adapter})
+    table = compare_runs([base, tuned], out_dir=tmp_path / "cmp")
+
+    text = OBJECTIVE_CAVEATS[caveat].text
+    assert says in text and f"**Caution (org/base-chat + my-adapter):** {text}" in table
+    assert table.count("**Caution") == 1
+    assert (KEYWORD_GAMING_CAVEAT in table) == (caveat == "c2-dpo")  # no trigger phrases for an SFT or reset model
+    data = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert data["caveats"] == [{"runs": ["org/base-chat + my-adapter"], "text": text}]
+    assert footnotes == [f"Caution: {OBJECTIVE_CAVEATS[caveat].short()}"]
+    if caveat == "c2-dpo":  # as it was before c2 train had other objectives
+        assert footnotes == ["Caution: keyword judge on a C2-Syn-trained adapter: it can be gamed by the training "
+                             "triggers; confirm with a model judge"]
+
+
+def test_adapters_of_several_objectives_get_one_caution_per_objective_naming_its_runs(tmp_path, monkeypatch):
+    import c2_eval_metric.compare as compare
+    from c2kit.judges.caveats import OBJECTIVE_CAVEATS
+
+    footnotes = []
+    monkeypatch.setattr(compare, "plot_corr_at_k", lambda *args, **kwargs: footnotes.append(kwargs["footnote"]))
+    runs = [_run_dir(tmp_path / "base", {10: [1, 2]}, config={"model": "m"})]
+    for name in ("backtrack", "recovery-sft", "c2-dpo", "derta"):
+        adapter = _trained_adapter(tmp_path / f"{name}-adapter", name)
+        runs.append(_run_dir(tmp_path / name, {10: [3, 4]}, config={"model": "m", "adapter": adapter}))
+    # A model judge's scores need none of these cautions.
+    adapter = _trained_adapter(tmp_path / "judged-adapter", "backtrack")
+    runs.append(_run_dir(tmp_path / "judged", {10: [3, 4]}, config={"model": "m", "adapter": adapter},
+                         judge="openai:gpt-4o"))
+    table = compare_runs(runs, out_dir=tmp_path / "cmp")
+
+    reset, refusal, triggers = (OBJECTIVE_CAVEATS[name] for name in ("backtrack", "recovery-sft", "c2-dpo"))
+    expected = [{"runs": ["m + backtrack-adapter"], "text": reset.text},
+                {"runs": ["m + recovery-sft-adapter", "m + derta-adapter"], "text": refusal.text},
+                {"runs": ["m + c2-dpo-adapter"], "text": triggers.text}]
+    assert json.loads((tmp_path / "cmp" / "comparison.json").read_text())["caveats"] == expected
+    assert re.findall(r"\*\*Caution \(([^)]*)\):\*\*", table) == [", ".join(entry["runs"]) for entry in expected]
+    assert "judged-adapter" not in " ".join(re.findall(r"\*\*Caution \(([^)]*)\)", table))
+    assert footnotes == ["Caution: the runs were judged by different judges (keyword-v1, openai:gpt-4o); "
+                         "keyword judge on a backtracking adapter (m + backtrack-adapter): it counts [RESET] as a "
+                         "correction, whatever follows; confirm with a model judge; "
+                         "keyword judge on an adapter trained to write refusals (m + recovery-sft-adapter, "
+                         "m + derta-adapter): a refusal phrase can score without a change of course; confirm with a "
+                         "model judge; keyword judge on a C2-Syn-trained adapter (m + c2-dpo-adapter): it can be "
+                         "gamed by the training triggers; confirm with a model judge"]
+
+
+@pytest.mark.parametrize(("config", "error"), [
+    ("objective: dpo-v9\n", "train_config.yaml: objective 'dpo-v9'; expected one of c2-dpo, recovery-sft"),
+    ("- objective\n", "train_config.yaml: not a mapping of training settings; expected one of c2-dpo"),
+    ("objective: [c2-dpo\n", "train_config.yaml: not a readable training config ("),
+])
+def test_an_adapter_whose_objective_cannot_be_read_is_refused_in_one_line(tmp_path, capsys, config, error):
+    adapter = tmp_path / "my-adapter"
+    adapter.mkdir()
+    (adapter / "train_config.yaml").write_text(config, encoding="utf-8")
+    base = _run_dir(tmp_path / "base", {10: [1, 2]}, config={"model": "m"})
+    tuned = _run_dir(tmp_path / "tuned", {10: [3, 4]}, config={"model": "m", "adapter": str(adapter)})
+    assert main(["eval", "compare", str(base), str(tuned), "--out", str(tmp_path / "cmp")]) == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and str(adapter / "train_config.yaml") in message and error in message
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_every_objective_of_c2_train_has_one_caution_which_its_card_gives():
+    from c2kit.judges.caveats import OBJECTIVE_CAVEATS
+    from c2kit.publish.objective_cards import OBJECTIVE_CARDS
+    from c2kit.training.objectives import DEFAULT_OBJECTIVE, OBJECTIVE_NAMES
+
+    from c2_eval_metric.compare import OBJECTIVE_BEFORE_OBJECTIVES
+
+    assert set(OBJECTIVE_CAVEATS) == set(OBJECTIVE_NAMES) and OBJECTIVE_BEFORE_OBJECTIVES == DEFAULT_OBJECTIVE
+    for name in OBJECTIVE_NAMES:
+        assert OBJECTIVE_CARDS[name].judge_caveat.startswith(OBJECTIVE_CAVEATS[name].text)

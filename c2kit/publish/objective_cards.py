@@ -12,17 +12,8 @@ from dataclasses import dataclass
 
 from c2_syn_dataset.card import CITATION as C2SYN_CITATION
 from c2kit.backtrack import RESET_TOKEN
-from c2kit.judges.caveats import KEYWORD_GAMING_CAVEAT
+from c2kit.judges.caveats import OBJECTIVE_CAVEATS
 
-# How a keyword judge's figure is checked, for every objective: another judge, human labels, reading the texts.
-CONFIRM = ("Confirm with a model judge (`--judge openai-paper:gpt-4o`, `hf:MODEL`, `wildguard`), or correct the "
-           "keyword judge's figure with a random sample of human labels (`c2 eval sample`, then `c2 eval calibrate`), "
-           "and read some continuations (`c2 view BASE_RUN ADAPTER_RUN --out report.html` shows them side by side).")
-REFUSAL_CAVEAT = (
-    "The keyword judge reads refusal phrases. This adapter was trained to write a refusal after a harmful start, so "
-    "it can score well on the keyword judge by emitting a refusal phrase without steering away in substance (a "
-    "refusal followed by more of the harmful answer, for instance, which the keyword judge catches in its plain "
-    "forms only). " + CONFIRM)
 # Settings of one objective that the others do not read (c2kit.training.config refuses them set where they do not
 # apply, but a saved config lists every key with its default).
 PAIR_SELECTION = ("dataset_config", "min_rank_gap", "rank_pairs")  # C2-Syn's pairs config: c2-dpo's data
@@ -30,11 +21,6 @@ DPO_SETTINGS = ("beta", "loss_type")
 ROW_SETTINGS = ("utility_ratio",)  # the SFT objectives' rows
 TRANSITION_SETTINGS = ("transition_dropout",)  # derta's transition term
 SFT_STAGE_SETTINGS = ("sft_learning_rate", "sft_num_train_epochs", "sft_max_steps")  # backtrack's first stage
-RESET_CAVEAT = (
-    f"The keyword judge reads `{RESET_TOKEN}` as a correction, as it reads refusal phrases. This adapter was trained "
-    f"to emit `{RESET_TOKEN}` after a harmful start, so it can score well on the keyword judge by emitting the token "
-    "without steering away in substance (a reset followed by another harmful answer still counts as corrected "
-    "there). " + CONFIRM)
 
 
 @dataclass(frozen=True)
@@ -83,8 +69,8 @@ OBJECTIVE_CARDS = {card.name: card for card in (
         "https://arxiv.org/abs/2407.16637",
         "DPO (TRL's `DPOTrainer`; `loss_type` and `beta` in the training configuration below) on the chosen and "
         "rejected completions of each pair; the reference model is the base model (the adapter switched off)",
-        "pair", ("dpo",), KEYWORD_GAMING_CAVEAT + " The figure can also be corrected with human labels (`c2 eval "
-        "sample`, then `c2 eval calibrate`).", ROW_SETTINGS + TRANSITION_SETTINGS + SFT_STAGE_SETTINGS),
+        "pair", ("dpo",), OBJECTIVE_CAVEATS["c2-dpo"].text + " The figure can also be corrected with human labels "
+        "(`c2 eval sample`, then `c2 eval calibrate`).", ROW_SETTINGS + TRANSITION_SETTINGS + SFT_STAGE_SETTINGS),
     ObjectiveCard(
         "recovery-sft",
         "supervised fine-tuning on safety recovery examples: a harmful request, the start of a harmful answer (one "
@@ -93,7 +79,8 @@ OBJECTIVE_CARDS = {card.name: card for card in (
         "https://arxiv.org/abs/2406.05946",
         "cross-entropy on the response alone (TRL's `SFTTrainer`, completion-only loss): the request and the "
         "harmful prefix are context, not targets",
-        "row", ("sft",), REFUSAL_CAVEAT, PAIR_SELECTION + DPO_SETTINGS + TRANSITION_SETTINGS + SFT_STAGE_SETTINGS),
+        "row", ("sft",), OBJECTIVE_CAVEATS["recovery-sft"].text,
+        PAIR_SELECTION + DPO_SETTINGS + TRANSITION_SETTINGS + SFT_STAGE_SETTINGS),
     ObjectiveCard(
         "derta",
         "Decoupled Refusal Training: a safe response after a harmful response prefix of random length, and the "
@@ -105,7 +92,7 @@ OBJECTIVE_CARDS = {card.name: card for card in (
         "Eq. 2): MLE rows train the safe response after a harmful prefix; Reinforced Transition Optimization rows "
         "train every position of a whole harmful response to predict the refusal's first token "
         "(`transition_dropout` in the training configuration below leaves a share of those positions out)",
-        "row", ("sft",), REFUSAL_CAVEAT, PAIR_SELECTION + DPO_SETTINGS + SFT_STAGE_SETTINGS),
+        "row", ("sft",), OBJECTIVE_CAVEATS["derta"].text, PAIR_SELECTION + DPO_SETTINGS + SFT_STAGE_SETTINGS),
     ObjectiveCard(
         "backtrack",
         f"backtracking: a `{RESET_TOKEN}` token is added to the vocabulary; supervised fine-tuning teaches (request, "
@@ -116,7 +103,7 @@ OBJECTIVE_CARDS = {card.name: card for card in (
         f"an SFT stage (TRL's `SFTTrainer`, completion-only loss: cross-entropy on `{RESET_TOKEN}` and the safe "
         "answer after it, and on the safe answer to the bare request), then a DPO stage (TRL's `DPOTrainer`) whose "
         "reference model is the SFT stage's model",
-        "row or pair", ("sft", "dpo"), RESET_CAVEAT, PAIR_SELECTION + TRANSITION_SETTINGS,
+        "row or pair", ("sft", "dpo"), OBJECTIVE_CAVEATS["backtrack"].text, PAIR_SELECTION + TRANSITION_SETTINGS,
         f"The adapter adds the `{RESET_TOKEN}` token and carries its embedding rows: load it with the tokenizer "
         f"of this repository (as above), whose vocabulary has the token; `AutoPeftModelForCausalLM` grows the base "
         "model to it, except under `HF_HUB_OFFLINE=1`, where PEFT does not look for the tokenizer (grow the base "
