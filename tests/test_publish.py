@@ -99,6 +99,7 @@ def hub(monkeypatch, tmp_path):
     import datasets
     import evaluate
     from huggingface_hub import constants, hf_api
+    from transformers.utils import hub as transformers_hub
 
     with FakeHub(TOKEN) as server:
         monkeypatch.setenv("HF_TOKEN", TOKEN)
@@ -110,6 +111,9 @@ def hub(monkeypatch, tmp_path):
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # plain LFS uploads, not Xet
         monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
         monkeypatch.setattr(hf_api.api, "endpoint", server.url)  # the module-level HfApi behind file_exists & co.
+        # transformers keeps an HfApi of its own, made with the endpoint of the first test that used it: a new one
+        # for this server (it lists a tokenizer repo's chat templates through it).
+        monkeypatch.setattr(transformers_hub, "_hf_api", None)
         monkeypatch.setattr(datasets.config, "HF_ENDPOINT", server.url)
         monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL",
                             server.url + "/datasets/{repo_id}/resolve/{revision}/{path}")
