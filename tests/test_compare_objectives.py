@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from c2kit.judges.caveats import OBJECTIVE_CAVEATS
 from c2kit.training.objectives import OBJECTIVE_NAMES
 from c2kit.view.report import read_report_data
 
@@ -107,3 +108,13 @@ def test_it_prints_a_line_per_step(compared):
     for objective, line in zip(OBJECTIVE_NAMES, steps[1:]):
         assert line.startswith(f"== {steps.index(line) + 1}/{total} Training {objective} ")
     assert steps[-1].startswith("== Done.")
+
+
+def test_each_adapter_gets_the_keyword_caution_of_its_own_objective(compared):
+    """The keyword judge reads trigger phrases, refusals and [RESET] as corrections: each adapter's caution is the
+    one its objective calls for (read from its training run), printed under the table; the base gets none."""
+    out, printed = compared
+    cautioned = {run: caveat["text"] for caveat in comparison(out)["caveats"] for run in caveat["runs"]}
+    assert cautioned == {label(objective): OBJECTIVE_CAVEATS[objective].text for objective in OBJECTIVE_NAMES}
+    for text in set(cautioned.values()):
+        assert text in printed
