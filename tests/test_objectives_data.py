@@ -213,7 +213,7 @@ def test_transition_labels_put_the_refusals_first_token_inside_the_harmful_respo
     ({"objective": "dpo"}, "objective must be one of c2-dpo, recovery-sft, derta, backtrack, got 'dpo'"),
     ({"lora_dropout": "0.05"}, "lora_dropout applies to the SFT objectives"),
     ({"utility_ratio": "2"}, "utility_ratio applies to recovery-sft, derta and backtrack"),
-    ({"objective": "derta", "sft_learning_rate": "1e-5"}, "sft_learning_rate set backtrack's SFT stage; derta has one"),
+    ({"objective": "derta", "sft_learning_rate": "1e-5"}, "sft_learning_rate: only backtrack has an SFT stage; derta has one stage"),
     ({"objective": "derta", "rank_pairs": "1-5"}, "rank_pairs and min_rank_gap select C2-Syn's preference pairs"),
     ({"objective": "recovery-sft", "transition_dropout": "0.5"}, "transition_dropout applies to derta's"),
     ({"objective": "derta", "transition_dropout": "1"}, r"transition_dropout must be in \[0, 1\), got 1.0"),

@@ -428,8 +428,8 @@ def _objective_problems(config: TrainConfig) -> list[str]:
     sft_keys = [key for key in ("sft_learning_rate", "sft_num_train_epochs", "sft_max_steps")
                 if getattr(config, key) is not None]
     if sft_keys and config.objective != "backtrack":
-        problems.append(f"{', '.join(sft_keys)} set backtrack's SFT stage; {config.objective} has one stage (set "
-                        "them null)")
+        problems.append(f"{', '.join(sft_keys)}: only backtrack has an SFT stage; {config.objective} has one stage "
+                        "(leave them unset)")
     if config.utility_ratio is not None and config.utility_ratio < 0:
         problems.append(f"utility_ratio must be >= 0 or null, got {config.utility_ratio}")
     if config.objective == DEFAULT_OBJECTIVE:
