@@ -168,6 +168,25 @@ def test_a_finished_run_is_reused(trained, capsys):
     assert out.count("already trained with this config; reusing it") == 2  # the SFT stage, then the DPO stage
 
 
+def test_another_run_writing_the_sft_stage_folder_is_waited_for_not_written_over(trained, tmp_path, capsys):
+    """The SFT stage's folder is locked like any run's: while another run (``c2 train --out OUT/sft-stage``) writes
+    there, the backtrack run is refused in one line and the folder is left as it was."""
+    from c2kit.cli import main
+    from lock_holders import holding_output_lock
+
+    out = tmp_path / "copy"
+    shutil.copytree(trained.out, out)
+    stage = out / "sft-stage"
+    before = sorted(path.name for path in stage.iterdir())
+    argv = ["train", "--config", str(out / "train_config.yaml"), "--out", str(out), "--no-progress"]
+    with holding_output_lock(stage, "c2 train", shared=False) as holder:
+        assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error == (f"c2 train: error: {stage}: the training run directory is in use by another run (pid "
+                     f"{holder.pid}: c2 train); wait for it to finish or choose another --out\n")
+    assert sorted(path.name for path in stage.iterdir()) == before
+
+
 @pytest.mark.parametrize("tied", [True, False])
 def test_an_adapter_with_the_reset_row_loads_back_to_the_same_logits(tiny_model_dir, tmp_path, tied):
     """The token's rows, trained by PEFT (trainable tokens, and the untied LM head's row as Llama-2 has it), are

@@ -202,8 +202,13 @@ def run_training(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         try:
             for stage_config, stage in objective.stages(config)[:-1]:  # backtrack's SFT, in a folder under the run's
                 print(f"{objective.name}: first stage, in {stage_config.output_dir}")
-                done = _run(stage_config, stage, precision,
-                            stage.training_args(stage_config, precision, progress=progress), processes)
+                stage_lock = _lock_output_dir(stage_config, processes)  # its own folder: no other run writes there
+                try:
+                    done = _run(stage_config, stage, precision,
+                                stage.training_args(stage_config, precision, progress=progress), processes)
+                finally:
+                    if stage_lock is not None:
+                        stage_lock.release()
                 for when in ("eval_before", "eval_after"):
                     if when in done.metrics:
                         print(f"{objective.name}: first stage, held-out {when[5:]} training: "
