@@ -32,10 +32,11 @@ COMMON_NAMES = {"output_dir": "--out", "model_name_or_path": "--model", "dataset
 def add_parser(subparsers) -> None:
     train = subparsers.add_parser(
         "train",
-        help="DPO on C2-Syn (or recovery-sft, derta) with a 4-bit QLoRA adapter (TRL), optionally C2-Eval before/after",
-        description="Train a LoRA adapter with DPO on C2-Syn pairs (--objective c2-dpo, the default) or with an SFT "
-        "objective made from the same C2-Syn build (--objective recovery-sft or derta: docs/objectives.md), the "
-        "base loaded in 4-bit NF4. Settings come "
+        help="DPO on C2-Syn (or recovery-sft, derta, backtrack) with a 4-bit QLoRA adapter (TRL), optionally C2-Eval "
+        "before/after",
+        description="Train a LoRA adapter with DPO on C2-Syn pairs (--objective c2-dpo, the default) or with another "
+        "objective made from the same C2-Syn build (--objective recovery-sft or derta: SFT; --objective backtrack: "
+        "a [RESET] token, SFT then DPO; docs/objectives.md), the base loaded in 4-bit NF4. Settings come "
         "from a profile (one shipped with the package, by name: --list-profiles; or your own YAML file) and any "
         "--KEY VALUE override (a boolean key is a bare flag, --KEY or --no-KEY, or --KEY true|false). --out "
         "receives the adapter, the tokenizer, train_config.yaml, training_log.jsonl/.csv and metrics.json. "
